@@ -1,0 +1,2 @@
+//! `nowplaying`: what the owner is listening to on Spotify, served as JSON to a portfolio page.
+pub mod model;
