@@ -1,2 +1,20 @@
 //! `nowplaying`: what the owner is listening to on Spotify, served as JSON to a portfolio page.
+//!
+//! One flow, two front doors: [`http::router`] is the whole HTTP surface, handed to
+//! `lambda_http::run` by `nowplaying-lambda` and to `axum::serve` by `nowplaying serve`.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
 pub mod model;
+pub mod nowplaying;
+pub mod seal;
+pub mod secret;
+pub mod spotify;
+pub mod state;
+pub mod store;
+pub mod tokens;

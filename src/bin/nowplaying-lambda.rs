@@ -1,1 +1,19 @@
-fn main(){}
+//! The AWS Lambda entry point: configuration and clients built once per cold start, the same
+//! Router as `nowplaying serve`, handed to `lambda_http::run`.
+
+use nowplaying::config::Config;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    nowplaying::app::init_tracing();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("nowplaying-lambda: {e}");
+            std::process::exit(2);
+        }
+    };
+    let app = nowplaying::app::from_config(&config).await;
+    lambda_http::run(nowplaying::http::router(app)).await
+}

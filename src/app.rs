@@ -1,0 +1,151 @@
+//! Builds everything once per process (cold start) from the configuration: the stores, the
+//! Spotify client, the service and the Router's state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::http::{AppState, SharedApp};
+use crate::nowplaying::{CacheSettings, NowPlayingService};
+use crate::spotify::SpotifyClient;
+use crate::state::FallbackState;
+use crate::store::dynamo::DynamoState;
+use crate::store::file::FileCredentials;
+use crate::store::memory::MemoryState;
+use crate::store::secrets::SecretsCredentials;
+use crate::store::{CredentialStore, SharedState};
+use crate::tokens::TokenKeeper;
+
+/// The two stores as configured.
+#[derive(Clone)]
+pub struct Stores {
+    pub credentials: Arc<dyn CredentialStore>,
+    /// The raw shared state (no fallback), for the owner's commands.
+    pub state: Arc<dyn SharedState>,
+    /// Whether `state` is shared between processes (DynamoDB).
+    pub shared: bool,
+}
+
+/// The AWS SDK's configuration, with timeouts short enough that an unreachable store degrades
+/// the answer instead of holding the request.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(800))
+        .operation_attempt_timeout(Duration::from_millis(1_000))
+        .operation_timeout(Duration::from_millis(2_000))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+        .load()
+        .await
+}
+
+/// The stores named by the configuration: Secrets Manager or a local file; DynamoDB or memory.
+pub async fn stores(config: &Config) -> Stores {
+    let aws = if config.token_secret_id.is_some() || config.cache_table.is_some() {
+        Some(aws_config().await)
+    } else {
+        None
+    };
+    let credentials: Arc<dyn CredentialStore> = match (&config.token_secret_id, &aws) {
+        (Some(id), Some(aws)) => Arc::new(SecretsCredentials::new(
+            aws_sdk_secretsmanager::Client::new(aws),
+            id.clone(),
+        )),
+        _ => Arc::new(FileCredentials::new(config.credentials_path.clone())),
+    };
+    let (state, shared): (Arc<dyn SharedState>, bool) = match (&config.cache_table, &aws) {
+        (Some(table), Some(aws)) => (
+            Arc::new(DynamoState::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                table.clone(),
+            )),
+            true,
+        ),
+        _ => (Arc::new(MemoryState::new()), false),
+    };
+    Stores {
+        credentials,
+        state,
+        shared,
+    }
+}
+
+/// A random id for this process, used as the owner of its leases.
+pub fn instance_id() -> String {
+    format!("{}-{:016x}", std::process::id(), rand::random::<u64>())
+}
+
+/// Where the local privacy switch lives when there is no shared table.
+pub fn hidden_file(config: &Config) -> std::path::PathBuf {
+    config.credentials_path.with_file_name("hidden")
+}
+
+/// The service and the Router's state, from already-built parts.
+pub fn build(
+    config: &Config,
+    stores: &Stores,
+    spotify: SpotifyClient,
+    clock: SharedClock,
+) -> SharedApp {
+    let state: Arc<dyn SharedState> = if stores.shared {
+        Arc::new(FallbackState::new(stores.state.clone(), clock.clone()))
+    } else {
+        stores.state.clone()
+    };
+    let owner = instance_id();
+    let tokens = TokenKeeper::new(
+        spotify.clone(),
+        stores.credentials.clone(),
+        state.clone(),
+        clock.clone(),
+        owner.clone(),
+    );
+    let hidden = (!stores.shared).then(|| hidden_file(config));
+    let service = NowPlayingService::new(
+        spotify,
+        tokens,
+        state,
+        clock,
+        CacheSettings::with_ttl(config.cache_ttl),
+        config.show_recent,
+        owner,
+        hidden,
+    );
+    Arc::new(AppState {
+        service: Arc::new(service),
+        allowed_origins: config.allowed_origins.clone(),
+    })
+}
+
+/// Everything for one process with the system clock, as the Lambda and `serve` use it.
+pub async fn from_config(config: &Config) -> SharedApp {
+    let stores = stores(config).await;
+    let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
+    build(config, &stores, spotify, Arc::new(SystemClock))
+}
+
+/// Logging: JSON when Lambda asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`), text otherwise;
+/// the filter from `RUST_LOG`, default `info`.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
+        .map(|v| v.eq_ignore_ascii_case("json"))
+        .unwrap_or(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder
+            .json()
+            .with_current_span(false)
+            .with_span_list(false)
+            .without_time()
+            .try_init()
+    } else {
+        builder.with_target(false).try_init()
+    };
+}

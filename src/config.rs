@@ -1,0 +1,290 @@
+//! Every environment variable, parsed once, with errors that name the variable.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::secret::Secret;
+
+/// A configuration value that could not be used. The message is one line naming the variable,
+/// the value and what is accepted.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}={value:?} is not valid: expected {expected}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+/// Which origins may read the API from a browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+impl AllowedOrigins {
+    /// The value for `Access-Control-Allow-Origin` given the request's `Origin`, if any.
+    pub fn allow(&self, origin: Option<&str>) -> Option<String> {
+        match self {
+            AllowedOrigins::Any => Some("*".to_string()),
+            AllowedOrigins::List(list) => {
+                let origin = origin?;
+                list.iter()
+                    .any(|o| o.eq_ignore_ascii_case(origin))
+                    .then(|| origin.to_string())
+            }
+        }
+    }
+}
+
+/// Extra endpoints the owner can turn on (`PROFILE_ENDPOINTS`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProfileEndpoints {
+    pub top: bool,
+    pub saved: bool,
+}
+
+impl ProfileEndpoints {
+    /// The Spotify scopes these endpoints need beyond the base two.
+    pub fn extra_scopes(&self) -> Vec<&'static str> {
+        let mut scopes = Vec::new();
+        if self.top {
+            scopes.push("user-top-read");
+        }
+        if self.saved {
+            scopes.push("user-library-read");
+        }
+        scopes
+    }
+}
+
+/// The whole configuration of the service and the owner's commands.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub token_secret_id: Option<String>,
+    pub credentials_path: PathBuf,
+    pub cache_table: Option<String>,
+    pub cache_ttl: Duration,
+    pub allowed_origins: AllowedOrigins,
+    pub show_recent: bool,
+    pub profile_endpoints: ProfileEndpoints,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub api_base_url: String,
+    pub accounts_base_url: String,
+}
+
+pub const DEFAULT_API_BASE_URL: &str = "https://api.spotify.com";
+pub const DEFAULT_ACCOUNTS_BASE_URL: &str = "https://accounts.spotify.com";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `get` (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        // An empty value counts as unset: SAM and shells often pass "" for "nothing".
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+
+        let cache_ttl = match get("CACHE_TTL_SECONDS") {
+            None => Duration::from_secs(5),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=3600).contains(&n) => Duration::from_secs(n),
+                _ => {
+                    return Err(ConfigError {
+                        variable: "CACHE_TTL_SECONDS",
+                        value: v,
+                        expected: "a whole number of seconds from 1 to 3600",
+                    })
+                }
+            },
+        };
+
+        let allowed_origins = match get("ALLOWED_ORIGINS") {
+            None => AllowedOrigins::Any,
+            Some(v) if v == "*" => AllowedOrigins::Any,
+            Some(v) => {
+                let list: Vec<String> = v
+                    .split(',')
+                    .map(|s| s.trim().trim_end_matches('/').to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                let valid = |o: &String| {
+                    (o.starts_with("https://") || o.starts_with("http://"))
+                        && !o[o.find("://").unwrap_or(0) + 3..].is_empty()
+                };
+                if list.is_empty() || !list.iter().all(valid) {
+                    return Err(ConfigError {
+                        variable: "ALLOWED_ORIGINS",
+                        value: v,
+                        expected: "* or a comma-separated list of origins like https://example.com",
+                    });
+                }
+                AllowedOrigins::List(list)
+            }
+        };
+
+        let show_recent = match get("SHOW_RECENT") {
+            None => true,
+            Some(v) => parse_bool(&v).ok_or(ConfigError {
+                variable: "SHOW_RECENT",
+                value: v,
+                expected: "true or false",
+            })?,
+        };
+
+        let mut profile_endpoints = ProfileEndpoints::default();
+        if let Some(v) = get("PROFILE_ENDPOINTS") {
+            for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                match part.to_ascii_lowercase().as_str() {
+                    "top" => profile_endpoints.top = true,
+                    "saved" => profile_endpoints.saved = true,
+                    _ => {
+                        return Err(ConfigError {
+                            variable: "PROFILE_ENDPOINTS",
+                            value: v,
+                            expected: "a comma-separated list of: top, saved",
+                        })
+                    }
+                }
+            }
+        }
+
+        let url = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            match get(name) {
+                None => Ok(default.to_string()),
+                Some(v) => match url::Url::parse(&v) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                        Ok(v.trim_end_matches('/').to_string())
+                    }
+                    _ => Err(ConfigError {
+                        variable: name,
+                        value: v,
+                        expected: "an http(s) URL such as https://api.spotify.com",
+                    }),
+                },
+            }
+        };
+
+        let credentials_path = match get("NOWPLAYING_CREDENTIALS") {
+            Some(p) => PathBuf::from(p),
+            None => default_credentials_path(|n| get(n)),
+        };
+
+        Ok(Config {
+            token_secret_id: get("TOKEN_SECRET_ID"),
+            credentials_path,
+            cache_table: get("CACHE_TABLE"),
+            cache_ttl,
+            allowed_origins,
+            show_recent,
+            profile_endpoints,
+            client_id: get("SPOTIFY_CLIENT_ID"),
+            client_secret: get("SPOTIFY_CLIENT_SECRET").map(Secret::new),
+            api_base_url: url("SPOTIFY_API_BASE_URL", DEFAULT_API_BASE_URL)?,
+            accounts_base_url: url("SPOTIFY_ACCOUNTS_BASE_URL", DEFAULT_ACCOUNTS_BASE_URL)?,
+        })
+    }
+}
+
+/// `$XDG_CONFIG_HOME/nowplaying/credentials.json`, else `~/.config/nowplaying/credentials.json`.
+pub fn default_credentials_path(get: impl Fn(&str) -> Option<String>) -> PathBuf {
+    let base = get("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("nowplaying").join("credentials.json")
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[("HOME", "/home/me")]).unwrap();
+        assert_eq!(c.cache_ttl, Duration::from_secs(5));
+        assert_eq!(c.allowed_origins, AllowedOrigins::Any);
+        assert!(c.show_recent);
+        assert_eq!(c.api_base_url, DEFAULT_API_BASE_URL);
+        assert_eq!(
+            c.credentials_path,
+            PathBuf::from("/home/me/.config/nowplaying/credentials.json")
+        );
+        assert!(c.token_secret_id.is_none() && c.cache_table.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_variable_value_and_what_is_accepted() {
+        for (var, val) in [
+            ("CACHE_TTL_SECONDS", "five"),
+            ("CACHE_TTL_SECONDS", "0"),
+            ("SHOW_RECENT", "maybe"),
+            ("ALLOWED_ORIGINS", "example.com"),
+            ("PROFILE_ENDPOINTS", "top,everything"),
+            ("SPOTIFY_API_BASE_URL", "not a url"),
+        ] {
+            let err = cfg(&[(var, val)]).unwrap_err().to_string();
+            assert!(err.starts_with(var), "{err}");
+            assert!(err.contains(val), "{err}");
+            assert!(err.contains("expected"), "{err}");
+            assert!(!err.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn origins_list_and_matching() {
+        let c = cfg(&[("ALLOWED_ORIGINS", "https://me.dev, https://www.me.dev/")]).unwrap();
+        assert_eq!(
+            c.allowed_origins.allow(Some("https://www.me.dev")),
+            Some("https://www.me.dev".into())
+        );
+        assert_eq!(c.allowed_origins.allow(Some("https://evil.dev")), None);
+        assert_eq!(c.allowed_origins.allow(None), None);
+        assert_eq!(AllowedOrigins::Any.allow(None), Some("*".into()));
+    }
+
+    #[test]
+    fn profile_endpoints_and_bools() {
+        let c = cfg(&[
+            ("PROFILE_ENDPOINTS", "top, saved"),
+            ("SHOW_RECENT", "false"),
+        ])
+        .unwrap();
+        assert!(c.profile_endpoints.top && c.profile_endpoints.saved);
+        assert!(!c.show_recent);
+        assert_eq!(
+            c.profile_endpoints.extra_scopes(),
+            vec!["user-top-read", "user-library-read"]
+        );
+    }
+
+    #[test]
+    fn client_secret_is_redacted_in_debug() {
+        let c = cfg(&[("SPOTIFY_CLIENT_SECRET", "s3cr3t-value")]).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t-value"));
+    }
+}

@@ -1,0 +1,171 @@
+//! `nowplaying serve --demo`: a simulated Spotify on a loopback port, reached through the real
+//! client code, that moves through every state: playing, paused, an episode, nothing playing
+//! (the recently played track) and a local file.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// How long the demo stays in each state.
+pub const STATE_SECONDS: u64 = 12;
+pub const DEMO_ACCESS_TOKEN: &str = "demo-access-token";
+pub const DEMO_REFRESH_TOKEN: &str = "demo-refresh-token";
+pub const DEMO_CLIENT_ID: &str = "demo-client";
+pub const DEMO_CLIENT_SECRET: &str = "demo-secret";
+
+/// The states, in the order the demo shows them.
+pub const STATES: [&str; 5] = ["playing", "paused", "episode", "recent", "local"];
+
+struct Demo {
+    started: Instant,
+    base: String,
+}
+
+impl Demo {
+    fn phase(&self) -> (usize, u64) {
+        let secs = self.started.elapsed().as_millis() as u64;
+        let cycle = STATE_SECONDS * 1000;
+        (((secs / cycle) as usize) % STATES.len(), secs % cycle)
+    }
+}
+
+/// Starts the simulated Spotify on 127.0.0.1 and returns its base URL.
+pub async fn start() -> std::io::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let demo = Arc::new(Demo {
+        started: Instant::now(),
+        base: base.clone(),
+    });
+    let app = Router::new()
+        .route("/api/token", post(token))
+        .route("/v1/me/player/currently-playing", get(currently_playing))
+        .route("/v1/me/player/recently-played", get(recently_played))
+        .route("/art/{name}", get(art))
+        .with_state(demo);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(base)
+}
+
+async fn token() -> Json<Value> {
+    Json(json!({
+        "access_token": DEMO_ACCESS_TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "scope": "user-read-currently-playing user-read-recently-played"
+    }))
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {DEMO_ACCESS_TOKEN}"))
+}
+
+fn track(
+    base: &str,
+    id: &str,
+    name: &str,
+    artists: &[&str],
+    album: &str,
+    art: &str,
+    ms: u64,
+) -> Value {
+    json!({
+        "type": "track", "id": id, "name": name, "duration_ms": ms, "is_local": false,
+        "preview_url": null,
+        "external_urls": {"spotify": format!("https://open.spotify.com/track/{id}")},
+        "artists": artists.iter().map(|a| json!({"name": a})).collect::<Vec<_>>(),
+        "album": {"name": album, "images": [
+            {"url": format!("{base}/art/{art}.svg"), "width": 640, "height": 640}
+        ]}
+    })
+}
+
+async fn currently_playing(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
+    if !authorized(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let (state, elapsed) = demo.phase();
+    let base = &demo.base;
+    let body = match STATES[state] {
+        "playing" => json!({
+            "is_playing": true, "progress_ms": 30_000 + elapsed, "currently_playing_type": "track",
+            "item": track(base, "4uLU6hMCjMI75M1A2tKUQC", "Simulated Sunrise",
+                &["The Loopbacks", "Localhost Trio"], "Demo Sessions", "sunrise", 215_000)
+        }),
+        "paused" => json!({
+            "is_playing": false, "progress_ms": 95_000, "currently_playing_type": "track",
+            "item": track(base, "4uLU6hMCjMI75M1A2tKUQC", "Simulated Sunrise",
+                &["The Loopbacks", "Localhost Trio"], "Demo Sessions", "sunrise", 215_000)
+        }),
+        "episode" => json!({
+            "is_playing": true, "progress_ms": 600_000 + elapsed, "currently_playing_type": "episode",
+            "item": {
+                "type": "episode", "id": "512ojhOuo1ktJprKbVcKyQ", "name": "Caching, Leases and Other Stories",
+                "duration_ms": 2_400_000,
+                "external_urls": {"spotify": "https://open.spotify.com/episode/512ojhOuo1ktJprKbVcKyQ"},
+                "images": [{"url": format!("{base}/art/podcast.svg"), "width": 640, "height": 640}],
+                "show": {"name": "The Serverless Hour", "publisher": "Demo Radio", "images": []}
+            }
+        }),
+        "recent" => return StatusCode::NO_CONTENT.into_response(),
+        _ => json!({
+            "is_playing": true, "progress_ms": 12_000 + elapsed, "currently_playing_type": "track",
+            "item": {
+                "type": "track", "id": null, "name": "bedroom-demo-take-3.mp3", "is_local": true,
+                "duration_ms": 184_000, "external_urls": {}, "preview_url": null,
+                "artists": [{"name": "Me, Myself"}], "album": {"name": "Local Files", "images": []}
+            }
+        }),
+    };
+    Json(body).into_response()
+}
+
+async fn recently_played(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
+    if !authorized(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let played_at = time::OffsetDateTime::now_utc() - time::Duration::minutes(7);
+    let played_at = played_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    Json(json!({
+        "items": [{
+            "played_at": played_at,
+            "track": track(&demo.base, "0VjIjW4GlUZAMYd2vXMi3b", "Yesterday's Deploy",
+                &["The Rollbacks"], "Green Builds", "dusk", 201_000)
+        }]
+    }))
+    .into_response()
+}
+
+/// Album art drawn on the fly, so the demo needs no network.
+async fn art(Path(name): Path<String>) -> Response {
+    let (a, b) = match name.trim_end_matches(".svg") {
+        "sunrise" => ("#ff7e5f", "#feb47b"),
+        "podcast" => ("#4568dc", "#b06ab3"),
+        "dusk" => ("#0f2027", "#2c5364"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="640" viewBox="0 0 640 640"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="{a}"/><stop offset="1" stop-color="{b}"/></linearGradient></defs><rect width="640" height="640" fill="url(#g)"/><circle cx="320" cy="320" r="150" fill="none" stroke="#ffffff" stroke-opacity="0.5" stroke-width="24"/><circle cx="320" cy="320" r="30" fill="#ffffff" fill-opacity="0.7"/></svg>"##
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        svg,
+    )
+        .into_response()
+}

@@ -1,0 +1,34 @@
+//! The library's error type. Each variant has one owner that acts on it (see DESIGN.md).
+
+use crate::spotify::SpotifyError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No credentials stored yet: the owner has not run `nowplaying authorize`.
+    #[error("no Spotify credentials are stored yet: run `nowplaying authorize`")]
+    NotAuthorized,
+    /// Spotify rejected the refresh token (`invalid_grant`): the owner must sign in again.
+    #[error("Spotify rejected the refresh token (invalid_grant): run `nowplaying authorize` to sign in again")]
+    MustReauthorize,
+    /// Spotify rejected the client id or secret.
+    #[error("Spotify rejected the client id or secret (invalid_client): check the app's credentials and run `nowplaying authorize`")]
+    InvalidClient,
+    /// Another process is refreshing the token and did not finish in time.
+    #[error("another instance is refreshing the access token")]
+    Busy,
+    #[error(transparent)]
+    Spotify(#[from] SpotifyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    /// Errors that only the owner can fix: answering `null` is right, serving stale is not.
+    pub fn owner_must_act(&self) -> bool {
+        matches!(
+            self,
+            Error::NotAuthorized | Error::MustReauthorize | Error::InvalidClient
+        )
+    }
+}

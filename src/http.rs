@@ -1,0 +1,192 @@
+//! The whole HTTP surface: one axum Router, served by `lambda_http::run` on Lambda and by
+//! `axum::serve` locally. No handler knows which door a request came through.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+use sha2::Digest;
+
+use crate::config::AllowedOrigins;
+use crate::nowplaying::{Cached, NowPlayingService};
+
+/// Everything the handlers share; built once per process.
+pub struct AppState {
+    pub service: Arc<NowPlayingService>,
+    pub allowed_origins: AllowedOrigins,
+}
+
+pub type SharedApp = Arc<AppState>;
+
+const ALLOW: &str = "GET, HEAD, OPTIONS";
+/// How long a browser or CDN may keep serving an old answer while Spotify or we fail.
+const STALE_IF_ERROR_S: u64 = 300;
+
+/// The Router for both front doors.
+pub fn router(app: SharedApp) -> Router {
+    Router::new()
+        .route(
+            "/api/spotify",
+            get(now_playing)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), cors))
+        .with_state(app)
+}
+
+async fn now_playing(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
+    let answer = app.service.now_playing().await;
+    let ttl_s = app.service.settings().ttl_ms.div_ceil(1000);
+    let now = app.service.clock().now_ms();
+    json_answer(&headers, &answer, now, ttl_s)
+}
+
+/// A cacheable JSON answer: `Cache-Control` matched to what is left of the window, an `ETag`
+/// over the body, and `304` when the client already has it.
+pub fn json_answer(headers: &HeaderMap, answer: &Cached, now_ms: u64, ttl_s: u64) -> Response {
+    let body = serde_json::to_vec(&answer.value).expect("JSON value serialises");
+    let max_age = answer
+        .fresh_until_ms
+        .saturating_sub(now_ms)
+        .div_ceil(1000)
+        .min(ttl_s);
+    let cache_control = format!(
+        "public, max-age={max_age}, s-maxage={max_age}, stale-while-revalidate={ttl_s}, stale-if-error={STALE_IF_ERROR_S}"
+    );
+    cacheable(headers, body, "application/json", &cache_control)
+}
+
+/// A `200` with `ETag` and `Cache-Control`, or a `304` when `If-None-Match` matches.
+pub fn cacheable(
+    headers: &HeaderMap,
+    body: Vec<u8>,
+    content_type: &'static str,
+    cache_control: &str,
+) -> Response {
+    let digest = sha2::Sha256::digest(&body);
+    let etag = format!(
+        "\"{}\"",
+        digest
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let cache_control = HeaderValue::from_str(cache_control).expect("ASCII header");
+    let etag_value = HeaderValue::from_str(&etag).expect("ASCII header");
+    if if_none_match(headers, &etag) {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [
+                (header::ETAG, etag_value),
+                (header::CACHE_CONTROL, cache_control),
+            ],
+        )
+            .into_response();
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::ETAG, etag_value),
+            (header::CACHE_CONTROL, cache_control),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `If-None-Match` holds `*` or a list of (possibly weak) tags; any match counts.
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}
+
+async fn preflight(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+    if app
+        .allowed_origins
+        .allow(headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()))
+        .is_some()
+    {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOW),
+        );
+        let requested = headers
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("if-none-match"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested);
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+    }
+    resp
+}
+
+async fn method_not_allowed(method: Method) -> Response {
+    let mut resp = error_json(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("method {method} is not allowed here; use GET, HEAD or OPTIONS"),
+    );
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+    resp
+}
+
+async fn not_found(req: Request) -> Response {
+    let path: String = req.uri().path().chars().take(200).collect();
+    error_json(
+        StatusCode::NOT_FOUND,
+        &format!("no such endpoint: {path}; the API is GET /api/spotify"),
+    )
+}
+
+/// A JSON error body: `{"error": "..."}`.
+pub fn error_json(status: StatusCode, message: &str) -> Response {
+    let mut resp = (status, axum::Json(json!({ "error": message }))).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// CORS for every answer, from `ALLOWED_ORIGINS`.
+async fn cors(State(app): State<SharedApp>, req: Request, next: Next) -> Response {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut resp: Response<Body> = next.run(req).await;
+    let h = resp.headers_mut();
+    if let Some(allowed) = app.allowed_origins.allow(origin.as_deref()) {
+        if let Ok(v) = HeaderValue::from_str(&allowed) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        }
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("etag"),
+        );
+    }
+    if matches!(app.allowed_origins, AllowedOrigins::List(_)) {
+        h.append(header::VARY, HeaderValue::from_static("origin"));
+    }
+    resp
+}

@@ -1,0 +1,185 @@
+//! From Spotify's wire types to the public [`NowPlaying`].
+
+use super::wire;
+use crate::model::{ItemType, NowPlaying, Status};
+
+/// Maps a currently-playing answer. `None` when there is no item to show (ads, unknown types,
+/// `item: null`): the caller then asks recently-played.
+pub fn current(cp: wire::CurrentlyPlaying, read_at_ms: u64) -> Option<NowPlaying> {
+    let item = cp.item?;
+    let episode_hint = cp.currently_playing_type.as_deref() == Some("episode");
+    let mut np = item_to_model(item, episode_hint, read_at_ms)?;
+    np.is_playing = cp.is_playing;
+    np.status = if cp.is_playing {
+        Status::Playing
+    } else {
+        Status::Paused
+    };
+    np.progress_ms = Some(match cp.progress_ms {
+        Some(p) if np.duration_ms > 0 => p.min(np.duration_ms),
+        Some(p) => p,
+        None => 0,
+    });
+    Some(np)
+}
+
+/// Maps recently-played items, newest first as Spotify sends them; items that are not tracks are
+/// skipped.
+pub fn recent(rp: wire::RecentlyPlayed, read_at_ms: u64) -> Vec<NowPlaying> {
+    rp.items
+        .into_iter()
+        .filter_map(|h| {
+            let mut np = item_to_model(h.track?, false, read_at_ms)?;
+            np.status = Status::Recent;
+            np.is_playing = false;
+            np.progress_ms = None;
+            np.played_at = h.played_at;
+            Some(np)
+        })
+        .collect()
+}
+
+/// The shared part of a track or episode. `None` for item types we do not show.
+pub fn item_to_model(item: wire::Item, episode_hint: bool, read_at_ms: u64) -> Option<NowPlaying> {
+    let kind = match item.kind.as_deref() {
+        Some("episode") => ItemType::Episode,
+        Some("track") => ItemType::Track,
+        None if episode_hint || item.show.is_some() => ItemType::Episode,
+        None => ItemType::Track,
+        Some(_) => return None,
+    };
+    let local = item.is_local;
+    let (artists, album, images) = match kind {
+        ItemType::Track => {
+            let artists = item
+                .artists
+                .iter()
+                .filter_map(|a| a.name.as_deref())
+                .filter(|n| !n.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let (album, images) = match item.album {
+                Some(a) => (a.name.unwrap_or_default(), a.images),
+                None => (String::new(), Vec::new()),
+            };
+            (artists, album, images)
+        }
+        ItemType::Episode => {
+            let show = item.show.unwrap_or_default();
+            let images = if item.images.iter().any(|i| i.url.is_some()) {
+                item.images
+            } else {
+                show.images
+            };
+            (
+                show.publisher.unwrap_or_default(),
+                show.name.unwrap_or_default(),
+                images,
+            )
+        }
+    };
+    let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    Some(NowPlaying {
+        is_playing: false,
+        status: Status::Recent,
+        kind,
+        name: non_empty(item.name).unwrap_or_else(|| "Unknown title".to_string()),
+        artists,
+        album,
+        album_image: if local { None } else { largest_image(images) },
+        song_url: if local {
+            None
+        } else {
+            non_empty(item.external_urls.spotify)
+        },
+        track_id: if local { None } else { non_empty(item.id) },
+        preview_url: non_empty(item.preview_url),
+        progress_ms: None,
+        duration_ms: item.duration_ms.unwrap_or(0),
+        timestamp: read_at_ms,
+        played_at: None,
+        stale: false,
+    })
+}
+
+/// The URL of the largest image (by area; images without sizes count as smallest).
+fn largest_image(images: Vec<wire::Image>) -> Option<String> {
+    images
+        .into_iter()
+        .filter_map(|i| {
+            let url = i.url.filter(|u| !u.trim().is_empty())?;
+            Some((i.width.unwrap_or(0) * i.height.unwrap_or(0), url))
+        })
+        .enumerate()
+        // Largest area wins; on a tie the first listed (Spotify lists largest first).
+        .max_by(|(ia, (a, _)), (ib, (b, _))| a.cmp(b).then(ib.cmp(ia)))
+        .map(|(_, (_, url))| url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cp(v: serde_json::Value) -> wire::CurrentlyPlaying {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn track_playing() {
+        let np = current(
+            cp(json!({
+                "is_playing": true, "progress_ms": 1000, "currently_playing_type": "track",
+                "item": {"type": "track", "id": "abc", "name": "Song", "duration_ms": 2000,
+                  "external_urls": {"spotify": "https://open.spotify.com/track/abc"},
+                  "artists": [{"name": "A"}, {"name": "B"}],
+                  "album": {"name": "Al", "images": [
+                    {"url": "small", "width": 64, "height": 64},
+                    {"url": "big", "width": 640, "height": 640}]}}
+            })),
+            42,
+        )
+        .unwrap();
+        assert_eq!(np.status, Status::Playing);
+        assert!(np.is_playing);
+        assert_eq!(np.artists, "A, B");
+        assert_eq!(np.album_image.as_deref(), Some("big"));
+        assert_eq!(np.progress_ms, Some(1000));
+        assert_eq!(np.timestamp, 42);
+    }
+
+    #[test]
+    fn local_file_has_nulls() {
+        let np = current(
+            cp(json!({"is_playing": true, "progress_ms": 5,
+              "item": {"type": "track", "id": null, "is_local": true, "name": "demo.mp3",
+                "external_urls": {}, "artists": [{"name": "Me"}],
+                "album": {"name": "Local", "images": []}, "duration_ms": 10}})),
+            1,
+        )
+        .unwrap();
+        assert_eq!(np.track_id, None);
+        assert_eq!(np.song_url, None);
+        assert_eq!(np.album_image, None);
+    }
+
+    #[test]
+    fn wrong_types_do_not_fail_the_answer() {
+        let np = current(
+            cp(json!({"is_playing": "yes", "progress_ms": "x",
+              "item": {"type": "track", "name": 5, "duration_ms": -3, "artists": null,
+                "album": 7}})),
+            1,
+        )
+        .unwrap();
+        assert_eq!(np.name, "Unknown title");
+        assert_eq!(np.duration_ms, 0);
+        assert!(!np.is_playing);
+    }
+
+    #[test]
+    fn ad_and_unknown_types_fall_back() {
+        assert!(current(cp(json!({"is_playing": true, "item": null})), 1).is_none());
+        assert!(current(cp(json!({"item": {"type": "ad"}})), 1).is_none());
+    }
+}

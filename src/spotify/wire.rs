@@ -1,0 +1,141 @@
+//! Spotify's wire format, deserialised leniently: unknown fields are ignored, and a field that is
+//! missing, null or of the wrong type becomes its default instead of failing the whole answer.
+
+use serde::{Deserialize, Deserializer};
+
+/// Deserialises any JSON value and keeps it only when it has the expected shape.
+fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).unwrap_or_default())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CurrentlyPlaying {
+    #[serde(deserialize_with = "lenient")]
+    pub is_playing: bool,
+    #[serde(deserialize_with = "lenient")]
+    pub progress_ms: Option<u64>,
+    #[serde(deserialize_with = "lenient")]
+    pub currently_playing_type: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub item: Option<Item>,
+}
+
+/// A track or an episode: both shapes in one lenient struct.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Item {
+    #[serde(rename = "type", deserialize_with = "lenient")]
+    pub kind: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub is_local: bool,
+    #[serde(deserialize_with = "lenient")]
+    pub duration_ms: Option<u64>,
+    #[serde(deserialize_with = "lenient")]
+    pub preview_url: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub external_urls: ExternalUrls,
+    #[serde(deserialize_with = "lenient")]
+    pub artists: Vec<Named>,
+    #[serde(deserialize_with = "lenient")]
+    pub album: Option<Album>,
+    /// Episodes carry their own images.
+    #[serde(deserialize_with = "lenient")]
+    pub images: Vec<Image>,
+    #[serde(deserialize_with = "lenient")]
+    pub show: Option<Show>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ExternalUrls {
+    #[serde(deserialize_with = "lenient")]
+    pub spotify: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Named {
+    #[serde(deserialize_with = "lenient")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Album {
+    #[serde(deserialize_with = "lenient")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub images: Vec<Image>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Show {
+    #[serde(deserialize_with = "lenient")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub publisher: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub images: Vec<Image>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Image {
+    #[serde(deserialize_with = "lenient")]
+    pub url: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub width: Option<u64>,
+    #[serde(deserialize_with = "lenient")]
+    pub height: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RecentlyPlayed {
+    #[serde(deserialize_with = "lenient")]
+    pub items: Vec<PlayHistory>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PlayHistory {
+    #[serde(deserialize_with = "lenient")]
+    pub track: Option<Item>,
+    #[serde(deserialize_with = "lenient")]
+    pub played_at: Option<String>,
+}
+
+/// The accounts service's answer to a token request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenResponse {
+    #[serde(deserialize_with = "lenient")]
+    pub access_token: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub expires_in: Option<u64>,
+    #[serde(deserialize_with = "lenient")]
+    pub refresh_token: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub scope: Option<String>,
+}
+
+/// The accounts service's error body (`{"error": "invalid_grant", ...}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenError {
+    #[serde(deserialize_with = "lenient")]
+    pub error: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub error_description: Option<String>,
+}

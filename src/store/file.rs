@@ -1,0 +1,143 @@
+//! Credentials in a local JSON file (mode 0600), replaced atomically: a crash mid-write leaves
+//! either the old or the new document, never half of one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use super::{CredentialStore, Credentials, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct FileCredentials {
+    path: PathBuf,
+}
+
+impl FileCredentials {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        FileCredentials { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn unavailable(&self, e: std::io::Error) -> StoreError {
+        StoreError::Unavailable {
+            store: self.describe(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// Writes `contents` to `path` atomically with mode 0600: a temporary file in the same folder,
+/// flushed to disk, then renamed over the old one.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "credentials".into());
+    let tmp = dir.join(format!(
+        ".{file_name}.tmp-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let result = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[async_trait]
+impl CredentialStore for FileCredentials {
+    async fn load(&self) -> Result<Option<Credentials>, StoreError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) if text.trim().is_empty() => Ok(None),
+            Ok(text) => Credentials::from_json(&self.describe(), &text).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.unavailable(e)),
+        }
+    }
+
+    async fn save(&self, credentials: &Credentials) -> Result<(), StoreError> {
+        write_atomic(&self.path, credentials.to_json().as_bytes()).map_err(|e| self.unavailable(e))
+    }
+
+    fn describe(&self) -> String {
+        format!("credentials file {}", self.path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    #[tokio::test]
+    async fn round_trip_keeps_unknown_fields_and_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("credentials.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"client_id":"id","client_secret":"cs","refresh_token":"rt1","authorized_at":"2026-11-23T10:00:00Z","note":"keep me"}"#,
+        )
+        .unwrap();
+        let store = FileCredentials::new(&path);
+        let mut c = store.load().await.unwrap().unwrap();
+        assert!(c.is_complete());
+        c.refresh_token = Some(Secret::new("rt2"));
+        store.save(&c).await.unwrap();
+        let back: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back["refresh_token"], "rt2");
+        assert_eq!(back["note"], "keep me");
+        assert_eq!(back["authorized_at"], "2026-11-23T10:00:00Z");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // No temporary files left behind.
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[tokio::test]
+    async fn missing_file_is_none_and_garbage_is_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileCredentials::new(dir.path().join("nope.json"));
+        assert!(store.load().await.unwrap().is_none());
+        std::fs::write(dir.path().join("bad.json"), "{not json").unwrap();
+        let bad = FileCredentials::new(dir.path().join("bad.json"));
+        assert!(matches!(bad.load().await, Err(StoreError::Invalid { .. })));
+    }
+}

@@ -1,0 +1,125 @@
+//! Credentials in an AWS Secrets Manager secret (`SecretString` holds the credentials JSON).
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
+use aws_sdk_secretsmanager::Client;
+use sha2::Digest;
+
+use super::{CredentialStore, Credentials, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct SecretsCredentials {
+    client: Client,
+    secret_id: String,
+}
+
+impl SecretsCredentials {
+    pub fn new(client: Client, secret_id: impl Into<String>) -> Self {
+        SecretsCredentials {
+            client,
+            secret_id: secret_id.into(),
+        }
+    }
+
+    pub fn secret_id(&self) -> &str {
+        &self.secret_id
+    }
+
+    fn error<E, R>(&self, e: SdkError<E, R>) -> StoreError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        StoreError::Unavailable {
+            store: self.describe(),
+            reason: DisplayErrorContext(&e).to_string(),
+        }
+    }
+}
+
+/// The idempotency token of a write: derived from the new document (and so from the new
+/// refresh token), so a retried write of the same rotation is a no-op, never a second version.
+pub fn client_request_token(document: &str) -> String {
+    let digest = sha2::Sha256::digest(format!("nowplaying-secret-version:{document}"));
+    let hex: String = digest.iter().take(24).map(|b| format!("{b:02x}")).collect();
+    format!("np-{hex}")
+}
+
+#[async_trait]
+impl CredentialStore for SecretsCredentials {
+    async fn load(&self) -> Result<Option<Credentials>, StoreError> {
+        let result = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await;
+        match result {
+            Ok(out) => match out.secret_string() {
+                Some(s) if !s.trim().is_empty() => {
+                    Credentials::from_json(&self.describe(), s).map(Some)
+                }
+                _ => Ok(None),
+            },
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    async fn save(&self, credentials: &Credentials) -> Result<(), StoreError> {
+        let document = credentials.to_json();
+        let token = client_request_token(&document);
+        let result = self
+            .client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .secret_string(&document)
+            .client_request_token(&token)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                // The owner's first `authorize` against a name that does not exist yet.
+                self.client
+                    .create_secret()
+                    .name(&self.secret_id)
+                    .description(
+                        "nowplaying: Spotify credentials (written by `nowplaying authorize`)",
+                    )
+                    .secret_string(&document)
+                    .client_request_token(&token)
+                    .send()
+                    .await
+                    .map_err(|e| self.error(e))?;
+                Ok(())
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("Secrets Manager secret {}", self.secret_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_token_is_stable_and_in_range() {
+        let a = client_request_token("{\"refresh_token\":\"a\"}");
+        assert_eq!(a, client_request_token("{\"refresh_token\":\"a\"}"));
+        assert_ne!(a, client_request_token("{\"refresh_token\":\"b\"}"));
+        assert!((32..=64).contains(&a.len()));
+    }
+}

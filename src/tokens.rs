@@ -1,0 +1,413 @@
+//! The access token's lifecycle and refresh-token rotation.
+//!
+//! One access token serves every process: it lives sealed in the shared state, and only the
+//! holder of the refresh lease asks Spotify for a new one. When Spotify rotates the refresh token,
+//! the new one is persisted to the credential store before the new access token is published and
+//! before the lease is released; if that write fails, it is kept sealed in the shared state so the
+//! next refresh uses it, and nothing is lost.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::Digest;
+
+use crate::clock::SharedClock;
+use crate::error::Error;
+use crate::seal::Sealer;
+use crate::secret::Secret;
+use crate::spotify::{SpotifyClient, SpotifyError, TokenGrant};
+use crate::store::{CredentialStore, Credentials, Record, SharedState};
+
+pub const TOKEN_KEY: &str = "token";
+pub const TOKEN_LEASE_KEY: &str = "lease:token";
+pub const PENDING_REFRESH_KEY: &str = "pending-refresh-token";
+
+/// Refresh this long before the access token expires.
+const EXPIRY_MARGIN_MS: u64 = 60_000;
+/// How long a refresh lease lasts; a holder that dies releases nothing, so this bounds the wait.
+const LEASE_MS: u64 = 10_000;
+/// How long a process waits for another one's refresh before giving up on this request.
+const WAIT_FOR_HOLDER: Duration = Duration::from_millis(3_000);
+/// After `invalid_grant` or `invalid_client`: how long before the credential store is read again.
+const AUTH_BACKOFF_MS: u64 = 60_000;
+/// While no credentials exist: how often the store is read again.
+const NOT_AUTHORIZED_RECHECK_MS: u64 = 30_000;
+/// Attempts and first delay for persisting a rotated refresh token.
+const PERSIST_ATTEMPTS: u32 = 4;
+const PERSIST_FIRST_DELAY: Duration = Duration::from_millis(100);
+/// How long the shared state keeps a rotated refresh token that could not be persisted.
+const PENDING_KEEP_S: u64 = 200 * 24 * 3600;
+
+#[derive(Default)]
+struct Local {
+    /// Loaded once per cold start; reloaded only when needed.
+    credentials: Option<Credentials>,
+    loaded_at_ms: Option<u64>,
+    access: Option<(Secret, u64)>,
+    /// When set, the refresh token that Spotify rejected and until when not to retry it.
+    rejected: Option<(Option<Secret>, u64, AuthFailure)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum AuthFailure {
+    InvalidGrant,
+    InvalidClient,
+}
+
+pub struct TokenKeeper {
+    spotify: SpotifyClient,
+    credentials: Arc<dyn CredentialStore>,
+    state: Arc<dyn SharedState>,
+    clock: SharedClock,
+    owner: String,
+    local: Mutex<Local>,
+    refresh_flight: tokio::sync::Mutex<()>,
+}
+
+impl TokenKeeper {
+    pub fn new(
+        spotify: SpotifyClient,
+        credentials: Arc<dyn CredentialStore>,
+        state: Arc<dyn SharedState>,
+        clock: SharedClock,
+        owner: String,
+    ) -> Self {
+        TokenKeeper {
+            spotify,
+            credentials,
+            state,
+            clock,
+            owner,
+            local: Mutex::new(Local::default()),
+            refresh_flight: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Forgets everything cached in this process (after `disconnect` or `authorize`).
+    pub fn forget(&self) {
+        *self.local.lock().unwrap() = Local::default();
+    }
+
+    fn local_access(&self, rejected: Option<&Secret>) -> Option<Secret> {
+        let now = self.clock.now_ms();
+        let local = self.local.lock().unwrap();
+        match &local.access {
+            Some((t, exp)) if now + EXPIRY_MARGIN_MS < *exp && Some(t) != rejected => {
+                Some(t.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// A valid access token. `rejected` is a token Spotify just answered `401` to: it is not
+    /// returned again, and a fresh one is obtained.
+    pub async fn access_token(&self, rejected: Option<&Secret>) -> Result<Secret, Error> {
+        if let Some(t) = self.local_access(rejected) {
+            return Ok(t);
+        }
+        let _flight = self.refresh_flight.lock().await;
+        if let Some(t) = self.local_access(rejected) {
+            return Ok(t);
+        }
+        if rejected.is_some() {
+            tracing::info!("Spotify answered 401; refreshing the access token once");
+        }
+        let credentials = self.credentials_for_refresh().await?;
+        let sealer = Sealer::from_client_secret(&credentials.client_secret);
+
+        if let Some(t) = self.shared_access(&sealer, rejected).await {
+            return Ok(t);
+        }
+
+        let now = self.clock.now_ms();
+        let lease = Record {
+            value: String::new(),
+            expires_at_ms: now + LEASE_MS,
+            owner: Some(self.owner.clone()),
+            ttl_s: (now + LEASE_MS) / 1000 + 3600,
+        };
+        if !self
+            .state
+            .put_if_expired(TOKEN_LEASE_KEY, &lease, now)
+            .await
+            .unwrap_or(true)
+        {
+            return self.wait_for_holder(&sealer, rejected).await;
+        }
+        let result = self
+            .refresh_under_lease(credentials, &sealer, rejected)
+            .await;
+        let _ = self
+            .state
+            .delete_if_owner(TOKEN_LEASE_KEY, &self.owner)
+            .await;
+        result
+    }
+
+    /// The access token in the shared state, when it is valid and not the rejected one.
+    async fn shared_access(&self, sealer: &Sealer, rejected: Option<&Secret>) -> Option<Secret> {
+        let record = self.state.get(TOKEN_KEY).await.ok()??;
+        let now = self.clock.now_ms();
+        if now + EXPIRY_MARGIN_MS >= record.expires_at_ms {
+            return None;
+        }
+        let token = Secret::new(sealer.open(TOKEN_KEY, &record.value)?);
+        if Some(&token) == rejected {
+            return None;
+        }
+        self.local.lock().unwrap().access = Some((token.clone(), record.expires_at_ms));
+        Some(token)
+    }
+
+    async fn wait_for_holder(
+        &self,
+        sealer: &Sealer,
+        rejected: Option<&Secret>,
+    ) -> Result<Secret, Error> {
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_HOLDER;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Some(t) = self.shared_access(sealer, rejected).await {
+                return Ok(t);
+            }
+        }
+        Err(Error::Busy)
+    }
+
+    /// The credentials, read from the store once per cold start, again after an auth failure's
+    /// back-off, and again (at most every 30 s) while none exist.
+    async fn credentials_for_refresh(&self) -> Result<Credentials, Error> {
+        let now = self.clock.now_ms();
+        let (cached, loaded_at, rejected) = {
+            let l = self.local.lock().unwrap();
+            (l.credentials.clone(), l.loaded_at_ms, l.rejected.clone())
+        };
+        if let Some((rejected_token, until, failure)) = &rejected {
+            if now < *until {
+                return Err(failure_error(*failure));
+            }
+            // The back-off ran out: read the store again; a new sign-in shows up as a new token.
+            let fresh = self.load_credentials().await?;
+            let same = match failure {
+                AuthFailure::InvalidGrant => fresh.refresh_token == *rejected_token,
+                AuthFailure::InvalidClient => Some(&fresh) == cached.as_ref(),
+            };
+            if same {
+                self.local.lock().unwrap().rejected =
+                    Some((rejected_token.clone(), now + AUTH_BACKOFF_MS, *failure));
+                return Err(failure_error(*failure));
+            }
+            self.local.lock().unwrap().rejected = None;
+            return Ok(fresh);
+        }
+        match (cached, loaded_at) {
+            (Some(c), _) if c.is_complete() => Ok(c),
+            (_, Some(at)) if now.saturating_sub(at) < NOT_AUTHORIZED_RECHECK_MS => {
+                Err(Error::NotAuthorized)
+            }
+            _ => self.load_credentials().await,
+        }
+    }
+
+    async fn load_credentials(&self) -> Result<Credentials, Error> {
+        let now = self.clock.now_ms();
+        let loaded = self.credentials.load().await?;
+        let mut l = self.local.lock().unwrap();
+        l.loaded_at_ms = Some(now);
+        l.credentials = loaded.clone();
+        match loaded {
+            Some(c) if c.is_complete() => Ok(c),
+            _ => Err(Error::NotAuthorized),
+        }
+    }
+
+    async fn refresh_under_lease(
+        &self,
+        mut credentials: Credentials,
+        sealer: &Sealer,
+        rejected: Option<&Secret>,
+    ) -> Result<Secret, Error> {
+        // Someone may have published a token between our read and our lease.
+        if let Some(t) = self.shared_access(sealer, rejected).await {
+            return Ok(t);
+        }
+        // A rotated refresh token that could not be persisted earlier takes precedence.
+        let pending = self.pending_refresh_token(sealer).await;
+        let mut refresh_token = pending
+            .clone()
+            .or_else(|| credentials.refresh_token.clone())
+            .ok_or(Error::NotAuthorized)?;
+
+        let mut reread = false;
+        let grant = loop {
+            match self
+                .spotify
+                .refresh(
+                    &credentials.client_id,
+                    &credentials.client_secret,
+                    &refresh_token,
+                )
+                .await
+            {
+                Ok(grant) => break grant,
+                Err(SpotifyError::InvalidGrant) if !reread => {
+                    // Another environment may have rotated it: read the store once more.
+                    reread = true;
+                    let fresh = self.load_credentials().await?;
+                    match fresh.refresh_token.clone() {
+                        Some(t) if t != refresh_token => {
+                            tracing::info!("the stored refresh token changed; retrying with it");
+                            refresh_token = t;
+                            credentials = fresh;
+                        }
+                        _ => {
+                            return Err(
+                                self.auth_failed(Some(refresh_token), AuthFailure::InvalidGrant)
+                            )
+                        }
+                    }
+                }
+                Err(SpotifyError::InvalidGrant) => {
+                    return Err(self.auth_failed(Some(refresh_token), AuthFailure::InvalidGrant))
+                }
+                Err(SpotifyError::InvalidClient) => {
+                    return Err(self.auth_failed(Some(refresh_token), AuthFailure::InvalidClient))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+
+        self.absorb_grant(credentials, refresh_token, pending.is_some(), grant, sealer)
+            .await
+    }
+
+    /// Persists a rotated refresh token (if any), then publishes the access token.
+    async fn absorb_grant(
+        &self,
+        mut credentials: Credentials,
+        used: Secret,
+        used_pending: bool,
+        grant: TokenGrant,
+        sealer: &Sealer,
+    ) -> Result<Secret, Error> {
+        let now = self.clock.now_ms();
+        let newest = grant.refresh_token.clone().unwrap_or(used);
+        if credentials.refresh_token.as_ref() != Some(&newest) {
+            credentials.refresh_token = Some(newest.clone());
+            if let Some(scope) = &grant.scope {
+                credentials.scope = Some(scope.clone());
+            }
+            self.persist_refresh_token(&credentials, &newest, sealer, used_pending)
+                .await;
+        } else if used_pending {
+            let _ = self.state.delete(PENDING_REFRESH_KEY).await;
+        }
+        {
+            let mut l = self.local.lock().unwrap();
+            l.credentials = Some(credentials);
+        }
+        let expires_at_ms = now + grant.expires_in_s.saturating_mul(1000);
+        let record = Record {
+            value: sealer.seal(TOKEN_KEY, grant.access_token.expose()),
+            expires_at_ms,
+            owner: None,
+            ttl_s: expires_at_ms / 1000 + 3600,
+        };
+        if let Err(e) = self.state.put(TOKEN_KEY, &record).await {
+            tracing::warn!(error = %e, "could not publish the access token to the shared state");
+        }
+        self.local.lock().unwrap().access = Some((grant.access_token.clone(), expires_at_ms));
+        tracing::info!(
+            expires_in_s = grant.expires_in_s,
+            rotated = grant.refresh_token.is_some(),
+            "refreshed the Spotify access token"
+        );
+        Ok(grant.access_token)
+    }
+
+    /// Writes the credentials with a new refresh token, with retries. If every attempt fails,
+    /// the token is kept sealed in the shared state so the next refresh uses it.
+    async fn persist_refresh_token(
+        &self,
+        credentials: &Credentials,
+        newest: &Secret,
+        sealer: &Sealer,
+        had_pending: bool,
+    ) {
+        let mut delay = PERSIST_FIRST_DELAY;
+        let mut last_error = None;
+        for attempt in 1..=PERSIST_ATTEMPTS {
+            match self.credentials.save(credentials).await {
+                Ok(()) => {
+                    if had_pending || last_error.is_some() {
+                        let _ = self.state.delete(PENDING_REFRESH_KEY).await;
+                    }
+                    tracing::info!(
+                        store = %self.credentials.describe(),
+                        fingerprint = %fingerprint(newest),
+                        "persisted the rotated refresh token"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(attempt, error = %e, "could not persist the rotated refresh token; retrying");
+                    last_error = Some(e);
+                    if attempt < PERSIST_ATTEMPTS {
+                        tokio::time::sleep(delay).await;
+                        delay *= 3;
+                    }
+                }
+            }
+        }
+        let now = self.clock.now_ms();
+        let record = Record {
+            value: sealer.seal(PENDING_REFRESH_KEY, newest.expose()),
+            expires_at_ms: now + PENDING_KEEP_S * 1000,
+            owner: None,
+            ttl_s: now / 1000 + PENDING_KEEP_S,
+        };
+        let kept = self.state.put(PENDING_REFRESH_KEY, &record).await.is_ok();
+        tracing::error!(
+            store = %self.credentials.describe(),
+            error = %last_error.map(|e| e.to_string()).unwrap_or_default(),
+            kept_sealed_in_shared_state = kept,
+            "could not persist the rotated refresh token; it is kept and the next refresh will use it and retry the write"
+        );
+    }
+
+    async fn pending_refresh_token(&self, sealer: &Sealer) -> Option<Secret> {
+        let record = self.state.get(PENDING_REFRESH_KEY).await.ok()??;
+        sealer
+            .open(PENDING_REFRESH_KEY, &record.value)
+            .map(Secret::new)
+    }
+
+    fn auth_failed(&self, token: Option<Secret>, failure: AuthFailure) -> Error {
+        let now = self.clock.now_ms();
+        let mut l = self.local.lock().unwrap();
+        let already = l.rejected.is_some();
+        l.rejected = Some((token, now + AUTH_BACKOFF_MS, failure));
+        l.access = None;
+        if !already {
+            tracing::error!(
+                store = %self.credentials.describe(),
+                "{}",
+                failure_error(failure)
+            );
+        }
+        failure_error(failure)
+    }
+}
+
+fn failure_error(failure: AuthFailure) -> Error {
+    match failure {
+        AuthFailure::InvalidGrant => Error::MustReauthorize,
+        AuthFailure::InvalidClient => Error::InvalidClient,
+    }
+}
+
+/// A short, non-reversible fingerprint of a token, for logs and idempotency keys.
+pub fn fingerprint(token: &Secret) -> String {
+    let digest = sha2::Sha256::digest(format!("nowplaying-refresh-token:{}", token.expose()));
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
