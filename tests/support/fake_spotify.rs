@@ -1,0 +1,577 @@
+//! A fake Spotify (accounts service and Web API) speaking HTTP on 127.0.0.1, scriptable per test:
+//! status codes, bodies, delays, `Retry-After`, single-use rotating refresh tokens, an
+//! authorization page that approves or denies, and call counts.
+//!
+//! Used in-process by the Rust tests and as a process (`cargo run --example fake_spotify`) by
+//! the multi-process, browser and benchmark runs, which script it through `/_admin/*`.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::Digest;
+
+pub const CLIENT_ID: &str = "test-client-id";
+pub const CLIENT_SECRET: &str = "test-client-secret-do-not-log";
+pub const FIRST_REFRESH_TOKEN: &str = "refresh-token-0";
+
+/// One scripted answer of an endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Scripted {
+    #[serde(default = "ok")]
+    pub status: u16,
+    /// JSON body; ignored when `raw` is set.
+    #[serde(default)]
+    pub body: Value,
+    /// A raw body (HTML, truncated JSON, ...).
+    #[serde(default)]
+    pub raw: Option<String>,
+    #[serde(default)]
+    pub delay_ms: u64,
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+}
+
+fn ok() -> u16 {
+    200
+}
+
+impl Scripted {
+    pub fn json(body: Value) -> Self {
+        Scripted {
+            status: 200,
+            body,
+            raw: None,
+            delay_ms: 0,
+            retry_after: None,
+        }
+    }
+    pub fn status(status: u16) -> Self {
+        Scripted {
+            status,
+            body: Value::Null,
+            raw: None,
+            delay_ms: 0,
+            retry_after: None,
+        }
+    }
+    pub fn raw(status: u16, raw: &str) -> Self {
+        Scripted {
+            raw: Some(raw.to_string()),
+            ..Scripted::status(status)
+        }
+    }
+    pub fn delayed(mut self, ms: u64) -> Self {
+        self.delay_ms = ms;
+        self
+    }
+    pub fn retry_after(mut self, s: u64) -> Self {
+        self.retry_after = Some(s);
+        self
+    }
+}
+
+/// How the token endpoint behaves.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenBehavior {
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// Answer every refresh with this OAuth error (`invalid_grant`, `invalid_client`, ...).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Answer with this HTTP status (and no token) instead, e.g. 500.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Spotify returns a new refresh token on each refresh and the old one dies. Default true.
+    #[serde(default)]
+    pub no_rotation: bool,
+    /// Lifetime of access tokens in seconds (default 3600).
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
+/// Call counts, as `/_admin/stats` reports them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Stats {
+    pub currently_playing: u64,
+    pub recently_played: u64,
+    pub top: u64,
+    pub saved: u64,
+    pub token_refreshes: u64,
+    pub token_calls: u64,
+    pub code_exchanges: u64,
+    pub invalid_grant: u64,
+    pub unauthorized: u64,
+    /// The refresh token Spotify considers valid now.
+    pub valid_refresh_token: Option<String>,
+    pub scopes_granted: Option<String>,
+}
+
+struct Inner {
+    current: Scripted,
+    current_once: VecDeque<Scripted>,
+    recent: Scripted,
+    recent_once: VecDeque<Scripted>,
+    other: HashMap<String, Scripted>,
+    token: TokenBehavior,
+    refresh_token: Option<String>,
+    generation: u64,
+    access: HashMap<String, Instant>,
+    codes: HashMap<String, (String, Option<String>, String)>,
+    deny_authorization: bool,
+    stats: Stats,
+}
+
+#[derive(Clone)]
+pub struct FakeSpotify {
+    pub base: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FakeSpotify {
+    /// Starts on a free loopback port.
+    pub async fn start() -> FakeSpotify {
+        FakeSpotify::start_on("127.0.0.1:0").await
+    }
+
+    pub async fn start_on(addr: &str) -> FakeSpotify {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind fake spotify");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let inner = Arc::new(Mutex::new(Inner {
+            current: Scripted::status(204),
+            current_once: VecDeque::new(),
+            recent: Scripted::json(json!({"items": []})),
+            recent_once: VecDeque::new(),
+            other: HashMap::new(),
+            token: TokenBehavior::default(),
+            refresh_token: Some(FIRST_REFRESH_TOKEN.to_string()),
+            generation: 0,
+            access: HashMap::new(),
+            codes: HashMap::new(),
+            deny_authorization: false,
+            stats: Stats::default(),
+        }));
+        let fake = FakeSpotify { base, inner };
+        let app = Router::new()
+            .route("/api/token", post(token))
+            .route("/authorize", get(authorize))
+            .route("/v1/me/player/currently-playing", get(currently_playing))
+            .route("/v1/me/player/recently-played", get(recently_played))
+            .route("/v1/me/top/{kind}", get(top))
+            .route("/v1/me/tracks", get(saved))
+            .route("/_admin/current", post(admin_current))
+            .route("/_admin/recent", post(admin_recent))
+            .route("/_admin/token", post(admin_token))
+            .route("/_admin/expire", post(admin_expire))
+            .route("/_admin/refresh-token", post(admin_refresh_token))
+            .route("/_admin/stats", get(admin_stats))
+            .with_state(fake.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        fake
+    }
+
+    /// The default answer of currently-playing from now on.
+    pub fn set_current(&self, s: Scripted) {
+        let mut i = self.inner.lock().unwrap();
+        i.current = s;
+        i.current_once.clear();
+    }
+    /// Answers served once each, in order, before the default one.
+    pub fn queue_current(&self, s: Scripted) {
+        self.inner.lock().unwrap().current_once.push_back(s);
+    }
+    pub fn set_recent(&self, s: Scripted) {
+        let mut i = self.inner.lock().unwrap();
+        i.recent = s;
+        i.recent_once.clear();
+    }
+    /// The answer of another API path, e.g. `/v1/me/top/artists`.
+    pub fn set_path(&self, path: &str, s: Scripted) {
+        self.inner.lock().unwrap().other.insert(path.to_string(), s);
+    }
+    pub fn set_token(&self, t: TokenBehavior) {
+        self.inner.lock().unwrap().token = t;
+    }
+    /// Every access token handed out so far stops working (a forced expiry).
+    pub fn expire_access_tokens(&self) {
+        self.inner.lock().unwrap().access.clear();
+    }
+    /// Sets the one valid refresh token.
+    pub fn set_refresh_token(&self, t: Option<&str>) {
+        self.inner.lock().unwrap().refresh_token = t.map(str::to_string);
+    }
+    pub fn deny_authorization(&self, deny: bool) {
+        self.inner.lock().unwrap().deny_authorization = deny;
+    }
+    pub fn stats(&self) -> Stats {
+        let i = self.inner.lock().unwrap();
+        let mut s = i.stats.clone();
+        s.valid_refresh_token = i.refresh_token.clone();
+        s
+    }
+
+    fn check_bearer(&self, headers: &HeaderMap) -> bool {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let mut i = self.inner.lock().unwrap();
+        let valid = i.access.get(token).is_some_and(|exp| Instant::now() < *exp);
+        if !valid {
+            i.stats.unauthorized += 1;
+        }
+        valid
+    }
+}
+
+async fn respond(s: Scripted) -> Response {
+    if s.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(s.delay_ms)).await;
+    }
+    let status = StatusCode::from_u16(s.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = match (&s.raw, status) {
+        (Some(raw), _) => {
+            (status, [(header::CONTENT_TYPE, "text/html")], raw.clone()).into_response()
+        }
+        (None, StatusCode::NO_CONTENT) => status.into_response(),
+        (None, _) if s.body.is_null() => status.into_response(),
+        (None, _) => (status, Json(s.body.clone())).into_response(),
+    };
+    if let Some(r) = s.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, r.to_string().parse().unwrap());
+    }
+    resp
+}
+
+async fn currently_playing(State(f): State<FakeSpotify>, headers: HeaderMap) -> Response {
+    if !f.check_bearer(&headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": {"status": 401, "message": "The access token expired"}})),
+        )
+            .into_response();
+    }
+    let s = {
+        let mut i = f.inner.lock().unwrap();
+        i.stats.currently_playing += 1;
+        i.current_once
+            .pop_front()
+            .unwrap_or_else(|| i.current.clone())
+    };
+    respond(s).await
+}
+
+async fn recently_played(State(f): State<FakeSpotify>, headers: HeaderMap) -> Response {
+    if !f.check_bearer(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let s = {
+        let mut i = f.inner.lock().unwrap();
+        i.stats.recently_played += 1;
+        i.recent_once
+            .pop_front()
+            .unwrap_or_else(|| i.recent.clone())
+    };
+    respond(s).await
+}
+
+async fn top(
+    State(f): State<FakeSpotify>,
+    axum::extract::Path(kind): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !f.check_bearer(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let s = {
+        let mut i = f.inner.lock().unwrap();
+        i.stats.top += 1;
+        i.other
+            .get(&format!("/v1/me/top/{kind}"))
+            .cloned()
+            .unwrap_or_else(|| Scripted::json(json!({"items": []})))
+    };
+    respond(s).await
+}
+
+async fn saved(State(f): State<FakeSpotify>, headers: HeaderMap) -> Response {
+    if !f.check_bearer(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let s = {
+        let mut i = f.inner.lock().unwrap();
+        i.stats.saved += 1;
+        i.other
+            .get("/v1/me/tracks")
+            .cloned()
+            .unwrap_or_else(|| Scripted::json(json!({"items": []})))
+    };
+    respond(s).await
+}
+
+#[derive(Deserialize)]
+struct AuthorizeQuery {
+    client_id: String,
+    redirect_uri: String,
+    state: Option<String>,
+    scope: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    response_type: String,
+}
+
+/// The consent page, approving (or denying) at once: redirects to `redirect_uri`.
+async fn authorize(State(f): State<FakeSpotify>, Query(q): Query<AuthorizeQuery>) -> Response {
+    if q.client_id != CLIENT_ID || q.response_type != "code" {
+        return (StatusCode::BAD_REQUEST, "INVALID_CLIENT: Invalid client").into_response();
+    }
+    if q.redirect_uri.contains("localhost") {
+        return (
+            StatusCode::BAD_REQUEST,
+            "INVALID_CLIENT: Insecure redirect URI",
+        )
+            .into_response();
+    }
+    let state = q.state.clone().unwrap_or_default();
+    let sep = if q.redirect_uri.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let mut i = f.inner.lock().unwrap();
+    if i.deny_authorization {
+        return Redirect::to(&format!(
+            "{}{sep}error=access_denied&state={}",
+            q.redirect_uri,
+            urlencode(&state)
+        ))
+        .into_response();
+    }
+    if q.code_challenge_method.as_deref() != Some("S256") || q.code_challenge.is_none() {
+        return (StatusCode::BAD_REQUEST, "PKCE required by this fake").into_response();
+    }
+    let code = format!("code-{}", rand::random::<u64>());
+    i.codes.insert(
+        code.clone(),
+        (
+            q.redirect_uri.clone(),
+            q.scope.clone(),
+            q.code_challenge.clone().unwrap(),
+        ),
+    );
+    Redirect::to(&format!(
+        "{}{sep}code={code}&state={}",
+        q.redirect_uri,
+        urlencode(&state)
+    ))
+    .into_response()
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn oauth_error(status: StatusCode, error: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": error, "error_description": format!("fake: {error}")})),
+    )
+        .into_response()
+}
+
+async fn token(
+    State(f): State<FakeSpotify>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let behavior = {
+        let mut i = f.inner.lock().unwrap();
+        i.stats.token_calls += 1;
+        i.token.clone()
+    };
+    if behavior.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(behavior.delay_ms)).await;
+    }
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default();
+    if basic != format!("{CLIENT_ID}:{CLIENT_SECRET}") {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_client");
+    }
+    if let Some(status) = behavior.status {
+        return StatusCode::from_u16(status).unwrap().into_response();
+    }
+    if let Some(error) = &behavior.error {
+        if error == "invalid_grant" {
+            f.inner.lock().unwrap().stats.invalid_grant += 1;
+        }
+        return oauth_error(StatusCode::BAD_REQUEST, error);
+    }
+    let mut i = f.inner.lock().unwrap();
+    let expires_in = behavior.expires_in.unwrap_or(3600);
+    match form.get("grant_type").map(String::as_str) {
+        Some("refresh_token") => {
+            let presented = form.get("refresh_token").cloned().unwrap_or_default();
+            if i.refresh_token.as_deref() != Some(presented.as_str()) {
+                i.stats.invalid_grant += 1;
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+            }
+            i.stats.token_refreshes += 1;
+            i.generation += 1;
+            let access = format!("access-{}-{}", i.generation, rand::random::<u32>());
+            i.access.insert(
+                access.clone(),
+                Instant::now() + Duration::from_secs(expires_in),
+            );
+            let mut body = json!({"access_token": access, "token_type": "Bearer",
+                "expires_in": expires_in, "scope": i.stats.scopes_granted.clone().unwrap_or_else(|| "user-read-currently-playing user-read-recently-played".into())});
+            if !behavior.no_rotation {
+                let next = format!("refresh-token-{}", i.generation);
+                i.refresh_token = Some(next.clone());
+                body["refresh_token"] = json!(next);
+            }
+            Json(body).into_response()
+        }
+        Some("authorization_code") => {
+            let code = form.get("code").cloned().unwrap_or_default();
+            let Some((redirect, scope, challenge)) = i.codes.remove(&code) else {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+            };
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(verifier.as_bytes()));
+            if form.get("redirect_uri") != Some(&redirect) || computed != challenge {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+            }
+            i.stats.code_exchanges += 1;
+            i.generation += 1;
+            let access = format!("access-{}-{}", i.generation, rand::random::<u32>());
+            i.access.insert(
+                access.clone(),
+                Instant::now() + Duration::from_secs(expires_in),
+            );
+            let refresh = format!("refresh-token-{}", i.generation);
+            i.refresh_token = Some(refresh.clone());
+            i.stats.scopes_granted = scope.clone();
+            Json(
+                json!({"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
+                "refresh_token": refresh, "scope": scope.unwrap_or_default()}),
+            )
+            .into_response()
+        }
+        _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+    }
+}
+
+async fn admin_current(State(f): State<FakeSpotify>, Json(v): Json<Value>) -> StatusCode {
+    let once = v.get("once").and_then(Value::as_bool).unwrap_or(false);
+    let s: Scripted = serde_json::from_value(v).unwrap_or(Scripted::status(500));
+    if once {
+        f.queue_current(s)
+    } else {
+        f.set_current(s)
+    }
+    StatusCode::NO_CONTENT
+}
+
+async fn admin_recent(State(f): State<FakeSpotify>, Json(s): Json<Scripted>) -> StatusCode {
+    f.set_recent(s);
+    StatusCode::NO_CONTENT
+}
+
+async fn admin_token(State(f): State<FakeSpotify>, Json(t): Json<TokenBehavior>) -> StatusCode {
+    f.set_token(t);
+    StatusCode::NO_CONTENT
+}
+
+async fn admin_expire(State(f): State<FakeSpotify>) -> StatusCode {
+    f.expire_access_tokens();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct RefreshTokenBody {
+    refresh_token: Option<String>,
+}
+
+async fn admin_refresh_token(
+    State(f): State<FakeSpotify>,
+    Json(b): Json<RefreshTokenBody>,
+) -> StatusCode {
+    f.set_refresh_token(b.refresh_token.as_deref());
+    StatusCode::NO_CONTENT
+}
+
+async fn admin_stats(State(f): State<FakeSpotify>) -> Json<Stats> {
+    Json(f.stats())
+}
+
+/// Spotify-shaped bodies for tests.
+pub mod bodies {
+    use serde_json::{json, Value};
+
+    pub fn track(id: &str, name: &str) -> Value {
+        json!({
+            "type": "track", "id": id, "name": name, "duration_ms": 200_000, "is_local": false,
+            "preview_url": null, "popularity": 50, "explicit": false,
+            "external_urls": {"spotify": format!("https://open.spotify.com/track/{id}")},
+            "artists": [{"name": "Artist One", "id": "a1"}, {"name": "Artist Two", "id": "a2"}],
+            "album": {"name": "The Album", "images": [
+                {"url": "https://i.scdn.co/image/small", "width": 64, "height": 64},
+                {"url": "https://i.scdn.co/image/large", "width": 640, "height": 640},
+                {"url": "https://i.scdn.co/image/medium", "width": 300, "height": 300}
+            ]}
+        })
+    }
+
+    pub fn playing(item: Value, is_playing: bool, progress_ms: u64) -> Value {
+        let kind = item["type"].as_str().unwrap_or("track").to_string();
+        json!({"timestamp": 1, "progress_ms": progress_ms, "is_playing": is_playing,
+               "currently_playing_type": kind, "item": item,
+               "actions": {"disallows": {"resuming": true}}, "context": null})
+    }
+
+    pub fn episode() -> Value {
+        json!({
+            "type": "episode", "id": "ep1", "name": "Episode Title", "duration_ms": 3_600_000,
+            "external_urls": {"spotify": "https://open.spotify.com/episode/ep1"},
+            "images": [{"url": "https://i.scdn.co/image/episode", "width": 640, "height": 640}],
+            "show": {"name": "The Show", "publisher": "The Publisher",
+                     "images": [{"url": "https://i.scdn.co/image/show", "width": 640, "height": 640}]}
+        })
+    }
+
+    pub fn local_file() -> Value {
+        json!({
+            "type": "track", "id": null, "uri": "spotify:local:Me:Demo:demo.mp3:180",
+            "name": "demo.mp3", "is_local": true, "duration_ms": 180_000,
+            "external_urls": {}, "preview_url": null,
+            "artists": [{"name": "Me", "id": null}],
+            "album": {"name": "Demo", "images": []}
+        })
+    }
+
+    pub fn recent(item: Value, played_at: &str) -> Value {
+        json!({"items": [{"track": item, "played_at": played_at, "context": null}],
+               "next": null, "cursors": {"after": "1", "before": "0"}, "limit": 1})
+    }
+}

@@ -1,0 +1,148 @@
+//! Shared test support: the fake Spotify, an in-process app on a loopback port with a clock
+//! the test moves, and the AWS emulator's address.
+#![allow(dead_code)]
+
+pub mod fake_spotify;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use nowplaying::app::Stores;
+use nowplaying::clock::ManualClock;
+use nowplaying::config::Config;
+use nowplaying::http::SharedApp;
+use nowplaying::spotify::SpotifyClient;
+use nowplaying::store::file::FileCredentials;
+use nowplaying::store::memory::MemoryState;
+use nowplaying::store::{CredentialStore, Credentials, SharedState};
+
+#[allow(unused_imports)]
+pub use fake_spotify::{bodies, FakeSpotify, Scripted, TokenBehavior};
+
+/// The AWS emulator that `scripts/test` started. Tests that need it fail (never skip) without it.
+pub fn aws_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect(
+        "AWS_ENDPOINT_URL is not set: run the tests through scripts/test, which starts the AWS emulator",
+    )
+}
+
+/// A configuration pointing at the fake Spotify, from these extra variables.
+pub fn config(fake: &FakeSpotify, creds: &std::path::Path, extra: &[(&str, &str)]) -> Config {
+    let mut vars: Vec<(String, String)> = vec![
+        ("SPOTIFY_API_BASE_URL".into(), fake.base.clone()),
+        ("SPOTIFY_ACCOUNTS_BASE_URL".into(), fake.base.clone()),
+        (
+            "NOWPLAYING_CREDENTIALS".into(),
+            creds.to_string_lossy().into_owned(),
+        ),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_lookup(|k| {
+        vars.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("test configuration")
+}
+
+pub fn credentials(refresh_token: &str) -> Credentials {
+    Credentials {
+        client_id: fake_spotify::CLIENT_ID.into(),
+        client_secret: fake_spotify::CLIENT_SECRET.into(),
+        refresh_token: Some(refresh_token.into()),
+        authorized_at: Some("2026-11-23T10:00:00Z".into()),
+        ..Default::default()
+    }
+}
+
+/// The service on a loopback port, with a clock the test moves.
+pub struct TestApp {
+    pub url: String,
+    pub fake: FakeSpotify,
+    pub clock: ManualClock,
+    pub creds_path: PathBuf,
+    pub app: SharedApp,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+pub const T0: u64 = 1_795_000_000_000;
+
+impl TestApp {
+    /// A fresh fake Spotify, a credentials file with its first refresh token, memory state.
+    pub async fn start(extra: &[(&str, &str)]) -> TestApp {
+        let fake = FakeSpotify::start().await;
+        TestApp::start_with(fake, extra, Arc::new(MemoryState::new())).await
+    }
+
+    pub async fn start_with(
+        fake: FakeSpotify,
+        extra: &[(&str, &str)],
+        state: Arc<dyn SharedState>,
+    ) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let creds_path = dir.path().join("credentials.json");
+        let store = FileCredentials::new(&creds_path);
+        store
+            .save(&credentials(fake_spotify::FIRST_REFRESH_TOKEN))
+            .await
+            .unwrap();
+        let config = config(&fake, &creds_path, extra);
+        let stores = Stores {
+            credentials: Arc::new(store),
+            state,
+            shared: false,
+        };
+        let clock = ManualClock::new(T0);
+        let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
+        let app = nowplaying::app::build(&config, &stores, spotify, Arc::new(clock.clone()));
+        let url = serve(app.clone()).await;
+        TestApp {
+            url,
+            fake,
+            clock,
+            creds_path,
+            app,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /api/spotify` as JSON.
+    pub async fn now(&self) -> serde_json::Value {
+        let r = self.get("/api/spotify").await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// Moves past the cache window.
+    pub fn expire_cache(&self) {
+        let ttl = self.app.service.settings().ttl_ms;
+        self.clock.advance_ms(ttl + 1);
+    }
+
+    pub fn stored_credentials(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&self.creds_path).unwrap()).unwrap()
+    }
+}
+
+/// Serves the Router on a free loopback port; returns its base URL.
+pub async fn serve(app: SharedApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, nowplaying::http::router(app))
+            .await
+            .unwrap();
+    });
+    url
+}
