@@ -25,23 +25,32 @@ pub const STATES: [&str; 5] = ["playing", "paused", "episode", "recent", "local"
 struct Demo {
     started: Instant,
     base: String,
+    step_ms: u64,
 }
 
 impl Demo {
     fn phase(&self) -> (usize, u64) {
-        let secs = self.started.elapsed().as_millis() as u64;
-        let cycle = STATE_SECONDS * 1000;
-        (((secs / cycle) as usize) % STATES.len(), secs % cycle)
+        let ms = self.started.elapsed().as_millis() as u64;
+        (
+            ((ms / self.step_ms) as usize) % STATES.len(),
+            ms % self.step_ms,
+        )
     }
 }
 
 /// Starts the simulated Spotify on 127.0.0.1 and returns its base URL.
 pub async fn start() -> std::io::Result<String> {
+    start_with_step(std::time::Duration::from_secs(STATE_SECONDS)).await
+}
+
+/// The same, staying `step` in each state.
+pub async fn start_with_step(step: std::time::Duration) -> std::io::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let demo = Arc::new(Demo {
         started: Instant::now(),
         base: base.clone(),
+        step_ms: (step.as_millis() as u64).max(1),
     });
     let app = Router::new()
         .route("/api/token", post(token))

@@ -52,14 +52,18 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
         .local_addr()
         .map_err(|e| format!("could not read the listening address: {e}"))?;
     if demo {
-        println!("nowplaying demo (simulated Spotify, no account needed): open http://{local}/");
-        println!(
+        say(&format!(
+            "nowplaying demo (simulated Spotify, no account needed): open http://{local}/"
+        ));
+        say(&format!(
             "the API is http://{local}/api/spotify; it moves through {} every {} s",
             crate::demo::STATES.join(" → "),
             crate::demo::STATE_SECONDS
-        );
+        ));
     } else {
-        println!("nowplaying serving on http://{local}/ (API: http://{local}/api/spotify)");
+        say(&format!(
+            "nowplaying serving on http://{local}/ (API: http://{local}/api/spotify)"
+        ));
     }
     tracing::info!(addr = %local, demo, "serving");
     axum::serve(listener, crate::http::router(state))
@@ -81,4 +85,13 @@ async fn check_credentials(store: &dyn CredentialStore) -> Result<(), String> {
             "{e}: fix it, run `nowplaying authorize`, or try `nowplaying serve --demo`"
         )),
     }
+}
+
+/// Prints a line for the owner; a closed stdout (a supervisor that stopped reading) is no reason
+/// to stop serving.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
