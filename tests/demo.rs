@@ -90,6 +90,7 @@ fn serve_demo_prints_the_url_and_serves() {
         .text()
         .unwrap();
     child.kill().unwrap();
+    let _ = child.wait();
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["status"], "playing", "{v}");
 }
