@@ -95,12 +95,12 @@ impl Config {
         let cache_ttl = match get("CACHE_TTL_SECONDS") {
             None => Duration::from_secs(5),
             Some(v) => match v.parse::<u64>() {
-                Ok(n) if (1..=3600).contains(&n) => Duration::from_secs(n),
+                Ok(n) if n <= 3600 => Duration::from_secs(n),
                 _ => {
                     return Err(ConfigError {
                         variable: "CACHE_TTL_SECONDS",
                         value: v,
-                        expected: "a whole number of seconds from 1 to 3600",
+                        expected: "a whole number of seconds from 0 (no cache) to 3600",
                     })
                 }
             },
@@ -241,7 +241,7 @@ mod tests {
     fn errors_name_the_variable_value_and_what_is_accepted() {
         for (var, val) in [
             ("CACHE_TTL_SECONDS", "five"),
-            ("CACHE_TTL_SECONDS", "0"),
+            ("CACHE_TTL_SECONDS", "3601"),
             ("SHOW_RECENT", "maybe"),
             ("ALLOWED_ORIGINS", "example.com"),
             ("PROFILE_ENDPOINTS", "top,everything"),

@@ -206,6 +206,9 @@ impl NowPlayingService {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Value, Error>>,
     {
+        if ttl_ms == 0 {
+            return self.uncached(fetch).await;
+        }
         let now = self.clock.now_ms();
         let entry = self.read(key).await;
         if let Some((e, fresh_until)) = &entry {
@@ -284,6 +287,32 @@ impl NowPlayingService {
         self.write(key, &e, fresh_until, now).await;
         let _ = self.state.delete_if_owner(&lease_key, &self.owner).await;
         cached(&e, fresh_until)
+    }
+
+    /// `CACHE_TTL_SECONDS=0`: every request asks Spotify, the way a typical copy-pasted route
+    /// works. Only for comparison (`scripts/bench`'s baseline) and debugging.
+    async fn uncached<F, Fut>(&self, fetch: F) -> Cached
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Value, Error>>,
+    {
+        let value = if self.is_hidden().await {
+            Value::Null
+        } else {
+            match tokio::time::timeout(self.settings.fetch_deadline, fetch()).await {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "Spotify could not be asked");
+                    Value::Null
+                }
+                Err(_) => Value::Null,
+            }
+        };
+        Cached {
+            value,
+            stale: false,
+            fresh_until_ms: self.clock.now_ms(),
+        }
     }
 
     async fn on_failure(&self, key: &str, err: Error, previous: Option<&Entry>, now: u64) -> Entry {
