@@ -457,7 +457,12 @@ mod tests {
         assert_well_formed(&svg);
         let shown = format!(">{}…<", "x".repeat(TITLE_BUDGET - 1));
         assert!(svg.contains(&shown), "{svg}");
-        assert!(!svg.contains(&"x".repeat(TITLE_BUDGET)));
+        // Every drawn line fits; the accessible <title> is bounded too.
+        for drawn in svg.split("<text ").skip(1) {
+            let content = &drawn[drawn.find('>').unwrap() + 1..drawn.find("</text>").unwrap()];
+            assert!(content.chars().count() <= LABEL_BUDGET, "{content}");
+        }
+        assert!(!svg.contains(&"x".repeat(A11Y_BUDGET)));
         // Also on multibyte characters: cut on char boundaries (would panic otherwise).
         let t = truncate(&"é🎵".repeat(150), 20);
         assert!(t.ends_with('…'));
