@@ -260,6 +260,7 @@ export class SpotifyNowPlaying extends HTMLElement {
     super();
     this._data = undefined; // undefined: nothing received yet; null: idle
     this._failures = 0;
+    this._connected = false;
     this._pollTimer = null;
     this._tickTimer = null;
     this._inflight = null;
@@ -279,12 +280,14 @@ export class SpotifyNowPlaying extends HTMLElement {
   }
 
   connectedCallback() {
+    this._connected = true;
     if (!this.hasAttribute('data-state')) this.setAttribute('data-state', 'loading');
     document.addEventListener('visibilitychange', this._onVisibility);
     if (this._visible()) this._poll();
   }
 
   disconnectedCallback() {
+    this._connected = false;
     document.removeEventListener('visibilitychange', this._onVisibility);
     this._stopTimers();
     const inflight = this._inflight;
@@ -293,7 +296,8 @@ export class SpotifyNowPlaying extends HTMLElement {
   }
 
   attributeChangedCallback(name, oldValue, newValue) {
-    if (oldValue === newValue || !this.isConnected) return;
+    // On upgrade this runs for every attribute before connectedCallback, which polls anyway.
+    if (oldValue === newValue || !this._connected) return;
     if (name === 'src') {
       this._failures = 0;
       if (this._visible()) this._poll();
