@@ -31,7 +31,11 @@ struct Entry {
 
 impl Entry {
     fn fresh(&self, now: Instant) -> bool {
-        let ttl = if self.value.is_some() { HIT_TTL } else { MISS_TTL };
+        let ttl = if self.value.is_some() {
+            HIT_TTL
+        } else {
+            MISS_TTL
+        };
         now.duration_since(self.stored) < ttl
     }
 }
@@ -47,7 +51,10 @@ impl std::fmt::Debug for ArtCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ArtCache")
             .field("max_bytes", &self.max_bytes)
-            .field("entries", &self.entries.lock().map(|e| e.len()).unwrap_or(0))
+            .field(
+                "entries",
+                &self.entries.lock().map(|e| e.len()).unwrap_or(0),
+            )
             .finish()
     }
 }
@@ -55,7 +62,11 @@ impl std::fmt::Debug for ArtCache {
 impl ArtCache {
     /// `max_bytes`: the largest image body accepted (before base64).
     pub fn new(http: reqwest::Client, max_bytes: usize) -> Self {
-        Self { http, max_bytes, entries: Mutex::new(HashMap::new()) }
+        Self {
+            http,
+            max_bytes,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The image at `url` as `data:image/…;base64,…`, or `None` when it is not an http(s) URL,
@@ -84,15 +95,25 @@ impl ArtCache {
     }
 
     async fn fetch(&self, url: &str) -> Result<String, &'static str> {
-        let mut resp = self.http.get(url).send().await.map_err(|_| "request failed")?;
+        let mut resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|_| "request failed")?;
         if !resp.status().is_success() {
             return Err("not a success status");
         }
         let mime = accepted_image_type(
-            resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            resp.headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
         )
         .ok_or("not an accepted image type")?;
-        if resp.content_length().is_some_and(|n| n > self.max_bytes as u64) {
+        if resp
+            .content_length()
+            .is_some_and(|n| n > self.max_bytes as u64)
+        {
             return Err("Content-Length over the limit");
         }
         // Read chunk by chunk so a lying or missing Content-Length cannot make us buffer more.
@@ -127,12 +148,23 @@ impl ArtCache {
             // Drop what has expired; if still full, the least recently used.
             entries.retain(|_, e| e.fresh(now));
             if entries.len() >= CAPACITY {
-                if let Some(oldest) = entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone()) {
+                if let Some(oldest) = entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.used)
+                    .map(|(k, _)| k.clone())
+                {
                     entries.remove(&oldest);
                 }
             }
         }
-        entries.insert(url.to_string(), Entry { value, stored: now, used: now });
+        entries.insert(
+            url.to_string(),
+            Entry {
+                value,
+                stored: now,
+                used: now,
+            },
+        );
     }
 
     #[cfg(test)]
@@ -157,7 +189,10 @@ pub fn accepted_image_type(content_type: Option<&str>) -> Option<&'static str> {
 }
 
 fn to_data_uri(mime: &str, body: &[u8]) -> String {
-    format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(body))
+    format!(
+        "data:{mime};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(body)
+    )
 }
 
 #[cfg(test)]
@@ -167,10 +202,23 @@ mod tests {
     #[test]
     fn content_type_filter() {
         assert_eq!(accepted_image_type(Some("image/jpeg")), Some("image/jpeg"));
-        assert_eq!(accepted_image_type(Some("IMAGE/PNG; charset=binary")), Some("image/png"));
-        assert_eq!(accepted_image_type(Some(" image/webp ")), Some("image/webp"));
+        assert_eq!(
+            accepted_image_type(Some("IMAGE/PNG; charset=binary")),
+            Some("image/png")
+        );
+        assert_eq!(
+            accepted_image_type(Some(" image/webp ")),
+            Some("image/webp")
+        );
         assert_eq!(accepted_image_type(Some("image/gif")), Some("image/gif"));
-        for bad in ["image/svg+xml", "text/html", "application/octet-stream", "image/", "", "imagejpeg"] {
+        for bad in [
+            "image/svg+xml",
+            "text/html",
+            "application/octet-stream",
+            "image/",
+            "",
+            "imagejpeg",
+        ] {
             assert_eq!(accepted_image_type(Some(bad)), None, "{bad}");
         }
         assert_eq!(accepted_image_type(None), None);
@@ -180,14 +228,24 @@ mod tests {
     fn only_http_urls() {
         assert!(is_http_url("https://i.scdn.co/image/ab67616d0000b273"));
         assert!(is_http_url("http://127.0.0.1:9/x.jpg"));
-        for bad in ["file:///etc/passwd", "ftp://x/y.jpg", "data:image/png;base64,AAAA", "/relative.jpg", "", "javascript:alert(1)"] {
+        for bad in [
+            "file:///etc/passwd",
+            "ftp://x/y.jpg",
+            "data:image/png;base64,AAAA",
+            "/relative.jpg",
+            "",
+            "javascript:alert(1)",
+        ] {
             assert!(!is_http_url(bad), "{bad}");
         }
     }
 
     #[test]
     fn data_uri_encoding() {
-        assert_eq!(to_data_uri("image/png", b"\x89PNG"), "data:image/png;base64,iVBORw==");
+        assert_eq!(
+            to_data_uri("image/png", b"\x89PNG"),
+            "data:image/png;base64,iVBORw=="
+        );
     }
 
     #[tokio::test]
@@ -204,26 +262,42 @@ mod tests {
         let t0 = Instant::now();
         cache.store("https://a/1", Some("data:image/png;base64,AA==".into()), t0);
         cache.store("https://a/miss", None, t0);
-        assert_eq!(cache.lookup("https://a/1", t0), Some(Some("data:image/png;base64,AA==".into())));
-        assert_eq!(cache.lookup("https://a/miss", t0), Some(None), "failures are remembered");
+        assert_eq!(
+            cache.lookup("https://a/1", t0),
+            Some(Some("data:image/png;base64,AA==".into()))
+        );
+        assert_eq!(
+            cache.lookup("https://a/miss", t0),
+            Some(None),
+            "failures are remembered"
+        );
         assert_eq!(cache.lookup("https://a/other", t0), None);
         // A miss is retried after MISS_TTL; a hit lasts longer.
         let later = t0 + MISS_TTL + Duration::from_secs(1);
         assert_eq!(cache.lookup("https://a/miss", later), None);
         assert!(cache.lookup("https://a/1", later).is_some());
-        assert!(cache.lookup("https://a/1", t0 + HIT_TTL + Duration::from_secs(1)).is_none());
+        assert!(cache
+            .lookup("https://a/1", t0 + HIT_TTL + Duration::from_secs(1))
+            .is_none());
 
         // Never more than CAPACITY entries; the least recently used goes first.
         let cache = ArtCache::new(reqwest::Client::new(), 1024);
         for i in 0..CAPACITY {
-            cache.store(&format!("https://a/{i}"), Some(format!("v{i}")), t0 + Duration::from_millis(i as u64));
+            cache.store(
+                &format!("https://a/{i}"),
+                Some(format!("v{i}")),
+                t0 + Duration::from_millis(i as u64),
+            );
         }
         let touch = t0 + Duration::from_secs(1);
         assert!(cache.lookup("https://a/0", touch).is_some()); // 0 is now the most recent
         cache.store("https://a/new", None, touch);
         assert_eq!(cache.len(), CAPACITY);
         assert!(cache.lookup("https://a/0", touch).is_some());
-        assert!(cache.lookup("https://a/1", touch).is_none(), "least recently used evicted");
+        assert!(
+            cache.lookup("https://a/1", touch).is_none(),
+            "least recently used evicted"
+        );
         assert!(cache.lookup("https://a/new", touch).is_some());
     }
 }

@@ -168,13 +168,41 @@ pub fn render_card(
             text(&mut out, 84, 13, "400", p.muted, "Check back later");
         }
         Some(np) => {
-            text(&mut out, 30, 12, "600", p.accent, &truncate(&label(np, now_ms), LABEL_BUDGET));
-            text(&mut out, 54, 16, "700", p.fg, &truncate(&np.name, TITLE_BUDGET));
-            text(&mut out, 74, 13, "400", p.muted, &truncate(&np.artists, ARTIST_BUDGET));
+            text(
+                &mut out,
+                30,
+                12,
+                "600",
+                p.accent,
+                &truncate(&label(np, now_ms), LABEL_BUDGET),
+            );
+            text(
+                &mut out,
+                54,
+                16,
+                "700",
+                p.fg,
+                &truncate(&np.name, TITLE_BUDGET),
+            );
+            text(
+                &mut out,
+                74,
+                13,
+                "400",
+                p.muted,
+                &truncate(&np.artists, ARTIST_BUDGET),
+            );
             match progress(np, now_ms) {
                 Some((pos, dur)) => progress_bar(&mut out, &p, pos, dur),
                 // No position for a recent track: show the album instead.
-                None => text(&mut out, 94, 12, "400", p.muted, &truncate(&np.album, ALBUM_BUDGET)),
+                None => text(
+                    &mut out,
+                    94,
+                    12,
+                    "400",
+                    p.muted,
+                    &truncate(&np.album, ALBUM_BUDGET),
+                ),
             }
         }
     }
@@ -193,7 +221,11 @@ fn label(np: &NowPlaying, now_ms: u64) -> String {
         s.push_str(" · Episode");
     }
     if np.status == Status::Recent {
-        if let Some(ago) = np.played_at.as_deref().and_then(|t| relative_time(t, now_ms)) {
+        if let Some(ago) = np
+            .played_at
+            .as_deref()
+            .and_then(|t| relative_time(t, now_ms))
+        {
             s.push_str(" · ");
             s.push_str(&ago);
         }
@@ -203,7 +235,8 @@ fn label(np: &NowPlaying, now_ms: u64) -> String {
 
 /// "just now", "1 minute ago", "3 hours ago", "2 days ago" from an RFC 3339 timestamp.
 fn relative_time(rfc3339: &str, now_ms: u64) -> Option<String> {
-    let at = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).ok()?;
+    let at = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()?;
     let at_ms = at.unix_timestamp_nanos() / 1_000_000;
     let secs = ((now_ms as i128 - at_ms) / 1000).max(0) as u64;
     let unit = |n: u64, one: &str| format!("{n} {one}{} ago", if n == 1 { "" } else { "s" });
@@ -232,7 +265,11 @@ fn progress(np: &NowPlaying, now_ms: u64) -> Option<(u64, u64)> {
 
 fn progress_bar(out: &mut String, p: &Palette, pos: u64, dur: u64) {
     let full = BAR_RIGHT - TEXT_X;
-    let filled = if dur == 0 { 0.0 } else { full as f64 * pos as f64 / dur as f64 };
+    let filled = if dur == 0 {
+        0.0
+    } else {
+        full as f64 * pos as f64 / dur as f64
+    };
     let _ = write!(
         out,
         r##"<rect x="{TEXT_X}" y="92" width="{full}" height="4" rx="2" ry="2" fill="{track}"/><rect class="np-progress" x="{TEXT_X}" y="92" width="{filled:.1}" height="4" rx="2" ry="2" fill="{bar}"/>"##,
@@ -344,7 +381,9 @@ pub fn truncate(s: &str, budget: usize) -> String {
         used += w;
         out.push(c);
     }
-    while out.ends_with(|c: char| c.is_whitespace() || matches!(c, '\u{200D}' | '\u{FE0F}' | '\u{FE0E}')) {
+    while out
+        .ends_with(|c: char| c.is_whitespace() || matches!(c, '\u{200D}' | '\u{FE0F}' | '\u{FE0E}'))
+    {
         out.pop();
     }
     out.push('…');
@@ -383,7 +422,7 @@ mod tests {
         assert!(svg.starts_with("<svg "), "{svg}");
         let mut stack: Vec<String> = Vec::new();
         let mut rest = svg;
-        while let Some(i) = rest.find(|c| c == '<' || c == '&') {
+        while let Some(i) = rest.find(['<', '&']) {
             let text = &rest[..i];
             assert!(!text.contains('>'), "raw > in text: {text:?}");
             rest = &rest[i..];
@@ -402,7 +441,11 @@ mod tests {
             let tag = &rest[1..end];
             assert!(!tag.contains('<'), "< inside tag: {tag}");
             // Attribute values: every '=' must be followed by a quote, and quotes balance.
-            assert_eq!(tag.matches('"').count() % 2, 0, "unbalanced quotes in {tag}");
+            assert_eq!(
+                tag.matches('"').count() % 2,
+                0,
+                "unbalanced quotes in {tag}"
+            );
             if let Some(name) = tag.strip_prefix('/') {
                 assert_eq!(stack.pop().as_deref(), Some(name), "mismatched </{name}>");
             } else if !tag.ends_with('/') {
@@ -415,7 +458,11 @@ mod tests {
         assert!(stack.is_empty(), "unclosed {stack:?}");
         assert!(!svg.to_ascii_lowercase().contains("<script"));
         // Nothing outside the document except the namespace name.
-        assert_eq!(svg.matches("http").count(), 1, "external reference in {svg}");
+        assert_eq!(
+            svg.matches("http").count(),
+            1,
+            "external reference in {svg}"
+        );
     }
 
     #[test]
@@ -424,7 +471,10 @@ mod tests {
         assert_eq!("dark".parse::<Theme>(), Ok(Theme::Dark));
         assert_eq!(" Dark ".parse::<Theme>(), Ok(Theme::Dark));
         let err = "neon".parse::<Theme>().unwrap_err();
-        assert!(err.contains("neon") && err.contains("light") && err.contains("dark"), "{err}");
+        assert!(
+            err.contains("neon") && err.contains("light") && err.contains("dark"),
+            "{err}"
+        );
         assert_eq!(Theme::ACCEPTED, &["light", "dark"]);
         for t in Theme::ACCEPTED {
             assert_eq!(t.parse::<Theme>().unwrap().to_string(), *t);
@@ -437,8 +487,14 @@ mod tests {
         n.artists = r#""Quoted" & 'single' <b>"#.to_string();
         let svg = render_card(Some(&n), Theme::Light, None, NOW);
         assert_well_formed(&svg);
-        assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{svg}");
-        assert!(svg.contains("&quot;Quoted&quot; &amp; &#39;single&#39; &lt;b&gt;"), "{svg}");
+        assert!(
+            svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("&quot;Quoted&quot; &amp; &#39;single&#39; &lt;b&gt;"),
+            "{svg}"
+        );
         assert!(!svg.contains("<script"));
         assert!(!svg.contains("<b>"));
     }
@@ -532,7 +588,10 @@ mod tests {
         let svg = render_card(Some(&np("T")), Theme::Light, None, NOW);
         assert!(svg.contains(">1:30 / 3:00<"), "{svg}");
         let full = BAR_RIGHT - TEXT_X;
-        assert!(svg.contains(&format!(r#"width="{:.1}""#, full as f64 / 2.0)), "{svg}");
+        assert!(
+            svg.contains(&format!(r#"width="{:.1}""#, full as f64 / 2.0)),
+            "{svg}"
+        );
         let mut late = np("T");
         late.timestamp = NOW - 3_600_000;
         let svg = render_card(Some(&late), Theme::Light, None, NOW);
@@ -544,9 +603,17 @@ mod tests {
 
     #[test]
     fn art_is_embedded_only_as_a_data_uri() {
-        let svg = render_card(Some(&np("T")), Theme::Light, Some("data:image/jpeg;base64,/9j/4AAQ+Zg=="), NOW);
+        let svg = render_card(
+            Some(&np("T")),
+            Theme::Light,
+            Some("data:image/jpeg;base64,/9j/4AAQ+Zg=="),
+            NOW,
+        );
         assert_well_formed(&svg);
-        assert!(svg.contains(r#"href="data:image/jpeg;base64,/9j/4AAQ+Zg==""#), "{svg}");
+        assert!(
+            svg.contains(r#"href="data:image/jpeg;base64,/9j/4AAQ+Zg==""#),
+            "{svg}"
+        );
         for bad in [
             "https://i.scdn.co/image/abc",
             "data:image/svg+xml;base64,PHN2Zz4=",
@@ -565,9 +632,18 @@ mod tests {
     fn relative_times() {
         let at = "2025-11-24T16:00:00Z";
         assert_eq!(relative_time(at, NOW).as_deref(), Some("just now"));
-        assert_eq!(relative_time(at, NOW + 61_000).as_deref(), Some("1 minute ago"));
-        assert_eq!(relative_time(at, NOW + 2 * 3_600_000).as_deref(), Some("2 hours ago"));
-        assert_eq!(relative_time(at, NOW + 86_400_000).as_deref(), Some("1 day ago"));
+        assert_eq!(
+            relative_time(at, NOW + 61_000).as_deref(),
+            Some("1 minute ago")
+        );
+        assert_eq!(
+            relative_time(at, NOW + 2 * 3_600_000).as_deref(),
+            Some("2 hours ago")
+        );
+        assert_eq!(
+            relative_time(at, NOW + 86_400_000).as_deref(),
+            Some("1 day ago")
+        );
         assert_eq!(relative_time(at, NOW - 10_000).as_deref(), Some("just now"));
         assert_eq!(relative_time("yesterday", NOW), None);
         assert_eq!(clock(3_725_000), "62:05");
