@@ -4,6 +4,7 @@
 //! `lambda_http::run` by `nowplaying-lambda` and to `axum::serve` by `nowplaying serve`.
 
 pub mod app;
+pub mod art;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -17,4 +18,5 @@ pub mod secret;
 pub mod spotify;
 pub mod state;
 pub mod store;
+pub mod svg;
 pub mod tokens;
