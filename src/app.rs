@@ -90,6 +90,7 @@ pub fn build(
     spotify: SpotifyClient,
     clock: SharedClock,
 ) -> SharedApp {
+    let http = spotify.http().clone();
     let state: Arc<dyn SharedState> = if stores.shared {
         Arc::new(FallbackState::new(stores.state.clone(), clock.clone()))
     } else {
@@ -117,7 +118,24 @@ pub fn build(
     Arc::new(AppState {
         service: Arc::new(service),
         allowed_origins: config.allowed_origins.clone(),
+        art: crate::art::ArtCache::new(http, crate::http::ART_MAX_BYTES),
+        art_hosts: art_hosts(config),
     })
+}
+
+/// Where album art may come from: Spotify's image CDNs, and the configured API host (emulators,
+/// the demo).
+fn art_hosts(config: &Config) -> Vec<String> {
+    let mut hosts = vec![".scdn.co".to_string(), ".spotifycdn.com".to_string()];
+    if let Ok(u) = url::Url::parse(&config.api_base_url) {
+        if let Some(h) = u.host_str() {
+            hosts.push(match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            });
+        }
+    }
+    hosts
 }
 
 /// Everything for one process with the system clock, as the Lambda and `serve` use it.

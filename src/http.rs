@@ -13,14 +13,28 @@ use axum::Router;
 use serde_json::json;
 use sha2::Digest;
 
+use crate::art::ArtCache;
 use crate::config::AllowedOrigins;
+use crate::model::NowPlaying;
 use crate::nowplaying::{Cached, NowPlayingService};
+use crate::svg::Theme;
 
 /// Everything the handlers share; built once per process.
 pub struct AppState {
     pub service: Arc<NowPlayingService>,
     pub allowed_origins: AllowedOrigins,
+    /// Album art for the SVG card, fetched server side.
+    pub art: ArtCache,
+    /// Hosts album art may be fetched from (Spotify's image CDN, plus the configured API host
+    /// for emulators and the demo).
+    pub art_hosts: Vec<String>,
 }
+
+/// The widget and the preview page, compiled into the binary.
+const WIDGET_JS: &str = include_str!("../assets/widget.js");
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+/// The largest album image the SVG card will inline.
+pub const ART_MAX_BYTES: usize = 256 * 1024;
 
 pub type SharedApp = Arc<AppState>;
 
@@ -37,6 +51,12 @@ pub fn router(app: SharedApp) -> Router {
                 .options(preflight)
                 .fallback(method_not_allowed),
         )
+        .route(
+            "/api/spotify.svg",
+            get(card).options(preflight).fallback(method_not_allowed),
+        )
+        .route("/widget.js", get(widget).fallback(method_not_allowed))
+        .route("/", get(index).fallback(method_not_allowed))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), cors))
         .with_state(app)
@@ -47,6 +67,75 @@ async fn now_playing(State(app): State<SharedApp>, headers: HeaderMap) -> Respon
     let ttl_s = app.service.settings().ttl_ms.div_ceil(1000);
     let now = app.service.clock().now_ms();
     json_answer(&headers, &answer, now, ttl_s)
+}
+
+/// `GET /api/spotify.svg?theme=light|dark`: the README card, from the same cached answer.
+async fn card(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let mut theme = Theme::default();
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if k == "theme" {
+            match v.parse::<Theme>() {
+                Ok(t) => theme = t,
+                Err(message) => return error_json(StatusCode::BAD_REQUEST, &message),
+            }
+        }
+    }
+    let answer = app.service.now_playing().await;
+    let np: Option<NowPlaying> = serde_json::from_value(answer.value).ok();
+    let art = match np.as_ref().and_then(|n| n.album_image.as_deref()) {
+        Some(url) if art_allowed(&app.art_hosts, url) => app.art.data_uri(url).await,
+        _ => None,
+    };
+    let now = app.service.clock().now_ms();
+    let svg = crate::svg::render_card(np.as_ref(), theme, art.as_deref(), now);
+    // GitHub's image proxy honours these: it asks again on every view instead of keeping a copy.
+    cacheable(
+        &headers,
+        svg.into_bytes(),
+        "image/svg+xml; charset=utf-8",
+        "no-cache, no-store, max-age=0, must-revalidate",
+    )
+}
+
+/// Only Spotify's image CDN (and the configured API host, for emulators) is fetched.
+fn art_allowed(hosts: &[String], url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = u.host_str() else {
+        return false;
+    };
+    let host = match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    hosts.iter().any(|h| {
+        host == *h || (h.starts_with('.') && host.ends_with(h.as_str()) && !host.contains(':'))
+    })
+}
+
+/// `GET /widget.js`: the web component.
+async fn widget(headers: HeaderMap) -> Response {
+    cacheable(
+        &headers,
+        WIDGET_JS.as_bytes().to_vec(),
+        "text/javascript; charset=utf-8",
+        "public, max-age=3600",
+    )
+}
+
+/// `GET /`: the preview page.
+async fn index(headers: HeaderMap) -> Response {
+    cacheable(
+        &headers,
+        INDEX_HTML.as_bytes().to_vec(),
+        "text/html; charset=utf-8",
+        "public, max-age=300",
+    )
 }
 
 /// A cacheable JSON answer: `Cache-Control` matched to what is left of the window, an `ETag`
@@ -155,7 +244,7 @@ async fn not_found(req: Request) -> Response {
     let path: String = req.uri().path().chars().take(200).collect();
     error_json(
         StatusCode::NOT_FOUND,
-        &format!("no such endpoint: {path}; the API is GET /api/spotify"),
+        &format!("no such endpoint: {path}; try GET /api/spotify"),
     )
 }
 

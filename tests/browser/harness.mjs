@@ -12,7 +12,11 @@ import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '..', '..');
-export const screenshotDir = join(repoRoot, 'docs', 'screenshots');
+// Screenshots go to target/screenshots unless SCREENSHOT_DIR says otherwise (e.g. docs/screenshots
+// to refresh the README's pictures), so a test run leaves the tree clean.
+export const screenshotDir = process.env.SCREENSHOT_DIR
+  ? process.env.SCREENSHOT_DIR
+  : join(repoRoot, 'target', 'screenshots');
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [

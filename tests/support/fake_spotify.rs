@@ -170,6 +170,7 @@ impl FakeSpotify {
             .route("/v1/me/player/recently-played", get(recently_played))
             .route("/v1/me/top/{kind}", get(top))
             .route("/v1/me/tracks", get(saved))
+            .route("/img/{name}", get(image))
             .route("/_admin/current", post(admin_current))
             .route("/_admin/recent", post(admin_recent))
             .route("/_admin/token", post(admin_token))
@@ -479,6 +480,26 @@ async fn token(
             .into_response()
         }
         _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+    }
+}
+
+/// A tiny PNG (`/img/cover.png`), one over the card's size limit (`/img/huge.png`), and one
+/// with a type the card refuses (`/img/page.html`).
+pub const COVER_PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+async fn image(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(COVER_PNG_BASE64)
+        .unwrap();
+    match name.as_str() {
+        "cover.png" => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+        "huge.png" => {
+            let mut big = png;
+            big.resize(2 * 1024 * 1024, 0);
+            ([(header::CONTENT_TYPE, "image/png")], big).into_response()
+        }
+        "page.html" => ([(header::CONTENT_TYPE, "text/html")], "<h1>hi</h1>").into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

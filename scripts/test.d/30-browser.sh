@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The widget, the preview page and the README card in headless Chromium, against
+# `nowplaying serve` with the fake Spotify.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/lib.sh
+trap lib_cleanup EXIT
+
+work=$(mktemp -d)
+start_fake_spotify "$work/fake.log"
+write_credentials "$work/credentials.json"
+fake_admin current "{\"body\": {\"is_playing\": true, \"progress_ms\": 42000, \"currently_playing_type\": \"track\",
+  \"item\": {\"type\": \"track\", \"id\": \"t1\", \"name\": \"Browser Test Song\", \"duration_ms\": 200000,
+    \"external_urls\": {\"spotify\": \"https://open.spotify.com/track/t1\"},
+    \"artists\": [{\"name\": \"The Fakes\"}],
+    \"album\": {\"name\": \"Loopback\", \"images\": [{\"url\": \"$FAKE_URL/img/cover.png\", \"width\": 640, \"height\": 640}]}}}}"
+
+port=$(free_port)
+env -u CACHE_TABLE -u TOKEN_SECRET_ID \
+  NOWPLAYING_CREDENTIALS="$work/credentials.json" \
+  SPOTIFY_API_BASE_URL="$FAKE_URL" SPOTIFY_ACCOUNTS_BASE_URL="$FAKE_URL" \
+  target/debug/nowplaying serve --addr "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+LIB_PIDS+=($!)
+export NOWPLAYING_URL="http://127.0.0.1:$port"
+wait_http "$NOWPLAYING_URL/api/spotify" 30
+
+if ! bash tests/browser/run.sh; then
+  echo "--- serve log"; tail -50 "$work/serve.log"
+  exit 1
+fi
+if grep -q 'test-client-secret-do-not-log\|refresh-token-\|access-[0-9]' "$work/serve.log"; then
+  echo "a secret reached the server's log" >&2
+  exit 1
+fi
