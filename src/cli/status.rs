@@ -28,19 +28,21 @@ pub async fn run(config: Config) -> Result<(), String> {
     let mut warnings = 0usize;
 
     println!("Configuration");
-    println!("  credentials:      {}", stores.credentials.describe());
+    println!("  credentials:        {}", stores.credentials.describe());
     if stores.shared {
-        println!("  shared state:     {}", stores.state.describe());
+        println!("  shared state:       {}", stores.state.describe());
     } else {
-        println!("  shared state:     none (CACHE_TABLE unset: each process keeps its own cache)");
+        println!(
+            "  shared state:       none (CACHE_TABLE unset: each process keeps its own cache)"
+        );
     }
-    println!("  cache window:     {} s", config.cache_ttl.as_secs());
+    println!("  cache window:       {} s", config.cache_ttl.as_secs());
     match &config.allowed_origins {
-        AllowedOrigins::Any => println!("  allowed origins:  * (any)"),
-        AllowedOrigins::List(list) => println!("  allowed origins:  {}", list.join(", ")),
+        AllowedOrigins::Any => println!("  allowed origins:    * (any)"),
+        AllowedOrigins::List(list) => println!("  allowed origins:    {}", list.join(", ")),
     }
     println!(
-        "  recent fallback:  {}",
+        "  recent fallback:    {}",
         if config.show_recent {
             "on (the last played track when nothing plays)"
         } else {
@@ -56,7 +58,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         endpoints.push("saved");
     }
     println!(
-        "  profile endpoints: {}",
+        "  profile endpoints:  {}",
         if endpoints.is_empty() {
             "none".to_string()
         } else {
@@ -67,7 +69,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         || config.accounts_base_url != crate::config::DEFAULT_ACCOUNTS_BASE_URL
     {
         println!(
-            "  Spotify:          API {} , accounts {}",
+            "  Spotify:            API {}, accounts {}",
             config.api_base_url, config.accounts_base_url
         );
     }
@@ -76,12 +78,12 @@ pub async fn run(config: Config) -> Result<(), String> {
     let mut loaded = false;
     let credentials = match stores.credentials.load().await {
         Ok(c) => {
-            println!("  credentials store: reachable");
+            println!("  credentials store:  reachable");
             loaded = true;
             c
         }
         Err(e) => {
-            println!("  credentials store: PROBLEM: {e}");
+            println!("  credentials store:  PROBLEM: {e}");
             problems.push(format!(
                 "the {} is unreachable or unusable",
                 stores.credentials.describe()
@@ -93,11 +95,11 @@ pub async fn run(config: Config) -> Result<(), String> {
     if stores.shared {
         match stored_answer(stores.state.as_ref(), ANSWER_KEY).await {
             Ok(a) => {
-                println!("  shared state:      reachable");
+                println!("  shared state:       reachable");
                 answer = Some(a);
             }
             Err(e) => {
-                println!("  shared state:      PROBLEM: {e}");
+                println!("  shared state:       PROBLEM: {e}");
                 problems.push(format!("the {} is unreachable", stores.state.describe()));
             }
         }
@@ -107,17 +109,17 @@ pub async fn run(config: Config) -> Result<(), String> {
     let complete = credentials.as_ref().is_some_and(|c| c.is_complete());
     match &credentials {
         Some(c) if c.is_complete() => {
-            println!("  credentials:      stored (client id {})", c.client_id)
+            println!("  credentials:        stored (client id {})", c.client_id)
         }
         Some(c) if !c.client_id.is_empty() && c.refresh_token.is_none() => {
             println!(
-                "  credentials:      client id {} but no refresh token (disconnected)",
+                "  credentials:        client id {} but no refresh token (disconnected)",
                 c.client_id
             );
         }
-        Some(_) => println!("  credentials:      incomplete"),
-        None if loaded => println!("  credentials:      none stored"),
-        None => println!("  credentials:      unknown (store unreachable)"),
+        Some(_) => println!("  credentials:        incomplete"),
+        None if loaded => println!("  credentials:        none stored"),
+        None => println!("  credentials:        unknown (store unreachable)"),
     }
     if loaded && !complete {
         problems.push("no usable credentials: run `nowplaying authorize`".into());
@@ -130,32 +132,32 @@ pub async fn run(config: Config) -> Result<(), String> {
                 let left_days = left_ms.div_euclid(DAY_MS);
                 let limit_text = super::authorize::rfc3339(limit.max(0) as u64);
                 println!(
-                    "  authorized at:    {}",
+                    "  authorized at:      {}",
                     c.authorized_at.as_deref().unwrap_or_default()
                 );
                 if left_ms <= 0 {
-                    println!("  token limit:      WARNING: Spotify's six-month limit passed on {limit_text}");
+                    println!("  token limit:        WARNING: Spotify's six-month limit passed on {limit_text}");
                     problems.push(
                         "the refresh token is past its six-month limit: run `nowplaying authorize`"
                             .into(),
                     );
                 } else if left_days < WARN_DAYS {
-                    println!("  token limit:      WARNING: Spotify's six-month limit runs out on {limit_text} ({left_days} days left)");
+                    println!("  token limit:        WARNING: Spotify's six-month limit runs out on {limit_text} ({left_days} days left)");
                     problems.push(format!(
                         "the refresh token's six-month limit runs out in {left_days} days: run `nowplaying authorize`"
                     ));
                 } else {
-                    println!("  token limit:      {limit_text} ({left_days} days left)");
+                    println!("  token limit:        {limit_text} ({left_days} days left)");
                 }
             }
             None => {
-                println!("  authorized at:    unknown (run `nowplaying authorize` to record it)");
+                println!("  authorized at:      unknown (run `nowplaying authorize` to record it)");
                 warnings += 1;
             }
         }
         match c.scope.as_deref() {
             Some(scope) => {
-                println!("  scopes:           {scope}");
+                println!("  scopes:             {scope}");
                 let missing: Vec<&str> = extra
                     .iter()
                     .copied()
@@ -163,7 +165,7 @@ pub async fn run(config: Config) -> Result<(), String> {
                     .collect();
                 if !missing.is_empty() {
                     println!(
-                        "  scopes:           MISSING {} (needed by PROFILE_ENDPOINTS)",
+                        "  scopes:             MISSING {} (needed by PROFILE_ENDPOINTS)",
                         missing.join(", ")
                     );
                     problems.push(format!(
@@ -174,18 +176,18 @@ pub async fn run(config: Config) -> Result<(), String> {
             }
             None if !extra.is_empty() => {
                 println!(
-                    "  scopes:           not recorded; PROFILE_ENDPOINTS needs {}: run `nowplaying authorize` to be sure",
+                    "  scopes:             not recorded; PROFILE_ENDPOINTS needs {}: run `nowplaying authorize` to be sure",
                     extra.join(", ")
                 );
                 warnings += 1;
             }
-            None => println!("  scopes:           not recorded"),
+            None => println!("  scopes:             not recorded"),
         }
     }
 
     let hidden = super::privacy::is_hidden(&config, &stores).await;
     println!(
-        "Privacy switch:     {}",
+        "Privacy switch:       {}",
         if hidden {
             "ON: /api/spotify answers null (`nowplaying show` turns it off)"
         } else {
@@ -209,14 +211,14 @@ pub async fn run(config: Config) -> Result<(), String> {
                 "expired"
             };
             println!(
-                "Cached answer:      {}{age} ({fresh}{})",
+                "Cached answer:        {}{age} ({fresh}{})",
                 describe_answer(&a.value),
                 if a.stale { ", stale" } else { "" }
             );
         }
-        Some(None) => println!("Cached answer:      none"),
+        Some(None) => println!("Cached answer:        none"),
         None if stores.shared => {}
-        None => println!("Cached answer:      kept by each running process (no CACHE_TABLE)"),
+        None => println!("Cached answer:        kept by each running process (no CACHE_TABLE)"),
     }
 
     if complete {
@@ -231,7 +233,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         match tokens.refresh_now().await {
             Ok(token) => match spotify.currently_playing(&token, now).await {
                 Ok(np) => println!(
-                    "Spotify:            OK: refreshed the access token; {}",
+                    "Spotify:              OK: refreshed the access token; {}",
                     match np {
                         Some(np) => format!(
                             "now {}",
@@ -241,25 +243,25 @@ pub async fn run(config: Config) -> Result<(), String> {
                     }
                 ),
                 Err(e) => {
-                    println!("Spotify:            refreshed the access token, but currently-playing failed: {e}");
+                    println!("Spotify:              refreshed the access token, but currently-playing failed: {e}");
                     warnings += 1;
                 }
             },
             Err(e @ (Error::MustReauthorize | Error::InvalidClient | Error::NotAuthorized)) => {
-                println!("Spotify:            PROBLEM: {e}");
+                println!("Spotify:              PROBLEM: {e}");
                 problems.push(e.to_string());
             }
             Err(Error::Store(e)) => {
-                println!("Spotify:            PROBLEM: {e}");
+                println!("Spotify:              PROBLEM: {e}");
                 problems.push(e.to_string());
             }
             Err(e) => {
-                println!("Spotify:            WARNING: could not check right now: {e}");
+                println!("Spotify:              WARNING: could not check right now: {e}");
                 warnings += 1;
             }
         }
     } else {
-        println!("Spotify:            not checked (no usable credentials)");
+        println!("Spotify:              not checked (no usable credentials)");
     }
 
     if problems.is_empty() {
