@@ -15,7 +15,7 @@ use crate::store::file::FileCredentials;
 use crate::store::memory::MemoryState;
 use crate::store::secrets::SecretsCredentials;
 use crate::store::{CredentialStore, SharedState};
-use crate::tokens::TokenKeeper;
+use crate::tokens::{AuthWatch, TokenKeeper};
 
 /// The two stores as configured.
 #[derive(Clone)]
@@ -83,6 +83,20 @@ pub fn hidden_file(config: &Config) -> std::path::PathBuf {
     config.credentials_path.with_file_name("hidden")
 }
 
+/// How a running process notices the owner's `authorize` and `disconnect` (see [`crate::tokens`]):
+/// the shared table's generation record, else the local credentials file. Credentials in Secrets
+/// Manager without a shared table are not watched (a read per cache miss would cost money): such a
+/// process notices at its next refresh, within the hour, or when restarted.
+pub fn auth_watch(config: &Config, stores: &Stores) -> AuthWatch {
+    if stores.shared {
+        AuthWatch::Shared
+    } else if config.token_secret_id.is_none() {
+        AuthWatch::File(config.credentials_path.clone())
+    } else {
+        AuthWatch::None
+    }
+}
+
 /// The service and the Router's state, from already-built parts.
 pub fn build(
     config: &Config,
@@ -103,7 +117,8 @@ pub fn build(
         state.clone(),
         clock.clone(),
         owner.clone(),
-    );
+    )
+    .with_watch(auth_watch(config, stores));
     let hidden = (!stores.shared).then(|| hidden_file(config));
     let service = NowPlayingService::new(
         spotify,

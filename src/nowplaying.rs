@@ -68,6 +68,35 @@ struct Entry {
     stale: bool,
 }
 
+/// The cached answer as stored, for `nowplaying status`.
+#[derive(Debug, Clone)]
+pub struct StoredAnswer {
+    pub value: Value,
+    /// When it was last read from Spotify successfully (epoch ms; 0: never).
+    pub good_at_ms: u64,
+    pub stale: bool,
+    /// Epoch ms until which it is the current answer.
+    pub fresh_until_ms: u64,
+}
+
+/// Reads the cached answer under `key` from `state` without changing anything.
+pub async fn stored_answer(
+    state: &dyn SharedState,
+    key: &str,
+) -> Result<Option<StoredAnswer>, crate::store::StoreError> {
+    let Some(record) = state.get(key).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_str::<Entry>(&record.value)
+        .ok()
+        .map(|e| StoredAnswer {
+            value: e.v,
+            good_at_ms: e.good_at,
+            stale: e.stale,
+            fresh_until_ms: record.expires_at_ms,
+        }))
+}
+
 /// An answer with its freshness, as the HTTP layer needs it.
 #[derive(Debug, Clone)]
 pub struct Cached {

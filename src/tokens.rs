@@ -5,6 +5,15 @@
 //! the new one is persisted to the credential store before the new access token is published and
 //! before the lease is released; if that write fails, it is kept sealed in the shared state so the
 //! next refresh uses it, and nothing is lost.
+//!
+//! The owner's commands (`authorize`, `disconnect`) change the credentials from another process.
+//! A running process notices through an [`AuthWatch`]: on every cache miss (never on a cache hit)
+//! and again under the refresh lease, it compares the authorization generation with the one it
+//! last saw, and when it changed it forgets its in-memory access token and credentials and reads
+//! the store again. With a shared table the generation is the `auth-generation` record, which the
+//! commands write while holding the refresh lease, so no refresh in flight can put a removed
+//! refresh token back; with a local credentials file it is the file's `authorized_at` and whether a
+//! refresh token is present.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,6 +30,9 @@ use crate::store::{CredentialStore, Credentials, Record, SharedState};
 pub const TOKEN_KEY: &str = "token";
 pub const TOKEN_LEASE_KEY: &str = "lease:token";
 pub const PENDING_REFRESH_KEY: &str = "pending-refresh-token";
+/// Written (never deleted) by `authorize` and `disconnect`: a new value tells every process that
+/// the stored credentials were replaced or removed.
+pub const AUTH_GENERATION_KEY: &str = "auth-generation";
 
 /// Refresh this long before the access token expires.
 const EXPIRY_MARGIN_MS: u64 = 60_000;
@@ -38,6 +50,19 @@ const PERSIST_FIRST_DELAY: Duration = Duration::from_millis(100);
 /// How long the shared state keeps a rotated refresh token that could not be persisted.
 const PENDING_KEEP_S: u64 = 200 * 24 * 3600;
 
+/// How a running process notices that the owner's commands changed the credentials.
+#[derive(Debug, Clone, Default)]
+pub enum AuthWatch {
+    /// Nothing to watch (credentials in Secrets Manager without a shared table: a running process
+    /// notices at its next refresh, within the hour).
+    #[default]
+    None,
+    /// The [`AUTH_GENERATION_KEY`] record of the shared state.
+    Shared,
+    /// The local credentials file: its `authorized_at` and whether it holds a refresh token.
+    File(std::path::PathBuf),
+}
+
 #[derive(Default)]
 struct Local {
     /// Loaded once per cold start; reloaded only when needed.
@@ -46,6 +71,8 @@ struct Local {
     access: Option<(Secret, u64)>,
     /// When set, the refresh token that Spotify rejected and until when not to retry it.
     rejected: Option<(Option<Secret>, u64, AuthFailure)>,
+    /// The authorization generation seen last (`None`: not read yet).
+    generation: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -62,6 +89,7 @@ pub struct TokenKeeper {
     owner: String,
     local: Mutex<Local>,
     refresh_flight: tokio::sync::Mutex<()>,
+    watch: AuthWatch,
 }
 
 impl TokenKeeper {
@@ -80,12 +108,98 @@ impl TokenKeeper {
             owner,
             local: Mutex::new(Local::default()),
             refresh_flight: tokio::sync::Mutex::new(()),
+            watch: AuthWatch::None,
         }
+    }
+
+    /// Watches for the owner's `authorize` and `disconnect` (see the module documentation).
+    pub fn with_watch(mut self, watch: AuthWatch) -> Self {
+        self.watch = watch;
+        self
     }
 
     /// Forgets everything cached in this process (after `disconnect` or `authorize`).
     pub fn forget(&self) {
-        *self.local.lock().unwrap() = Local::default();
+        let mut l = self.local.lock().unwrap();
+        let generation = l.generation.take();
+        *l = Local {
+            generation,
+            ..Local::default()
+        };
+    }
+
+    /// The current authorization generation; `None` when it cannot be read or was never written
+    /// (which never counts as a change).
+    async fn read_generation(&self) -> Option<String> {
+        match &self.watch {
+            AuthWatch::None => None,
+            AuthWatch::Shared => self
+                .state
+                .get(AUTH_GENERATION_KEY)
+                .await
+                .ok()
+                .flatten()
+                .map(|r| r.value),
+            AuthWatch::File(path) => {
+                let text = tokio::fs::read_to_string(path).await.ok()?;
+                let c = Credentials::from_json("credentials file", &text).ok()?;
+                Some(file_generation(&c))
+            }
+        }
+    }
+
+    /// Forgets this process's access token and credentials when the owner changed the
+    /// authorization since it last looked. Returns whether it did.
+    async fn notice_owner_changes(&self) -> bool {
+        let Some(now) = self.read_generation().await else {
+            return false;
+        };
+        let changed = {
+            let mut l = self.local.lock().unwrap();
+            let changed = l.generation.as_ref().is_some_and(|g| *g != now)
+                || (l.generation.is_none() && l.credentials.is_some());
+            l.generation = Some(now);
+            changed
+        };
+        if changed {
+            tracing::info!("the owner changed the authorization; reading the credentials again");
+            self.forget();
+        }
+        changed
+    }
+
+    /// Refreshes now, even when a cached access token is still valid (`nowplaying status`): proves
+    /// that the stored refresh token works, and persists a rotated one like the service does.
+    pub async fn refresh_now(&self) -> Result<Secret, Error> {
+        let _flight = self.refresh_flight.lock().await;
+        let credentials = self.credentials_for_refresh().await?;
+        let sealer = Sealer::from_client_secret(&credentials.client_secret);
+        let now = self.clock.now_ms();
+        let lease = self.lease_record(now);
+        if !self
+            .state
+            .put_if_expired(TOKEN_LEASE_KEY, &lease, now)
+            .await
+            .unwrap_or(true)
+        {
+            // Someone else is refreshing right now: their new token proves the same.
+            return self.wait_for_holder(&sealer, None).await;
+        }
+        let result = self.refresh_under_lease(credentials, None, true).await;
+        let _ = self
+            .state
+            .delete_if_owner(TOKEN_LEASE_KEY, &self.owner)
+            .await;
+        result
+    }
+
+    fn lease_record(&self, now: u64) -> Record {
+        Record {
+            value: String::new(),
+            expires_at_ms: now + LEASE_MS,
+            owner: Some(self.owner.clone()),
+            ttl_s: (now + LEASE_MS) / 1000 + 3600,
+        }
     }
 
     fn local_access(&self, rejected: Option<&Secret>) -> Option<Secret> {
@@ -102,6 +216,7 @@ impl TokenKeeper {
     /// A valid access token. `rejected` is a token Spotify just answered `401` to: it is not
     /// returned again, and a fresh one is obtained.
     pub async fn access_token(&self, rejected: Option<&Secret>) -> Result<Secret, Error> {
+        self.notice_owner_changes().await;
         if let Some(t) = self.local_access(rejected) {
             return Ok(t);
         }
@@ -120,12 +235,7 @@ impl TokenKeeper {
         }
 
         let now = self.clock.now_ms();
-        let lease = Record {
-            value: String::new(),
-            expires_at_ms: now + LEASE_MS,
-            owner: Some(self.owner.clone()),
-            ttl_s: (now + LEASE_MS) / 1000 + 3600,
-        };
+        let lease = self.lease_record(now);
         if !self
             .state
             .put_if_expired(TOKEN_LEASE_KEY, &lease, now)
@@ -134,9 +244,7 @@ impl TokenKeeper {
         {
             return self.wait_for_holder(&sealer, rejected).await;
         }
-        let result = self
-            .refresh_under_lease(credentials, &sealer, rejected)
-            .await;
+        let result = self.refresh_under_lease(credentials, rejected, false).await;
         let _ = self
             .state
             .delete_if_owner(TOKEN_LEASE_KEY, &self.owner)
@@ -224,12 +332,20 @@ impl TokenKeeper {
     async fn refresh_under_lease(
         &self,
         mut credentials: Credentials,
-        sealer: &Sealer,
         rejected: Option<&Secret>,
+        force: bool,
     ) -> Result<Secret, Error> {
+        // The owner's commands change the credentials while holding this lease: looking again
+        // under it means a removed refresh token is never used (and persisted) again.
+        if self.notice_owner_changes().await {
+            credentials = self.load_credentials().await?;
+        }
+        let sealer = &Sealer::from_client_secret(&credentials.client_secret);
         // Someone may have published a token between our read and our lease.
-        if let Some(t) = self.shared_access(sealer, rejected).await {
-            return Ok(t);
+        if !force {
+            if let Some(t) = self.shared_access(sealer, rejected).await {
+                return Ok(t);
+            }
         }
         // A rotated refresh token that could not be persisted earlier takes precedence.
         let pending = self.pending_refresh_token(sealer).await;
@@ -397,6 +513,101 @@ impl TokenKeeper {
         }
         failure_error(failure)
     }
+}
+
+/// The authorization generation of a local credentials file.
+fn file_generation(c: &Credentials) -> String {
+    format!(
+        "{}|{}",
+        c.authorized_at.as_deref().unwrap_or(""),
+        c.refresh_token.as_ref().is_some_and(|t| !t.is_empty())
+    )
+}
+
+/// What [`replace_authorization`] did to the shared state.
+#[derive(Debug, Default)]
+pub struct Replaced {
+    /// The cached access token, pending refresh token and answer were deleted from the shared table.
+    pub cleared_shared: bool,
+    /// Why the shared table could not be cleared, when it could not.
+    pub shared_error: Option<String>,
+}
+
+/// Replaces the stored credentials on the owner's behalf (`authorize`, `disconnect`) so that every
+/// running process notices and none undoes it: with a shared table, while holding the refresh lease
+/// (so no refresh in flight persists an old refresh token afterwards), it saves the credentials,
+/// writes a new [`AUTH_GENERATION_KEY`], and deletes the cached access token, the pending refresh
+/// token and the cached answer. Without one, the credential store's write is the whole signal.
+pub async fn replace_authorization(
+    store: &dyn CredentialStore,
+    state: Option<&dyn SharedState>,
+    credentials: &Credentials,
+    now_ms: impl Fn() -> u64,
+) -> Result<Replaced, Error> {
+    let Some(state) = state else {
+        store.save(credentials).await?;
+        return Ok(Replaced::default());
+    };
+    let owner = format!("owner-command-{:016x}", rand::random::<u64>());
+    // Wait for a refresh in flight to finish (a lease lasts LEASE_MS at most).
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(LEASE_MS + 2_000);
+    let mut lease_error = None;
+    loop {
+        let now = now_ms();
+        let lease = Record {
+            value: String::new(),
+            expires_at_ms: now + LEASE_MS,
+            owner: Some(owner.clone()),
+            ttl_s: (now + LEASE_MS) / 1000 + 3600,
+        };
+        match state.put_if_expired(TOKEN_LEASE_KEY, &lease, now).await {
+            Ok(true) => break,
+            Ok(false) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Ok(false) => break,
+            Err(e) => {
+                lease_error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    store.save(credentials).await?;
+    if let Some(e) = lease_error {
+        return Ok(Replaced {
+            cleared_shared: false,
+            shared_error: Some(e),
+        });
+    }
+    let now = now_ms();
+    let generation = Record {
+        value: format!("{now}-{:016x}", rand::random::<u64>()),
+        expires_at_ms: u64::MAX / 2,
+        owner: None,
+        // Kept for ten years: the table's TTL clean-up must never remove it.
+        ttl_s: now / 1000 + 10 * 365 * 24 * 3600,
+    };
+    let mut result = state.put(AUTH_GENERATION_KEY, &generation).await;
+    for key in [
+        TOKEN_KEY,
+        PENDING_REFRESH_KEY,
+        crate::nowplaying::ANSWER_KEY,
+    ] {
+        if result.is_ok() {
+            result = state.delete(key).await;
+        }
+    }
+    let _ = state.delete_if_owner(TOKEN_LEASE_KEY, &owner).await;
+    Ok(match result {
+        Ok(()) => Replaced {
+            cleared_shared: true,
+            shared_error: None,
+        },
+        Err(e) => Replaced {
+            cleared_shared: false,
+            shared_error: Some(e.to_string()),
+        },
+    })
 }
 
 fn failure_error(failure: AuthFailure) -> Error {

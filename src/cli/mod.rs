@@ -1,3 +1,15 @@
-//! The owner's commands.
+//! The owner's commands. Each prints one friendly line per fact and returns a one-line error
+//! (printed by `main`, exit 1) when the owner must act; none prints a secret or a token.
 
+pub mod authorize;
+pub mod disconnect;
+pub mod privacy;
 pub mod serve;
+pub mod status;
+
+use crate::clock::{Clock, SystemClock};
+
+/// The wall clock in epoch milliseconds.
+pub fn now_ms() -> u64 {
+    SystemClock.now_ms()
+}

@@ -1,0 +1,553 @@
+//! `nowplaying authorize`: the owner's one-time sign-in.
+//!
+//! Authorization code flow with PKCE (S256) and the client secret, on a loopback redirect URI
+//! (`http://127.0.0.1:PORT/callback`: Spotify no longer accepts `localhost`). The code is exchanged
+//! once, checked with one currently-playing call, and only then are the credentials stored.
+//! Every failure is one line, exits non-zero and stores nothing; no secret or token is printed.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use base64::Engine;
+use serde::Deserialize;
+use sha2::Digest;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::app;
+use crate::config::Config;
+use crate::secret::Secret;
+use crate::spotify::{SpotifyClient, SpotifyError};
+use crate::store::{Credentials, StoreError};
+use crate::tokens::replace_authorization;
+
+/// The scopes every installation needs.
+pub const BASE_SCOPES: [&str; 2] = ["user-read-currently-playing", "user-read-recently-played"];
+
+/// Where the owner revokes the app's access at Spotify.
+pub const SPOTIFY_APPS_URL: &str = "https://www.spotify.com/account/apps/";
+
+/// The options of `nowplaying authorize`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub port: u16,
+    pub no_browser: bool,
+    pub client_id: Option<String>,
+    /// Read the client secret from standard input (one line).
+    pub client_secret_stdin: bool,
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            port: 3000,
+            no_browser: false,
+            client_id: None,
+            client_secret_stdin: false,
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The scopes to ask for: the base two and those of the configured profile endpoints.
+pub fn scopes(config: &Config) -> Vec<&'static str> {
+    let mut scopes = BASE_SCOPES.to_vec();
+    scopes.extend(config.profile_endpoints.extra_scopes());
+    scopes
+}
+
+/// A PKCE pair: a random verifier (86 characters, RFC 7636 allows 43 to 128) and its S256 challenge.
+pub fn pkce() -> (Secret, String) {
+    let mut bytes = [0u8; 64];
+    rand::Rng::fill(&mut rand::thread_rng(), &mut bytes[..]);
+    let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (Secret::new(verifier), challenge)
+}
+
+/// A random `state` for one sign-in.
+pub fn random_state() -> String {
+    let bytes: [u8; 24] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The authorization URL at `{accounts_base_url}/authorize`.
+pub fn authorization_url(
+    accounts_base_url: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    scopes: &[&str],
+    state: &str,
+    challenge: &str,
+) -> String {
+    let base = format!("{}/authorize", accounts_base_url.trim_end_matches('/'));
+    url::Url::parse_with_params(
+        &base,
+        &[
+            ("client_id", client_id),
+            ("response_type", "code"),
+            ("redirect_uri", redirect_uri),
+            ("scope", &scopes.join(" ")),
+            ("state", state),
+            ("code_challenge_method", "S256"),
+            ("code_challenge", challenge),
+        ],
+    )
+    .expect("the accounts base URL was validated by the configuration")
+    .to_string()
+}
+
+/// What Spotify sends back to the redirect URI.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+}
+
+type Waiting = mpsc::Sender<(Callback, oneshot::Sender<Result<(), String>>)>;
+
+/// Runs the sign-in. `Err` is the one line to print.
+pub async fn run(config: Config, options: Options) -> Result<(), String> {
+    let stores = app::stores(&config).await;
+    let store_name = stores.credentials.describe();
+
+    // Read what is stored first: an unreachable store should stop us before the browser opens,
+    // and a stored client id and secret save the owner typing them again.
+    let existing = match stores.credentials.load().await {
+        Ok(c) => c,
+        Err(StoreError::Invalid { .. }) => {
+            println!("The {store_name} does not hold valid credentials JSON; it will be replaced.");
+            None
+        }
+        Err(e) => {
+            return Err(format!(
+                "{e}: fix access to it and run `nowplaying authorize` again"
+            ))
+        }
+    };
+
+    let client_id = resolve_client_id(&options, &config, existing.as_ref())?;
+    let client_secret = resolve_client_secret(&options, &config, existing.as_ref())?;
+
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, options.port));
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "port {} is already in use: stop what uses it or pick another with --port (and register that redirect URI)",
+                options.port
+            )
+        } else {
+            format!("could not listen on {addr}: {e}")
+        }
+    })?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| format!("could not read the listening address: {e}"))?
+        .port();
+    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+
+    let scopes = scopes(&config);
+    let state = random_state();
+    let (verifier, challenge) = pkce();
+    let url = authorization_url(
+        &config.accounts_base_url,
+        &client_id,
+        &redirect_uri,
+        &scopes,
+        &state,
+        &challenge,
+    );
+
+    println!(
+        "Redirect URI (add it exactly like this in your Spotify app's settings): {redirect_uri}"
+    );
+    if options.no_browser {
+        println!("Open this URL in a browser and approve the access:");
+        println!("{url}");
+    } else if open_browser(&url) {
+        println!("Opening your browser; if nothing happens, open this URL:");
+        println!("{url}");
+    } else {
+        println!("Could not open a browser; open this URL:");
+        println!("{url}");
+    }
+    println!(
+        "Waiting up to {} s for Spotify to send you back to {redirect_uri} ...",
+        options.timeout.as_secs()
+    );
+
+    let (tx, mut rx) = mpsc::channel(4);
+    let router = Router::new()
+        .route("/callback", get(callback))
+        .with_state(tx);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await;
+    });
+
+    let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
+    let flow = async {
+        let Some((cb, reply)) = rx.recv().await else {
+            return Err("the local callback server stopped unexpectedly".to_string());
+        };
+        let result = complete(
+            &config,
+            &stores,
+            &spotify,
+            existing.clone(),
+            &client_id,
+            &client_secret,
+            &redirect_uri,
+            &state,
+            &verifier,
+            &scopes,
+            cb,
+        )
+        .await;
+        let _ = reply.send(result.clone().map(|_| ()));
+        result
+    };
+    let result = match tokio::time::timeout(options.timeout, flow).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "timed out after {} s waiting for Spotify to redirect to {redirect_uri}: nothing was stored; run `nowplaying authorize` again",
+            options.timeout.as_secs()
+        )),
+    };
+
+    // Let the browser receive its page, then stop listening.
+    let _ = stop_tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+
+    let done = result?;
+    for line in done {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Handles the callback: checks, exchanges, verifies, stores. `Ok` holds the lines to print.
+#[allow(clippy::too_many_arguments)]
+async fn complete(
+    config: &Config,
+    stores: &app::Stores,
+    spotify: &SpotifyClient,
+    existing: Option<Credentials>,
+    client_id: &str,
+    client_secret: &Secret,
+    redirect_uri: &str,
+    state: &str,
+    verifier: &Secret,
+    scopes: &[&str],
+    cb: Callback,
+) -> Result<Vec<String>, String> {
+    if cb.state.as_deref() != Some(state) {
+        return Err(
+            "the callback's state does not match this sign-in (a stale or forged redirect): nothing was stored; run `nowplaying authorize` again"
+                .into(),
+        );
+    }
+    if let Some(error) = cb.error.as_deref() {
+        return Err(if error == "access_denied" {
+            "you declined the access on Spotify's page (access_denied): nothing was stored".into()
+        } else {
+            format!(
+                "Spotify refused the sign-in ({}): nothing was stored",
+                printable(error)
+            )
+        });
+    }
+    let Some(code) = cb.code.as_deref().filter(|c| !c.is_empty()) else {
+        return Err(
+            "Spotify's redirect carried neither a code nor an error: nothing was stored".into(),
+        );
+    };
+
+    let grant = spotify
+        .exchange_code(client_id, client_secret, code, redirect_uri, verifier.expose())
+        .await
+        .map_err(|e| match e {
+            SpotifyError::InvalidClient => "Spotify rejected the client id or secret (invalid_client): check them in your app on the Spotify developer dashboard; nothing was stored".to_string(),
+            SpotifyError::InvalidGrant => "Spotify did not accept the authorization code (invalid_grant): check that the redirect URI is registered exactly as printed, then run `nowplaying authorize` again; nothing was stored".to_string(),
+            e => format!("could not exchange the authorization code: {e}; nothing was stored"),
+        })?;
+    let Some(refresh_token) = grant.refresh_token.clone() else {
+        return Err("Spotify's answer held no refresh token: nothing was stored".into());
+    };
+
+    // One call proves that the token reads what the page needs.
+    let mut lines = Vec::new();
+    let now_ms = now_ms();
+    match spotify.currently_playing(&grant.access_token, now_ms).await {
+        Ok(Some(np)) => lines.push(format!(
+            "Checked with Spotify: you are listening to \"{}\" by {}.",
+            np.name, np.artists
+        )),
+        Ok(None) => lines.push("Checked with Spotify: it answers (nothing is playing right now).".into()),
+        Err(SpotifyError::Forbidden(_)) | Err(SpotifyError::Unauthorized) => {
+            return Err("Spotify refused to read what you are playing with the new token (403/401): if your app is in development mode, add your account under User Management in the dashboard; nothing was stored".into())
+        }
+        Err(e) => lines.push(format!(
+            "Could not check with Spotify right now ({e}); storing the credentials anyway."
+        )),
+    }
+
+    let granted = grant.scope.clone().unwrap_or_else(|| scopes.join(" "));
+    let missing: Vec<&str> = scopes
+        .iter()
+        .copied()
+        .filter(|s| !granted.split_whitespace().any(|g| g == *s))
+        .collect();
+    if !missing.is_empty() {
+        lines.push(format!(
+            "WARNING: Spotify did not grant {}; the endpoints that need it will answer null.",
+            missing.join(", ")
+        ));
+    }
+
+    let mut credentials = existing.unwrap_or_default();
+    credentials.client_id = client_id.to_string();
+    credentials.client_secret = client_secret.clone();
+    credentials.refresh_token = Some(refresh_token);
+    credentials.authorized_at = Some(rfc3339(now_ms));
+    credentials.scope = Some(granted);
+
+    let state_store = stores.shared.then_some(stores.state.as_ref());
+    let replaced = replace_authorization(
+        stores.credentials.as_ref(),
+        state_store,
+        &credentials,
+        crate::cli::now_ms,
+    )
+    .await
+    .map_err(|e| format!("{e}; nothing was stored"))?;
+
+    let mut mode = String::new();
+    if config.token_secret_id.is_none() {
+        mode.push_str(" (mode 0600)");
+    }
+    lines.push(format!(
+        "Authorized: saved the client id, client secret and refresh token to the {}{mode}.",
+        stores.credentials.describe()
+    ));
+    if stores.shared {
+        if replaced.cleared_shared {
+            lines.push(format!(
+                "Cleared the cached access token and answer in the {}; running instances use the new sign-in on their next request.",
+                stores.state.describe()
+            ));
+        } else {
+            lines.push(format!(
+                "WARNING: could not clear the cached access token in the {} ({}); running instances pick up the new sign-in within the hour.",
+                stores.state.describe(),
+                replaced.shared_error.unwrap_or_default()
+            ));
+        }
+    } else {
+        lines.push(
+            "A running `nowplaying serve` picks up the new sign-in on its next cache miss.".into(),
+        );
+    }
+    if crate::cli::privacy::is_hidden(config, stores).await {
+        lines.push(
+            "Note: the page is hidden (privacy switch on): run `nowplaying show` to show what you play again."
+                .into(),
+        );
+    }
+    Ok(lines)
+}
+
+async fn callback(State(tx): State<Waiting>, Query(cb): Query<Callback>) -> Html<String> {
+    let (reply_tx, reply_rx) = oneshot::channel();
+    if tx.send((cb, reply_tx)).await.is_err() {
+        return page(
+            false,
+            "This sign-in has already finished. You can close this tab.",
+        );
+    }
+    match reply_rx.await {
+        Ok(Ok(())) => page(
+            true,
+            "nowplaying is connected to your Spotify account. You can close this tab.",
+        ),
+        Ok(Err(message)) => page(false, &message),
+        Err(_) => page(false, "The sign-in stopped. See the terminal."),
+    }
+}
+
+fn page(ok: bool, message: &str) -> Html<String> {
+    let title = if ok { "Connected" } else { "Not connected" };
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>nowplaying: {title}</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}}</style></head>\
+         <body><h1>{title}</h1><p>{}</p></body></html>",
+        html_escape(message)
+    ))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A short, printable form of text from outside.
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(80).collect()
+}
+
+fn resolve_client_id(
+    options: &Options,
+    config: &Config,
+    existing: Option<&Credentials>,
+) -> Result<String, String> {
+    if let Some(id) = options
+        .client_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        return Ok(id.to_string());
+    }
+    if let Some(id) = &config.client_id {
+        return Ok(id.clone());
+    }
+    if let Some(c) = existing.filter(|c| !c.client_id.is_empty()) {
+        return Ok(c.client_id.clone());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err("no client id: pass --client-id or set SPOTIFY_CLIENT_ID (from your app on the Spotify developer dashboard)".into());
+    }
+    print!("Spotify client id: ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("could not read the client id: {e}"))?;
+    let id = line.trim().to_string();
+    if id.is_empty() {
+        return Err("no client id given".into());
+    }
+    Ok(id)
+}
+
+fn resolve_client_secret(
+    options: &Options,
+    config: &Config,
+    existing: Option<&Credentials>,
+) -> Result<Secret, String> {
+    if options.client_secret_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("could not read the client secret from standard input: {e}"))?;
+        let secret = line.trim().to_string();
+        if secret.is_empty() {
+            return Err("--client-secret-stdin: standard input held no client secret".into());
+        }
+        return Ok(Secret::new(secret));
+    }
+    if let Some(s) = &config.client_secret {
+        return Ok(s.clone());
+    }
+    if let Some(c) = existing.filter(|c| !c.client_secret.is_empty()) {
+        return Ok(c.client_secret.clone());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "no client secret: pass --client-secret-stdin or set SPOTIFY_CLIENT_SECRET".into(),
+        );
+    }
+    let secret = rpassword::prompt_password("Spotify client secret (not shown): ")
+        .map_err(|e| format!("could not read the client secret: {e}"))?;
+    let secret = secret.trim().to_string();
+    if secret.is_empty() {
+        return Err("no client secret given".into());
+    }
+    Ok(Secret::new(secret))
+}
+
+/// Opens `url` in the default browser; `false` when that could not be started.
+fn open_browser(url: &str) -> bool {
+    let program = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    std::process::Command::new(program)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_ok()
+}
+
+fn now_ms() -> u64 {
+    crate::cli::now_ms()
+}
+
+/// Epoch milliseconds as RFC 3339 (UTC, whole seconds).
+pub fn rfc3339(ms: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_pair_matches_s256() {
+        let (v, c) = pkce();
+        assert!((43..=128).contains(&v.expose().len()));
+        let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(v.expose().as_bytes()));
+        assert_eq!(c, expected);
+        assert_ne!(pkce().1, c);
+    }
+
+    #[test]
+    fn url_has_everything_spotify_needs() {
+        let u = authorization_url(
+            "https://accounts.spotify.com/",
+            "id",
+            "http://127.0.0.1:3000/callback",
+            &BASE_SCOPES,
+            "st",
+            "ch",
+        );
+        let parsed = url::Url::parse(&u).unwrap();
+        assert_eq!(parsed.path(), "/authorize");
+        let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
+        assert_eq!(q["redirect_uri"], "http://127.0.0.1:3000/callback");
+        assert_eq!(
+            q["scope"],
+            "user-read-currently-playing user-read-recently-played"
+        );
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["state"], "st");
+        assert_eq!(q["response_type"], "code");
+    }
+
+    #[test]
+    fn rfc3339_is_utc_seconds() {
+        assert_eq!(rfc3339(1_795_428_000_000), "2026-11-23T10:00:00Z");
+    }
+}

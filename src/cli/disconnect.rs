@@ -1,0 +1,87 @@
+//! `nowplaying disconnect`: removes the refresh token at once (the client id and secret stay, so
+//! signing in again is one `nowplaying authorize`), and the cached access token, pending refresh
+//! token and answer from the shared state. Running processes notice through the token keeper's
+//! authorization watch (see `crate::tokens`) and answer `null`.
+
+use crate::app;
+use crate::config::Config;
+use crate::tokens::replace_authorization;
+
+use super::authorize::SPOTIFY_APPS_URL;
+
+pub async fn run(config: Config) -> Result<(), String> {
+    let stores = app::stores(&config).await;
+    let store = stores.credentials.describe();
+    let existing = stores
+        .credentials
+        .load()
+        .await
+        .map_err(|e| format!("{e}: nothing was changed"))?;
+    let had_token = existing
+        .as_ref()
+        .is_some_and(|c| c.refresh_token.as_ref().is_some_and(|t| !t.is_empty()));
+
+    let state = stores.shared.then_some(stores.state.as_ref());
+    let replaced = match existing {
+        Some(mut credentials) => {
+            credentials.refresh_token = None;
+            Some(
+                replace_authorization(
+                    stores.credentials.as_ref(),
+                    state,
+                    &credentials,
+                    crate::cli::now_ms,
+                )
+                .await
+                .map_err(|e| format!("could not remove the refresh token: {e}"))?,
+            )
+        }
+        None => None,
+    };
+
+    if had_token {
+        println!("Disconnected: removed the refresh token from the {store} (client id and secret kept for `nowplaying authorize`).");
+    } else {
+        println!("No refresh token was stored in the {store}; nothing to remove there.");
+    }
+    if stores.shared {
+        let cleared = match replaced {
+            Some(r) if !r.cleared_shared => Err(r.shared_error.unwrap_or_default()),
+            Some(_) => Ok(()),
+            // No credentials at all: still clear what may be cached.
+            None => clear_shared(&stores).await,
+        };
+        match cleared {
+            Ok(()) => println!(
+                "Deleted the cached access token and answer from the {}: /api/spotify answers null from now on.",
+                stores.state.describe()
+            ),
+            Err(e) => {
+                return Err(format!(
+                    "removed the refresh token, but could not clear the {} ({e}): run `nowplaying disconnect` again",
+                    stores.state.describe()
+                ))
+            }
+        }
+    } else if config.token_secret_id.is_none() {
+        println!(
+            "A running `nowplaying serve` answers null from its next cache miss (within {} s).",
+            config.cache_ttl.as_secs()
+        );
+    } else {
+        println!("Without CACHE_TABLE a running process keeps its access token until it expires (within the hour): restart it to stop at once.");
+    }
+    println!("To revoke the app's access at Spotify as well, remove it at {SPOTIFY_APPS_URL}");
+    Ok(())
+}
+
+async fn clear_shared(stores: &app::Stores) -> Result<(), String> {
+    for key in [
+        crate::tokens::TOKEN_KEY,
+        crate::tokens::PENDING_REFRESH_KEY,
+        crate::nowplaying::ANSWER_KEY,
+    ] {
+        stores.state.delete(key).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
