@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!("{e}");
+            // One line, naming the variable, the value and what is accepted.
             eprintln!("nowplaying-lambda: {e}");
             std::process::exit(2);
         }
