@@ -54,7 +54,14 @@ enum AuthFailure {
     InvalidClient,
 }
 
+/// The access token for this process. Cheap to share; the slow path (store reads, the lease,
+/// the refresh) runs in a task of its own, so a caller that gives up (the answer's deadline)
+/// never cuts a refresh short between Spotify's answer and the store write.
 pub struct TokenKeeper {
+    inner: Arc<Keeper>,
+}
+
+struct Keeper {
     spotify: SpotifyClient,
     credentials: Arc<dyn CredentialStore>,
     state: Arc<dyn SharedState>,
@@ -73,21 +80,43 @@ impl TokenKeeper {
         owner: String,
     ) -> Self {
         TokenKeeper {
-            spotify,
-            credentials,
-            state,
-            clock,
-            owner,
-            local: Mutex::new(Local::default()),
-            refresh_flight: tokio::sync::Mutex::new(()),
+            inner: Arc::new(Keeper {
+                spotify,
+                credentials,
+                state,
+                clock,
+                owner,
+                local: Mutex::new(Local::default()),
+                refresh_flight: tokio::sync::Mutex::new(()),
+            }),
         }
     }
 
     /// Forgets everything cached in this process (after `disconnect` or `authorize`).
     pub fn forget(&self) {
-        *self.local.lock().unwrap() = Local::default();
+        *self.inner.local.lock().unwrap() = Local::default();
     }
 
+    /// A valid access token. `rejected` is a token Spotify just answered `401` to: it is not
+    /// returned again, and a fresh one is obtained.
+    pub async fn access_token(&self, rejected: Option<&Secret>) -> Result<Secret, Error> {
+        if let Some(t) = self.inner.local_access(rejected) {
+            return Ok(t);
+        }
+        // Detached: once Spotify has rotated the refresh token, the only copy is in this task
+        // until a store holds it, so dropping the caller (a timeout) must not drop the task.
+        let keeper = self.inner.clone();
+        let rejected = rejected.cloned();
+        let task = tokio::spawn(async move { keeper.access_token(rejected.as_ref()).await });
+        match task.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(Error::Busy),
+        }
+    }
+}
+
+impl Keeper {
     fn local_access(&self, rejected: Option<&Secret>) -> Option<Secret> {
         let now = self.clock.now_ms();
         let local = self.local.lock().unwrap();
@@ -99,12 +128,7 @@ impl TokenKeeper {
         }
     }
 
-    /// A valid access token. `rejected` is a token Spotify just answered `401` to: it is not
-    /// returned again, and a fresh one is obtained.
-    pub async fn access_token(&self, rejected: Option<&Secret>) -> Result<Secret, Error> {
-        if let Some(t) = self.local_access(rejected) {
-            return Ok(t);
-        }
+    async fn access_token(&self, rejected: Option<&Secret>) -> Result<Secret, Error> {
         let _flight = self.refresh_flight.lock().await;
         if let Some(t) = self.local_access(rejected) {
             return Ok(t);
@@ -297,7 +321,7 @@ impl TokenKeeper {
             if let Some(scope) = &grant.scope {
                 credentials.scope = Some(scope.clone());
             }
-            self.persist_refresh_token(&credentials, &newest, sealer, used_pending)
+            self.persist_refresh_token(&credentials, &newest, sealer)
                 .await;
         } else if used_pending {
             let _ = self.state.delete(PENDING_REFRESH_KEY).await;
@@ -325,23 +349,34 @@ impl TokenKeeper {
         Ok(grant.access_token)
     }
 
-    /// Writes the credentials with a new refresh token, with retries. If every attempt fails,
-    /// the token is kept sealed in the shared state so the next refresh uses it.
+    /// Writes the credentials with a new refresh token, with retries. The token is first
+    /// written sealed to the shared state (write-ahead), so neither a slow or unreachable
+    /// credential store nor this process dying in the meantime can lose it: the next refresh,
+    /// in any process, uses it and retries the write.
     async fn persist_refresh_token(
         &self,
         credentials: &Credentials,
         newest: &Secret,
         sealer: &Sealer,
-        had_pending: bool,
     ) {
+        let now = self.clock.now_ms();
+        let record = Record {
+            value: sealer.seal(PENDING_REFRESH_KEY, newest.expose()),
+            expires_at_ms: now + PENDING_KEEP_S * 1000,
+            // Whoever wrote it clears it: a later rotation by another process is not undone.
+            owner: Some(self.owner.clone()),
+            ttl_s: now / 1000 + PENDING_KEEP_S,
+        };
+        let kept = self.state.put(PENDING_REFRESH_KEY, &record).await.is_ok();
         let mut delay = PERSIST_FIRST_DELAY;
         let mut last_error = None;
         for attempt in 1..=PERSIST_ATTEMPTS {
             match self.credentials.save(credentials).await {
                 Ok(()) => {
-                    if had_pending || last_error.is_some() {
-                        let _ = self.state.delete(PENDING_REFRESH_KEY).await;
-                    }
+                    let _ = self
+                        .state
+                        .delete_if_owner(PENDING_REFRESH_KEY, &self.owner)
+                        .await;
                     tracing::info!(
                         store = %self.credentials.describe(),
                         fingerprint = %fingerprint(newest),
@@ -359,14 +394,6 @@ impl TokenKeeper {
                 }
             }
         }
-        let now = self.clock.now_ms();
-        let record = Record {
-            value: sealer.seal(PENDING_REFRESH_KEY, newest.expose()),
-            expires_at_ms: now + PENDING_KEEP_S * 1000,
-            owner: None,
-            ttl_s: now / 1000 + PENDING_KEEP_S,
-        };
-        let kept = self.state.put(PENDING_REFRESH_KEY, &record).await.is_ok();
         tracing::error!(
             store = %self.credentials.describe(),
             error = %last_error.map(|e| e.to_string()).unwrap_or_default(),
