@@ -257,6 +257,18 @@ impl Keeper {
         }
         // A rotated refresh token that could not be persisted earlier takes precedence.
         let pending = self.pending_refresh_token(sealer).await;
+        if pending.is_none() {
+            // Another process may have rotated the token since this one read the store (the
+            // copy here is from its cold start): read it again now that the lease is ours.
+            // One read per refresh; when the store cannot be read, the copy here is tried.
+            match self.load_credentials().await {
+                Ok(fresh) => credentials = fresh,
+                Err(Error::Store(e)) => {
+                    tracing::warn!(error = %e, "could not read the credentials again; refreshing with the ones read earlier");
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let mut refresh_token = pending
             .clone()
             .or_else(|| credentials.refresh_token.clone())
