@@ -611,3 +611,35 @@ pub fn attr_n(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
 }
+
+/// A fresh table and secret (holding the fake's first refresh token) for processes to share.
+pub struct EmulatorEnv {
+    pub table: String,
+    pub secret_id: String,
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub sm: aws_sdk_secretsmanager::Client,
+}
+
+impl EmulatorEnv {
+    pub async fn create() -> EmulatorEnv {
+        let sdk = sdk_config().await;
+        let ddb = dynamo(&sdk, None);
+        let sm = secrets(&sdk, None);
+        let table = create_table(&ddb).await;
+        let secret_id = create_secret(
+            &sm,
+            &super::credentials(super::fake_spotify::FIRST_REFRESH_TOKEN),
+        )
+        .await;
+        EmulatorEnv {
+            table,
+            secret_id,
+            ddb,
+            sm,
+        }
+    }
+
+    pub async fn secret_token(&self) -> String {
+        secret_refresh_token(&self.sm, &self.secret_id).await
+    }
+}
