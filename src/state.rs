@@ -130,3 +130,69 @@ impl SharedState for FallbackState {
         self.primary.describe()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A primary that is down, counting how often it is asked.
+    #[derive(Default)]
+    struct Down(AtomicUsize);
+
+    #[async_trait]
+    impl SharedState for Down {
+        async fn get(&self, _: &str) -> Result<Option<Record>, StoreError> {
+            Err(self.fail())
+        }
+        async fn put(&self, _: &str, _: &Record) -> Result<(), StoreError> {
+            Err(self.fail())
+        }
+        async fn put_if_expired(&self, _: &str, _: &Record, _: u64) -> Result<bool, StoreError> {
+            Err(self.fail())
+        }
+        async fn delete(&self, _: &str) -> Result<(), StoreError> {
+            Err(self.fail())
+        }
+        async fn delete_if_owner(&self, _: &str, _: &str) -> Result<(), StoreError> {
+            Err(self.fail())
+        }
+        fn describe(&self) -> String {
+            "down".into()
+        }
+    }
+
+    impl Down {
+        fn fail(&self) -> StoreError {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            StoreError::Unavailable {
+                store: "down".into(),
+                reason: "test".into(),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_primary_is_left_alone_for_a_while_then_probed() {
+        let primary = Arc::new(Down::default());
+        let clock = ManualClock::new(1_000_000);
+        let state = FallbackState::new(primary.clone(), Arc::new(clock.clone()));
+        let r = Record {
+            value: "x".into(),
+            expires_at_ms: 2_000_000,
+            owner: None,
+            ttl_s: 0,
+        };
+        state.put("k", &r).await.unwrap();
+        assert_eq!(primary.0.load(Ordering::SeqCst), 1);
+        // Served from memory without asking the primary again.
+        assert_eq!(state.get("k").await.unwrap(), Some(r.clone()));
+        assert!(state.put_if_expired("l", &r, 0).await.unwrap());
+        state.delete_if_owner("l", "o").await.unwrap();
+        assert_eq!(primary.0.load(Ordering::SeqCst), 1);
+        clock.advance_ms(RETRY_PRIMARY_AFTER_MS);
+        assert_eq!(state.get("k").await.unwrap(), Some(r));
+        assert_eq!(primary.0.load(Ordering::SeqCst), 2, "probed again");
+    }
+}

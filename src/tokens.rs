@@ -2,9 +2,11 @@
 //!
 //! One access token serves every process: it lives sealed in the shared state, and only the
 //! holder of the refresh lease asks Spotify for a new one. When Spotify rotates the refresh token,
-//! the new one is persisted to the credential store before the new access token is published and
-//! before the lease is released; if that write fails, it is kept sealed in the shared state so the
-//! next refresh uses it, and nothing is lost.
+//! the new one is written sealed to the shared state at once, then to the credential store, all
+//! before the new access token is published and before the lease is released; if the credential
+//! store cannot be written, the sealed copy stays and the next refresh (in any process) uses it,
+//! so nothing is lost. The holder reads the credential store before refreshing, since another
+//! process may have rotated the token since this one read it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
