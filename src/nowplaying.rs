@@ -203,20 +203,25 @@ impl NowPlayingService {
         Ok(recent.into_iter().next())
     }
 
-    /// Runs a Spotify call with the access token; on `401`, refreshes once and retries once.
+    /// Runs a Spotify call with the access token; on `401`, gets another token and retries.
+    /// The next token may be the shared copy, which another process published but Spotify has
+    /// revoked as well: a second `401` rejects that one too, and the third try has a token
+    /// refreshed just now. At most three calls.
     pub async fn with_token<T, F, Fut>(&self, call: F) -> Result<T, Error>
     where
         F: Fn(Secret) -> Fut,
         Fut: Future<Output = Result<T, SpotifyError>>,
     {
-        let token = self.tokens.access_token(None).await?;
-        match call(token.clone()).await {
-            Err(SpotifyError::Unauthorized) => {
-                let fresh = self.tokens.access_token(Some(&token)).await?;
-                Ok(call(fresh).await?)
+        let mut token = self.tokens.access_token(None).await?;
+        for _ in 0..2 {
+            match call(token.clone()).await {
+                Err(SpotifyError::Unauthorized) => {
+                    token = self.tokens.access_token(Some(&token)).await?;
+                }
+                other => return Ok(other?),
             }
-            other => Ok(other?),
         }
+        Ok(call(token).await?)
     }
 
     /// Whether the owner switched the page off (`nowplaying hide`).
@@ -285,6 +290,14 @@ impl NowPlayingService {
                 Some(e) => cached(&e, now),
                 None => self.wait_for_holder(key).await,
             };
+        }
+        // The previous holder may have written its answer and released the lease between our
+        // read and our lease: then that answer is the one for this window.
+        if let Some((e, fresh_until)) = self.read(key).await {
+            if now < fresh_until {
+                let _ = self.state.delete_if_owner(&lease_key, &self.owner).await;
+                return cached(&e, fresh_until);
+            }
         }
 
         let e = if self.is_hidden().await {

@@ -1,5 +1,7 @@
 //! Shared state that degrades: when the primary store (DynamoDB) fails, the process carries on
-//! with its own memory and logs a WARN, so the page keeps getting answers.
+//! with its own memory and logs a WARN, so the page keeps getting answers. After a failure the
+//! primary is left alone for a short while (one probe then), so an outage costs one timeout per
+//! while, not one per store call of every request.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,12 +14,16 @@ use crate::store::{Record, SharedState, StoreError};
 
 /// How often the "falling back to memory" warning repeats while the primary is down.
 const WARN_EVERY_MS: u64 = 30_000;
+/// After the primary failed: how long every call goes straight to memory before it is tried again.
+const RETRY_PRIMARY_AFTER_MS: u64 = 10_000;
 
 pub struct FallbackState {
     primary: Arc<dyn SharedState>,
     local: MemoryState,
     clock: SharedClock,
     last_warn_ms: AtomicU64,
+    /// Epoch ms until which the primary is not asked (0: it is asked).
+    down_until_ms: AtomicU64,
 }
 
 impl FallbackState {
@@ -27,11 +33,19 @@ impl FallbackState {
             local: MemoryState::new(),
             clock,
             last_warn_ms: AtomicU64::new(0),
+            down_until_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Whether to ask the primary now: it has not failed lately.
+    fn primary_up(&self) -> bool {
+        self.clock.now_ms() >= self.down_until_ms.load(Ordering::Relaxed)
     }
 
     fn warn(&self, op: &str, err: &StoreError) {
         let now = self.clock.now_ms();
+        self.down_until_ms
+            .store(now + RETRY_PRIMARY_AFTER_MS, Ordering::Relaxed);
         let last = self.last_warn_ms.load(Ordering::Relaxed);
         if last == 0 || now.saturating_sub(last) >= WARN_EVERY_MS {
             self.last_warn_ms.store(now.max(1), Ordering::Relaxed);
@@ -48,6 +62,9 @@ impl FallbackState {
 #[async_trait]
 impl SharedState for FallbackState {
     async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
+        if !self.primary_up() {
+            return self.local.get(key).await;
+        }
         match self.primary.get(key).await {
             Ok(r) => Ok(r),
             Err(e) => {
@@ -60,6 +77,9 @@ impl SharedState for FallbackState {
     async fn put(&self, key: &str, record: &Record) -> Result<(), StoreError> {
         // Keep the local twin current too, so a failover starts from the latest answer.
         self.local.put(key, record).await?;
+        if !self.primary_up() {
+            return Ok(());
+        }
         if let Err(e) = self.primary.put(key, record).await {
             self.warn("put", &e);
         }
@@ -72,6 +92,9 @@ impl SharedState for FallbackState {
         record: &Record,
         now_ms: u64,
     ) -> Result<bool, StoreError> {
+        if !self.primary_up() {
+            return self.local.put_if_expired(key, record, now_ms).await;
+        }
         match self.primary.put_if_expired(key, record, now_ms).await {
             Ok(taken) => Ok(taken),
             Err(e) => {
@@ -83,6 +106,9 @@ impl SharedState for FallbackState {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.local.delete(key).await?;
+        if !self.primary_up() {
+            return Ok(());
+        }
         if let Err(e) = self.primary.delete(key).await {
             self.warn("delete", &e);
         }
@@ -91,6 +117,9 @@ impl SharedState for FallbackState {
 
     async fn delete_if_owner(&self, key: &str, owner: &str) -> Result<(), StoreError> {
         self.local.delete_if_owner(key, owner).await?;
+        if !self.primary_up() {
+            return Ok(());
+        }
         if let Err(e) = self.primary.delete_if_owner(key, owner).await {
             self.warn("release", &e);
         }
@@ -99,5 +128,71 @@ impl SharedState for FallbackState {
 
     fn describe(&self) -> String {
         self.primary.describe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A primary that is down, counting how often it is asked.
+    #[derive(Default)]
+    struct Down(AtomicUsize);
+
+    #[async_trait]
+    impl SharedState for Down {
+        async fn get(&self, _: &str) -> Result<Option<Record>, StoreError> {
+            Err(self.fail())
+        }
+        async fn put(&self, _: &str, _: &Record) -> Result<(), StoreError> {
+            Err(self.fail())
+        }
+        async fn put_if_expired(&self, _: &str, _: &Record, _: u64) -> Result<bool, StoreError> {
+            Err(self.fail())
+        }
+        async fn delete(&self, _: &str) -> Result<(), StoreError> {
+            Err(self.fail())
+        }
+        async fn delete_if_owner(&self, _: &str, _: &str) -> Result<(), StoreError> {
+            Err(self.fail())
+        }
+        fn describe(&self) -> String {
+            "down".into()
+        }
+    }
+
+    impl Down {
+        fn fail(&self) -> StoreError {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            StoreError::Unavailable {
+                store: "down".into(),
+                reason: "test".into(),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_primary_is_left_alone_for_a_while_then_probed() {
+        let primary = Arc::new(Down::default());
+        let clock = ManualClock::new(1_000_000);
+        let state = FallbackState::new(primary.clone(), Arc::new(clock.clone()));
+        let r = Record {
+            value: "x".into(),
+            expires_at_ms: 2_000_000,
+            owner: None,
+            ttl_s: 0,
+        };
+        state.put("k", &r).await.unwrap();
+        assert_eq!(primary.0.load(Ordering::SeqCst), 1);
+        // Served from memory without asking the primary again.
+        assert_eq!(state.get("k").await.unwrap(), Some(r.clone()));
+        assert!(state.put_if_expired("l", &r, 0).await.unwrap());
+        state.delete_if_owner("l", "o").await.unwrap();
+        assert_eq!(primary.0.load(Ordering::SeqCst), 1);
+        clock.advance_ms(RETRY_PRIMARY_AFTER_MS);
+        assert_eq!(state.get("k").await.unwrap(), Some(r));
+        assert_eq!(primary.0.load(Ordering::SeqCst), 2, "probed again");
     }
 }

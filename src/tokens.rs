@@ -2,9 +2,13 @@
 //!
 //! One access token serves every process: it lives sealed in the shared state, and only the
 //! holder of the refresh lease asks Spotify for a new one. When Spotify rotates the refresh token,
-//! the new one is persisted to the credential store before the new access token is published and
-//! before the lease is released; if that write fails, it is kept sealed in the shared state so the
-//! next refresh uses it, and nothing is lost.
+//! the new one is written sealed to the shared state at once, then to the credential store, all
+//! before the new access token is published and before the lease is released; if the credential
+//! store cannot be written, the sealed copy stays and the next refresh (in any process) uses it,
+//! so nothing is lost. Every rotation also leaves the newest refresh token sealed in the shared
+//! state (bound to the sign-in), so a process whose copy of the credentials is from its cold start
+//! refreshes with the newest token without reading the credential store again: the store is read
+//! once per cold start, and again only on `invalid_grant`.
 //!
 //! The owner's commands (`authorize`, `disconnect`) change the credentials from another process.
 //! A running process notices through an [`AuthWatch`]: on every cache miss (never on a cache hit)
@@ -30,6 +34,11 @@ use crate::store::{CredentialStore, Credentials, Record, SharedState};
 pub const TOKEN_KEY: &str = "token";
 pub const TOKEN_LEASE_KEY: &str = "lease:token";
 pub const PENDING_REFRESH_KEY: &str = "pending-refresh-token";
+/// The newest refresh token, sealed, bound to the sign-in it belongs to (`authorized_at`): how
+/// every process learns of a rotation without reading the credential store again.
+pub const LATEST_REFRESH_KEY: &str = "latest-refresh-token";
+/// Every item that holds a token, for `authorize` and `disconnect` to delete at once.
+pub const TOKEN_ITEMS: [&str; 3] = [TOKEN_KEY, PENDING_REFRESH_KEY, LATEST_REFRESH_KEY];
 /// Written (never deleted) by `authorize` and `disconnect`: a new value tells every process that
 /// the stored credentials were replaced or removed.
 pub const AUTH_GENERATION_KEY: &str = "auth-generation";
@@ -81,7 +90,14 @@ enum AuthFailure {
     InvalidClient,
 }
 
+/// The access token for this process. Cheap to share; the slow path (store reads, the lease,
+/// the refresh) runs in a task of its own, so a caller that gives up (the answer's deadline)
+/// never cuts a refresh short between Spotify's answer and the store write.
 pub struct TokenKeeper {
+    inner: Arc<Keeper>,
+}
+
+struct Keeper {
     spotify: SpotifyClient,
     credentials: Arc<dyn CredentialStore>,
     state: Arc<dyn SharedState>,
@@ -101,25 +117,68 @@ impl TokenKeeper {
         owner: String,
     ) -> Self {
         TokenKeeper {
-            spotify,
-            credentials,
-            state,
-            clock,
-            owner,
-            local: Mutex::new(Local::default()),
-            refresh_flight: tokio::sync::Mutex::new(()),
-            watch: AuthWatch::None,
+            inner: Arc::new(Keeper {
+                spotify,
+                credentials,
+                state,
+                clock,
+                owner,
+                local: Mutex::new(Local::default()),
+                refresh_flight: tokio::sync::Mutex::new(()),
+                watch: AuthWatch::None,
+            }),
         }
     }
 
     /// Watches for the owner's `authorize` and `disconnect` (see the module documentation).
     pub fn with_watch(mut self, watch: AuthWatch) -> Self {
-        self.watch = watch;
+        Arc::get_mut(&mut self.inner)
+            .expect("with_watch is called while building, before the keeper is shared")
+            .watch = watch;
         self
     }
 
     /// Forgets everything cached in this process (after `disconnect` or `authorize`).
     pub fn forget(&self) {
+        self.inner.forget();
+    }
+
+    /// A valid access token. `rejected` is a token Spotify just answered `401` to: it is not
+    /// returned again, and a fresh one is obtained.
+    pub async fn access_token(&self, rejected: Option<&Secret>) -> Result<Secret, Error> {
+        self.inner.notice_owner_changes().await;
+        if let Some(t) = self.inner.local_access(rejected) {
+            return Ok(t);
+        }
+        // Detached: once Spotify has rotated the refresh token, the only copy is in this task
+        // until a store holds it, so dropping the caller (a timeout) must not drop the task.
+        let keeper = self.inner.clone();
+        let rejected = rejected.cloned();
+        detached(async move { keeper.access_token(rejected.as_ref()).await }).await
+    }
+
+    /// Refreshes now, even when a cached access token is still valid (`nowplaying status`): proves
+    /// that the stored refresh token works, and persists a rotated one like the service does.
+    pub async fn refresh_now(&self) -> Result<Secret, Error> {
+        let keeper = self.inner.clone();
+        detached(async move { keeper.refresh_now().await }).await
+    }
+}
+
+/// Runs `f` in a task of its own and waits for it: the caller may give up, the task goes on.
+async fn detached<F>(f: F) -> Result<Secret, Error>
+where
+    F: std::future::Future<Output = Result<Secret, Error>> + Send + 'static,
+{
+    match tokio::spawn(f).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(Error::Busy),
+    }
+}
+
+impl Keeper {
+    fn forget(&self) {
         let mut l = self.local.lock().unwrap();
         let generation = l.generation.take();
         *l = Local {
@@ -213,13 +272,7 @@ impl TokenKeeper {
         }
     }
 
-    /// A valid access token. `rejected` is a token Spotify just answered `401` to: it is not
-    /// returned again, and a fresh one is obtained.
-    pub async fn access_token(&self, rejected: Option<&Secret>) -> Result<Secret, Error> {
-        self.notice_owner_changes().await;
-        if let Some(t) = self.local_access(rejected) {
-            return Ok(t);
-        }
+    async fn access_token(&self, rejected: Option<&Secret>) -> Result<Secret, Error> {
         let _flight = self.refresh_flight.lock().await;
         if let Some(t) = self.local_access(rejected) {
             return Ok(t);
@@ -347,8 +400,19 @@ impl TokenKeeper {
                 return Ok(t);
             }
         }
-        // A rotated refresh token that could not be persisted earlier takes precedence.
+        // A rotated refresh token that could not be persisted earlier takes precedence; then the
+        // newest one any process saw (the copy of the credentials here is from the cold start,
+        // and the store is not read again for it).
         let pending = self.pending_refresh_token(sealer).await;
+        let latest = match pending {
+            Some(_) => None,
+            None => self.latest_refresh_token(sealer, &credentials).await,
+        };
+        if let Some(t) = latest {
+            if credentials.refresh_token.as_ref() != Some(&t) {
+                credentials.refresh_token = Some(t);
+            }
+        }
         let mut refresh_token = pending
             .clone()
             .or_else(|| credentials.refresh_token.clone())
@@ -413,7 +477,7 @@ impl TokenKeeper {
             if let Some(scope) = &grant.scope {
                 credentials.scope = Some(scope.clone());
             }
-            self.persist_refresh_token(&credentials, &newest, sealer, used_pending)
+            self.persist_refresh_token(&credentials, &newest, sealer)
                 .await;
         } else if used_pending {
             let _ = self.state.delete(PENDING_REFRESH_KEY).await;
@@ -441,23 +505,40 @@ impl TokenKeeper {
         Ok(grant.access_token)
     }
 
-    /// Writes the credentials with a new refresh token, with retries. If every attempt fails,
-    /// the token is kept sealed in the shared state so the next refresh uses it.
+    /// Writes the credentials with a new refresh token, with retries. The token is first
+    /// written sealed to the shared state (write-ahead), so neither a slow or unreachable
+    /// credential store nor this process dying in the meantime can lose it: the next refresh,
+    /// in any process, uses it and retries the write.
     async fn persist_refresh_token(
         &self,
         credentials: &Credentials,
         newest: &Secret,
         sealer: &Sealer,
-        had_pending: bool,
     ) {
+        let now = self.clock.now_ms();
+        let record = Record {
+            value: sealer.seal(PENDING_REFRESH_KEY, newest.expose()),
+            expires_at_ms: now + PENDING_KEEP_S * 1000,
+            // Whoever wrote it clears it: a later rotation by another process is not undone.
+            owner: Some(self.owner.clone()),
+            ttl_s: now / 1000 + PENDING_KEEP_S,
+        };
+        let kept = self.state.put(PENDING_REFRESH_KEY, &record).await.is_ok();
+        let latest = Record {
+            value: sealer.seal(&latest_context(credentials), newest.expose()),
+            owner: None,
+            ..record
+        };
+        let _ = self.state.put(LATEST_REFRESH_KEY, &latest).await;
         let mut delay = PERSIST_FIRST_DELAY;
         let mut last_error = None;
         for attempt in 1..=PERSIST_ATTEMPTS {
             match self.credentials.save(credentials).await {
                 Ok(()) => {
-                    if had_pending || last_error.is_some() {
-                        let _ = self.state.delete(PENDING_REFRESH_KEY).await;
-                    }
+                    let _ = self
+                        .state
+                        .delete_if_owner(PENDING_REFRESH_KEY, &self.owner)
+                        .await;
                     tracing::info!(
                         store = %self.credentials.describe(),
                         fingerprint = %fingerprint(newest),
@@ -475,20 +556,24 @@ impl TokenKeeper {
                 }
             }
         }
-        let now = self.clock.now_ms();
-        let record = Record {
-            value: sealer.seal(PENDING_REFRESH_KEY, newest.expose()),
-            expires_at_ms: now + PENDING_KEEP_S * 1000,
-            owner: None,
-            ttl_s: now / 1000 + PENDING_KEEP_S,
-        };
-        let kept = self.state.put(PENDING_REFRESH_KEY, &record).await.is_ok();
         tracing::error!(
             store = %self.credentials.describe(),
             error = %last_error.map(|e| e.to_string()).unwrap_or_default(),
             kept_sealed_in_shared_state = kept,
             "could not persist the rotated refresh token; it is kept and the next refresh will use it and retry the write"
         );
+    }
+
+    /// The newest refresh token in the shared state, when it belongs to this sign-in.
+    async fn latest_refresh_token(
+        &self,
+        sealer: &Sealer,
+        credentials: &Credentials,
+    ) -> Option<Secret> {
+        let record = self.state.get(LATEST_REFRESH_KEY).await.ok()??;
+        sealer
+            .open(&latest_context(credentials), &record.value)
+            .map(Secret::new)
     }
 
     async fn pending_refresh_token(&self, sealer: &Sealer) -> Option<Secret> {
@@ -591,6 +676,7 @@ pub async fn replace_authorization(
     for key in [
         TOKEN_KEY,
         PENDING_REFRESH_KEY,
+        LATEST_REFRESH_KEY,
         crate::nowplaying::ANSWER_KEY,
     ] {
         if result.is_ok() {
@@ -608,6 +694,15 @@ pub async fn replace_authorization(
             shared_error: Some(e.to_string()),
         },
     })
+}
+
+/// The sealing context of [`LATEST_REFRESH_KEY`]: a token from an earlier sign-in does not open.
+fn latest_context(credentials: &Credentials) -> String {
+    format!(
+        "{LATEST_REFRESH_KEY}|{}|{}",
+        credentials.client_id,
+        credentials.authorized_at.as_deref().unwrap_or("")
+    )
 }
 
 fn failure_error(failure: AuthFailure) -> Error {

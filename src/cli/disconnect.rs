@@ -79,6 +79,7 @@ async fn clear_shared(stores: &app::Stores) -> Result<(), String> {
     for key in [
         crate::tokens::TOKEN_KEY,
         crate::tokens::PENDING_REFRESH_KEY,
+        crate::tokens::LATEST_REFRESH_KEY,
         crate::nowplaying::ANSWER_KEY,
     ] {
         stores.state.delete(key).await.map_err(|e| e.to_string())?;

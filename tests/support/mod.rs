@@ -2,6 +2,7 @@
 //! the test moves, and the AWS emulator's address.
 #![allow(dead_code)]
 
+pub mod aws;
 pub mod fake_spotify;
 
 use std::path::PathBuf;

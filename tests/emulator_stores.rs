@@ -1,0 +1,397 @@
+//! The DynamoDB and Secrets Manager stores against the AWS emulator over HTTP: conditional
+//! writes, freshness, round trips, idempotent writes, sealing, and what a cache hit costs.
+
+mod support;
+
+use serde_json::json;
+use support::aws::{self, attr_n, attr_s, EmulatorApp};
+use support::*;
+
+use nowplaying::clock::{Clock, ManualClock, SystemClock};
+use nowplaying::seal::Sealer;
+use nowplaying::secret::Secret;
+use nowplaying::store::dynamo::DynamoState;
+use nowplaying::store::secrets::SecretsCredentials;
+use nowplaying::store::{CredentialStore, Record, SharedState};
+
+fn lease(owner: &str, exp: u64) -> Record {
+    Record {
+        value: String::new(),
+        expires_at_ms: exp,
+        owner: Some(owner.into()),
+        ttl_s: exp / 1000 + 3600,
+    }
+}
+
+async fn state() -> (DynamoState, aws_sdk_dynamodb::Client, String) {
+    let sdk = aws::sdk_config().await;
+    let client = aws::dynamo(&sdk, None);
+    let table = aws::create_table(&client).await;
+    (DynamoState::new(client.clone(), &table), client, table)
+}
+
+#[tokio::test]
+async fn dynamo_lease_is_a_conditional_write() {
+    let (s, client, table) = state().await;
+    let now = SystemClock.now_ms();
+
+    // Taken once.
+    assert!(s
+        .put_if_expired("lease:x", &lease("a", now + 1_000), now)
+        .await
+        .unwrap());
+    let item = aws::raw_item(&client, &table, "lease:x").await.unwrap();
+    assert_eq!(attr_s(&item, "owner"), "a");
+    assert_eq!(attr_n(&item, "exp"), now + 1_000);
+    assert_eq!(attr_n(&item, "ttl"), (now + 1_000) / 1000 + 3600);
+
+    // Refused while held, also at the very moment it lapses (`exp < now` is strict).
+    assert!(!s
+        .put_if_expired("lease:x", &lease("b", now + 2_000), now + 500)
+        .await
+        .unwrap());
+    assert!(!s
+        .put_if_expired("lease:x", &lease("b", now + 2_000), now + 1_000)
+        .await
+        .unwrap());
+    assert_eq!(
+        attr_s(
+            &aws::raw_item(&client, &table, "lease:x").await.unwrap(),
+            "owner"
+        ),
+        "a",
+        "a refused write changes nothing"
+    );
+
+    // The owner renews while it holds it.
+    assert!(s
+        .put_if_expired("lease:x", &lease("a", now + 1_500), now + 900)
+        .await
+        .unwrap());
+    assert!(!s
+        .put_if_expired("lease:x", &lease("b", now + 3_000), now + 1_200)
+        .await
+        .unwrap());
+
+    // Taken by another after expiry.
+    assert!(s
+        .put_if_expired("lease:x", &lease("b", now + 4_000), now + 1_501)
+        .await
+        .unwrap());
+    assert!(!s
+        .put_if_expired("lease:x", &lease("a", now + 5_000), now + 2_000)
+        .await
+        .unwrap());
+
+    // Only the owner deletes it.
+    s.delete_if_owner("lease:x", "a").await.unwrap();
+    assert_eq!(
+        s.get("lease:x").await.unwrap().unwrap().owner.as_deref(),
+        Some("b")
+    );
+    s.delete_if_owner("lease:x", "b").await.unwrap();
+    assert!(s.get("lease:x").await.unwrap().is_none());
+    // Deleting what is not there is not an error.
+    s.delete_if_owner("lease:x", "b").await.unwrap();
+
+    // An unowned, unexpired item (an answer) is not a lease anyone can take.
+    s.put(
+        "answer",
+        &Record {
+            owner: None,
+            ..lease("", now + 1_000)
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!s
+        .put_if_expired("answer", &lease("a", now + 1_000), now)
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn dynamo_round_trip_and_freshness_by_exp_not_ttl() {
+    let (s, client, table) = state().await;
+    let now = SystemClock.now_ms();
+    let past_ttl = now / 1000 - 3600;
+
+    let r = Record {
+        value: "{\"v\":1}".into(),
+        expires_at_ms: now + 60_000,
+        owner: None,
+        ttl_s: past_ttl,
+    };
+    s.put("answer:now", &r).await.unwrap();
+    // DynamoDB deletes expired items lazily (up to days later); the store returns the item as
+    // stored, and readers decide freshness from `exp`.
+    assert_eq!(s.get("answer:now").await.unwrap(), Some(r.clone()));
+    assert!(s.get("missing").await.unwrap().is_none());
+
+    // A lease whose `ttl` passed but whose `exp` has not is still held ...
+    aws::put_raw_item(
+        &client,
+        &table,
+        "lease:a",
+        "",
+        now + 60_000,
+        Some("dead"),
+        past_ttl,
+    )
+    .await;
+    assert!(!s
+        .put_if_expired("lease:a", &lease("me", now + 5_000), now)
+        .await
+        .unwrap());
+    // ... and one whose `exp` passed is free even though `ttl` is far ahead.
+    aws::put_raw_item(
+        &client,
+        &table,
+        "lease:b",
+        "",
+        now - 1,
+        Some("dead"),
+        now / 1000 + 86_400,
+    )
+    .await;
+    assert!(s
+        .put_if_expired("lease:b", &lease("me", now + 5_000), now)
+        .await
+        .unwrap());
+
+    s.delete("answer:now").await.unwrap();
+    assert!(s.get("answer:now").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_service_trusts_exp_over_a_past_ttl() {
+    // An answer that is fresh by `exp` is served even though its `ttl` is in the past.
+    let clock = ManualClock::new(T0);
+    let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
+    let entry =
+        json!({"v": {"name": "From the table", "isPlaying": true}, "good_at": T0, "stale": false});
+    aws::put_raw_item(
+        &app.ddb,
+        &app.table,
+        nowplaying::nowplaying::ANSWER_KEY,
+        &entry.to_string(),
+        T0 + 5_000,
+        None,
+        T0 / 1000 - 3600,
+    )
+    .await;
+    assert_eq!(app.now().await["name"], "From the table");
+    assert_eq!(app.fake.stats().currently_playing, 0);
+    assert_eq!(app.fake.stats().token_calls, 0);
+
+    // Past `exp`, Spotify is asked even though the item is still there.
+    app.fake.set_current(Scripted::json(bodies::playing(
+        bodies::track("t1", "Live"),
+        true,
+        1,
+    )));
+    clock.advance_ms(5_001);
+    assert_eq!(app.now().await["name"], "Live");
+    assert_eq!(app.fake.stats().currently_playing, 1);
+}
+
+#[tokio::test]
+async fn secrets_round_trip_keeps_every_other_field() {
+    let sdk = aws::sdk_config().await;
+    let sm = aws::secrets(&sdk, None);
+    let doc = json!({
+        "client_id": fake_spotify::CLIENT_ID,
+        "client_secret": fake_spotify::CLIENT_SECRET,
+        "refresh_token": "refresh-old",
+        "authorized_at": "2026-11-23T10:00:00Z",
+        "owner_note": "added by hand",
+        "nested": {"a": [1, 2, 3]}
+    });
+    let id = aws::create_secret_raw(&sm, &doc.to_string()).await;
+    let store = SecretsCredentials::new(sm.clone(), &id);
+
+    let mut c = store.load().await.unwrap().expect("stored");
+    assert!(c.is_complete());
+    assert_eq!(c.client_id, fake_spotify::CLIENT_ID);
+    assert_eq!(c.client_secret.expose(), fake_spotify::CLIENT_SECRET);
+    assert_eq!(c.refresh_token.as_ref().unwrap().expose(), "refresh-old");
+    assert_eq!(c.extra["owner_note"], "added by hand");
+    assert!(!format!("{c:?}").contains(fake_spotify::CLIENT_SECRET));
+
+    // A rotation rewrites refresh_token and keeps the rest.
+    c.refresh_token = Some(Secret::new("refresh-new"));
+    store.save(&c).await.unwrap();
+    let stored = aws::secret_json(&sm, &id).await;
+    let mut expected = doc.clone();
+    expected["refresh_token"] = json!("refresh-new");
+    assert_eq!(stored, expected);
+    assert_eq!(aws::secret_versions(&sm, &id).await, 2);
+
+    // The same document saved again (a retried write) makes no new version.
+    store.save(&c).await.unwrap();
+    store.save(&c).await.unwrap();
+    assert_eq!(aws::secret_versions(&sm, &id).await, 2);
+    assert_eq!(aws::secret_json(&sm, &id).await, expected);
+
+    // A different document is a new version.
+    c.refresh_token = Some(Secret::new("refresh-newer"));
+    store.save(&c).await.unwrap();
+    assert_eq!(aws::secret_versions(&sm, &id).await, 3);
+    assert_eq!(aws::secret_refresh_token(&sm, &id).await, "refresh-newer");
+}
+
+#[tokio::test]
+async fn secrets_missing_secret_is_none_and_save_creates_it() {
+    let sdk = aws::sdk_config().await;
+    let sm = aws::secrets(&sdk, None);
+    let store = SecretsCredentials::new(sm.clone(), aws::unique("np-test/new"));
+    assert!(store.load().await.unwrap().is_none());
+    let c = credentials("refresh-first");
+    store.save(&c).await.unwrap();
+    assert_eq!(store.load().await.unwrap(), Some(c.clone()));
+    assert_eq!(aws::secret_versions(&sm, store.secret_id()).await, 1);
+    // Saving the same again right after creation is still one version.
+    store.save(&c).await.unwrap();
+    assert_eq!(aws::secret_versions(&sm, store.secret_id()).await, 1);
+}
+
+#[tokio::test]
+async fn secrets_unreachable_is_unavailable_not_invalid() {
+    let sdk = aws::sdk_config().await;
+    let proxy = aws::FaultProxy::start(&aws_endpoint()).await;
+    let sm = aws::secrets(&sdk, Some(&proxy.url));
+    let id = aws::create_secret(&aws::secrets(&sdk, None), &credentials("r")).await;
+    let store = SecretsCredentials::new(sm, &id);
+    assert!(store.load().await.unwrap().is_some());
+    proxy.refuse();
+    let started = std::time::Instant::now();
+    let err = store.load().await.unwrap_err();
+    assert!(
+        matches!(err, nowplaying::store::StoreError::Unavailable { .. }),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < aws::AWS_GIVE_UP,
+        "{:?}",
+        started.elapsed()
+    );
+    proxy.blackhole();
+    let started = std::time::Instant::now();
+    let err = store.save(&credentials("r2")).await.unwrap_err();
+    assert!(
+        matches!(err, nowplaying::store::StoreError::Unavailable { .. }),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < aws::AWS_GIVE_UP,
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!err.to_string().contains(fake_spotify::CLIENT_SECRET));
+    proxy.pass();
+    assert_eq!(
+        store
+            .load()
+            .await
+            .unwrap()
+            .unwrap()
+            .refresh_token
+            .unwrap()
+            .expose(),
+        "r",
+        "the failed save wrote nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_access_token_in_the_table_is_sealed() {
+    let app = EmulatorApp::start(&[], Some(ManualClock::new(T0)), None).await;
+    app.fake.set_current(Scripted::json(bodies::playing(
+        bodies::track("t1", "Song"),
+        true,
+        1,
+    )));
+    assert_eq!(app.now().await["name"], "Song");
+
+    let item = app
+        .item(nowplaying::tokens::TOKEN_KEY)
+        .await
+        .expect("token item");
+    let raw = format!("{item:?}");
+    assert!(
+        !raw.contains("access-"),
+        "the access token is in the table in clear: {raw}"
+    );
+    assert!(!raw.contains(fake_spotify::CLIENT_SECRET));
+    let sealed = attr_s(&item, "v");
+    let right = Sealer::from_client_secret(&Secret::new(fake_spotify::CLIENT_SECRET));
+    let opened = right
+        .open(nowplaying::tokens::TOKEN_KEY, &sealed)
+        .expect("opens with the secret");
+    assert!(opened.starts_with("access-1-"), "{opened}");
+    let wrong = Sealer::from_client_secret(&Secret::new("another-client-secret"));
+    assert_eq!(wrong.open(nowplaying::tokens::TOKEN_KEY, &sealed), None);
+    // Bound to its key: the same ciphertext under another key does not open.
+    assert_eq!(
+        right.open(nowplaying::tokens::PENDING_REFRESH_KEY, &sealed),
+        None
+    );
+
+    // Nothing in the table holds a token or the client secret in clear.
+    for key in aws::keys(&app.ddb, &app.table).await {
+        let item = format!("{:?}", app.item(&key).await);
+        assert!(
+            !item.contains("access-") && !item.contains("refresh-token-"),
+            "{key}: {item}"
+        );
+        assert!(!item.contains(fake_spotify::CLIENT_SECRET), "{key}");
+    }
+    // The secret holds no access token either.
+    let secret = aws::secret_json(&app.sm, &app.secret_id).await;
+    assert!(!secret.to_string().contains("access-"), "{secret}");
+}
+
+#[tokio::test]
+async fn a_cache_hit_costs_one_dynamodb_read_and_no_secrets_manager_call() {
+    let clock = ManualClock::new(T0);
+    let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
+    app.fake.set_current(Scripted::json(bodies::playing(
+        bodies::track("t1", "Song"),
+        true,
+        1,
+    )));
+    assert_eq!(app.now().await["name"], "Song");
+    // The first answer: the credentials read once at cold start, the rotated refresh token
+    // persisted once.
+    assert_eq!(
+        app.sm_proxy.take_ops(),
+        vec!["GetSecretValue", "PutSecretValue"],
+        "cold start"
+    );
+    app.ddb_proxy.take_ops();
+
+    for _ in 0..5 {
+        assert_eq!(app.now().await["name"], "Song");
+        assert_eq!(
+            app.ddb_proxy.take_ops(),
+            vec!["GetItem"],
+            "a hit is one read"
+        );
+        assert!(
+            app.sm_proxy.take_ops().is_empty(),
+            "a hit never reads the secret"
+        );
+    }
+    assert_eq!(app.fake.stats().currently_playing, 1);
+
+    // A miss with a valid token: no Secrets Manager call either.
+    clock.advance_ms(app.app.service.settings().ttl_ms + 1);
+    assert_eq!(app.now().await["name"], "Song");
+    assert_eq!(app.fake.stats().currently_playing, 2);
+    assert!(
+        app.sm_proxy.take_ops().is_empty(),
+        "a miss with a valid token reads no secret"
+    );
+    let ops = app.ddb_proxy.take_ops();
+    assert!(ops.iter().all(|o| o != "Scan" && o != "Query"), "{ops:?}");
+}

@@ -1,0 +1,412 @@
+//! Several `nowplaying serve` processes sharing one DynamoDB table, one Secrets Manager secret
+//! (on the AWS emulator) and one fake Spotify whose refresh tokens are single-use: one answer
+//! per cache window and one refresh per expiry across all of them, no token ever lost or logged,
+//! and a lease holder killed mid-refresh is taken over once its lease lapses.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::aws::{self, EmulatorEnv};
+use support::*;
+
+use nowplaying::tokens::TOKEN_LEASE_KEY;
+
+/// The children, killed (and reaped) when the test ends, panicking or not.
+struct Fleet {
+    children: Vec<Child>,
+    urls: Vec<String>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Fleet {
+    fn start(n: usize, fake: &FakeSpotify, env: &EmulatorEnv, ttl_s: &str) -> Fleet {
+        let mut fleet = Fleet {
+            children: Vec::new(),
+            urls: Vec::new(),
+            stderr: Arc::new(Mutex::new(Vec::new())),
+        };
+        let dir = std::env::temp_dir().join(aws::unique("np-fleet"));
+        for i in 0..n {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_nowplaying"))
+                .args(["serve", "--addr", "127.0.0.1:0"])
+                .env("TOKEN_SECRET_ID", &env.secret_id)
+                .env("CACHE_TABLE", &env.table)
+                .env("CACHE_TTL_SECONDS", ttl_s)
+                .env("SPOTIFY_API_BASE_URL", &fake.base)
+                .env("SPOTIFY_ACCOUNTS_BASE_URL", &fake.base)
+                .env("NOWPLAYING_CREDENTIALS", dir.join("unused.json"))
+                .env("RUST_LOG", "info")
+                .env_remove("AWS_LAMBDA_LOG_FORMAT")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn nowplaying serve");
+            let stderr = child.stderr.take().unwrap();
+            let lines = fleet.stderr.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(format!("[{i}] {line}"));
+                }
+            });
+            let stdout = child.stdout.take().unwrap();
+            fleet.children.push(child);
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut tx = Some(tx);
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if let Some(rest) = line.strip_prefix("nowplaying serving on http://") {
+                        let addr = rest.split('/').next().unwrap_or_default().to_string();
+                        if let Some(tx) = tx.take() {
+                            let _ = tx.send(addr);
+                        }
+                    }
+                }
+            });
+            let addr = rx
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "process {i} did not start:\n{}",
+                        fleet.stderr.lock().unwrap().join("\n")
+                    )
+                });
+            fleet.urls.push(format!("http://{addr}/api/spotify"));
+        }
+        fleet
+    }
+
+    fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// No child logged a credential. Refresh tokens of the fake are `refresh-token-N`, access
+    /// tokens `access-N-…`.
+    fn assert_no_secret_logged(&self, fake: &FakeSpotify) {
+        let valid = fake.stats().valid_refresh_token.unwrap_or_default();
+        let lines = self.stderr();
+        assert!(!lines.is_empty(), "the children logged nothing at all");
+        for line in &lines {
+            assert!(
+                !line.contains(fake_spotify::CLIENT_SECRET),
+                "client secret logged: {line}"
+            );
+            assert!(
+                !line.contains("refresh-token-"),
+                "a refresh token logged: {line}"
+            );
+            assert!(
+                valid.is_empty() || !line.contains(&valid),
+                "refresh token logged: {line}"
+            );
+            assert!(!line.contains("access-"), "an access token logged: {line}");
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    requests: u64,
+    non_200: Vec<String>,
+    nulls: u64,
+    stale: u64,
+    slowest: Duration,
+}
+
+/// `clients` tasks, each asking the fleet's live processes in turn every `pace`, until `until`.
+/// Requests to a process in `killed` may fail (it is gone); every other must be a `200`.
+fn run_clients(
+    urls: Arc<Mutex<Vec<String>>>,
+    killed: Arc<Mutex<Vec<String>>>,
+    clients: usize,
+    pace: Duration,
+    until: Instant,
+    stop: Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<Tally>> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    (0..clients)
+        .map(|c| {
+            let http = http.clone();
+            let urls = urls.clone();
+            let killed = killed.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut tally = Tally::default();
+                let mut n = c;
+                while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                    let url = {
+                        let urls = urls.lock().unwrap();
+                        urls[n % urls.len()].clone()
+                    };
+                    n += 1;
+                    let started = Instant::now();
+                    let result = http.get(&url).send().await;
+                    tally.requests += 1;
+                    match result {
+                        Ok(r) if r.status() == 200 => {
+                            let v: serde_json::Value = r.json().await.unwrap();
+                            if v.is_null() {
+                                tally.nulls += 1;
+                            } else if v["stale"] == true {
+                                tally.stale += 1;
+                            }
+                        }
+                        Ok(r) => tally.non_200.push(format!("{url}: {}", r.status())),
+                        Err(e) => {
+                            if !killed.lock().unwrap().contains(&url) {
+                                tally.non_200.push(format!("{url}: {e}"));
+                            }
+                        }
+                    }
+                    tally.slowest = tally.slowest.max(started.elapsed());
+                    tokio::time::sleep(pace).await;
+                }
+                tally
+            })
+        })
+        .collect()
+}
+
+async fn sum(tasks: Vec<tokio::task::JoinHandle<Tally>>) -> Tally {
+    let mut total = Tally::default();
+    for t in tasks {
+        let t = t.await.unwrap();
+        total.requests += t.requests;
+        total.non_200.extend(t.non_200);
+        total.nulls += t.nulls;
+        total.stale += t.stale;
+        total.slowest = total.slowest.max(t.slowest);
+    }
+    total
+}
+
+fn playing(fake: &FakeSpotify) {
+    fake.set_current(Scripted::json(bodies::playing(
+        bodies::track("t1", "Song"),
+        true,
+        1000,
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_share_one_answer_and_one_token() {
+    const PROCESSES: usize = 4;
+    const CLIENTS: usize = 32;
+    const RUN: Duration = Duration::from_secs(20);
+    const TTL_S: u64 = 2;
+
+    let env = EmulatorEnv::create().await;
+    let fake = FakeSpotify::start().await;
+    playing(&fake);
+    let fleet = Fleet::start(PROCESSES, &fake, &env, &TTL_S.to_string());
+
+    let started = Instant::now();
+    let urls = Arc::new(Mutex::new(fleet.urls.clone()));
+    let tasks = run_clients(
+        urls,
+        Arc::default(),
+        CLIENTS,
+        Duration::from_millis(100),
+        started + RUN,
+        Arc::default(),
+    );
+    // Two forced expiries of every access token during the run.
+    let mut expiries = 0;
+    for at in [Duration::from_secs(6), Duration::from_secs(13)] {
+        tokio::time::sleep_until((started + at).into()).await;
+        fake.expire_access_tokens();
+        expiries += 1;
+    }
+    let tally = sum(tasks).await;
+    let duration = started.elapsed();
+
+    let stats = fake.stats();
+    let floor = duration.as_secs_f64() / TTL_S as f64;
+    eprintln!(
+        "{PROCESSES} processes, {CLIENTS} clients, {:.1} s: {} requests (slowest {:?}, {} null, {} stale); \
+         currently-playing {} (bound {:.1}); token refreshes {} (bound {}); invalid_grant {}; 401s {}",
+        duration.as_secs_f64(),
+        tally.requests,
+        tally.slowest,
+        tally.nulls,
+        tally.stale,
+        stats.currently_playing,
+        floor + 2.0,
+        stats.token_refreshes,
+        expiries + 1,
+        stats.invalid_grant,
+        stats.unauthorized,
+    );
+    assert!(tally.non_200.is_empty(), "not 200: {:?}", tally.non_200);
+    assert!(
+        tally.requests >= (CLIENTS as u64) * 20,
+        "{} requests",
+        tally.requests
+    );
+    assert_eq!(tally.nulls, 0, "Spotify was fine all along");
+    assert!(
+        stats.currently_playing as f64 <= floor + 2.0,
+        "{} currently-playing calls for {:.1} s at a {TTL_S} s window",
+        stats.currently_playing,
+        duration.as_secs_f64()
+    );
+    assert!(
+        stats.token_refreshes <= expiries + 1,
+        "{} refreshes",
+        stats.token_refreshes
+    );
+    assert!(
+        stats.token_refreshes >= expiries,
+        "the expiries were noticed"
+    );
+    assert_eq!(stats.invalid_grant, 0);
+    assert_eq!(
+        env.secret_token().await,
+        stats.valid_refresh_token.clone().unwrap(),
+        "the secret holds the current refresh token"
+    );
+    let warns: Vec<String> = fleet
+        .stderr()
+        .into_iter()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect();
+    assert!(warns.is_empty(), "{warns:#?}");
+    fleet.assert_no_secret_logged(&fake);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_holder_killed_mid_refresh_is_taken_over() {
+    const PROCESSES: usize = 4;
+    let env = EmulatorEnv::create().await;
+    let fake = FakeSpotify::start().await;
+    playing(&fake);
+    let mut fleet = Fleet::start(PROCESSES, &fake, &env, "1");
+
+    // Warm: every process answers, one token is shared.
+    let http = reqwest::Client::new();
+    for url in &fleet.urls {
+        let v: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(v["name"], "Song");
+    }
+    assert_eq!(fake.stats().token_refreshes, 1);
+
+    let started = Instant::now();
+    let urls = Arc::new(Mutex::new(fleet.urls.clone()));
+    let killed = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks = run_clients(
+        urls.clone(),
+        killed.clone(),
+        8,
+        Duration::from_millis(100),
+        started + Duration::from_secs(45),
+        stop.clone(),
+    );
+
+    // Spotify's token endpoint turns slow, and every access token expires: the next fetch
+    // takes the token lease and waits on Spotify.
+    fake.set_token(TokenBehavior {
+        delay_ms: 2_000,
+        ..Default::default()
+    });
+    fake.expire_access_tokens();
+    let poll_until = Instant::now() + Duration::from_secs(10);
+    let holder = loop {
+        if let Some(item) = aws::raw_item(&env.ddb, &env.table, TOKEN_LEASE_KEY).await {
+            break aws::attr_s(&item, "owner");
+        }
+        assert!(Instant::now() < poll_until, "nobody took the token lease");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // Its refresh request has reached Spotify (which takes 2 s to answer): kill it now.
+    let poll_until = Instant::now() + Duration::from_secs(5);
+    while fake.stats().token_calls < 2 {
+        assert!(
+            Instant::now() < poll_until,
+            "the refresh did not reach Spotify"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid: u32 = holder
+        .split('-')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("owner is PID-random");
+    let index = fleet
+        .children
+        .iter()
+        .position(|c| c.id() == pid)
+        .expect("the lease holder is one of ours");
+    let victim = fleet.urls[index].clone();
+    killed.lock().unwrap().push(victim.clone());
+    urls.lock().unwrap().retain(|u| *u != victim);
+    fleet.children[index].kill().unwrap(); // SIGKILL, mid-refresh
+    fleet.children[index].wait().unwrap();
+    let killed_at = started.elapsed();
+    let refreshes_at_kill = fake.stats().token_refreshes;
+    fake.set_token(TokenBehavior::default());
+
+    // The others take over once the lease lapses, with the token the dead one never used up.
+    let lease_item = aws::raw_item(&env.ddb, &env.table, TOKEN_LEASE_KEY).await;
+    eprintln!("killed process {index} (pid {pid}) at {killed_at:?}; lease item now {lease_item:?}");
+    let poll_until = Instant::now() + Duration::from_secs(25);
+    let mut recovered_at = None;
+    loop {
+        if recovered_at.is_none() && fake.stats().token_refreshes > refreshes_at_kill {
+            recovered_at = Some(started.elapsed());
+        }
+        // A fresh answer from a survivor.
+        let url = urls.lock().unwrap()[0].clone();
+        let v: serde_json::Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+        if recovered_at.is_some() && v["name"] == "Song" && v["stale"] == false {
+            break;
+        }
+        assert!(
+            Instant::now() < poll_until,
+            "no survivor refreshed the token"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let recovered_at = recovered_at.unwrap();
+    // A little more traffic on the recovered fleet, then stop.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let tally = sum(tasks).await;
+    let stats = fake.stats();
+    eprintln!(
+        "killed at {killed_at:?}, refreshed by a survivor at {recovered_at:?}; {} requests (slowest {:?}, {} null, {} stale); refreshes {}, invalid_grant {}",
+        tally.requests, tally.slowest, tally.nulls, tally.stale, stats.token_refreshes, stats.invalid_grant
+    );
+    assert!(tally.non_200.is_empty(), "not 200: {:?}", tally.non_200);
+    assert_eq!(tally.nulls, 0, "the last good answer was served meanwhile");
+    // Token lease 10 s + one wait (3 s) + the window + slack.
+    assert!(
+        recovered_at < killed_at + Duration::from_secs(10 + 3 + 1 + 3),
+        "{recovered_at:?}"
+    );
+    assert_eq!(stats.invalid_grant, 0, "no refresh token was lost");
+    assert_eq!(stats.token_refreshes, 2);
+    assert_eq!(
+        env.secret_token().await,
+        stats.valid_refresh_token.clone().unwrap()
+    );
+    fleet.assert_no_secret_logged(&fake);
+}
