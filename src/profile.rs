@@ -407,7 +407,7 @@ mod tests {
             "limit=",
             "limit=-1",
             "limit=1.5",
-            "limit=+5",
+            "limit=%2B5",
             "limit=300",
         ] {
             let e = ok(bad).unwrap_err();
