@@ -646,10 +646,10 @@ a.row:focus-visible, a.tile:focus-visible { outline: 3px solid var(--accent); ou
 .tiles { list-style: none; margin: 0; padding: 0 0 2px; display: flex; gap: 12px; overflow-x: auto; }
 .tiles > li { flex: 0 0 76px; min-width: 0; }
 .tile { width: 100%; display: flex; flex-direction: column; align-items: center; gap: 4px; color: var(--fg); text-decoration: none; min-width: 0; }
-.avatar { position: relative; width: 64px; height: 64px; border-radius: 50%; overflow: hidden; background: var(--_skeleton); display: grid; place-items: center; }
-.avatar img { width: 100%; height: 100%; object-fit: cover; display: block; }
+.avatar { position: relative; width: 64px; height: 64px; border-radius: 50%; background: var(--_skeleton); display: grid; place-items: center; }
+.avatar img { width: 100%; height: 100%; object-fit: cover; display: block; border-radius: 50%; }
 .avatar svg { width: 30px; height: 30px; fill: var(--muted); }
-.rank { position: absolute; left: 0; bottom: 0; min-width: 20px; padding: 0 4px; border-radius: 10px; background: var(--bg); color: var(--accent); font-size: 11px; font-weight: 700; text-align: center; }
+.rank { position: absolute; left: -2px; bottom: -2px; min-width: 20px; padding: 0 5px; border-radius: 10px; border: 1px solid var(--_border); background: var(--bg); color: var(--accent); font-size: 11px; line-height: 17px; font-weight: 700; text-align: center; }
 .tile .name { width: 100%; font-size: 12px; font-weight: 600; text-align: center; }
 .empty { color: var(--muted); font-size: 13px; }
 `;
