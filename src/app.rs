@@ -135,6 +135,7 @@ pub fn build(
         allowed_origins: config.allowed_origins.clone(),
         art: crate::art::ArtCache::new(http, crate::http::ART_MAX_BYTES),
         art_hosts: art_hosts(config),
+        profile: crate::profile::ProfileSettings::from_config(config),
     })
 }
 

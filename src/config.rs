@@ -68,6 +68,12 @@ pub struct Config {
     pub allowed_origins: AllowedOrigins,
     pub show_recent: bool,
     pub profile_endpoints: ProfileEndpoints,
+    /// Cache window of `/api/spotify/recent` (`RECENT_TTL_SECONDS`).
+    pub recent_ttl: Duration,
+    /// Cache window of `/api/spotify/top/*` (`TOP_TTL_SECONDS`).
+    pub top_ttl: Duration,
+    /// Cache window of `/api/spotify/saved` (`SAVED_TTL_SECONDS`).
+    pub saved_ttl: Duration,
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
     pub api_base_url: String,
@@ -156,6 +162,25 @@ impl Config {
             }
         }
 
+        // The profile endpoints' windows: at least a second (every window must bound the calls
+        // to Spotify), at most a day.
+        let window = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (1..=86_400).contains(&n) => Ok(Duration::from_secs(n)),
+                    _ => Err(ConfigError {
+                        variable: name,
+                        value: v,
+                        expected: "a whole number of seconds from 1 to 86400",
+                    }),
+                },
+            }
+        };
+        let recent_ttl = window("RECENT_TTL_SECONDS", 30)?;
+        let top_ttl = window("TOP_TTL_SECONDS", 3600)?;
+        let saved_ttl = window("SAVED_TTL_SECONDS", 300)?;
+
         let url = |name: &'static str, default: &str| -> Result<String, ConfigError> {
             match get(name) {
                 None => Ok(default.to_string()),
@@ -185,6 +210,9 @@ impl Config {
             allowed_origins,
             show_recent,
             profile_endpoints,
+            recent_ttl,
+            top_ttl,
+            saved_ttl,
             client_id: get("SPOTIFY_CLIENT_ID"),
             client_secret: get("SPOTIFY_CLIENT_SECRET").map(Secret::new),
             api_base_url: url("SPOTIFY_API_BASE_URL", DEFAULT_API_BASE_URL)?,
@@ -235,6 +263,23 @@ mod tests {
             PathBuf::from("/home/me/.config/nowplaying/credentials.json")
         );
         assert!(c.token_secret_id.is_none() && c.cache_table.is_none());
+        assert_eq!(c.recent_ttl, Duration::from_secs(30));
+        assert_eq!(c.top_ttl, Duration::from_secs(3600));
+        assert_eq!(c.saved_ttl, Duration::from_secs(300));
+        assert_eq!(c.profile_endpoints, ProfileEndpoints::default());
+    }
+
+    #[test]
+    fn profile_windows() {
+        let c = cfg(&[
+            ("RECENT_TTL_SECONDS", "10"),
+            ("TOP_TTL_SECONDS", "86400"),
+            ("SAVED_TTL_SECONDS", " 1 "),
+        ])
+        .unwrap();
+        assert_eq!(c.recent_ttl, Duration::from_secs(10));
+        assert_eq!(c.top_ttl, Duration::from_secs(86_400));
+        assert_eq!(c.saved_ttl, Duration::from_secs(1));
     }
 
     #[test]
@@ -245,6 +290,9 @@ mod tests {
             ("SHOW_RECENT", "maybe"),
             ("ALLOWED_ORIGINS", "example.com"),
             ("PROFILE_ENDPOINTS", "top,everything"),
+            ("RECENT_TTL_SECONDS", "0"),
+            ("TOP_TTL_SECONDS", "an hour"),
+            ("SAVED_TTL_SECONDS", "86401"),
             ("SPOTIFY_API_BASE_URL", "not a url"),
         ] {
             let err = cfg(&[(var, val)]).unwrap_err().to_string();

@@ -10,13 +10,14 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::Digest;
 
 use crate::art::ArtCache;
 use crate::config::AllowedOrigins;
 use crate::model::NowPlaying;
 use crate::nowplaying::{Cached, NowPlayingService};
+use crate::profile::{self, List, ParamError, ProfileSettings, TopKind};
 use crate::svg::Theme;
 
 /// Everything the handlers share; built once per process.
@@ -28,6 +29,8 @@ pub struct AppState {
     /// Hosts album art may be fetched from (Spotify's image CDN, plus the configured API host
     /// for emulators and the demo).
     pub art_hosts: Vec<String>,
+    /// The listening profile endpoints: which are on, and their cache windows.
+    pub profile: ProfileSettings,
 }
 
 /// The widget and the preview page, compiled into the binary.
@@ -55,6 +58,24 @@ pub fn router(app: SharedApp) -> Router {
             "/api/spotify.svg",
             get(card).options(preflight).fallback(method_not_allowed),
         )
+        .route(
+            "/api/spotify/recent",
+            get(recent).options(preflight).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/spotify/top/{kind}",
+            get(top).options(preflight).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/spotify/top.svg",
+            get(top_card)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/spotify/saved",
+            get(saved).options(preflight).fallback(method_not_allowed),
+        )
         .route("/widget.js", get(widget).fallback(method_not_allowed))
         .route("/", get(index).fallback(method_not_allowed))
         .fallback(not_found)
@@ -67,6 +88,191 @@ async fn now_playing(State(app): State<SharedApp>, headers: HeaderMap) -> Respon
     let ttl_s = app.service.settings().ttl_ms.div_ceil(1000);
     let now = app.service.clock().now_ms();
     json_answer(&headers, &answer, now, ttl_s)
+}
+
+type Query = axum::extract::RawQuery;
+
+/// `GET /api/spotify/recent?limit=N`: the history, repeats folded.
+async fn recent(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): Query,
+) -> Response {
+    let list = List::Recent;
+    if let Err(reason) = app.profile.enabled(list) {
+        return error_json(StatusCode::NOT_FOUND, &reason);
+    }
+    let limit = profile::parse_query(query.as_deref(), &[("limit", profile::LIMIT_ACCEPTED)])
+        .and_then(|p| profile::limit(&p, 50, profile::DEFAULT_LIMIT, profile::LIMIT_ACCEPTED));
+    match limit {
+        Ok(limit) => list_answer(&app, &headers, list, limit).await,
+        Err(e) => bad_request(&e),
+    }
+}
+
+/// `GET /api/spotify/top/{tracks,artists}?range=R&limit=N`.
+async fn top(
+    State(app): State<SharedApp>,
+    axum::extract::Path(kind): axum::extract::Path<String>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): Query,
+) -> Response {
+    let Ok(kind) = kind.parse::<TopKind>() else {
+        let shown: String = kind.chars().take(60).collect();
+        return error_json(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "no such top list: {shown:?}; try /api/spotify/top/tracks or /api/spotify/top/artists"
+            ),
+        );
+    };
+    if let Err(reason) = app.profile.enabled(List::Top(kind, Default::default())) {
+        return error_json(StatusCode::NOT_FOUND, &reason);
+    }
+    let parsed = profile::parse_query(
+        query.as_deref(),
+        &[
+            ("limit", profile::LIMIT_ACCEPTED),
+            ("range", profile::RANGE_ACCEPTED),
+        ],
+    )
+    .and_then(|p| {
+        Ok((
+            profile::range(&p)?,
+            profile::limit(&p, 50, profile::DEFAULT_LIMIT, profile::LIMIT_ACCEPTED)?,
+        ))
+    });
+    match parsed {
+        Ok((range, limit)) => list_answer(&app, &headers, List::Top(kind, range), limit).await,
+        Err(e) => bad_request(&e),
+    }
+}
+
+/// `GET /api/spotify/saved?limit=N`: the most recently saved tracks.
+async fn saved(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): Query,
+) -> Response {
+    let list = List::Saved;
+    if let Err(reason) = app.profile.enabled(list) {
+        return error_json(StatusCode::NOT_FOUND, &reason);
+    }
+    let limit = profile::parse_query(query.as_deref(), &[("limit", profile::LIMIT_ACCEPTED)])
+        .and_then(|p| profile::limit(&p, 50, profile::DEFAULT_LIMIT, profile::LIMIT_ACCEPTED));
+    match limit {
+        Ok(limit) => list_answer(&app, &headers, list, limit).await,
+        Err(e) => bad_request(&e),
+    }
+}
+
+/// One profile list, cut to `limit`, with the list's own cache window in `Cache-Control`.
+async fn list_answer(app: &AppState, headers: &HeaderMap, list: List, limit: u8) -> Response {
+    let answer = profile::fetch_list(&app.service, &app.profile, list).await;
+    let ttl_s = app.profile.ttl_ms(list).div_ceil(1000);
+    let now = app.service.clock().now_ms();
+    let body = Cached {
+        value: profile::cut(&answer, limit),
+        ..answer
+    };
+    json_answer(headers, &body, now, ttl_s)
+}
+
+const TOP_SVG_LIMIT_ACCEPTED: &str = "a whole number from 1 to 10 (default 5)";
+
+/// `GET /api/spotify/top.svg?kind=tracks|artists&theme=light|dark&range=R&limit=N`: the top list
+/// as a card for a README. It reads the same cached list as the JSON.
+async fn top_card(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): Query,
+) -> Response {
+    if let Err(reason) = app
+        .profile
+        .enabled(List::Top(TopKind::Tracks, Default::default()))
+    {
+        return error_json(StatusCode::NOT_FOUND, &reason);
+    }
+    let theme_accepted = "light or dark (default light)";
+    let parsed = profile::parse_query(
+        query.as_deref(),
+        &[
+            ("kind", "tracks or artists (default tracks)"),
+            ("theme", theme_accepted),
+            ("range", profile::RANGE_ACCEPTED),
+            ("limit", TOP_SVG_LIMIT_ACCEPTED),
+        ],
+    )
+    .and_then(|p| {
+        let kind = match p.get("kind") {
+            None => TopKind::Tracks,
+            Some(v) => v
+                .parse::<TopKind>()
+                .map_err(|_| profile::bad_value("kind", v, TopKind::ACCEPTED))?,
+        };
+        let theme = match p.get("theme") {
+            None => Theme::default(),
+            Some(v) => v
+                .parse::<Theme>()
+                .map_err(|_| profile::bad_value("theme", v, theme_accepted))?,
+        };
+        Ok((
+            kind,
+            theme,
+            profile::range(&p)?,
+            profile::limit(&p, 10, 5, TOP_SVG_LIMIT_ACCEPTED)?,
+        ))
+    });
+    let (kind, theme, range, limit) = match parsed {
+        Ok(v) => v,
+        Err(e) => return bad_request(&e),
+    };
+    let list = List::Top(kind, range);
+    let answer = profile::fetch_list(&app.service, &app.profile, list).await;
+    let rows: Option<Vec<crate::svg::TopRow>> = answer
+        .value
+        .get("items")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .take(limit as usize)
+                .map(|i| crate::svg::TopRow {
+                    name: i["name"].as_str().unwrap_or_default().to_string(),
+                    detail: match kind {
+                        TopKind::Tracks => i["artists"].as_str().unwrap_or_default().to_string(),
+                        TopKind::Artists => i["genres"]
+                            .as_array()
+                            .map(|g| {
+                                g.iter()
+                                    .filter_map(Value::as_str)
+                                    .take(3)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
+                            .unwrap_or_default(),
+                    },
+                })
+                .collect()
+        });
+    let heading = format!("Top {} · {}", kind.as_str(), range.describe());
+    let svg = crate::svg::render_top_card(&heading, rows.as_deref(), theme);
+    let ttl_s = app.profile.ttl_ms(list).div_ceil(1000);
+    let now = app.service.clock().now_ms();
+    cacheable(
+        &headers,
+        svg.into_bytes(),
+        "image/svg+xml; charset=utf-8",
+        &cache_control(&answer, now, ttl_s),
+    )
+}
+
+/// A `400` naming the parameter and what it accepts.
+fn bad_request(e: &ParamError) -> Response {
+    let mut resp = (StatusCode::BAD_REQUEST, axum::Json(e.to_json())).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 /// `GET /api/spotify.svg?theme=light|dark`: the README card, from the same cached answer.
@@ -142,15 +348,25 @@ async fn index(headers: HeaderMap) -> Response {
 /// over the body, and `304` when the client already has it.
 pub fn json_answer(headers: &HeaderMap, answer: &Cached, now_ms: u64, ttl_s: u64) -> Response {
     let body = serde_json::to_vec(&answer.value).expect("JSON value serialises");
+    cacheable(
+        headers,
+        body,
+        "application/json",
+        &cache_control(answer, now_ms, ttl_s),
+    )
+}
+
+/// `Cache-Control` for an answer of a window of `ttl_s`: what is left of the window, then
+/// `stale-while-revalidate` for one window and `stale-if-error`.
+pub fn cache_control(answer: &Cached, now_ms: u64, ttl_s: u64) -> String {
     let max_age = answer
         .fresh_until_ms
         .saturating_sub(now_ms)
         .div_ceil(1000)
         .min(ttl_s);
-    let cache_control = format!(
+    format!(
         "public, max-age={max_age}, s-maxage={max_age}, stale-while-revalidate={ttl_s}, stale-if-error={STALE_IF_ERROR_S}"
-    );
-    cacheable(headers, body, "application/json", &cache_control)
+    )
 }
 
 /// A `200` with `ETag` and `Cache-Control`, or a `304` when `If-None-Match` matches.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod model;
 pub mod nowplaying;
+pub mod profile;
 pub mod seal;
 pub mod secret;
 pub mod spotify;

@@ -10,8 +10,13 @@ pub enum Status {
     Playing,
     /// Spotify answered 200 with `is_playing: false`.
     Paused,
-    /// Nothing plays; this is the most recently played track.
+    /// Nothing plays; this is the most recently played track (also every entry of
+    /// `/api/spotify/recent`).
     Recent,
+    /// An entry of `/api/spotify/top/tracks` (never in `/api/spotify`).
+    Top,
+    /// An entry of `/api/spotify/saved` (never in `/api/spotify`).
+    Saved,
 }
 
 /// What kind of item is shown.
@@ -43,4 +48,38 @@ pub struct NowPlaying {
     pub timestamp: u64,
     pub played_at: Option<String>,
     pub stale: bool,
+}
+
+/// A track in one of the profile lists (`/api/spotify/recent`, `/top/tracks`, `/saved`): the
+/// contract's item shape with `isPlaying: false` and `progressMs: null`, plus what the list adds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListTrack {
+    #[serde(flatten)]
+    pub item: NowPlaying,
+    /// History: how many consecutive plays of this track the entry stands for (at least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// Top tracks: 1 for the most played.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<u32>,
+    /// Saved tracks: when the owner saved it (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_at: Option<String>,
+}
+
+/// An entry of `/api/spotify/top/artists`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopArtist {
+    pub name: String,
+    /// The largest image; null when Spotify has none.
+    pub image: Option<String>,
+    /// The `open.spotify.com` link.
+    pub url: Option<String>,
+    /// 1 for the most played.
+    pub rank: u32,
+    /// Spotify's genres for the artist; often empty (Spotify stopped filling them for new apps).
+    #[serde(default)]
+    pub genres: Vec<String>,
 }

@@ -210,12 +210,107 @@ pub fn render_card(
     out
 }
 
+/// One row of the top list card: the name and a line under it (artists of a track, genres of
+/// an artist; empty for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopRow {
+    pub name: String,
+    pub detail: String,
+}
+
+// Top list card layout (pixels).
+const TOP_HEAD: u32 = 50;
+const TOP_ROW: u32 = 40;
+const TOP_NAME_BUDGET: usize = 40;
+const TOP_DETAIL_BUDGET: usize = 50;
+
+/// Renders the top list card (`GET /api/spotify/top.svg`): a heading such as
+/// "Top artists · last 4 weeks" and one numbered row per entry. `rows: None` (nothing to show:
+/// hidden, not authorized, a scope missing) and an empty list draw a "Nothing to show yet" row.
+/// Text only: nothing is fetched or referred to, and every string is escaped and truncated like
+/// the now-playing card's.
+pub fn render_top_card(heading: &str, rows: Option<&[TopRow]>, theme: Theme) -> String {
+    let p = theme.palette();
+    let rows = rows.unwrap_or_default();
+    let shown = rows.len().max(1) as u32;
+    let height = TOP_HEAD + shown * TOP_ROW + 6;
+    let a11y = if rows.is_empty() {
+        format!("{heading} on Spotify: nothing to show yet")
+    } else {
+        let list: Vec<String> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("{}. {}", i + 1, r.name))
+            .collect();
+        format!("{heading} on Spotify: {}", list.join(", "))
+    };
+    let mut out = String::with_capacity(2048 + rows.len() * 300);
+    let _ = write!(
+        out,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="np-top-title"><title id="np-top-title">{title}</title>"##,
+        title = escape(&truncate(&a11y, A11Y_BUDGET)),
+    );
+    let _ = write!(
+        out,
+        r##"<rect x="0.5" y="0.5" width="{w}" height="{h}" rx="12" ry="12" fill="{bg}" stroke="{border}"/>"##,
+        w = WIDTH - 1,
+        h = height - 1,
+        bg = p.bg,
+        border = p.border,
+    );
+    let _ = write!(out, r##"<g font-family="{}">"##, escape(FONT));
+    let _ = write!(
+        out,
+        r##"<text x="16" y="30" font-size="15" font-weight="700" fill="{fg}">{}</text><text x="{right}" y="30" font-size="12" font-weight="600" fill="{accent}" text-anchor="end">Spotify</text>"##,
+        escape(&truncate(heading, LABEL_BUDGET - 8)),
+        fg = p.fg,
+        accent = p.accent,
+        right = WIDTH - 16,
+    );
+    if rows.is_empty() {
+        let _ = write!(
+            out,
+            r##"<text x="16" y="{y}" font-size="13" fill="{muted}">Nothing to show yet</text>"##,
+            y = TOP_HEAD + 20,
+            muted = p.muted,
+        );
+    }
+    for (i, row) in rows.iter().enumerate() {
+        let top = TOP_HEAD + i as u32 * TOP_ROW;
+        let (name_y, detail_y) = if row.detail.trim().is_empty() {
+            (top + 22, 0)
+        } else {
+            (top + 14, top + 31)
+        };
+        let _ = write!(
+            out,
+            r##"<text x="30" y="{name_y}" font-size="13" font-weight="700" fill="{accent}" text-anchor="end">{n}</text><text x="42" y="{name_y}" font-size="14" font-weight="600" fill="{fg}">{name}</text>"##,
+            n = i + 1,
+            name = escape(&truncate(&row.name, TOP_NAME_BUDGET)),
+            accent = p.accent,
+            fg = p.fg,
+        );
+        if detail_y > 0 {
+            let _ = write!(
+                out,
+                r##"<text x="42" y="{detail_y}" font-size="12" fill="{muted}">{}</text>"##,
+                escape(&truncate(&row.detail, TOP_DETAIL_BUDGET)),
+                muted = p.muted,
+            );
+        }
+    }
+    out.push_str("</g></svg>");
+    out
+}
+
 /// "Now playing", "Paused", "Recently played · 5 minutes ago", with " · Episode" for episodes.
 fn label(np: &NowPlaying, now_ms: u64) -> String {
     let mut s = match np.status {
         Status::Playing => "Now playing".to_string(),
         Status::Paused => "Paused".to_string(),
         Status::Recent => "Recently played".to_string(),
+        Status::Top => "Top track".to_string(),
+        Status::Saved => "Saved".to_string(),
     };
     if np.kind == ItemType::Episode {
         s.push_str(" · Episode");
@@ -626,6 +721,41 @@ mod tests {
             assert!(!svg.contains("<image"), "{bad} must not be embedded");
             assert!(svg.contains("<path"), "placeholder drawn for {bad}");
         }
+    }
+
+    #[test]
+    fn top_card_escapes_truncates_and_sizes_to_the_rows() {
+        let rows = vec![
+            TopRow {
+                name: "<script>alert(1)</script> & \"co\"".into(),
+                detail: "x".repeat(300),
+            },
+            TopRow {
+                name: "أغنية 🎶".into(),
+                detail: String::new(),
+            },
+        ];
+        for theme in [Theme::Light, Theme::Dark] {
+            let svg = render_top_card("Top tracks · last 4 weeks", Some(&rows), theme);
+            assert_well_formed(&svg);
+            assert!(
+                svg.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;co&quot;"),
+                "{svg}"
+            );
+            assert!(!svg.contains("<script"));
+            assert!(
+                !svg.contains(&"x".repeat(TOP_DETAIL_BUDGET)),
+                "detail truncated"
+            );
+            assert!(svg.contains("أغنية 🎶"));
+            assert!(svg.contains(&format!(r#"height="{}""#, TOP_HEAD + 2 * TOP_ROW + 6)));
+            assert!(svg.contains(">Top tracks · last 4 weeks<"));
+        }
+        let empty = render_top_card("Top artists · last year", None, Theme::Light);
+        assert_well_formed(&empty);
+        assert!(empty.contains("Nothing to show yet"));
+        let empty2 = render_top_card("Top artists · last year", Some(&[]), Theme::Dark);
+        assert!(empty2.contains("Nothing to show yet"));
     }
 
     #[test]

@@ -823,6 +823,28 @@ async fn status_is_one_when_a_configured_endpoint_lacks_its_scope() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_is_one_when_the_top_lists_lack_user_top_read() {
+    let fake = FakeSpotify::start().await;
+    playing(&fake);
+    let owner = Owner::new(&fake, &[("PROFILE_ENDPOINTS", "top")]);
+    // Signed in before the top lists were turned on: the stored scope lacks user-top-read.
+    owner.write_credentials(credentials_doc(
+        Some(FIRST_REFRESH_TOKEN),
+        &rfc3339_days_ago(1),
+    ));
+    let (code, out, err) = owner.run(&["status"]).await;
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    let line = out
+        .lines()
+        .chain(err.lines())
+        .find(|l| l.contains("MISSING") && l.contains("user-top-read"))
+        .unwrap_or_else(|| panic!("no line naming the missing scope:\n{out}\n{err}"));
+    assert!(!line.contains("user-library-read"), "{line}");
+    assert!(err.contains("nowplaying authorize"), "{err}");
+    assert_no_secrets(&out, &err);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_is_one_when_the_table_is_unreachable() {
     let fake = FakeSpotify::start().await;
     let owner = Owner::new(

@@ -1,7 +1,7 @@
 //! From Spotify's wire types to the public [`NowPlaying`].
 
 use super::wire;
-use crate::model::{ItemType, NowPlaying, Status};
+use crate::model::{ItemType, ListTrack, NowPlaying, Status, TopArtist};
 
 /// Maps a currently-playing answer. `None` when there is no item to show (ads, unknown types,
 /// `item: null`): the caller then asks recently-played.
@@ -37,6 +37,98 @@ pub fn recent(rp: wire::RecentlyPlayed, read_at_ms: u64) -> Vec<NowPlaying> {
             Some(np)
         })
         .collect()
+}
+
+/// The history list: recently-played items, newest first, with consecutive plays of one track
+/// folded into one entry (the newest play's `playedAt`, and `count` plays).
+pub fn history(rp: wire::RecentlyPlayed, read_at_ms: u64) -> Vec<ListTrack> {
+    let mut out: Vec<ListTrack> = Vec::new();
+    for np in recent(rp, read_at_ms) {
+        match out.last_mut() {
+            Some(last) if same_track(&last.item, &np) => {
+                last.count = Some(last.count.unwrap_or(1) + 1);
+            }
+            _ => out.push(ListTrack {
+                item: np,
+                count: Some(1),
+                rank: None,
+                added_at: None,
+            }),
+        }
+    }
+    out
+}
+
+/// One track, played again: the same Spotify id, or (local files, which have none) the same
+/// title, artists and album.
+fn same_track(a: &NowPlaying, b: &NowPlaying) -> bool {
+    match (&a.track_id, &b.track_id) {
+        (Some(x), Some(y)) => x == y,
+        (None, None) => a.name == b.name && a.artists == b.artists && a.album == b.album,
+        _ => false,
+    }
+}
+
+/// Top tracks, ranked from 1 in Spotify's order.
+pub fn top_tracks(t: wire::TopTracks, read_at_ms: u64) -> Vec<ListTrack> {
+    t.items
+        .into_iter()
+        .filter_map(|i| list_track(i, Status::Top, read_at_ms))
+        .enumerate()
+        .map(|(n, mut lt)| {
+            lt.rank = Some(n as u32 + 1);
+            lt
+        })
+        .collect()
+}
+
+/// Top artists, ranked from 1 in Spotify's order; entries without a name are skipped.
+pub fn top_artists(t: wire::TopArtists) -> Vec<TopArtist> {
+    t.items
+        .into_iter()
+        .filter_map(|a| {
+            let name = a.name.filter(|n| !n.trim().is_empty())?;
+            Some(TopArtist {
+                name,
+                image: largest_image(a.images),
+                url: a.external_urls.spotify.filter(|u| !u.trim().is_empty()),
+                rank: 0,
+                genres: a
+                    .genres
+                    .into_iter()
+                    .filter(|g| !g.trim().is_empty())
+                    .collect(),
+            })
+        })
+        .enumerate()
+        .map(|(n, mut a)| {
+            a.rank = n as u32 + 1;
+            a
+        })
+        .collect()
+}
+
+/// Saved tracks, most recently saved first, with `addedAt`.
+pub fn saved(s: wire::SavedTracks, read_at_ms: u64) -> Vec<ListTrack> {
+    s.items
+        .into_iter()
+        .filter_map(|st| {
+            let mut lt = list_track(st.track?, Status::Saved, read_at_ms)?;
+            lt.added_at = st.added_at;
+            Some(lt)
+        })
+        .collect()
+}
+
+fn list_track(item: wire::Item, status: Status, read_at_ms: u64) -> Option<ListTrack> {
+    let mut np = item_to_model(item, false, read_at_ms)?;
+    np.status = status;
+    Some(ListTrack {
+        item: np,
+        count: None,
+        rank: None,
+        added_at: None,
+    })
 }
 
 /// The shared part of a track or episode. `None` for item types we do not show.
@@ -175,6 +267,65 @@ mod tests {
         assert_eq!(np.name, "Unknown title");
         assert_eq!(np.duration_ms, 0);
         assert!(!np.is_playing);
+    }
+
+    fn hist(id: Option<&str>, name: &str, at: &str) -> serde_json::Value {
+        json!({"played_at": at, "track": {"type": "track", "id": id, "name": name,
+            "artists": [{"name": "A"}], "album": {"name": "Al"}}})
+    }
+
+    #[test]
+    fn history_folds_consecutive_repeats_only() {
+        let rp: wire::RecentlyPlayed = serde_json::from_value(json!({"items": [
+            hist(Some("a"), "A", "t6"), hist(Some("a"), "A", "t5"), hist(Some("a"), "A", "t4"),
+            hist(Some("b"), "B", "t3"), hist(Some("a"), "A", "t2"),
+            hist(None, "local", "t1"), hist(None, "local", "t0"), null
+        ]}))
+        .unwrap();
+        let h = history(rp, 9);
+        let got: Vec<_> = h
+            .iter()
+            .map(|t| (t.item.name.as_str(), t.count, t.item.played_at.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("A", Some(3), Some("t6")),
+                ("B", Some(1), Some("t3")),
+                ("A", Some(1), Some("t2")),
+                ("local", Some(2), Some("t1")),
+            ]
+        );
+        assert!(h.iter().all(|t| t.item.status == Status::Recent));
+    }
+
+    #[test]
+    fn top_lists_are_ranked_and_skip_bad_entries() {
+        let t: wire::TopTracks = serde_json::from_value(json!({"items": [
+            {"type": "track", "id": "x", "name": "X"}, 5, {"type": "ad"}, {"type": "track", "id": "y", "name": "Y"}
+        ]}))
+        .unwrap();
+        let ranks: Vec<_> = top_tracks(t, 1)
+            .iter()
+            .map(|t| (t.item.name.clone(), t.rank))
+            .collect();
+        assert_eq!(ranks, vec![("X".into(), Some(1)), ("Y".into(), Some(2))]);
+        let a: wire::TopArtists = serde_json::from_value(json!({"items": [
+            {"name": "One", "images": [{"url": "s", "width": 1, "height": 1}, {"url": "b", "width": 9, "height": 9}],
+             "external_urls": {"spotify": "https://open.spotify.com/artist/1"}, "genres": ["ambient", ""]},
+            {"name": ""}, {"name": "Two", "genres": null}
+        ]}))
+        .unwrap();
+        let a = top_artists(a);
+        assert_eq!(a.len(), 2);
+        assert_eq!(
+            (a[0].rank, a[0].image.as_deref(), a[0].genres.clone()),
+            (1, Some("b"), vec!["ambient".to_string()])
+        );
+        assert_eq!(
+            (a[1].name.as_str(), a[1].rank, a[1].image.clone()),
+            ("Two", 2, None)
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::Engine;
 use reqwest::StatusCode;
 
-use crate::model::NowPlaying;
+use crate::model::{ListTrack, NowPlaying, TopArtist};
 use crate::secret::Secret;
 
 /// What can go wrong when asking Spotify. Which layer acts on which variant: the token keeper
@@ -115,6 +115,83 @@ impl SpotifyClient {
         };
         let rp: wire::RecentlyPlayed = parse_object(&body)?;
         Ok(map::recent(rp, now_ms))
+    }
+
+    /// The history: `GET /v1/me/player/recently-played?limit=N`, repeats folded.
+    pub async fn history(
+        &self,
+        token: &Secret,
+        limit: u8,
+        now_ms: u64,
+    ) -> Result<Vec<ListTrack>, SpotifyError> {
+        let url = format!(
+            "{}/v1/me/player/recently-played?limit={}",
+            self.api_base,
+            limit.clamp(1, 50)
+        );
+        let Some(body) = self.get(&url, token).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(map::history(parse_object(&body)?, now_ms))
+    }
+
+    /// `GET /v1/me/top/tracks?time_range=R&limit=N` (scope `user-top-read`).
+    pub async fn top_tracks(
+        &self,
+        token: &Secret,
+        time_range: &str,
+        limit: u8,
+        now_ms: u64,
+    ) -> Result<Vec<ListTrack>, SpotifyError> {
+        let Some(body) = self
+            .get(&self.top_url("tracks", time_range, limit), token)
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(map::top_tracks(parse_object(&body)?, now_ms))
+    }
+
+    /// `GET /v1/me/top/artists?time_range=R&limit=N` (scope `user-top-read`).
+    pub async fn top_artists(
+        &self,
+        token: &Secret,
+        time_range: &str,
+        limit: u8,
+    ) -> Result<Vec<TopArtist>, SpotifyError> {
+        let Some(body) = self
+            .get(&self.top_url("artists", time_range, limit), token)
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(map::top_artists(parse_object(&body)?))
+    }
+
+    fn top_url(&self, kind: &str, time_range: &str, limit: u8) -> String {
+        format!(
+            "{}/v1/me/top/{kind}?time_range={time_range}&limit={}",
+            self.api_base,
+            limit.clamp(1, 50)
+        )
+    }
+
+    /// `GET /v1/me/tracks?limit=N`, most recently saved first (scope `user-library-read`).
+    pub async fn saved_tracks(
+        &self,
+        token: &Secret,
+        limit: u8,
+        now_ms: u64,
+    ) -> Result<Vec<ListTrack>, SpotifyError> {
+        let url = format!(
+            "{}/v1/me/tracks?limit={}",
+            self.api_base,
+            limit.clamp(1, 50)
+        );
+        let Some(body) = self.get(&url, token).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(map::saved(parse_object(&body)?, now_ms))
     }
 
     /// A GET with the bearer token; `Ok(None)` on `204`.

@@ -103,7 +103,7 @@ pub struct Image {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RecentlyPlayed {
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "lenient_items")]
     pub items: Vec<PlayHistory>,
 }
 
@@ -114,6 +114,71 @@ pub struct PlayHistory {
     pub track: Option<Item>,
     #[serde(deserialize_with = "lenient")]
     pub played_at: Option<String>,
+}
+
+/// `GET /v1/me/top/tracks`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TopTracks {
+    #[serde(deserialize_with = "lenient_items")]
+    pub items: Vec<Item>,
+}
+
+/// `GET /v1/me/top/artists`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TopArtists {
+    #[serde(deserialize_with = "lenient_items")]
+    pub items: Vec<Artist>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Artist {
+    #[serde(deserialize_with = "lenient")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub external_urls: ExternalUrls,
+    #[serde(deserialize_with = "lenient")]
+    pub images: Vec<Image>,
+    #[serde(deserialize_with = "lenient")]
+    pub genres: Vec<String>,
+}
+
+/// `GET /v1/me/tracks`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedTracks {
+    #[serde(deserialize_with = "lenient_items")]
+    pub items: Vec<SavedTrack>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedTrack {
+    #[serde(deserialize_with = "lenient")]
+    pub added_at: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub track: Option<Item>,
+}
+
+/// A list where one malformed entry (`null`, a string) is dropped instead of emptying the list.
+fn lenient_items<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(match value {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .filter(serde_json::Value::is_object)
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect(),
+        _ => Vec::new(),
+    })
 }
 
 /// The accounts service's answer to a token request.

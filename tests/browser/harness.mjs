@@ -123,8 +123,8 @@ const escapeAttr = (s) => String(s).replace(/&/g, '&amp;').replace(/"/g, '&quot;
 
 /**
  * Serves `/widget.js` (from assets/), `/art.png`, `/art2.png`, `/missing.png` (404) and
- * `/page?attr=value…`: a page holding one <spotify-now-playing> whose attributes are the query
- * parameters (`bg=` sets the page background instead). `/api/spotify` is left to each test's
+ * `/page?attr=value…`: a page holding one <spotify-now-playing> (or the element named by `tag=`)
+ * whose attributes are the query parameters (`bg=` sets the page background instead). `/api/spotify` is left to each test's
  * `page.route()`; unrouted it answers 503.
  */
 export async function startStaticServer() {
@@ -143,14 +143,17 @@ export async function startStaticServer() {
     }
     if (url.pathname === '/page') {
       const bg = url.searchParams.get('bg') || '#f1f2f4';
+      // `tag=` picks another element of widget.js (the profile lists); default the now-playing card.
+      const tags = ['spotify-now-playing', 'spotify-recent-tracks', 'spotify-top-artists'];
+      const tag = tags.includes(url.searchParams.get('tag')) ? url.searchParams.get('tag') : tags[0];
       const attrs = [...url.searchParams]
-        .filter(([k]) => k !== 'bg')
+        .filter(([k]) => k !== 'bg' && k !== 'tag')
         .map(([k, v]) => (v === '' ? ` ${k}` : ` ${k}="${escapeAttr(v)}"`))
         .join('');
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       return res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>widget test</title>
 <style>body{margin:0;background:${escapeAttr(bg)}} #wrap{display:inline-block;padding:16px}</style></head>
-<body><div id="wrap"><spotify-now-playing${attrs}></spotify-now-playing></div>
+<body><div id="wrap"><${tag}${attrs}></${tag}></div>
 <script type="module" src="/widget.js"></script></body></html>`);
     }
     res.writeHead(url.pathname === '/api/spotify' ? 503 : 404, { 'content-type': 'text/plain' });

@@ -114,6 +114,9 @@ pub struct Stats {
     /// The refresh token Spotify considers valid now.
     pub valid_refresh_token: Option<String>,
     pub scopes_granted: Option<String>,
+    /// Path and query of every recently-played, top and saved-tracks call, in order.
+    #[serde(default)]
+    pub list_calls: Vec<String>,
 }
 
 struct Inner {
@@ -173,6 +176,7 @@ impl FakeSpotify {
             .route("/img/{name}", get(image))
             .route("/_admin/current", post(admin_current))
             .route("/_admin/recent", post(admin_recent))
+            .route("/_admin/path", post(admin_path))
             .route("/_admin/token", post(admin_token))
             .route("/_admin/expire", post(admin_expire))
             .route("/_admin/refresh-token", post(admin_refresh_token))
@@ -277,13 +281,18 @@ async fn currently_playing(State(f): State<FakeSpotify>, headers: HeaderMap) -> 
     respond(s).await
 }
 
-async fn recently_played(State(f): State<FakeSpotify>, headers: HeaderMap) -> Response {
+async fn recently_played(
+    State(f): State<FakeSpotify>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
     if !f.check_bearer(&headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let s = {
         let mut i = f.inner.lock().unwrap();
         i.stats.recently_played += 1;
+        i.stats.list_calls.push(uri.to_string());
         i.recent_once
             .pop_front()
             .unwrap_or_else(|| i.recent.clone())
@@ -294,6 +303,7 @@ async fn recently_played(State(f): State<FakeSpotify>, headers: HeaderMap) -> Re
 async fn top(
     State(f): State<FakeSpotify>,
     axum::extract::Path(kind): axum::extract::Path<String>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
     if !f.check_bearer(&headers) {
@@ -302,6 +312,7 @@ async fn top(
     let s = {
         let mut i = f.inner.lock().unwrap();
         i.stats.top += 1;
+        i.stats.list_calls.push(uri.to_string());
         i.other
             .get(&format!("/v1/me/top/{kind}"))
             .cloned()
@@ -310,13 +321,14 @@ async fn top(
     respond(s).await
 }
 
-async fn saved(State(f): State<FakeSpotify>, headers: HeaderMap) -> Response {
+async fn saved(State(f): State<FakeSpotify>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
     if !f.check_bearer(&headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let s = {
         let mut i = f.inner.lock().unwrap();
         i.stats.saved += 1;
+        i.stats.list_calls.push(uri.to_string());
         i.other
             .get("/v1/me/tracks")
             .cloned()
@@ -519,6 +531,16 @@ async fn admin_recent(State(f): State<FakeSpotify>, Json(s): Json<Scripted>) -> 
     StatusCode::NO_CONTENT
 }
 
+/// `{"path": "/v1/me/top/artists", ...Scripted}`: the answer of another API path.
+async fn admin_path(State(f): State<FakeSpotify>, Json(v): Json<Value>) -> StatusCode {
+    let Some(path) = v.get("path").and_then(Value::as_str).map(str::to_string) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let s: Scripted = serde_json::from_value(v).unwrap_or(Scripted::status(500));
+    f.set_path(&path, s);
+    StatusCode::NO_CONTENT
+}
+
 async fn admin_token(State(f): State<FakeSpotify>, Json(t): Json<TokenBehavior>) -> StatusCode {
     f.set_token(t);
     StatusCode::NO_CONTENT
@@ -589,6 +611,41 @@ pub mod bodies {
             "artists": [{"name": "Me", "id": null}],
             "album": {"name": "Demo", "images": []}
         })
+    }
+
+    /// A recently-played page of several plays, newest first.
+    pub fn history(plays: &[(Value, &str)]) -> Value {
+        let items: Vec<Value> = plays
+            .iter()
+            .map(|(t, at)| json!({"track": t, "played_at": at, "context": null}))
+            .collect();
+        json!({"items": items, "next": null, "limit": 50})
+    }
+
+    pub fn artist(id: &str, name: &str) -> Value {
+        json!({
+            "type": "artist", "id": id, "name": name, "popularity": 70,
+            "genres": ["trip hop", "electronica"],
+            "external_urls": {"spotify": format!("https://open.spotify.com/artist/{id}")},
+            "images": [
+                {"url": format!("https://i.scdn.co/image/{id}-160"), "width": 160, "height": 160},
+                {"url": format!("https://i.scdn.co/image/{id}-640"), "width": 640, "height": 640}
+            ]
+        })
+    }
+
+    /// A paging object of `items` (top lists).
+    pub fn page(items: Vec<Value>) -> Value {
+        json!({"items": items, "total": 50, "limit": 50, "offset": 0, "next": null})
+    }
+
+    /// `GET /v1/me/tracks`: saved tracks with the moment each was saved.
+    pub fn saved(tracks: &[(Value, &str)]) -> Value {
+        let items: Vec<Value> = tracks
+            .iter()
+            .map(|(t, at)| json!({"added_at": at, "track": t}))
+            .collect();
+        json!({"items": items, "total": items.len(), "limit": 50, "offset": 0})
     }
 
     pub fn recent(item: Value, played_at: &str) -> Value {
