@@ -28,6 +28,26 @@ pub const DEFAULT_LIMIT: u8 = 10;
 pub const RECENT_KEY: &str = "answer:recent";
 pub const SAVED_KEY: &str = "answer:saved";
 
+/// Every cached answer's key (`/api/spotify` and every list), for the owner's commands that
+/// must take effect at once (`disconnect`, `authorize`, `hide`).
+pub fn all_answer_keys() -> Vec<String> {
+    let mut keys = vec![
+        crate::nowplaying::ANSWER_KEY.to_string(),
+        RECENT_KEY.to_string(),
+        SAVED_KEY.to_string(),
+    ];
+    for kind in [TopKind::Tracks, TopKind::Artists] {
+        for range in [
+            TimeRange::ShortTerm,
+            TimeRange::MediumTerm,
+            TimeRange::LongTerm,
+        ] {
+            keys.push(List::Top(kind, range).key());
+        }
+    }
+    keys
+}
+
 /// Which top list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TopKind {

@@ -673,14 +673,13 @@ pub async fn replace_authorization(
         ttl_s: now / 1000 + 10 * 365 * 24 * 3600,
     };
     let mut result = state.put(AUTH_GENERATION_KEY, &generation).await;
-    for key in [
-        TOKEN_KEY,
-        PENDING_REFRESH_KEY,
-        LATEST_REFRESH_KEY,
-        crate::nowplaying::ANSWER_KEY,
-    ] {
+    let keys = TOKEN_ITEMS
+        .iter()
+        .map(|k| k.to_string())
+        .chain(crate::profile::all_answer_keys());
+    for key in keys {
         if result.is_ok() {
-            result = state.delete(key).await;
+            result = state.delete(&key).await;
         }
     }
     let _ = state.delete_if_owner(TOKEN_LEASE_KEY, &owner).await;

@@ -76,13 +76,12 @@ pub async fn run(config: Config) -> Result<(), String> {
 }
 
 async fn clear_shared(stores: &app::Stores) -> Result<(), String> {
-    for key in [
-        crate::tokens::TOKEN_KEY,
-        crate::tokens::PENDING_REFRESH_KEY,
-        crate::tokens::LATEST_REFRESH_KEY,
-        crate::nowplaying::ANSWER_KEY,
-    ] {
-        stores.state.delete(key).await.map_err(|e| e.to_string())?;
+    let keys = crate::tokens::TOKEN_ITEMS
+        .iter()
+        .map(|k| k.to_string())
+        .chain(crate::profile::all_answer_keys());
+    for key in keys {
+        stores.state.delete(&key).await.map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use crate::app::{self, Stores};
 use crate::config::Config;
-use crate::nowplaying::{ANSWER_KEY, HIDDEN_KEY};
+use crate::nowplaying::HIDDEN_KEY;
 use crate::store::Record;
 
 /// Whether the page is hidden, as the service sees it.
@@ -37,11 +37,13 @@ pub async fn run(config: Config, hide: bool) -> Result<(), String> {
         result.map_err(|e| format!("could not change the privacy switch: {e}"))?;
         // A fetch that started before the switch may still write one answer; at worst it shows
         // for one cache window.
-        stores
-            .state
-            .delete(ANSWER_KEY)
-            .await
-            .map_err(|e| format!("switched, but could not drop the cached answer: {e}"))?;
+        for key in crate::profile::all_answer_keys() {
+            stores
+                .state
+                .delete(&key)
+                .await
+                .map_err(|e| format!("switched, but could not drop the cached answer: {e}"))?;
+        }
         format!("the {}", stores.state.describe())
     } else {
         let path = app::hidden_file(&config);
