@@ -209,10 +209,7 @@ async fn coldstart(bin: String, runs: usize) -> Value {
             "vm_hwm_kb": hwm,
         }));
     }
-    let mut ms: Vec<f64> = samples
-        .iter()
-        .filter_map(|s| s["ms"].as_f64())
-        .collect();
+    let mut ms: Vec<f64> = samples.iter().filter_map(|s| s["ms"].as_f64()).collect();
     ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let median = if ms.is_empty() {
         None

@@ -206,8 +206,14 @@ fn check_common(np: &NowPlaying) -> Result<(), TestCaseError> {
             "albumImage",
             o["albumImage"].is_string() || o["albumImage"].is_null(),
         ),
-        ("songUrl", o["songUrl"].is_string() || o["songUrl"].is_null()),
-        ("trackId", o["trackId"].is_string() || o["trackId"].is_null()),
+        (
+            "songUrl",
+            o["songUrl"].is_string() || o["songUrl"].is_null(),
+        ),
+        (
+            "trackId",
+            o["trackId"].is_string() || o["trackId"].is_null(),
+        ),
         (
             "previewUrl",
             o["previewUrl"].is_string() || o["previewUrl"].is_null(),
@@ -218,7 +224,10 @@ fn check_common(np: &NowPlaying) -> Result<(), TestCaseError> {
         ),
         ("durationMs", o["durationMs"].is_u64()),
         ("timestamp", o["timestamp"].is_u64()),
-        ("playedAt", o["playedAt"].is_string() || o["playedAt"].is_null()),
+        (
+            "playedAt",
+            o["playedAt"].is_string() || o["playedAt"].is_null(),
+        ),
         ("stale", o["stale"].is_boolean()),
     ] {
         prop_assert!(ok, "field {} has the wrong type: {}", k, v);
@@ -365,11 +374,7 @@ fn real_bodies_map_to_the_contract() {
 #[test]
 fn very_deep_json_is_refused_not_a_crash() {
     let depth = 100_000;
-    let text = format!(
-        "{{\"item\":{}1{}}}",
-        "[".repeat(depth),
-        "]".repeat(depth)
-    );
+    let text = format!("{{\"item\":{}1{}}}", "[".repeat(depth), "]".repeat(depth));
     check_bytes(text.as_bytes()).unwrap();
 }
 
@@ -446,13 +451,30 @@ fn arb_query() -> impl Strategy<Value = Option<String>> {
 fn arb_header_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::collection::vec(
-            prop_oneof![0x20u8..0x7f, 0x80u8..=0xff, Just(b'\t'), Just(b'"'), Just(b',')],
+            prop_oneof![
+                0x20u8..0x7f,
+                0x80u8..=0xff,
+                Just(b'\t'),
+                Just(b'"'),
+                Just(b',')
+            ],
             0..64,
         ),
-        proptest::sample::select(&[
-            "*", "W/\"x\"", "\"\"", ",,,", "W/", "\"unterminated", "null", "https://evil.example",
-            "http://localhost:3000", "null, *",
-        ][..]).prop_map(|s| s.as_bytes().to_vec()),
+        proptest::sample::select(
+            &[
+                "*",
+                "W/\"x\"",
+                "\"\"",
+                ",,,",
+                "W/",
+                "\"unterminated",
+                "null",
+                "https://evil.example",
+                "http://localhost:3000",
+                "null, *",
+            ][..]
+        )
+        .prop_map(|s| s.as_bytes().to_vec()),
         (1usize..8_000).prop_map(|n| vec![b'W'; n]),
     ]
 }
@@ -466,15 +488,17 @@ fn arb_request() -> impl Strategy<Value = OddRequest> {
         prop::option::of(arb_header_bytes()),
         prop::collection::vec(
             (
-                proptest::sample::select(&[
-                    "accept",
-                    "access-control-request-method",
-                    "access-control-request-headers",
-                    "content-type",
-                    "x-forwarded-for",
-                    "cookie",
-                    "range",
-                ][..])
+                proptest::sample::select(
+                    &[
+                        "accept",
+                        "access-control-request-method",
+                        "access-control-request-headers",
+                        "content-type",
+                        "x-forwarded-for",
+                        "cookie",
+                        "range",
+                    ][..],
+                )
                 .prop_map(str::to_string),
                 arb_header_bytes(),
             ),
@@ -508,10 +532,7 @@ async fn send(app: &TestApp, r: &OddRequest) -> Result<(), TestCaseError> {
     let headers = req.headers_mut().unwrap();
     let mut put = |name: &str, bytes: &[u8]| {
         if let Ok(v) = HeaderValue::from_bytes(bytes) {
-            headers.append(
-                header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                v,
-            );
+            headers.append(header::HeaderName::from_bytes(name.as_bytes()).unwrap(), v);
         }
     };
     if let Some(v) = &r.if_none_match {
@@ -601,7 +622,10 @@ fn odd_requests_never_get_a_5xx() {
 fn odd_requests_with_an_origin_list_and_no_cache() {
     http_fuzz(
         &[
-            ("ALLOWED_ORIGINS", "https://me.example,http://localhost:3000"),
+            (
+                "ALLOWED_ORIGINS",
+                "https://me.example,http://localhost:3000",
+            ),
             ("CACHE_TTL_SECONDS", "0"),
         ],
         128,
