@@ -35,7 +35,15 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         .operation_attempt_timeout(Duration::from_millis(1_000))
         .operation_timeout(Duration::from_millis(2_000))
         .build();
+    // The SDK's hyper 1 client on rustls with ring: the same TLS stack as reqwest's, so the
+    // binary carries one (see Cargo.toml).
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
         .timeout_config(timeouts)
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
         .load()
