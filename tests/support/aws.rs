@@ -575,6 +575,36 @@ impl EmulatorApp {
         }
     }
 
+    /// Another instance of the service (another Lambda environment) on the same table, secret,
+    /// proxies and fake Spotify, with its own token keeper, lease owner id and memory: returns
+    /// its base URL.
+    pub async fn sibling(
+        &self,
+        extra: &[(&str, &str)],
+        clock: Option<nowplaying::clock::ManualClock>,
+    ) -> String {
+        let mut vars = vec![
+            ("TOKEN_SECRET_ID", self.secret_id.as_str()),
+            ("CACHE_TABLE", self.table.as_str()),
+        ];
+        vars.extend_from_slice(extra);
+        let config = super::config(
+            &self.fake,
+            &self._dir.path().join("credentials.json"),
+            &vars,
+        );
+        let clock: nowplaying::clock::SharedClock = match clock {
+            Some(c) => Arc::new(c),
+            None => Arc::new(nowplaying::clock::SystemClock),
+        };
+        let spotify = nowplaying::spotify::SpotifyClient::new(
+            &config.api_base_url,
+            &config.accounts_base_url,
+        );
+        let app = nowplaying::app::build(&config, &self.stores, spotify, clock);
+        super::serve(app).await
+    }
+
     /// `GET /api/spotify`: asserts `200` and returns the JSON body.
     pub async fn now(&self) -> serde_json::Value {
         let r = self

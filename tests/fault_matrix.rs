@@ -1,0 +1,748 @@
+//! The fault matrix of issue 6: one test per fault, each against the whole service on the AWS
+//! emulator (Secrets Manager credentials, DynamoDB shared state, each behind a fault proxy) and
+//! the fake Spotify, with a clock the test moves. Every test asserts the same four invariants
+//! through [`Run::finish`]:
+//!
+//! - (a) the page always gets `200` with the last good answer (possibly `stale: true`) or `null`,
+//!   never a 5xx ([`Run::page_at`] checks every single answer);
+//! - (b) no lost refresh token: the secret or the sealed `pending-refresh-token` item holds the
+//!   token the fake considers valid, and a later refresh works without a new `invalid_grant`;
+//! - (c) no spike of upstream calls: currently-playing (and recently-played) calls at most the
+//!   cache windows elapsed + 2, token calls within the bound stated per fault (all counts from the
+//!   start of the test, its warm-up and its final refresh included);
+//! - (d) no secret in the logs: every log line of this test binary (captured to a buffer) is
+//!   searched for the client secret, every refresh token the fake issued and access tokens.
+//!
+//! Faults already covered at length elsewhere are referenced where they are: the Blackhole
+//! (time-out) variants of the store outages in `tests/emulator_service.rs`, and a real SIGKILL of
+//! a `nowplaying serve` process mid-refresh in `tests/parallel_processes.rs`.
+
+mod support;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::aws::{self, attr_n, attr_s, EmulatorApp};
+use support::fake_spotify::Stats;
+use support::*;
+
+use nowplaying::clock::{Clock, ManualClock};
+use nowplaying::nowplaying::{ANSWER_KEY, COOLDOWN_KEY};
+use nowplaying::seal::Sealer;
+use nowplaying::secret::Secret;
+use nowplaying::tokens::{PENDING_REFRESH_KEY, TOKEN_LEASE_KEY};
+
+fn song() -> Scripted {
+    Scripted::json(bodies::playing(bodies::track("t1", "Song"), true, 1000))
+}
+
+fn sealer() -> Sealer {
+    Sealer::from_client_secret(&Secret::new(fake_spotify::CLIENT_SECRET))
+}
+
+/// What the page got, over a whole run.
+#[derive(Default, Debug)]
+struct Pages {
+    requests: u32,
+    fresh: u32,
+    stale: u32,
+    null: u32,
+    /// The `timestamp` of every fresh answer: a stale one must be one of them.
+    fresh_timestamps: Vec<Value>,
+}
+
+/// One fault's run: the service on the emulator, a clock the test moves, and the page's tally.
+struct Run {
+    name: &'static str,
+    app: EmulatorApp,
+    clock: ManualClock,
+    t0: u64,
+    started: Instant,
+    pages: Mutex<Pages>,
+    /// Refresh tokens the test itself handed out (a new sign-in), for the log search.
+    extra_tokens: Mutex<Vec<String>>,
+}
+
+impl Run {
+    /// The service with the default cache window, warmed: one good answer, one refresh.
+    async fn start(name: &'static str) -> Run {
+        let clock = ManualClock::new(T0);
+        let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
+        app.fake.set_current(song());
+        let run = Run {
+            name,
+            app,
+            clock,
+            t0: T0,
+            started: Instant::now(),
+            pages: Mutex::new(Pages::default()),
+            extra_tokens: Mutex::new(Vec::new()),
+        };
+        let v = run.page().await;
+        assert_eq!(v["name"], "Song", "warm-up");
+        assert_eq!(v["stale"], false);
+        assert_eq!(run.app.secret_token().await, "refresh-token-1");
+        run
+    }
+
+    fn ttl(&self) -> u64 {
+        self.app.app.service.settings().ttl_ms
+    }
+
+    /// Moves the clock past the cache window.
+    fn next_window(&self) {
+        self.clock.advance_ms(self.ttl() + 1);
+    }
+
+    /// Cache windows the run has touched, by the service's clock.
+    fn windows(&self) -> u64 {
+        (self.clock.now_ms() - self.t0) / self.ttl() + 1
+    }
+
+    fn stats(&self) -> Stats {
+        self.app.fake.stats()
+    }
+
+    fn url(&self) -> String {
+        self.app.url.clone()
+    }
+
+    async fn page(&self) -> Value {
+        self.page_at(&self.url()).await
+    }
+
+    /// (a) for one answer: `200`, and `null` or the good answer (stale only as it was read).
+    async fn page_at(&self, base: &str) -> Value {
+        let r = self
+            .app
+            .http
+            .get(format!("{base}/api/spotify"))
+            .send()
+            .await
+            .expect("the service answers");
+        self.check(r.status().as_u16(), r.json().await.expect("a JSON body"))
+    }
+
+    fn check(&self, status: u16, v: Value) -> Value {
+        assert!(status < 500, "{}: the page got a {status}", self.name);
+        assert_eq!(status, 200, "{}: {v}", self.name);
+        let mut p = self.pages.lock().unwrap();
+        p.requests += 1;
+        if v.is_null() {
+            p.null += 1;
+            return v;
+        }
+        assert_eq!(
+            v["name"], "Song",
+            "{}: the good answer or null, nothing else: {v}",
+            self.name
+        );
+        if v["stale"] == true {
+            assert!(
+                p.fresh_timestamps.contains(&v["timestamp"]),
+                "{}: a stale answer is the last good one as it was read: {v}",
+                self.name
+            );
+            p.stale += 1;
+        } else {
+            p.fresh += 1;
+            p.fresh_timestamps.push(v["timestamp"].clone());
+        }
+        v
+    }
+
+    /// `n` concurrent requests spread over `bases`; each answer checked as in [`Run::page_at`].
+    async fn pages_at(&self, bases: &[String], n: usize) -> Vec<Value> {
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let http = self.app.http.clone();
+            let url = format!("{}/api/spotify", bases[i % bases.len()]);
+            tasks.push(tokio::spawn(async move {
+                let r = http.get(url).send().await.expect("the service answers");
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.expect("a JSON body"))
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            let (status, v) = t.await.unwrap();
+            out.push(self.check(status, v));
+        }
+        out
+    }
+
+    async fn pages(&self, n: usize) -> Vec<Value> {
+        self.pages_at(&[self.url()], n).await
+    }
+
+    /// The owner runs `nowplaying authorize` again (the fake hands out `token`): the command's
+    /// own code path, writing the secret and the table's authorization generation.
+    async fn reauthorize(&self, token: &str) {
+        self.app.fake.set_token(TokenBehavior::default());
+        self.app.fake.set_refresh_token(Some(token));
+        let mut c = credentials(token);
+        c.authorized_at = Some("2026-11-24T09:00:00Z".into());
+        let clock = self.clock.clone();
+        let replaced = nowplaying::tokens::replace_authorization(
+            self.app.stores.credentials.as_ref(),
+            Some(self.app.stores.state.as_ref()),
+            &c,
+            move || clock.now_ms(),
+        )
+        .await
+        .expect("authorize stores the credentials");
+        assert!(replaced.cleared_shared, "{replaced:?}");
+        self.extra_tokens.lock().unwrap().push(token.to_string());
+    }
+
+    /// (b), first half: the token Spotify considers valid is in the secret or sealed in the table.
+    async fn assert_no_lost_refresh_token(&self) {
+        let valid = self
+            .stats()
+            .valid_refresh_token
+            .expect("the fake has a valid refresh token");
+        let in_secret = self.app.secret_token().await;
+        let pending = self
+            .app
+            .item(PENDING_REFRESH_KEY)
+            .await
+            .and_then(|i| sealer().open(PENDING_REFRESH_KEY, &attr_s(&i, "v")));
+        assert!(
+            in_secret == valid || pending.as_deref() == Some(valid.as_str()),
+            "{}: the valid refresh token {valid} is lost: the secret holds {in_secret}, the pending item {pending:?}",
+            self.name
+        );
+    }
+
+    /// (b), second half: with Spotify healthy again, the next refresh works, without a new
+    /// `invalid_grant`, and the secret holds its rotated token.
+    async fn assert_a_later_refresh_works(&self) {
+        let before = self.stats();
+        self.app.fake.set_token(TokenBehavior::default());
+        self.app.fake.set_current(song());
+        self.app.fake.expire_access_tokens();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.next_window();
+            let v = self.page().await;
+            if self.stats().token_refreshes > before.token_refreshes
+                && v["name"] == "Song"
+                && v["stale"] == false
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: no later refresh within 10 s ({:?})",
+                self.name,
+                self.stats()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let after = self.stats();
+        assert_eq!(
+            after.invalid_grant, before.invalid_grant,
+            "{}: the later refresh got invalid_grant",
+            self.name
+        );
+        assert_eq!(after.token_refreshes, before.token_refreshes + 1);
+        let valid = after.valid_refresh_token.unwrap();
+        aws::eventually(Duration::from_secs(10), "the secret catches up", || async {
+            self.app.secret_token().await == valid
+        })
+        .await;
+    }
+
+    /// (c): upstream calls within the windows elapsed + 2; token calls within `token_bound`.
+    fn assert_calls(&self, token_bound: u64) {
+        let s = self.stats();
+        let windows = self.windows();
+        assert!(
+            s.currently_playing <= windows + 2,
+            "{}: {} currently-playing calls in {windows} windows",
+            self.name,
+            s.currently_playing
+        );
+        assert!(
+            s.recently_played <= windows + 2,
+            "{}: {} recently-played calls in {windows} windows",
+            self.name,
+            s.recently_played
+        );
+        assert!(
+            s.token_calls <= token_bound,
+            "{}: {} token calls, bound {token_bound}",
+            self.name,
+            s.token_calls
+        );
+    }
+
+    /// (d): no log line carries the client secret, a refresh token the fake (or the test) issued,
+    /// or an access token (the fake's are `access-N-…`).
+    fn assert_no_secret_in_logs(&self) {
+        let logs = aws::captured_logs();
+        assert!(
+            logs.contains("refreshed the Spotify access token"),
+            "the log capture works"
+        );
+        let s = self.stats();
+        let mut needles = vec![
+            fake_spotify::CLIENT_SECRET.to_string(),
+            "access-".to_string(),
+        ];
+        needles.extend((0..=s.token_refreshes + s.code_exchanges).map(|n| format!("refresh-token-{n}")));
+        needles.extend(s.valid_refresh_token.clone());
+        needles.extend(self.extra_tokens.lock().unwrap().iter().cloned());
+        for needle in needles {
+            let hits: Vec<&str> = logs.lines().filter(|l| l.contains(&needle)).collect();
+            assert!(
+                hits.is_empty(),
+                "{}: a log line contains {needle:?}:\n{}",
+                self.name,
+                hits.join("\n")
+            );
+        }
+    }
+
+    /// The log lines of this run's secret at ERROR level.
+    fn errors(&self) -> Vec<String> {
+        aws::captured_logs()
+            .lines()
+            .filter(|l| l.contains("ERROR") && l.contains(&self.app.secret_id))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Every invariant, then one summary line (the matrix's row).
+    async fn finish(&self, token_bound: u64) {
+        self.assert_no_lost_refresh_token().await;
+        self.assert_a_later_refresh_works().await;
+        self.assert_no_lost_refresh_token().await;
+        self.assert_calls(token_bound);
+        self.assert_no_secret_in_logs();
+        let s = self.stats();
+        let p = self.pages.lock().unwrap();
+        eprintln!(
+            "MATRIX | {} | pages {} (fresh {}, stale {}, null {}) | currently-playing {} in {} windows | token calls {} (bound {token_bound}), refreshes {}, invalid_grant {} | errors {} | {:.1} s",
+            self.name,
+            p.requests,
+            p.fresh,
+            p.stale,
+            p.null,
+            s.currently_playing,
+            self.windows(),
+            s.token_calls,
+            s.token_refreshes,
+            s.invalid_grant,
+            self.errors().len(),
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+// ---- Spotify's API misbehaving ------------------------------------------------------------
+
+#[tokio::test]
+async fn spotify_429_with_a_long_retry_after() {
+    let run = Run::start("429 Retry-After 3600").await;
+    run.next_window();
+    run.app
+        .fake
+        .set_current(Scripted::status(429).retry_after(3600));
+    let v = run.page().await;
+    assert_eq!(v["stale"], true, "{v}");
+    let limited_at = run.clock.now_ms();
+    let calls = run.stats().currently_playing;
+    // Every process sees the cooldown: it is in the table.
+    let cooldown = run.app.item(COOLDOWN_KEY).await.expect("cooldown item");
+    assert_eq!(attr_n(&cooldown, "exp"), limited_at + 3_600_000);
+
+    // Fifty-nine minutes of traffic: no call reaches Spotify; stale for 15 minutes from the
+    // last good read, then null.
+    for _ in 0..59 {
+        run.clock.advance_ms(60_000);
+        let since_good = run.clock.now_ms() - run.t0;
+        for v in run.pages(2).await {
+            if since_good <= 15 * 60_000 {
+                assert_eq!(v["stale"], true, "{v}");
+            } else {
+                assert_eq!(v, Value::Null);
+            }
+        }
+    }
+    assert_eq!(run.stats().currently_playing, calls, "no call before Retry-After");
+
+    // Retry-After has passed: one call, a fresh answer.
+    run.clock.set_ms(limited_at + 3_600_000 + 1);
+    run.app.fake.set_current(song());
+    let v = run.page().await;
+    assert_eq!(v["stale"], false);
+    assert_eq!(run.stats().currently_playing, calls + 1);
+    // Tokens: the warm-up's and the final check's.
+    run.finish(2).await;
+    assert!(run.errors().is_empty(), "{:#?}", run.errors());
+}
+
+/// Spotify failing with `fault` for several windows: one call per window however many requests,
+/// stale within the bound, null past it, fresh again on recovery.
+async fn spotify_failing(name: &'static str, fault: Scripted) {
+    let run = Run::start(name).await;
+    run.app.fake.set_current(fault);
+    for _ in 0..4 {
+        run.next_window();
+        let before = run.stats().currently_playing;
+        for v in run.pages(3).await {
+            assert_eq!(v["stale"], true, "{name}: {v}");
+        }
+        assert_eq!(run.stats().currently_playing, before + 1, "{name}: one call per window");
+    }
+    // Past the stale bound (15 minutes): null.
+    run.clock.advance_ms(16 * 60_000);
+    for v in run.pages(3).await {
+        assert_eq!(v, Value::Null, "{name}");
+    }
+    run.app.fake.set_current(song());
+    run.next_window();
+    assert_eq!(run.page().await["stale"], false);
+    // Tokens: the warm-up's and the final check's; a failing API never costs a refresh.
+    run.finish(2).await;
+    assert!(run.errors().is_empty(), "{name}: {:#?}", run.errors());
+}
+
+#[tokio::test]
+async fn spotify_500() {
+    spotify_failing("500", Scripted::status(500)).await;
+}
+
+#[tokio::test]
+async fn spotify_503() {
+    spotify_failing("503", Scripted::status(503).retry_after(5)).await;
+}
+
+#[tokio::test]
+async fn spotify_html_body() {
+    spotify_failing(
+        "HTML body",
+        Scripted::raw(200, "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn spotify_truncated_json() {
+    spotify_failing(
+        "truncated JSON",
+        Scripted::raw(200, "{\"is_playing\": true, \"progress_ms\": 1000, \"item\": {\"na"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn spotify_time_out() {
+    let run = Run::start("time-out").await;
+    let beyond = nowplaying::spotify::REQUEST_TIMEOUT + Duration::from_millis(1_000);
+    run.app
+        .fake
+        .set_current(song().delayed(beyond.as_millis() as u64));
+    let deadline = run.app.app.service.settings().fetch_deadline;
+    for _ in 0..2 {
+        run.next_window();
+        let before = run.stats().currently_playing;
+        let t = Instant::now();
+        for v in run.pages(3).await {
+            assert_eq!(v["stale"], true, "{v}");
+        }
+        let took = t.elapsed();
+        assert!(took < deadline + Duration::from_secs(1), "held {took:?}");
+        assert_eq!(run.stats().currently_playing, before + 1, "one call per window");
+    }
+    run.app.fake.set_current(song());
+    run.next_window();
+    assert_eq!(run.page().await["stale"], false);
+    run.finish(2).await;
+    assert!(run.errors().is_empty(), "{:#?}", run.errors());
+}
+
+#[tokio::test]
+async fn spotify_401_on_a_fresh_token() {
+    let run = Run::start("401 on a fresh token").await;
+    // The access token expires; right after the refresh, Spotify rejects the fresh token once.
+    run.app.fake.expire_access_tokens();
+    run.app.fake.queue_current(Scripted::status(401));
+    run.next_window();
+    let before = run.stats();
+    let v = run.page().await;
+    assert_eq!(v["stale"], false, "a second refresh and a retry: {v}");
+    let after = run.stats();
+    // Old token: 401 (counted as unauthorized) → refresh → fresh token: 401 → one more refresh
+    // → retry: three calls and two refreshes, the most one answer ever costs.
+    assert_eq!(after.unauthorized - before.unauthorized, 1);
+    assert_eq!(after.currently_playing - before.currently_playing, 2);
+    assert_eq!(after.token_refreshes - before.token_refreshes, 2);
+    assert_eq!(after.invalid_grant, 0);
+    // The next windows need no refresh at all.
+    for _ in 0..3 {
+        run.next_window();
+        assert_eq!(run.page().await["stale"], false);
+    }
+    assert_eq!(run.stats().token_refreshes, after.token_refreshes);
+    // Tokens: warm-up 1 + 2 in the 401 window + the final check's 1.
+    run.finish(4).await;
+    assert!(run.errors().is_empty(), "{:#?}", run.errors());
+}
+
+// ---- Spotify's accounts service rejecting the credentials ---------------------------------
+
+async fn owner_must_act(name: &'static str, error: &str, logged: &str) {
+    let run = Run::start(name).await;
+    run.app.fake.set_token(TokenBehavior {
+        error: Some(error.into()),
+        ..Default::default()
+    });
+    run.app.fake.expire_access_tokens();
+    run.next_window();
+    assert_eq!(run.page().await, Value::Null, "{name}: null, not stale");
+    let first = run.stats();
+    assert_eq!(first.token_calls, 2, "{name}: one rejected refresh");
+    // Further requests, over several minutes: null, with no token call and no API call (the
+    // secret is read again after the back-off, holds the same credentials, and that is all).
+    for _ in 0..12 {
+        run.clock.advance_ms(15_000);
+        for v in run.pages(2).await {
+            assert_eq!(v, Value::Null, "{name}");
+        }
+    }
+    let later = run.stats();
+    assert_eq!(later.token_calls, first.token_calls, "{name}: back-off");
+    assert_eq!(later.currently_playing, first.currently_playing);
+    assert_eq!(later.unauthorized, first.unauthorized);
+    // One ERROR line, telling the owner what to run.
+    let errors = run.errors();
+    assert_eq!(errors.len(), 1, "{name}: {errors:#?}");
+    assert!(errors[0].contains("nowplaying authorize"), "{}", errors[0]);
+    assert!(errors[0].contains(logged), "{}", errors[0]);
+    // Nothing was wiped: the secret still holds the token Spotify last issued.
+    run.assert_no_lost_refresh_token().await;
+    // The owner signs in again; the running service notices at its next cache miss.
+    run.reauthorize("refresh-token-reauthorized").await;
+    // Tokens: warm-up 1 + the rejected one + the final check's 1.
+    run.finish(3).await;
+}
+
+#[tokio::test]
+async fn token_invalid_grant() {
+    owner_must_act("invalid_grant", "invalid_grant", "invalid_grant").await;
+}
+
+#[tokio::test]
+async fn token_invalid_client() {
+    owner_must_act("invalid_client", "invalid_client", "invalid_client").await;
+}
+
+/// The token endpoint takes 2 s (under the client's 2.5 s time-out: a slower answer is a
+/// time-out, and then Spotify may have rotated a token the service never saw) while a second
+/// instance on the same table and secret comes to need a token too: the clock passes the answer
+/// lease (5 s) mid-refresh, so the second instance takes the next window's lease, finds the token
+/// lease (10 s) held and waits for the holder. The token lease itself cannot run out during the
+/// Spotify call: that call is cut at 2.5 s, a quarter of the lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_endpoint_slow_while_the_answer_lease_runs_out() {
+    let run = Run::start("slow token endpoint, lease running out").await;
+    let other = run.app.sibling(&[], Some(run.clock.clone())).await;
+    let both = [run.url(), other.clone()];
+    assert_eq!(run.page_at(&other).await["name"], "Song");
+
+    run.app.fake.set_token(TokenBehavior {
+        delay_ms: 2_000,
+        ..Default::default()
+    });
+    run.app.fake.expire_access_tokens();
+    run.next_window();
+    let before = run.stats();
+    let first = tokio::join!(run.pages_at(&both, 8), async {
+        // The refresh is on its way to Spotify: the answer lease runs out.
+        aws::eventually(Duration::from_secs(5), "the refresh reaches Spotify", || async {
+            run.stats().token_calls > before.token_calls
+        })
+        .await;
+        run.clock.advance_ms(run.app.app.service.settings().lease_ms + 500);
+        assert!(run.app.item(TOKEN_LEASE_KEY).await.is_some(), "token lease held");
+        run.pages_at(&both, 8).await
+    });
+    for v in first.0.iter().chain(first.1.iter()) {
+        assert_eq!(v["name"], "Song", "{v}");
+    }
+    let after = run.stats();
+    assert_eq!(after.token_calls - before.token_calls, 1, "a single refresh");
+    assert_eq!(after.invalid_grant, 0);
+    for _ in 0..2 {
+        run.next_window();
+        for v in run.pages_at(&both, 4).await {
+            assert_eq!(v["stale"], false, "{v}");
+        }
+    }
+    assert_eq!(run.stats().token_calls, after.token_calls);
+    // Tokens: warm-up 1 + the slow one + the final check's 1.
+    run.finish(3).await;
+    assert!(run.errors().is_empty(), "{:#?}", run.errors());
+}
+
+// ---- The AWS stores failing -------------------------------------------------------------
+
+/// The whole emulator goes away (both DynamoDB and Secrets Manager refuse connections) while a
+/// rotation happens, then comes back. The Blackhole (time-out) variants, one store at a time, are
+/// in `tests/emulator_service.rs`.
+#[tokio::test]
+async fn aws_emulator_stopped_mid_run_and_restarted() {
+    let run = Run::start("AWS emulator stopped and restarted").await;
+    run.app.ddb_proxy.refuse();
+    run.app.sm_proxy.refuse();
+    for i in 0..4 {
+        run.next_window();
+        if i == 1 {
+            // Spotify rotates the refresh token while neither store can take it.
+            run.app.fake.expire_access_tokens();
+        }
+        for v in run.pages(2).await {
+            assert_eq!(v["name"], "Song", "answers keep coming: {v}");
+        }
+    }
+    assert_eq!(run.stats().token_refreshes, 2);
+    assert_eq!(run.app.secret_token().await, "refresh-token-1");
+
+    // Restarted: once the process tries the table again (10 s after its last failure), the
+    // answers are written there again, and the rotated token reaches the stores without waiting
+    // for the next refresh.
+    run.app.ddb_proxy.pass();
+    run.app.sm_proxy.pass();
+    run.clock.advance_ms(10_001);
+    assert_eq!(run.page().await["name"], "Song");
+    let answer = run.app.item(ANSWER_KEY).await.expect("the answer item");
+    assert!(
+        attr_n(&answer, "exp") > run.clock.now_ms(),
+        "the answer cache writes to the table again"
+    );
+    let valid = run.stats().valid_refresh_token.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while run.app.secret_token().await != valid {
+        assert!(
+            Instant::now() < deadline,
+            "the rotated refresh token never reached the secret after the restart"
+        );
+        run.next_window();
+        run.page().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    run.assert_no_lost_refresh_token().await;
+    assert_eq!(run.stats().token_refreshes, 2, "no refresh was needed for it");
+    // Tokens: warm-up 1 + the rotation during the outage + the final check's 1.
+    run.finish(3).await;
+}
+
+/// Secrets Manager refuses writes during a rotation, then recovers. The time-out variant, and a
+/// second rotation during the outage, are in `tests/emulator_service.rs`
+/// (`secret_write_*_during_rotation_keeps_the_token_pending`).
+#[tokio::test]
+async fn secret_write_failing_for_a_while() {
+    let run = Run::start("secret write failing").await;
+    run.app.sm_proxy.refuse();
+    run.app.fake.expire_access_tokens();
+    run.next_window();
+    assert_eq!(run.page().await["name"], "Song");
+    aws::eventually(Duration::from_secs(15), "the write is given up", || async {
+        run.errors()
+            .iter()
+            .any(|l| l.contains("could not persist the rotated refresh token"))
+    })
+    .await;
+    assert_eq!(run.stats().token_refreshes, 2);
+    // Kept sealed (never in clear) in the table; the secret is behind.
+    let pending = run.app.item(PENDING_REFRESH_KEY).await.expect("pending item");
+    assert!(!attr_s(&pending, "v").contains("refresh-token"));
+    assert_eq!(run.app.secret_token().await, "refresh-token-1");
+    run.assert_no_lost_refresh_token().await;
+    for _ in 0..3 {
+        run.next_window();
+        assert_eq!(run.page().await["stale"], false);
+    }
+    // Secrets Manager is back: the secret catches up.
+    run.app.sm_proxy.pass();
+    let valid = run.stats().valid_refresh_token.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while run.app.secret_token().await != valid {
+        assert!(Instant::now() < deadline, "the secret never caught up");
+        run.next_window();
+        run.page().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(run.stats().invalid_grant, 0);
+    // Tokens: warm-up 1 + the rotation + the final check's 1.
+    run.finish(3).await;
+}
+
+/// A process took the token lease, had Spotify rotate the refresh token, wrote it sealed to the
+/// table (the write-ahead) and was killed before writing the secret, publishing the access token
+/// or releasing the lease. Modelled in-process: the dead holder's refresh is a real call to the
+/// fake, its lease and pending items are written as it would have. A real SIGKILL of a
+/// `nowplaying serve` process with its refresh in flight, among four, is
+/// `tests/parallel_processes.rs` (`a_lease_holder_killed_mid_refresh_is_taken_over`, ~20 s).
+#[tokio::test]
+async fn lease_holder_killed_mid_refresh() {
+    let run = Run::start("lease holder killed mid-refresh").await;
+    let dead = "4242-killed";
+    let now = run.clock.now_ms();
+    let lease_until = now + 10_000;
+    aws::put_raw_item(
+        &run.app.ddb,
+        &run.app.table,
+        TOKEN_LEASE_KEY,
+        "",
+        lease_until,
+        Some(dead),
+        lease_until / 1000 + 3600,
+    )
+    .await;
+    let r = run
+        .app
+        .http
+        .post(format!("{}/api/token", run.app.fake.base))
+        .basic_auth(fake_spotify::CLIENT_ID, Some(fake_spotify::CLIENT_SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=refresh_token&refresh_token=refresh-token-1")
+        .send()
+        .await
+        .unwrap();
+    let grant: Value = r.json().await.unwrap();
+    let rotated = grant["refresh_token"].as_str().unwrap().to_string();
+    aws::put_raw_item(
+        &run.app.ddb,
+        &run.app.table,
+        PENDING_REFRESH_KEY,
+        &sealer().seal(PENDING_REFRESH_KEY, &rotated),
+        now + 200 * 24 * 3_600_000,
+        Some(dead),
+        now / 1000 + 200 * 24 * 3600,
+    )
+    .await;
+    run.app.fake.expire_access_tokens();
+
+    // While the dead holder's lease runs: the last good answer.
+    run.next_window();
+    for v in run.pages(3).await {
+        assert_eq!(v["name"], "Song", "{v}");
+    }
+    let refreshes = run.stats().token_refreshes;
+    // The lease lapses: one survivor refreshes with the rotated token the dead one left.
+    run.clock.set_ms(lease_until + 1);
+    let v = run.page().await;
+    assert_eq!(v["stale"], false, "{v}");
+    let s = run.stats();
+    assert_eq!(s.token_refreshes, refreshes + 1);
+    assert_eq!(s.invalid_grant, 0, "the dead holder's token was not lost");
+    assert_eq!(run.app.secret_token().await, s.valid_refresh_token.unwrap());
+    assert!(run.app.item(PENDING_REFRESH_KEY).await.is_none());
+    // Tokens: warm-up 1 + the dead holder's 1 + the survivor's 1 + the final check's 1.
+    run.finish(4).await;
+    assert!(run.errors().is_empty(), "{:#?}", run.errors());
+}
