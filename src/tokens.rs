@@ -58,6 +58,9 @@ const PERSIST_ATTEMPTS: u32 = 4;
 const PERSIST_FIRST_DELAY: Duration = Duration::from_millis(100);
 /// How long the shared state keeps a rotated refresh token that could not be persisted.
 const PENDING_KEEP_S: u64 = 200 * 24 * 3600;
+/// After a rotated refresh token could not be persisted: how long before a cache miss tries the
+/// write again (in the background), rather than waiting for the next refresh.
+const PERSIST_RETRY_MS: u64 = 30_000;
 
 /// How a running process notices that the owner's commands changed the credentials.
 #[derive(Debug, Clone, Default)]
@@ -82,6 +85,17 @@ struct Local {
     rejected: Option<(Option<Secret>, u64, AuthFailure)>,
     /// The authorization generation seen last (`None`: not read yet).
     generation: Option<String>,
+    /// A rotated refresh token whose write to the credential store was given up: the credentials
+    /// to write, the token it was rotated from, and when to try again.
+    unpersisted: Option<Unpersisted>,
+}
+
+#[derive(Clone)]
+struct Unpersisted {
+    credentials: Credentials,
+    rotated_from: Secret,
+    newest: Secret,
+    retry_at_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -147,6 +161,7 @@ impl TokenKeeper {
     /// returned again, and a fresh one is obtained.
     pub async fn access_token(&self, rejected: Option<&Secret>) -> Result<Secret, Error> {
         self.inner.notice_owner_changes().await;
+        self.inner.retry_persist_if_due();
         if let Some(t) = self.inner.local_access(rejected) {
             return Ok(t);
         }
@@ -471,13 +486,13 @@ impl Keeper {
         sealer: &Sealer,
     ) -> Result<Secret, Error> {
         let now = self.clock.now_ms();
-        let newest = grant.refresh_token.clone().unwrap_or(used);
+        let newest = grant.refresh_token.clone().unwrap_or_else(|| used.clone());
         if credentials.refresh_token.as_ref() != Some(&newest) {
             credentials.refresh_token = Some(newest.clone());
             if let Some(scope) = &grant.scope {
                 credentials.scope = Some(scope.clone());
             }
-            self.persist_refresh_token(&credentials, &newest, sealer)
+            self.persist_refresh_token(&credentials, &used, &newest, sealer, false)
                 .await;
         } else if used_pending {
             let _ = self.state.delete(PENDING_REFRESH_KEY).await;
@@ -509,11 +524,19 @@ impl Keeper {
     /// written sealed to the shared state (write-ahead), so neither a slow or unreachable
     /// credential store nor this process dying in the meantime can lose it: the next refresh,
     /// in any process, uses it and retries the write.
+    ///
+    /// When every attempt fails, the token is also remembered in this process and a cache miss
+    /// at least [`PERSIST_RETRY_MS`] later writes it again ([`Keeper::retry_persist`], one
+    /// attempt, `retrying`): the write-ahead copy may itself have gone only to this process's
+    /// memory (the table was down too), and the credential store should not stay behind for the
+    /// hour until the next refresh.
     async fn persist_refresh_token(
         &self,
         credentials: &Credentials,
+        rotated_from: &Secret,
         newest: &Secret,
         sealer: &Sealer,
+        retrying: bool,
     ) {
         let now = self.clock.now_ms();
         let record = Record {
@@ -532,9 +555,11 @@ impl Keeper {
         let _ = self.state.put(LATEST_REFRESH_KEY, &latest).await;
         let mut delay = PERSIST_FIRST_DELAY;
         let mut last_error = None;
-        for attempt in 1..=PERSIST_ATTEMPTS {
+        let attempts = if retrying { 1 } else { PERSIST_ATTEMPTS };
+        for attempt in 1..=attempts {
             match self.credentials.save(credentials).await {
                 Ok(()) => {
+                    self.local.lock().unwrap().unpersisted = None;
                     let _ = self
                         .state
                         .delete_if_owner(PENDING_REFRESH_KEY, &self.owner)
@@ -549,12 +574,26 @@ impl Keeper {
                 Err(e) => {
                     tracing::warn!(attempt, error = %e, "could not persist the rotated refresh token; retrying");
                     last_error = Some(e);
-                    if attempt < PERSIST_ATTEMPTS {
+                    if attempt < attempts {
                         tokio::time::sleep(delay).await;
                         delay *= 3;
                     }
                 }
             }
+        }
+        self.local.lock().unwrap().unpersisted = Some(Unpersisted {
+            credentials: credentials.clone(),
+            rotated_from: rotated_from.clone(),
+            newest: newest.clone(),
+            retry_at_ms: self.clock.now_ms() + PERSIST_RETRY_MS,
+        });
+        if retrying {
+            tracing::warn!(
+                store = %self.credentials.describe(),
+                error = %last_error.map(|e| e.to_string()).unwrap_or_default(),
+                "still could not persist the rotated refresh token; trying again later"
+            );
+            return;
         }
         tracing::error!(
             store = %self.credentials.describe(),
@@ -562,6 +601,64 @@ impl Keeper {
             kept_sealed_in_shared_state = kept,
             "could not persist the rotated refresh token; it is kept and the next refresh will use it and retry the write"
         );
+    }
+
+    /// Starts [`Keeper::retry_persist`] in the background when a given-up write is due again.
+    fn retry_persist_if_due(self: &Arc<Self>) {
+        let now = self.clock.now_ms();
+        let due = {
+            let mut l = self.local.lock().unwrap();
+            match &mut l.unpersisted {
+                Some(u) if u.retry_at_ms <= now => {
+                    u.retry_at_ms = now + PERSIST_RETRY_MS;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if due {
+            let keeper = self.clone();
+            tokio::spawn(async move { keeper.retry_persist().await });
+        }
+    }
+
+    /// Writes a rotated refresh token whose write was given up earlier, under the refresh lease,
+    /// unless the owner changed the authorization or another process rotated since (its token,
+    /// sealed in the shared state, is then the newer one).
+    async fn retry_persist(&self) {
+        let _flight = self.refresh_flight.lock().await;
+        let now = self.clock.now_ms();
+        if !self
+            .state
+            .put_if_expired(TOKEN_LEASE_KEY, &self.lease_record(now), now)
+            .await
+            .unwrap_or(false)
+        {
+            return; // someone is refreshing: a later cache miss tries again
+        }
+        self.notice_owner_changes().await;
+        let pending = self.local.lock().unwrap().unpersisted.clone();
+        if let Some(u) = pending {
+            let sealer = Sealer::from_client_secret(&u.credentials.client_secret);
+            let latest = self.latest_refresh_token(&sealer, &u.credentials).await;
+            let superseded = latest.is_some_and(|t| t != u.newest && t != u.rotated_from);
+            if superseded {
+                self.local.lock().unwrap().unpersisted = None;
+            } else {
+                self.persist_refresh_token(
+                    &u.credentials,
+                    &u.rotated_from,
+                    &u.newest,
+                    &sealer,
+                    true,
+                )
+                .await;
+            }
+        }
+        let _ = self
+            .state
+            .delete_if_owner(TOKEN_LEASE_KEY, &self.owner)
+            .await;
     }
 
     /// The newest refresh token in the shared state, when it belongs to this sign-in.
