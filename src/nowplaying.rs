@@ -25,6 +25,11 @@ use crate::tokens::TokenKeeper;
 pub const ANSWER_KEY: &str = "answer:now";
 pub const COOLDOWN_KEY: &str = "cooldown";
 pub const HIDDEN_KEY: &str = "hidden";
+/// When Spotify answers `401` even to an access token refreshed just now (after the retries of
+/// [`NowPlayingService::with_token`]): how long no process asks again. Without it, every window
+/// would cost three API calls and two refreshes (each rotating the refresh token and writing
+/// the credential store) for as long as Spotify keeps doing so.
+const UNAUTHORIZED_COOLDOWN_S: u64 = 60;
 
 /// Tunables of the answer cache.
 #[derive(Debug, Clone)]
@@ -366,13 +371,27 @@ impl NowPlayingService {
                 stale: false,
             };
         }
-        if let Error::Spotify(SpotifyError::RateLimited { retry_after_s }) = &err {
-            let until = now + retry_after_s.saturating_mul(1000);
-            tracing::warn!(
-                key,
-                retry_after_s,
-                "Spotify rate limit: no calls until Retry-After has passed"
-            );
+        let cooldown_s = match &err {
+            Error::Spotify(SpotifyError::RateLimited { retry_after_s }) => {
+                tracing::warn!(
+                    key,
+                    retry_after_s,
+                    "Spotify rate limit: no calls until Retry-After has passed"
+                );
+                Some(*retry_after_s)
+            }
+            Error::Spotify(SpotifyError::Unauthorized) => {
+                tracing::warn!(
+                    key,
+                    cooldown_s = UNAUTHORIZED_COOLDOWN_S,
+                    "Spotify answered 401 to a freshly refreshed access token too; not asking again for a while"
+                );
+                Some(UNAUTHORIZED_COOLDOWN_S)
+            }
+            _ => None,
+        };
+        if let Some(cooldown_s) = cooldown_s {
+            let until = now + cooldown_s.saturating_mul(1000);
             let record = Record {
                 value: until.to_string(),
                 expires_at_ms: until,

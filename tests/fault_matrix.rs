@@ -509,6 +509,69 @@ async fn spotify_401_on_a_fresh_token() {
     assert!(run.errors().is_empty(), "{:#?}", run.errors());
 }
 
+#[tokio::test]
+async fn spotify_401_on_every_token() {
+    let run = Run::start("401 on every token").await;
+    // Spotify rejects every access token, fresh ones too (an incident on its side).
+    run.app.fake.set_current(Scripted::status(401));
+    run.next_window();
+    let before = run.stats();
+    assert_eq!(run.page().await["stale"], true);
+    let after = run.stats();
+    // The most one answer costs: three calls, two refreshes...
+    assert_eq!(after.currently_playing - before.currently_playing, 3);
+    assert_eq!(after.token_refreshes - before.token_refreshes, 2);
+    // ...and then no process asks for a minute (the cool-down is in the table).
+    assert!(run.app.item(COOLDOWN_KEY).await.is_some());
+    for _ in 0..11 {
+        run.next_window();
+        for v in run.pages(2).await {
+            assert_eq!(v["stale"], true, "{v}");
+        }
+    }
+    assert_eq!(run.stats().currently_playing, after.currently_playing);
+    assert_eq!(run.stats().token_calls, after.token_calls);
+    // Spotify recovers: after the cool-down, one call with the token refreshed last.
+    run.app.fake.set_current(song());
+    run.clock.advance_ms(5_000);
+    assert_eq!(run.page().await["stale"], false);
+    assert_eq!(run.stats().currently_playing, after.currently_playing + 1);
+    // Tokens: warm-up 1 + 2 in the failing window + the final check's 1.
+    run.finish(4).await;
+    assert!(run.errors().is_empty(), "{:#?}", run.errors());
+}
+
+/// The token endpoint answering after the client's time-out. (The fake drops a refresh whose
+/// client went away before rotating anything; a real Spotify that rotated without the answer
+/// arriving would leave a token nobody knows, which only a new sign-in can replace.)
+#[tokio::test]
+async fn token_endpoint_time_out() {
+    let run = Run::start("token endpoint time-out").await;
+    let beyond = nowplaying::spotify::REQUEST_TIMEOUT + Duration::from_millis(1_000);
+    run.app.fake.set_token(TokenBehavior {
+        delay_ms: beyond.as_millis() as u64,
+        ..Default::default()
+    });
+    run.app.fake.expire_access_tokens();
+    for _ in 0..2 {
+        run.next_window();
+        let before = run.stats().token_calls;
+        for v in run.pages(3).await {
+            assert_eq!(v["stale"], true, "{v}");
+        }
+        assert_eq!(
+            run.stats().token_calls,
+            before + 1,
+            "one refresh per window"
+        );
+    }
+    assert_eq!(run.stats().token_refreshes, 1, "no refresh completed");
+    assert_eq!(run.app.secret_token().await, "refresh-token-1");
+    // Tokens: warm-up 1 + one per failing window + the final check's 1 (the recovery).
+    run.finish(4).await;
+    assert!(run.errors().is_empty(), "{:#?}", run.errors());
+}
+
 // ---- Spotify's accounts service rejecting the credentials ---------------------------------
 
 async fn owner_must_act(name: &'static str, error: &str, logged: &str) {
