@@ -261,11 +261,11 @@ fn assert_no_secrets(out: &str, err: &str) {
 
 // --- AWS emulator -----------------------------------------------------------------------------
 
+/// The service's own SDK configuration: since the crate carries one TLS stack, the SDK has no
+/// default HTTP client, and `aws_config::defaults` alone panics at the first call.
 async fn aws() -> aws_config::SdkConfig {
     let _ = aws_endpoint();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
+    nowplaying::app::aws_config().await
 }
 
 fn unique(prefix: &str) -> String {
