@@ -624,7 +624,7 @@ if (!customElements.get('spotify-now-playing')) {
  * the top artists), theme (light | dark | auto), hide-when-idle.
  *
  * Host attributes: data-state = loading | ready | idle | hidden, data-stale, data-count (entries
- * shown). The endpoints answer {"items": [...], "stale": bool} or null (see docs/PROFILE.md).
+ * shown). The endpoints answer {"items": [...], "stale": bool} or null (see the README, "The listening profile").
  */
 
 const LIST_STYLE = `

@@ -56,6 +56,8 @@ pub async fn start_with_step(step: std::time::Duration) -> std::io::Result<Strin
         .route("/api/token", post(token))
         .route("/v1/me/player/currently-playing", get(currently_playing))
         .route("/v1/me/player/recently-played", get(recently_played))
+        .route("/v1/me/top/{kind}", get(top))
+        .route("/v1/me/tracks", get(saved))
         .route("/art/{name}", get(art))
         .with_state(demo);
     tokio::spawn(async move {
@@ -69,7 +71,7 @@ async fn token() -> Json<Value> {
         "access_token": DEMO_ACCESS_TOKEN,
         "token_type": "Bearer",
         "expires_in": 3600,
-        "scope": "user-read-currently-playing user-read-recently-played"
+        "scope": "user-read-currently-playing user-read-recently-played user-top-read user-library-read"
     }))
 }
 
@@ -140,22 +142,132 @@ async fn currently_playing(State(demo): State<Arc<Demo>>, headers: HeaderMap) ->
     Json(body).into_response()
 }
 
-async fn recently_played(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
+/// One demo track: id, title, artists, album, art, duration in ms.
+type DemoTrack = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+    u64,
+);
+
+/// A few tracks for the history, the top lists and the library.
+const CATALOGUE: [DemoTrack; 5] = [
+    (
+        "0VjIjW4GlUZAMYd2vXMi3b",
+        "Yesterday's Deploy",
+        &["The Rollbacks"],
+        "Green Builds",
+        "dusk",
+        201_000,
+    ),
+    (
+        "4uLU6hMCjMI75M1A2tKUQC",
+        "Simulated Sunrise",
+        &["The Loopbacks", "Localhost Trio"],
+        "Demo Sessions",
+        "sunrise",
+        215_000,
+    ),
+    (
+        "1h2ljNfC1PMdrWWtdu9Ooy",
+        "Cache Me If You Can",
+        &["TTL Five"],
+        "Five Seconds",
+        "podcast",
+        187_000,
+    ),
+    (
+        "6f3SNmvPnzrnzZxuGqjdbx",
+        "Lease Expired",
+        &["The Rollbacks"],
+        "Green Builds",
+        "dusk",
+        233_000,
+    ),
+    (
+        "2Z8WuEywRWYTKe1NybPQEW",
+        "Cold Start",
+        &["Localhost Trio"],
+        "Demo Sessions",
+        "sunrise",
+        176_000,
+    ),
+];
+
+fn catalogue_track(base: &str, i: usize) -> Value {
+    let (id, name, artists, album, art, ms) = CATALOGUE[i % CATALOGUE.len()];
+    track(base, id, name, artists, album, art, ms)
+}
+
+fn ago(minutes: i64) -> String {
+    (time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[derive(serde::Deserialize)]
+struct Limit {
+    limit: Option<usize>,
+}
+
+async fn recently_played(
+    State(demo): State<Arc<Demo>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<Limit>,
+) -> Response {
     if !authorized(&headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let played_at = time::OffsetDateTime::now_utc() - time::Duration::minutes(7);
-    let played_at = played_at
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    Json(json!({
-        "items": [{
-            "played_at": played_at,
-            "track": track(&demo.base, "0VjIjW4GlUZAMYd2vXMi3b", "Yesterday's Deploy",
-                &["The Rollbacks"], "Green Builds", "dusk", 201_000)
-        }]
-    }))
-    .into_response()
+    // The newest first; the second and third plays are one track played twice in a row.
+    let plays = [(0, 7), (1, 11), (1, 15), (2, 19), (3, 24), (4, 30), (0, 36)];
+    let items: Vec<Value> = plays
+        .iter()
+        .take(q.limit.unwrap_or(20).clamp(1, 50))
+        .map(|(i, m)| json!({"played_at": ago(*m), "track": catalogue_track(&demo.base, *i)}))
+        .collect();
+    Json(json!({ "items": items })).into_response()
+}
+
+async fn top(
+    State(demo): State<Arc<Demo>>,
+    headers: HeaderMap,
+    Path(kind): Path<String>,
+) -> Response {
+    if !authorized(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let items: Vec<Value> = match kind.as_str() {
+        "tracks" => (0..CATALOGUE.len()).map(|i| catalogue_track(&demo.base, i)).collect(),
+        "artists" => [
+            ("The Rollbacks", "dusk"),
+            ("The Loopbacks", "sunrise"),
+            ("Localhost Trio", "podcast"),
+            ("TTL Five", "sunrise"),
+        ]
+        .iter()
+        .map(|(name, art)| {
+            json!({
+                "type": "artist", "name": name, "genres": ["demo pop"],
+                "external_urls": {"spotify": "https://open.spotify.com/"},
+                "images": [{"url": format!("{}/art/{art}.svg", demo.base), "width": 640, "height": 640}]
+            })
+        })
+        .collect(),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    Json(json!({ "items": items })).into_response()
+}
+
+async fn saved(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
+    if !authorized(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let items: Vec<Value> = (0..3)
+        .map(|i| json!({"added_at": ago(60 * 24 * (i as i64 + 1)), "track": catalogue_track(&demo.base, i + 2)}))
+        .collect();
+    Json(json!({ "items": items })).into_response()
 }
 
 /// Album art drawn on the fly, so the demo needs no network.

@@ -89,7 +89,23 @@ fn serve_demo_prints_the_url_and_serves() {
         .unwrap()
         .text()
         .unwrap();
+    // The demo turns the listening profile on too, with a history that folds a repeat.
+    let get = |path: &str| -> serde_json::Value {
+        reqwest::blocking::get(format!("{url}{path}"))
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let recent = get("/api/spotify/recent?limit=3");
+    let artists = get("/api/spotify/top/artists");
+    let saved = get("/api/spotify/saved");
     child.kill().unwrap();
+    assert_eq!(recent["items"][1]["count"], 2, "{recent}");
+    assert!(
+        !artists["items"].as_array().unwrap().is_empty(),
+        "{artists}"
+    );
+    assert!(saved["items"][0]["addedAt"].is_string(), "{saved}");
     let _ = child.wait();
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["status"], "playing", "{v}");

@@ -20,6 +20,9 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
         config.accounts_base_url = base;
         config.token_secret_id = None;
         config.cache_table = None;
+        // The demo shows everything: the history, the top lists and the library too.
+        config.profile_endpoints.top = true;
+        config.profile_endpoints.saved = true;
         let credentials = Credentials {
             client_id: crate::demo::DEMO_CLIENT_ID.into(),
             client_secret: crate::demo::DEMO_CLIENT_SECRET.into(),
