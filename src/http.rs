@@ -34,8 +34,8 @@ pub struct AppState {
 }
 
 /// The widget and the preview page, compiled into the binary.
-const WIDGET_JS: &str = include_str!("../assets/widget.js");
-const INDEX_HTML: &str = include_str!("../assets/index.html");
+const WIDGET_JS: &str = include_str!("assets/widget.js");
+const INDEX_HTML: &str = include_str!("assets/index.html");
 /// The largest album image the SVG card will inline.
 pub const ART_MAX_BYTES: usize = 256 * 1024;
 

@@ -122,13 +122,13 @@ export function makePng(size = 240, [r0, g0, b0] = [236, 72, 153], [r1, g1, b1] 
 const escapeAttr = (s) => String(s).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
 /**
- * Serves `/widget.js` (from assets/), `/art.png`, `/art2.png`, `/missing.png` (404) and
+ * Serves `/widget.js` (from src/assets/), `/art.png`, `/art2.png`, `/missing.png` (404) and
  * `/page?attr=value…`: a page holding one <spotify-now-playing> (or the element named by `tag=`)
  * whose attributes are the query parameters (`bg=` sets the page background instead). `/api/spotify` is left to each test's
  * `page.route()`; unrouted it answers 503.
  */
 export async function startStaticServer() {
-  const widget = readFileSync(join(repoRoot, 'assets', 'widget.js'));
+  const widget = readFileSync(join(repoRoot, 'src', 'assets', 'widget.js'));
   const art = makePng(240);
   const art2 = makePng(240, [250, 204, 21], [22, 163, 74]);
   const server = createServer((req, res) => {
