@@ -98,16 +98,7 @@ async fn recent(
     headers: HeaderMap,
     axum::extract::RawQuery(query): Query,
 ) -> Response {
-    let list = List::Recent;
-    if let Err(reason) = app.profile.enabled(list) {
-        return error_json(StatusCode::NOT_FOUND, &reason);
-    }
-    let limit = profile::parse_query(query.as_deref(), &[("limit", profile::LIMIT_ACCEPTED)])
-        .and_then(|p| profile::limit(&p, 50, profile::DEFAULT_LIMIT, profile::LIMIT_ACCEPTED));
-    match limit {
-        Ok(limit) => list_answer(&app, &headers, list, limit).await,
-        Err(e) => bad_request(&e),
-    }
+    limit_only_list(&app, &headers, query.as_deref(), List::Recent).await
 }
 
 /// `GET /api/spotify/top/{tracks,artists}?range=R&limit=N`.
@@ -154,14 +145,23 @@ async fn saved(
     headers: HeaderMap,
     axum::extract::RawQuery(query): Query,
 ) -> Response {
-    let list = List::Saved;
+    limit_only_list(&app, &headers, query.as_deref(), List::Saved).await
+}
+
+/// A list whose only parameter is `limit`.
+async fn limit_only_list(
+    app: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    list: List,
+) -> Response {
     if let Err(reason) = app.profile.enabled(list) {
         return error_json(StatusCode::NOT_FOUND, &reason);
     }
-    let limit = profile::parse_query(query.as_deref(), &[("limit", profile::LIMIT_ACCEPTED)])
+    let limit = profile::parse_query(query, &[("limit", profile::LIMIT_ACCEPTED)])
         .and_then(|p| profile::limit(&p, 50, profile::DEFAULT_LIMIT, profile::LIMIT_ACCEPTED));
     match limit {
-        Ok(limit) => list_answer(&app, &headers, list, limit).await,
+        Ok(limit) => list_answer(app, headers, list, limit).await,
         Err(e) => bad_request(&e),
     }
 }

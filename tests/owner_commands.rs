@@ -9,10 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use support::fake_spotify::{CLIENT_ID, CLIENT_SECRET, FIRST_REFRESH_TOKEN};
 use support::*;
@@ -261,40 +258,13 @@ fn assert_no_secrets(out: &str, err: &str) {
 
 // --- AWS emulator -----------------------------------------------------------------------------
 
-/// The service's own SDK configuration: since the crate carries one TLS stack, the SDK has no
-/// default HTTP client, and `aws_config::defaults` alone panics at the first call.
 async fn aws() -> aws_config::SdkConfig {
-    let _ = aws_endpoint();
-    nowplaying::app::aws_config().await
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{:016x}", rand::random::<u64>())
+    support::aws::sdk_config().await
 }
 
 async fn create_table(aws: &aws_config::SdkConfig) -> (aws_sdk_dynamodb::Client, String) {
     let ddb = aws_sdk_dynamodb::Client::new(aws);
-    let table = unique("nowplaying-owner");
-    ddb.create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    let table = support::aws::create_table(&ddb).await;
     (ddb, table)
 }
 
@@ -332,26 +302,12 @@ async fn create_secret(
     doc: &Value,
 ) -> (aws_sdk_secretsmanager::Client, String) {
     let sm = aws_sdk_secretsmanager::Client::new(aws);
-    let name = unique("nowplaying/owner");
-    sm.create_secret()
-        .name(&name)
-        .secret_string(doc.to_string())
-        .send()
-        .await
-        .unwrap();
+    let name = support::aws::create_secret_raw(&sm, &doc.to_string()).await;
     (sm, name)
 }
 
 async fn read_secret(sm: &aws_sdk_secretsmanager::Client, name: &str) -> Value {
-    let s = sm
-        .get_secret_value()
-        .secret_id(name)
-        .send()
-        .await
-        .unwrap()
-        .secret_string
-        .unwrap();
-    serde_json::from_str(&s).unwrap()
+    support::aws::secret_json(sm, name).await
 }
 
 // --- serve as a process -----------------------------------------------------------------------

@@ -91,11 +91,8 @@ impl SpotifyClient {
             "{}/v1/me/player/currently-playing?additional_types=track,episode",
             self.api_base
         );
-        let Some(body) = self.get(&url, token).await? else {
-            return Ok(None);
-        };
-        let cp: wire::CurrentlyPlaying = parse_object(&body)?;
-        Ok(map::current(cp, now_ms))
+        let cp: Option<wire::CurrentlyPlaying> = self.get_object(&url, token).await?;
+        Ok(cp.and_then(|cp| map::current(cp, now_ms)))
     }
 
     /// `GET /v1/me/player/recently-played?limit=N`, newest first.
@@ -105,16 +102,8 @@ impl SpotifyClient {
         limit: u8,
         now_ms: u64,
     ) -> Result<Vec<NowPlaying>, SpotifyError> {
-        let url = format!(
-            "{}/v1/me/player/recently-played?limit={}",
-            self.api_base,
-            limit.clamp(1, 50)
-        );
-        let Some(body) = self.get(&url, token).await? else {
-            return Ok(Vec::new());
-        };
-        let rp: wire::RecentlyPlayed = parse_object(&body)?;
-        Ok(map::recent(rp, now_ms))
+        let rp = self.get_object(&self.recent_url(limit), token).await?;
+        Ok(rp.map(|rp| map::recent(rp, now_ms)).unwrap_or_default())
     }
 
     /// The history: `GET /v1/me/player/recently-played?limit=N`, repeats folded.
@@ -124,15 +113,16 @@ impl SpotifyClient {
         limit: u8,
         now_ms: u64,
     ) -> Result<Vec<ListTrack>, SpotifyError> {
-        let url = format!(
+        let rp = self.get_object(&self.recent_url(limit), token).await?;
+        Ok(rp.map(|rp| map::history(rp, now_ms)).unwrap_or_default())
+    }
+
+    fn recent_url(&self, limit: u8) -> String {
+        format!(
             "{}/v1/me/player/recently-played?limit={}",
             self.api_base,
             limit.clamp(1, 50)
-        );
-        let Some(body) = self.get(&url, token).await? else {
-            return Ok(Vec::new());
-        };
-        Ok(map::history(parse_object(&body)?, now_ms))
+        )
     }
 
     /// `GET /v1/me/top/tracks?time_range=R&limit=N` (scope `user-top-read`).
@@ -143,13 +133,10 @@ impl SpotifyClient {
         limit: u8,
         now_ms: u64,
     ) -> Result<Vec<ListTrack>, SpotifyError> {
-        let Some(body) = self
-            .get(&self.top_url("tracks", time_range, limit), token)
-            .await?
-        else {
-            return Ok(Vec::new());
-        };
-        Ok(map::top_tracks(parse_object(&body)?, now_ms))
+        let t = self
+            .get_object(&self.top_url("tracks", time_range, limit), token)
+            .await?;
+        Ok(t.map(|t| map::top_tracks(t, now_ms)).unwrap_or_default())
     }
 
     /// `GET /v1/me/top/artists?time_range=R&limit=N` (scope `user-top-read`).
@@ -159,13 +146,10 @@ impl SpotifyClient {
         time_range: &str,
         limit: u8,
     ) -> Result<Vec<TopArtist>, SpotifyError> {
-        let Some(body) = self
-            .get(&self.top_url("artists", time_range, limit), token)
-            .await?
-        else {
-            return Ok(Vec::new());
-        };
-        Ok(map::top_artists(parse_object(&body)?))
+        let a = self
+            .get_object(&self.top_url("artists", time_range, limit), token)
+            .await?;
+        Ok(a.map(map::top_artists).unwrap_or_default())
     }
 
     fn top_url(&self, kind: &str, time_range: &str, limit: u8) -> String {
@@ -188,10 +172,20 @@ impl SpotifyClient {
             self.api_base,
             limit.clamp(1, 50)
         );
-        let Some(body) = self.get(&url, token).await? else {
-            return Ok(Vec::new());
-        };
-        Ok(map::saved(parse_object(&body)?, now_ms))
+        let saved = self.get_object(&url, token).await?;
+        Ok(saved.map(|s| map::saved(s, now_ms)).unwrap_or_default())
+    }
+
+    /// A GET parsed as a JSON object of Spotify's wire type; `Ok(None)` on `204`.
+    async fn get_object<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        token: &Secret,
+    ) -> Result<Option<T>, SpotifyError> {
+        match self.get(url, token).await? {
+            Some(body) => parse_object(&body).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// A GET with the bearer token; `Ok(None)` on `204`.
