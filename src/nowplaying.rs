@@ -231,12 +231,15 @@ impl NowPlayingService {
 
     /// Whether the owner switched the page off (`nowplaying hide`).
     pub async fn is_hidden(&self) -> bool {
-        if let Some(path) = &self.hidden_file {
-            if path.exists() {
-                return true;
-            }
-        }
-        matches!(self.state.get(HIDDEN_KEY).await, Ok(Some(r)) if r.value == "true")
+        self.hidden_locally()
+            || matches!(self.state.get(HIDDEN_KEY).await, Ok(Some(r)) if r.value == "true")
+    }
+
+    /// The local switch (a file, without a shared table). `hide` cannot drop the answers held in
+    /// a running process's memory, so this is checked on every request; it costs a `stat`. With
+    /// a table, `hide` deletes the cached answers and the switch is read on cache misses only.
+    fn hidden_locally(&self) -> bool {
+        self.hidden_file.as_ref().is_some_and(|p| p.exists())
     }
 
     /// The cache discipline for one key: fresh copy, single flight, lease, cooldown, stale.
@@ -245,10 +248,17 @@ impl NowPlayingService {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Value, Error>>,
     {
+        let now = self.clock.now_ms();
+        if self.hidden_locally() {
+            return Cached {
+                value: Value::Null,
+                stale: false,
+                fresh_until_ms: now,
+            };
+        }
         if ttl_ms == 0 {
             return self.uncached(fetch).await;
         }
-        let now = self.clock.now_ms();
         let entry = self.read(key).await;
         if let Some((e, fresh_until)) = &entry {
             if now < *fresh_until {
@@ -305,12 +315,13 @@ impl NowPlayingService {
             }
         }
 
-        let e = if self.is_hidden().await {
-            Entry {
-                v: Value::Null,
-                good_at: 0,
-                stale: false,
-            }
+        let hidden = Entry {
+            v: Value::Null,
+            good_at: 0,
+            stale: false,
+        };
+        let (e, cooldown) = if self.is_hidden().await {
+            (hidden, None)
         } else {
             let result = match tokio::time::timeout(self.settings.fetch_deadline, fetch()).await {
                 Ok(r) => r,
@@ -318,17 +329,22 @@ impl NowPlayingService {
             };
             let now = self.clock.now_ms();
             match result {
-                Ok(v) => Entry {
-                    v,
-                    good_at: now,
-                    stale: false,
-                },
+                // `hide` drops every cached answer; one fetched while it ran must not come back.
+                Ok(_) if self.is_hidden().await => (hidden, None),
+                Ok(v) => (
+                    Entry {
+                        v,
+                        good_at: now,
+                        stale: false,
+                    },
+                    None,
+                ),
                 Err(err) => self.on_failure(key, err, previous.as_ref(), now).await,
             }
         };
         let now = self.clock.now_ms();
-        let fresh_until = match self.cooldown_until(now).await {
-            Some(until) => until.min(now + ttl_ms.max(1)),
+        let fresh_until = match cooldown {
+            Some(until) => until.min(now + ttl_ms).max(now + 1),
             None => now + ttl_ms,
         };
         self.write(key, &e, fresh_until, now).await;
@@ -362,14 +378,24 @@ impl NowPlayingService {
         }
     }
 
-    async fn on_failure(&self, key: &str, err: Error, previous: Option<&Entry>, now: u64) -> Entry {
+    /// The entry to serve after a failed fetch, and the end of the cooldown it started, if any.
+    async fn on_failure(
+        &self,
+        key: &str,
+        err: Error,
+        previous: Option<&Entry>,
+        now: u64,
+    ) -> (Entry, Option<u64>) {
         if err.owner_must_act() {
             // Logged once by the token keeper; the page shows nothing.
-            return Entry {
-                v: Value::Null,
-                good_at: 0,
-                stale: false,
-            };
+            return (
+                Entry {
+                    v: Value::Null,
+                    good_at: 0,
+                    stale: false,
+                },
+                None,
+            );
         }
         let cooldown_s = match &err {
             Error::Spotify(SpotifyError::RateLimited { retry_after_s }) => {
@@ -390,8 +416,8 @@ impl NowPlayingService {
             }
             _ => None,
         };
-        if let Some(cooldown_s) = cooldown_s {
-            let until = now + cooldown_s.saturating_mul(1000);
+        let until = cooldown_s.map(|s| now + s.saturating_mul(1000));
+        if let Some(until) = until {
             let record = Record {
                 value: until.to_string(),
                 expires_at_ms: until,
@@ -402,7 +428,7 @@ impl NowPlayingService {
         } else {
             tracing::warn!(key, error = %err, "Spotify could not be asked; serving the last good answer");
         }
-        self.degraded(previous, now)
+        (self.degraded(previous, now), until)
     }
 
     /// The last good answer marked stale while it is recent enough, else nothing.
