@@ -251,32 +251,43 @@ function isValidAnswer(data) {
   );
 }
 
-export class SpotifyNowPlaying extends HTMLElement {
-  static get observedAttributes() {
-    return ['src', 'interval', 'hide-when-idle'];
-  }
-
-  constructor() {
+/**
+ * What every element here shares: polling `_url` every `interval` seconds, only while the tab is
+ * visible; a poll that fails (non-2xx, not JSON, `_valid` says no, time-out) keeps the last state,
+ * and only FAILURES_BEFORE_IDLE failures in a row turn the element idle. Subclasses render.
+ */
+class PollingElement extends HTMLElement {
+  constructor(style) {
     super();
     this._data = undefined; // undefined: nothing received yet; null: idle
     this._failures = 0;
     this._connected = false;
     this._pollTimer = null;
-    this._tickTimer = null;
+    this._clockTimer = null; // the progress tick or the "x minutes ago" refresh
     this._inflight = null;
     this._signature = null;
-    this._anchor = null; // { progressMs, at (performance.now() at which progressMs held), durationMs }
-    this._refs = {};
     this._onVisibility = () => this._visibilityChanged();
-
     const root = this.attachShadow({ mode: 'open' });
-    const style = document.createElement('style');
-    style.textContent = STYLE;
+    const css = document.createElement('style');
+    css.textContent = style;
     this._announce = h('div', { class: 'sr-only', 'aria-live': 'polite', role: 'status', 'data-testid': 'announce' });
     this._slot = h('div', { class: 'root', part: 'root', 'data-testid': 'root' });
     this._slot.append(this._announce);
-    root.append(style, this._slot);
-    this._renderSkeleton();
+    root.append(css, this._slot);
+  }
+
+  /** Attributes whose change means a new request at once. */
+  get _refetchAttributes() {
+    return ['src'];
+  }
+
+  get _defaultIntervalS() {
+    return DEFAULT_INTERVAL_S;
+  }
+
+  /** The URL to poll; `null` when there is none. */
+  get _url() {
+    return this.getAttribute('src');
   }
 
   connectedCallback() {
@@ -296,9 +307,8 @@ export class SpotifyNowPlaying extends HTMLElement {
   }
 
   attributeChangedCallback(name, oldValue, newValue) {
-    // On upgrade this runs for every attribute before connectedCallback, which polls anyway.
     if (oldValue === newValue || !this._connected) return;
-    if (name === 'src') {
+    if (this._refetchAttributes.includes(name)) {
       this._failures = 0;
       if (this._visible()) this._poll();
     } else if (name === 'interval') {
@@ -320,7 +330,7 @@ export class SpotifyNowPlaying extends HTMLElement {
 
   get _intervalMs() {
     const s = parseFloat(this.getAttribute('interval'));
-    return (Number.isFinite(s) && s > 0 ? Math.max(1, s) : DEFAULT_INTERVAL_S) * 1000;
+    return (Number.isFinite(s) && s > 0 ? Math.max(1, s) : this._defaultIntervalS) * 1000;
   }
 
   _visible() {
@@ -329,7 +339,7 @@ export class SpotifyNowPlaying extends HTMLElement {
 
   _visibilityChanged() {
     if (this._visible()) {
-      if (this._data !== undefined) this._render(false); // restart the progress tick
+      if (this._data !== undefined) this._render(false); // restart the clock
       this._poll(); // catch up at once, then resume the schedule
     } else {
       this._stopTimers();
@@ -339,8 +349,8 @@ export class SpotifyNowPlaying extends HTMLElement {
   _stopTimers() {
     clearTimeout(this._pollTimer);
     this._pollTimer = null;
-    clearInterval(this._tickTimer);
-    this._tickTimer = null;
+    clearInterval(this._clockTimer);
+    this._clockTimer = null;
   }
 
   _schedule() {
@@ -353,8 +363,8 @@ export class SpotifyNowPlaying extends HTMLElement {
   async _poll() {
     clearTimeout(this._pollTimer);
     this._pollTimer = null;
-    const src = this.getAttribute('src');
-    if (!src) return;
+    const url = this._url;
+    if (!url) return;
     if (this._inflight) this._inflight.abort();
     const controller = new AbortController();
     this._inflight = controller;
@@ -362,16 +372,16 @@ export class SpotifyNowPlaying extends HTMLElement {
     let data;
     let ok = false;
     try {
-      const resp = await fetch(src, {
+      const resp = await fetch(url, {
         signal: controller.signal,
         headers: { Accept: 'application/json' },
         credentials: 'omit',
       });
       if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
       data = await resp.json(); // throws on an HTML error page
-      if (!isValidAnswer(data)) throw new Error('unexpected JSON');
+      if (!this._valid(data)) throw new Error('unexpected JSON');
       ok = true;
-    } catch (err) {
+    } catch {
       // A newer poll replaced this one: let it decide.
       if (this._inflight !== controller) return;
     } finally {
@@ -389,6 +399,23 @@ export class SpotifyNowPlaying extends HTMLElement {
       if (this._failures >= FAILURES_BEFORE_IDLE && this._data !== null) this._apply(null);
     }
     this._schedule();
+  }
+}
+
+export class SpotifyNowPlaying extends PollingElement {
+  static get observedAttributes() {
+    return ['src', 'interval', 'hide-when-idle'];
+  }
+
+  constructor() {
+    super(STYLE);
+    this._anchor = null; // { progressMs, at (performance.now() at which progressMs held), durationMs }
+    this._refs = {};
+    this._renderSkeleton();
+  }
+
+  _valid(data) {
+    return isValidAnswer(data);
   }
 
   _apply(data) {
@@ -436,11 +463,11 @@ export class SpotifyNowPlaying extends HTMLElement {
       this._build(state, d);
     }
     this._tick();
-    clearInterval(this._tickTimer);
-    this._tickTimer = null;
+    clearInterval(this._clockTimer);
+    this._clockTimer = null;
     if (this._visible() && (state === 'playing' || state === 'recent')) {
       // Playing: advance the bar every second. Recent: refresh "x minutes ago" now and then.
-      this._tickTimer = setInterval(() => this._tick(), state === 'playing' ? TICK_MS : 30000);
+      this._clockTimer = setInterval(() => this._tick(), state === 'playing' ? TICK_MS : 30000);
     }
   }
 
@@ -661,30 +688,23 @@ function isValidList(data) {
 }
 
 /** Polling, themes, visibility and failure handling shared by the list elements. */
-class SpotifyListElement extends HTMLElement {
+class SpotifyListElement extends PollingElement {
   static get observedAttributes() {
     return ['src', 'interval', 'limit', 'range', 'hide-when-idle'];
   }
 
   constructor() {
-    super();
-    this._data = undefined;
-    this._failures = 0;
-    this._connected = false;
-    this._pollTimer = null;
-    this._agoTimer = null;
-    this._inflight = null;
-    this._signature = null;
+    super(STYLE + LIST_STYLE);
     this._refs = [];
-    this._onVisibility = () => this._visibilityChanged();
-    const root = this.attachShadow({ mode: 'open' });
-    const style = document.createElement('style');
-    style.textContent = STYLE + LIST_STYLE;
-    this._announce = h('div', { class: 'sr-only', 'aria-live': 'polite', role: 'status', 'data-testid': 'announce' });
-    this._slot = h('div', { class: 'root', part: 'root', 'data-testid': 'root' });
-    this._slot.append(this._announce);
-    root.append(style, this._slot);
     this._setCard(this._skeleton());
+  }
+
+  _valid(data) {
+    return isValidList(data);
+  }
+
+  get _refetchAttributes() {
+    return ['src', 'limit', 'range'];
   }
 
   /** Heading of the card; overridden. */
@@ -694,42 +714,6 @@ class SpotifyListElement extends HTMLElement {
 
   get _defaultIntervalS() {
     return 30;
-  }
-
-  connectedCallback() {
-    this._connected = true;
-    if (!this.hasAttribute('data-state')) this.setAttribute('data-state', 'loading');
-    document.addEventListener('visibilitychange', this._onVisibility);
-    if (this._visible()) this._poll();
-  }
-
-  disconnectedCallback() {
-    this._connected = false;
-    document.removeEventListener('visibilitychange', this._onVisibility);
-    this._stopTimers();
-    const inflight = this._inflight;
-    this._inflight = null;
-    if (inflight) inflight.abort();
-  }
-
-  attributeChangedCallback(name, oldValue, newValue) {
-    if (oldValue === newValue || !this._connected) return;
-    if (name === 'src' || name === 'limit' || name === 'range') {
-      this._failures = 0;
-      if (this._visible()) this._poll();
-    } else if (name === 'interval') {
-      this._schedule();
-    } else if (name === 'hide-when-idle' && this._data !== undefined) {
-      this._render(true);
-    }
-  }
-
-  refresh() {
-    return this._poll();
-  }
-
-  get data() {
-    return this._data;
   }
 
   /** `src` with the `limit` and `range` attributes as query parameters. */
@@ -747,72 +731,6 @@ class SpotifyListElement extends HTMLElement {
       if (v !== null && v !== '') u.searchParams.set(name, v);
     }
     return u.href;
-  }
-
-  get _intervalMs() {
-    const s = parseFloat(this.getAttribute('interval'));
-    return (Number.isFinite(s) && s > 0 ? Math.max(1, s) : this._defaultIntervalS) * 1000;
-  }
-
-  _visible() {
-    return document.visibilityState !== 'hidden';
-  }
-
-  _visibilityChanged() {
-    if (this._visible()) {
-      if (this._data !== undefined) this._render(false);
-      this._poll();
-    } else {
-      this._stopTimers();
-    }
-  }
-
-  _stopTimers() {
-    clearTimeout(this._pollTimer);
-    this._pollTimer = null;
-    clearInterval(this._agoTimer);
-    this._agoTimer = null;
-  }
-
-  _schedule() {
-    clearTimeout(this._pollTimer);
-    this._pollTimer = null;
-    if (!this.isConnected || !this._visible()) return;
-    this._pollTimer = setTimeout(() => this._poll(), this._intervalMs);
-  }
-
-  async _poll() {
-    clearTimeout(this._pollTimer);
-    this._pollTimer = null;
-    const url = this._url;
-    if (!url) return;
-    if (this._inflight) this._inflight.abort();
-    const controller = new AbortController();
-    this._inflight = controller;
-    const timeout = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
-    let data;
-    let ok = false;
-    try {
-      const resp = await fetch(url, { signal: controller.signal, headers: { Accept: 'application/json' }, credentials: 'omit' });
-      if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
-      data = await resp.json();
-      if (!isValidList(data)) throw new Error('unexpected JSON');
-      ok = true;
-    } catch {
-      if (this._inflight !== controller) return;
-    } finally {
-      clearTimeout(timeout);
-    }
-    if (this._inflight !== controller) return;
-    this._inflight = null;
-    if (ok) {
-      this._failures = 0;
-      this._apply(data);
-    } else {
-      this._failures += 1;
-      if (this._failures >= FAILURES_BEFORE_IDLE && this._data !== null) this._apply(null);
-    }
-    this._schedule();
   }
 
   _apply(data) {
@@ -845,9 +763,9 @@ class SpotifyListElement extends HTMLElement {
       this._say(state === 'ready' ? `${this._heading}: ${d.items.map((i) => i.name).join(', ')}` : state === 'idle' ? `${this._heading}: nothing to show` : '');
     }
     this._tick();
-    clearInterval(this._agoTimer);
-    this._agoTimer = null;
-    if (this._visible() && state === 'ready' && this._refs.length) this._agoTimer = setInterval(() => this._tick(), 30000);
+    clearInterval(this._clockTimer);
+    this._clockTimer = null;
+    if (this._visible() && state === 'ready' && this._refs.length) this._clockTimer = setInterval(() => this._tick(), 30000);
   }
 
   _skeleton() {
