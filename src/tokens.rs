@@ -248,6 +248,20 @@ impl Keeper {
         let _flight = self.refresh_flight.lock().await;
         let credentials = self.credentials_for_refresh().await?;
         let sealer = Sealer::from_client_secret(&credentials.client_secret);
+        // When someone else is refreshing right now, their new token proves the same.
+        self.refresh_with_lease(credentials, &sealer, None, true)
+            .await
+    }
+
+    /// Takes the refresh lease and refreshes, or, when another process holds it, waits for the
+    /// token it publishes.
+    async fn refresh_with_lease(
+        &self,
+        credentials: Credentials,
+        sealer: &Sealer,
+        rejected: Option<&Secret>,
+        force: bool,
+    ) -> Result<Secret, Error> {
         let now = self.clock.now_ms();
         let lease = self.lease_record(now);
         if !self
@@ -256,10 +270,9 @@ impl Keeper {
             .await
             .unwrap_or(true)
         {
-            // Someone else is refreshing right now: their new token proves the same.
-            return self.wait_for_holder(&sealer, None).await;
+            return self.wait_for_holder(sealer, rejected).await;
         }
-        let result = self.refresh_under_lease(credentials, None, true).await;
+        let result = self.refresh_under_lease(credentials, rejected, force).await;
         let _ = self
             .state
             .delete_if_owner(TOKEN_LEASE_KEY, &self.owner)
@@ -302,22 +315,8 @@ impl Keeper {
             return Ok(t);
         }
 
-        let now = self.clock.now_ms();
-        let lease = self.lease_record(now);
-        if !self
-            .state
-            .put_if_expired(TOKEN_LEASE_KEY, &lease, now)
+        self.refresh_with_lease(credentials, &sealer, rejected, false)
             .await
-            .unwrap_or(true)
-        {
-            return self.wait_for_holder(&sealer, rejected).await;
-        }
-        let result = self.refresh_under_lease(credentials, rejected, false).await;
-        let _ = self
-            .state
-            .delete_if_owner(TOKEN_LEASE_KEY, &self.owner)
-            .await;
-        result
     }
 
     /// The access token in the shared state, when it is valid and not the rejected one.
