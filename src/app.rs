@@ -4,18 +4,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cache::{AnswerCache, CacheSettings};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::http::{AppState, SharedApp};
-use crate::nowplaying::{CacheSettings, NowPlayingService};
+use crate::owner::PrivacySwitch;
 use crate::spotify::SpotifyClient;
-use crate::state::FallbackState;
 use crate::store::dynamo::DynamoState;
+use crate::store::fallback::FallbackState;
 use crate::store::file::FileCredentials;
 use crate::store::memory::MemoryState;
 use crate::store::secrets::SecretsCredentials;
 use crate::store::{CredentialStore, SharedState};
 use crate::tokens::{AuthWatch, TokenKeeper};
+use crate::upstream::Upstream;
 
 /// The two stores as configured.
 #[derive(Clone)]
@@ -81,14 +83,18 @@ pub async fn stores(config: &Config) -> Stores {
     }
 }
 
-/// A random id for this process, used as the owner of its leases.
+/// A random id for this process; each lease it takes adds its own version to it.
 pub fn instance_id() -> String {
     format!("{}-{:016x}", std::process::id(), rand::random::<u64>())
 }
 
-/// Where the local privacy switch lives when there is no shared table.
-pub fn hidden_file(config: &Config) -> std::path::PathBuf {
-    config.credentials_path.with_file_name("hidden")
+/// Where the privacy switch lives: the shared table, else a file next to the credentials.
+pub fn privacy_switch(config: &Config, stores: &Stores) -> PrivacySwitch {
+    if stores.shared {
+        PrivacySwitch::Shared(stores.state.clone())
+    } else {
+        PrivacySwitch::File(crate::owner::hidden_file(&config.credentials_path))
+    }
 }
 
 /// How a running process notices the owner's `authorize` and `disconnect` (see [`crate::tokens`]):
@@ -105,7 +111,8 @@ pub fn auth_watch(config: &Config, stores: &Stores) -> AuthWatch {
     }
 }
 
-/// The service and the Router's state, from already-built parts.
+/// The service and the Router's state, from already-built parts. The answer cache degrades to
+/// memory when the table fails; the token keeper is given the table itself (fail closed).
 pub fn build(
     config: &Config,
     stores: &Stores,
@@ -113,37 +120,40 @@ pub fn build(
     clock: SharedClock,
 ) -> SharedApp {
     let http = spotify.http().clone();
-    let state: Arc<dyn SharedState> = if stores.shared {
+    let answers: Arc<dyn SharedState> = if stores.shared {
         Arc::new(FallbackState::new(stores.state.clone(), clock.clone()))
     } else {
         stores.state.clone()
     };
-    let owner = instance_id();
+    let instance = instance_id();
     let tokens = TokenKeeper::new(
         spotify.clone(),
         stores.credentials.clone(),
-        state.clone(),
+        stores.state.clone(),
         clock.clone(),
-        owner.clone(),
+        instance.clone(),
     )
     .with_watch(auth_watch(config, stores));
-    let hidden = (!stores.shared).then(|| hidden_file(config));
-    let service = NowPlayingService::new(
-        spotify,
-        tokens,
-        state,
-        clock,
+    let privacy = match privacy_switch(config, stores) {
+        PrivacySwitch::Shared(_) => PrivacySwitch::Shared(answers.clone()),
+        local => local,
+    };
+    let cache = AnswerCache::new(
+        answers,
+        clock.clone(),
         CacheSettings::with_ttl(config.cache_ttl),
-        config.show_recent,
-        owner,
-        hidden,
+        instance,
+        privacy,
     );
     Arc::new(AppState {
-        service: Arc::new(service),
+        cache,
+        upstream: Upstream::new(spotify, tokens.clone(), clock),
+        tokens,
+        show_recent: config.show_recent,
         allowed_origins: config.allowed_origins.clone(),
         art: crate::art::ArtCache::new(http, crate::http::ART_MAX_BYTES),
         art_hosts: art_hosts(config),
-        profile: crate::profile::ProfileSettings::from_config(config),
+        profile: crate::lists::ProfileSettings::from_config(config),
     })
 }
 

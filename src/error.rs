@@ -1,4 +1,4 @@
-//! The library's error type. Each variant has one owner that acts on it (see DESIGN.md).
+//! The library's error type. Each variant has one layer that acts on it (docs/architecture.md).
 
 use crate::spotify::SpotifyError;
 use crate::store::StoreError;

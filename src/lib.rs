@@ -1,23 +1,28 @@
 //! `nowplaying`: what the owner is listening to on Spotify, served as JSON to a portfolio page.
 //!
 //! One flow, two front doors: [`http::router`] is the whole HTTP surface, handed to
-//! `lambda_http::run` by `nowplaying-lambda` and to `axum::serve` by `nowplaying serve`.
+//! `lambda_http::run` by `nowplaying-lambda` and to `axum::serve` by `nowplaying serve`. The
+//! module map and the algorithms are in docs/architecture.md.
 
 pub mod app;
 pub mod art;
+pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod keys;
+pub mod lease;
+pub mod lists;
 pub mod model;
 pub mod nowplaying;
-pub mod profile;
+pub mod owner;
 pub mod seal;
 pub mod secret;
 pub mod spotify;
-pub mod state;
 pub mod store;
 pub mod svg;
 pub mod tokens;
+pub mod upstream;

@@ -218,6 +218,33 @@ pub struct TopRow {
     pub detail: String,
 }
 
+/// The first `limit` rows of a cached top list (`items` of `/api/spotify/top/{kind}`): the
+/// artists for a track, up to three genres for an artist.
+pub fn rows_from_items(items: &[serde_json::Value], artists: bool, limit: usize) -> Vec<TopRow> {
+    use serde_json::Value;
+    items
+        .iter()
+        .take(limit)
+        .map(|i| TopRow {
+            name: i["name"].as_str().unwrap_or_default().to_string(),
+            detail: if artists {
+                i["genres"]
+                    .as_array()
+                    .map(|g| {
+                        g.iter()
+                            .filter_map(Value::as_str)
+                            .take(3)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            } else {
+                i["artists"].as_str().unwrap_or_default().to_string()
+            },
+        })
+        .collect()
+}
+
 // Top list card layout (pixels).
 const TOP_HEAD: u32 = 50;
 const TOP_ROW: u32 = 40;

@@ -11,9 +11,9 @@ use support::aws::{self, attr_s, EmulatorApp, Mode};
 use support::*;
 
 use nowplaying::clock::{Clock, ManualClock, SystemClock};
+use nowplaying::keys::{PENDING_REFRESH_KEY, TOKEN_LEASE_KEY};
 use nowplaying::seal::Sealer;
 use nowplaying::secret::Secret;
-use nowplaying::tokens::{PENDING_REFRESH_KEY, TOKEN_LEASE_KEY};
 
 fn playing(app: &EmulatorApp) {
     app.fake.set_current(Scripted::json(bodies::playing(
@@ -56,7 +56,7 @@ fn assert_logs_clean() {
 
 /// Moves past the cache window.
 fn next_window(app: &EmulatorApp, clock: &ManualClock) {
-    clock.advance_ms(app.app.service.settings().ttl_ms + 1);
+    clock.advance_ms(app.app.cache.settings().ttl_ms + 1);
 }
 
 #[tokio::test]
@@ -158,7 +158,10 @@ async fn secret_write_failing_during_rotation(mode: Mode) {
         .await
         .expect("pending-refresh-token item");
     assert!(!attr_s(&pending, "v").contains("refresh-token"));
-    let opened = sealer().open(PENDING_REFRESH_KEY, &attr_s(&pending, "v"));
+    let opened = sealer().open(
+        &sealing_context(PENDING_REFRESH_KEY),
+        &attr_s(&pending, "v"),
+    );
     assert_eq!(opened.as_deref(), Some(valid_refresh_token(&app).as_str()));
     assert_eq!(
         app.secret_token().await,
@@ -183,7 +186,10 @@ async fn secret_write_failing_during_rotation(mode: Mode) {
     let pending = app.item(PENDING_REFRESH_KEY).await.expect("still pending");
     assert_eq!(
         sealer()
-            .open(PENDING_REFRESH_KEY, &attr_s(&pending, "v"))
+            .open(
+                &sealing_context(PENDING_REFRESH_KEY),
+                &attr_s(&pending, "v")
+            )
             .as_deref(),
         Some(valid_refresh_token(&app).as_str())
     );
@@ -233,19 +239,26 @@ async fn dynamodb_stopped_mid_run(mode: Mode) {
     assert_eq!(app.now().await["name"], "Song");
 
     app.ddb_proxy.set(mode);
+    let refreshes = app.fake.stats().token_refreshes;
     let mut slowest = Duration::ZERO;
     for i in 0..4 {
         next_window(&app, &clock);
         if i == 2 {
-            // A token refresh while the table is down still works (and still rotates safely).
+            // The access token dies while the table is down: no refresh without the lease
+            // (tokens fail closed), so the last good answer is served, marked stale.
             app.fake.expire_access_tokens();
         }
         let started = Instant::now();
         let v = app.now().await;
         slowest = slowest.max(started.elapsed());
         assert_eq!(v["name"], "Song", "{mode:?}: request {i}");
-        assert_eq!(v["stale"], false);
+        assert_eq!(v["stale"], i >= 2, "{mode:?}: request {i}");
     }
+    assert_eq!(
+        app.fake.stats().token_refreshes,
+        refreshes,
+        "no refresh while the refresh lease cannot be taken"
+    );
     eprintln!("{mode:?}: slowest answer with DynamoDB down: {slowest:?}");
     let logs = aws::captured_logs();
     assert!(
@@ -257,12 +270,15 @@ async fn dynamodb_stopped_mid_run(mode: Mode) {
     assert_eq!(app.secret_token().await, valid_refresh_token(&app));
 
     // The table comes back: once the process tries it again (10 s after the last failure),
-    // answers are shared through it again.
+    // answers are shared through it again, and the refresh happens.
     app.ddb_proxy.pass();
     clock.advance_ms(10_001);
-    assert_eq!(app.now().await["name"], "Song");
+    let v = app.now().await;
+    assert_eq!(v["name"], "Song");
+    assert_eq!(v["stale"], false, "refreshed once the table is back");
+    assert_eq!(app.fake.stats().token_refreshes, refreshes + 1);
     let answer = app
-        .item(nowplaying::nowplaying::ANSWER_KEY)
+        .item(nowplaying::keys::ANSWER_KEY)
         .await
         .expect("answer");
     assert!(
@@ -451,9 +467,9 @@ async fn a_revoked_shared_token_is_refreshed_not_served_stale() {
     aws::put_raw_item(
         &app.ddb,
         &app.table,
-        nowplaying::tokens::TOKEN_KEY,
+        nowplaying::keys::TOKEN_KEY,
         &sealer().seal(
-            nowplaying::tokens::TOKEN_KEY,
+            &sealing_context(nowplaying::keys::TOKEN_KEY),
             "published-elsewhere-then-revoked",
         ),
         expires,

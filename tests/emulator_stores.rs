@@ -18,8 +18,8 @@ fn lease(owner: &str, exp: u64) -> Record {
     Record {
         value: String::new(),
         expires_at_ms: exp,
-        owner: Some(owner.into()),
-        ttl_s: exp / 1000 + 3600,
+        holder: Some(owner.into()),
+        delete_after_s: exp / 1000 + 3600,
     }
 }
 
@@ -37,7 +37,7 @@ async fn dynamo_lease_is_a_conditional_write() {
 
     // Taken once.
     assert!(s
-        .put_if_expired("lease:x", &lease("a", now + 1_000), now)
+        .acquire("lease:x", &lease("a", now + 1_000), now)
         .await
         .unwrap());
     let item = aws::raw_item(&client, &table, "lease:x").await.unwrap();
@@ -47,11 +47,11 @@ async fn dynamo_lease_is_a_conditional_write() {
 
     // Refused while held, also at the very moment it lapses (`exp < now` is strict).
     assert!(!s
-        .put_if_expired("lease:x", &lease("b", now + 2_000), now + 500)
+        .acquire("lease:x", &lease("b", now + 2_000), now + 500)
         .await
         .unwrap());
     assert!(!s
-        .put_if_expired("lease:x", &lease("b", now + 2_000), now + 1_000)
+        .acquire("lease:x", &lease("b", now + 2_000), now + 1_000)
         .await
         .unwrap());
     assert_eq!(
@@ -65,47 +65,47 @@ async fn dynamo_lease_is_a_conditional_write() {
 
     // The owner renews while it holds it.
     assert!(s
-        .put_if_expired("lease:x", &lease("a", now + 1_500), now + 900)
+        .acquire("lease:x", &lease("a", now + 1_500), now + 900)
         .await
         .unwrap());
     assert!(!s
-        .put_if_expired("lease:x", &lease("b", now + 3_000), now + 1_200)
+        .acquire("lease:x", &lease("b", now + 3_000), now + 1_200)
         .await
         .unwrap());
 
     // Taken by another after expiry.
     assert!(s
-        .put_if_expired("lease:x", &lease("b", now + 4_000), now + 1_501)
+        .acquire("lease:x", &lease("b", now + 4_000), now + 1_501)
         .await
         .unwrap());
     assert!(!s
-        .put_if_expired("lease:x", &lease("a", now + 5_000), now + 2_000)
+        .acquire("lease:x", &lease("a", now + 5_000), now + 2_000)
         .await
         .unwrap());
 
     // Only the owner deletes it.
-    s.delete_if_owner("lease:x", "a").await.unwrap();
+    s.release("lease:x", "a").await.unwrap();
     assert_eq!(
-        s.get("lease:x").await.unwrap().unwrap().owner.as_deref(),
+        s.get("lease:x").await.unwrap().unwrap().holder.as_deref(),
         Some("b")
     );
-    s.delete_if_owner("lease:x", "b").await.unwrap();
+    s.release("lease:x", "b").await.unwrap();
     assert!(s.get("lease:x").await.unwrap().is_none());
     // Deleting what is not there is not an error.
-    s.delete_if_owner("lease:x", "b").await.unwrap();
+    s.release("lease:x", "b").await.unwrap();
 
     // An unowned, unexpired item (an answer) is not a lease anyone can take.
     s.put(
         "answer",
         &Record {
-            owner: None,
+            holder: None,
             ..lease("", now + 1_000)
         },
     )
     .await
     .unwrap();
     assert!(!s
-        .put_if_expired("answer", &lease("a", now + 1_000), now)
+        .acquire("answer", &lease("a", now + 1_000), now)
         .await
         .unwrap());
 }
@@ -119,8 +119,8 @@ async fn dynamo_round_trip_and_freshness_by_exp_not_ttl() {
     let r = Record {
         value: "{\"v\":1}".into(),
         expires_at_ms: now + 60_000,
-        owner: None,
-        ttl_s: past_ttl,
+        holder: None,
+        delete_after_s: past_ttl,
     };
     s.put("answer:now", &r).await.unwrap();
     // DynamoDB deletes expired items lazily (up to days later); the store returns the item as
@@ -140,7 +140,7 @@ async fn dynamo_round_trip_and_freshness_by_exp_not_ttl() {
     )
     .await;
     assert!(!s
-        .put_if_expired("lease:a", &lease("me", now + 5_000), now)
+        .acquire("lease:a", &lease("me", now + 5_000), now)
         .await
         .unwrap());
     // ... and one whose `exp` passed is free even though `ttl` is far ahead.
@@ -155,7 +155,7 @@ async fn dynamo_round_trip_and_freshness_by_exp_not_ttl() {
     )
     .await;
     assert!(s
-        .put_if_expired("lease:b", &lease("me", now + 5_000), now)
+        .acquire("lease:b", &lease("me", now + 5_000), now)
         .await
         .unwrap());
 
@@ -173,7 +173,7 @@ async fn the_service_trusts_exp_over_a_past_ttl() {
     aws::put_raw_item(
         &app.ddb,
         &app.table,
-        nowplaying::nowplaying::ANSWER_KEY,
+        nowplaying::keys::ANSWER_KEY,
         &entry.to_string(),
         T0 + 5_000,
         None,
@@ -314,7 +314,7 @@ async fn the_access_token_in_the_table_is_sealed() {
     assert_eq!(app.now().await["name"], "Song");
 
     let item = app
-        .item(nowplaying::tokens::TOKEN_KEY)
+        .item(nowplaying::keys::TOKEN_KEY)
         .await
         .expect("token item");
     let raw = format!("{item:?}");
@@ -325,15 +325,29 @@ async fn the_access_token_in_the_table_is_sealed() {
     assert!(!raw.contains(fake_spotify::CLIENT_SECRET));
     let sealed = attr_s(&item, "v");
     let right = Sealer::from_client_secret(&Secret::new(fake_spotify::CLIENT_SECRET));
+    let context = support::sealing_context(nowplaying::keys::TOKEN_KEY);
     let opened = right
-        .open(nowplaying::tokens::TOKEN_KEY, &sealed)
+        .open(&context, &sealed)
         .expect("opens with the secret");
     assert!(opened.starts_with("access-1-"), "{opened}");
     let wrong = Sealer::from_client_secret(&Secret::new("another-client-secret"));
-    assert_eq!(wrong.open(nowplaying::tokens::TOKEN_KEY, &sealed), None);
+    assert_eq!(wrong.open(&context, &sealed), None);
     // Bound to its key: the same ciphertext under another key does not open.
     assert_eq!(
-        right.open(nowplaying::tokens::PENDING_REFRESH_KEY, &sealed),
+        right.open(
+            &support::sealing_context(nowplaying::keys::PENDING_REFRESH_KEY),
+            &sealed
+        ),
+        None
+    );
+    // Bound to its sign-in: a later sign-in of the same app does not open it.
+    let mut later = support::credentials("");
+    later.authorized_at = Some(support::SIGN_INS[1].into());
+    assert_eq!(
+        right.open(
+            &nowplaying::tokens::sealing_context(nowplaying::keys::TOKEN_KEY, &later),
+            &sealed
+        ),
         None
     );
 
@@ -361,11 +375,12 @@ async fn a_cache_hit_costs_one_dynamodb_read_and_no_secrets_manager_call() {
         1,
     )));
     assert_eq!(app.now().await["name"], "Song");
-    // The first answer: the credentials read once at cold start, the rotated refresh token
-    // persisted once.
+    // The first answer: the credentials read once at cold start, the sign-in read again right
+    // before the rotated refresh token is written (never over a newer sign-in), and the
+    // rotated refresh token persisted once.
     assert_eq!(
         app.sm_proxy.take_ops(),
-        vec!["GetSecretValue", "PutSecretValue"],
+        vec!["GetSecretValue", "GetSecretValue", "PutSecretValue"],
         "cold start"
     );
     app.ddb_proxy.take_ops();
@@ -385,7 +400,7 @@ async fn a_cache_hit_costs_one_dynamodb_read_and_no_secrets_manager_call() {
     assert_eq!(app.fake.stats().currently_playing, 1);
 
     // A miss with a valid token: no Secrets Manager call either.
-    clock.advance_ms(app.app.service.settings().ttl_ms + 1);
+    clock.advance_ms(app.app.cache.settings().ttl_ms + 1);
     assert_eq!(app.now().await["name"], "Song");
     assert_eq!(app.fake.stats().currently_playing, 2);
     assert!(

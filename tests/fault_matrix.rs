@@ -28,10 +28,10 @@ use support::fake_spotify::Stats;
 use support::*;
 
 use nowplaying::clock::{Clock, ManualClock};
-use nowplaying::nowplaying::{ANSWER_KEY, COOLDOWN_KEY};
+use nowplaying::keys::{ANSWER_KEY, COOLDOWN_KEY};
+use nowplaying::keys::{PENDING_REFRESH_KEY, TOKEN_LEASE_KEY};
 use nowplaying::seal::Sealer;
 use nowplaying::secret::Secret;
-use nowplaying::tokens::{PENDING_REFRESH_KEY, TOKEN_LEASE_KEY};
 
 fn song() -> Scripted {
     Scripted::json(bodies::playing(bodies::track("t1", "Song"), true, 1000))
@@ -87,7 +87,7 @@ impl Run {
     }
 
     fn ttl(&self) -> u64 {
-        self.app.app.service.settings().ttl_ms
+        self.app.app.cache.settings().ttl_ms
     }
 
     /// Moves the clock past the cache window.
@@ -184,7 +184,7 @@ impl Run {
         let mut c = credentials(token);
         c.authorized_at = Some("2026-11-24T09:00:00Z".into());
         let clock = self.clock.clone();
-        let replaced = nowplaying::tokens::replace_authorization(
+        let replaced = nowplaying::owner::replace_authorization(
             self.app.stores.credentials.as_ref(),
             Some(self.app.stores.state.as_ref()),
             &c,
@@ -207,7 +207,7 @@ impl Run {
             .app
             .item(PENDING_REFRESH_KEY)
             .await
-            .and_then(|i| sealer().open(PENDING_REFRESH_KEY, &attr_s(&i, "v")));
+            .and_then(|i| open_token_item(&sealer(), PENDING_REFRESH_KEY, &attr_s(&i, "v")));
         assert!(
             in_secret == valid || pending.as_deref() == Some(valid.as_str()),
             "{}: the valid refresh token {valid} is lost: the secret holds {in_secret}, the pending item {pending:?}",
@@ -458,7 +458,7 @@ async fn spotify_time_out() {
     run.app
         .fake
         .set_current(song().delayed(beyond.as_millis() as u64));
-    let deadline = run.app.app.service.settings().fetch_deadline;
+    let deadline = run.app.app.cache.settings().fetch_deadline;
     for _ in 0..2 {
         run.next_window();
         let before = run.stats().currently_playing;
@@ -649,7 +649,7 @@ async fn token_endpoint_slow_while_the_answer_lease_runs_out() {
         )
         .await;
         run.clock
-            .advance_ms(run.app.app.service.settings().lease_ms + 500);
+            .advance_ms(run.app.app.cache.settings().lease_ms + 500);
         assert!(
             run.app.item(TOKEN_LEASE_KEY).await.is_some(),
             "token lease held"
@@ -680,8 +680,9 @@ async fn token_endpoint_slow_while_the_answer_lease_runs_out() {
 
 // ---- The AWS stores failing -------------------------------------------------------------
 
-/// The whole emulator goes away (both DynamoDB and Secrets Manager refuse connections) while a
-/// rotation happens, then comes back. The Blackhole (time-out) variants, one store at a time, are
+/// The whole emulator goes away (both DynamoDB and Secrets Manager refuse connections) while the
+/// access token dies, then comes back. Tokens fail closed: no refresh (so no rotation that no
+/// store could take) until the table is back. The Blackhole (time-out) variants, one store at a time, are
 /// in `tests/emulator_service.rs`.
 #[tokio::test]
 async fn aws_emulator_stopped_mid_run_and_restarted() {
@@ -691,19 +692,28 @@ async fn aws_emulator_stopped_mid_run_and_restarted() {
     for i in 0..4 {
         run.next_window();
         if i == 1 {
-            // Spotify rotates the refresh token while neither store can take it.
+            // The access token dies while neither store can take a rotated refresh token.
             run.app.fake.expire_access_tokens();
         }
         for v in run.pages(2).await {
             assert_eq!(v["name"], "Song", "answers keep coming: {v}");
+            assert_eq!(
+                v["stale"],
+                i >= 1,
+                "the last good answer once the token died: {v}"
+            );
         }
     }
-    assert_eq!(run.stats().token_refreshes, 2);
+    assert_eq!(
+        run.stats().token_refreshes,
+        1,
+        "no refresh without the refresh lease"
+    );
     assert_eq!(run.app.secret_token().await, "refresh-token-1");
 
     // Restarted: once the process tries the table again (10 s after its last failure), the
-    // answers are written there again, and the rotated token reaches the stores without waiting
-    // for the next refresh.
+    // answers are written there again, the refresh happens, and its rotated token reaches the
+    // secret.
     run.app.ddb_proxy.pass();
     run.app.sm_proxy.pass();
     run.clock.advance_ms(10_001);
@@ -728,9 +738,9 @@ async fn aws_emulator_stopped_mid_run_and_restarted() {
     assert_eq!(
         run.stats().token_refreshes,
         2,
-        "no refresh was needed for it"
+        "one refresh, after the restart"
     );
-    // Tokens: warm-up 1 + the rotation during the outage + the final check's 1.
+    // Tokens: warm-up 1 + the refresh after the restart + the final check's 1.
     run.finish(3).await;
 }
 
@@ -817,7 +827,7 @@ async fn lease_holder_killed_mid_refresh() {
         &run.app.ddb,
         &run.app.table,
         PENDING_REFRESH_KEY,
-        &sealer().seal(PENDING_REFRESH_KEY, &rotated),
+        &sealer().seal(&sealing_context(PENDING_REFRESH_KEY), &rotated),
         now + 200 * 24 * 3_600_000,
         Some(dead),
         now / 1000 + 200 * 24 * 3600,

@@ -20,10 +20,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::app;
 use crate::config::Config;
+use crate::owner::replace_authorization;
 use crate::secret::Secret;
 use crate::spotify::{SpotifyClient, SpotifyError};
 use crate::store::{Credentials, StoreError};
-use crate::tokens::replace_authorization;
 
 /// The scopes every installation needs.
 pub const BASE_SCOPES: [&str; 2] = ["user-read-currently-playing", "user-read-recently-played"];

@@ -1,11 +1,11 @@
 //! `nowplaying disconnect`: removes the refresh token at once (the client id and secret stay, so
 //! signing in again is one `nowplaying authorize`), and the cached access token, pending refresh
-//! token and answer from the shared state. Running processes notice through the token keeper's
-//! authorization watch (see `crate::tokens`) and answer `null`.
+//! token and every cached answer from the shared state. Running processes notice through the
+//! token keeper's authorization watch and answer `null`.
 
 use crate::app;
 use crate::config::Config;
-use crate::tokens::replace_authorization;
+use crate::owner::{clear_tokens_and_answers, replace_authorization};
 
 use super::authorize::SPOTIFY_APPS_URL;
 
@@ -49,11 +49,13 @@ pub async fn run(config: Config) -> Result<(), String> {
             Some(r) if !r.cleared_shared => Err(r.shared_error.unwrap_or_default()),
             Some(_) => Ok(()),
             // No credentials at all: still clear what may be cached.
-            None => clear_shared(&stores).await,
+            None => clear_tokens_and_answers(stores.state.as_ref())
+                .await
+                .map_err(|e| e.to_string()),
         };
         match cleared {
             Ok(()) => println!(
-                "Deleted the cached access token and answer from the {}: /api/spotify answers null from now on.",
+                "Deleted the cached access token and every cached answer from the {}: /api/spotify answers null from now on.",
                 stores.state.describe()
             ),
             Err(e) => {
@@ -72,16 +74,5 @@ pub async fn run(config: Config) -> Result<(), String> {
         println!("Without CACHE_TABLE a running process keeps its access token until it expires (within the hour): restart it to stop at once.");
     }
     println!("To revoke the app's access at Spotify as well, remove it at {SPOTIFY_APPS_URL}");
-    Ok(())
-}
-
-async fn clear_shared(stores: &app::Stores) -> Result<(), String> {
-    let keys = crate::tokens::TOKEN_ITEMS
-        .iter()
-        .map(|k| k.to_string())
-        .chain(crate::profile::all_answer_keys());
-    for key in keys {
-        stores.state.delete(&key).await.map_err(|e| e.to_string())?;
-    }
     Ok(())
 }

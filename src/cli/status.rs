@@ -1,32 +1,69 @@
 //! `nowplaying status`: what is configured, reachable and valid. Exits 0 when all is well and 1
 //! when the owner must act (no credentials, a rejected refresh token or client, the refresh-token
 //! limit close, a missing scope, a store out of reach). Never prints a secret or a token.
+//!
+//! Each section prints its lines and adds what the owner must do to the [`Report`].
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::app;
+use crate::app::{self, Stores};
+use crate::cache::{stored_answer, StoredAnswer};
 use crate::clock::SystemClock;
 use crate::config::{AllowedOrigins, Config};
 use crate::error::Error;
-use crate::nowplaying::{stored_answer, ANSWER_KEY};
+use crate::keys::ANSWER_KEY;
 use crate::spotify::SpotifyClient;
-use crate::tokens::TokenKeeper;
-
-/// Spotify's limit on a refresh token's life from the sign-in, as this project counts it.
-pub const REFRESH_TOKEN_LIFETIME_DAYS: i64 = 182;
-/// Warn (and exit 1) this long before that limit.
-pub const WARN_DAYS: i64 = 14;
+use crate::store::Credentials;
+use crate::tokens::{TokenKeeper, WARN_DAYS};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// What the sections found: problems (the owner must act) and warnings.
+#[derive(Default)]
+struct Report {
+    problems: Vec<String>,
+    warnings: usize,
+}
 
 pub async fn run(config: Config) -> Result<(), String> {
     let stores = app::stores(&config).await;
     let now = crate::cli::now_ms();
-    let mut problems: Vec<String> = Vec::new();
-    let mut warnings = 0usize;
+    let mut report = Report::default();
 
+    configuration(&config, &stores);
+    let (credentials, answer) = reachability(&stores, &mut report).await;
+    let complete = authorization(&config, credentials.as_ref(), now, &mut report);
+    let hidden = crate::cli::privacy::is_hidden(&config, &stores).await;
+    println!(
+        "Privacy switch:       {}",
+        if hidden {
+            "ON: /api/spotify answers null (`nowplaying show` turns it off)"
+        } else {
+            "off"
+        }
+    );
+    cached_answer(&stores, answer, now);
+    if complete {
+        spotify_check(&config, &stores, now, &mut report).await;
+    } else {
+        println!("Spotify:              not checked (no usable credentials)");
+    }
+
+    if report.problems.is_empty() {
+        if report.warnings == 0 {
+            println!("All good.");
+        } else {
+            println!("Working, with {} warning(s) above.", report.warnings);
+        }
+        Ok(())
+    } else {
+        Err(format!("action needed: {}", report.problems.join("; ")))
+    }
+}
+
+fn configuration(config: &Config, stores: &Stores) {
     println!("Configuration");
     println!("  credentials:        {}", stores.credentials.describe());
     if stores.shared {
@@ -49,7 +86,6 @@ pub async fn run(config: Config) -> Result<(), String> {
             "off (null when nothing plays)"
         }
     );
-    let extra = config.profile_endpoints.extra_scopes();
     let mut endpoints = Vec::new();
     if config.profile_endpoints.top {
         endpoints.push("top");
@@ -73,22 +109,30 @@ pub async fn run(config: Config) -> Result<(), String> {
             config.api_base_url, config.accounts_base_url
         );
     }
+}
 
+/// The stores: the credentials (`Some` when loaded) and the cached answer (`Some` when the
+/// shared state was read).
+async fn reachability(
+    stores: &Stores,
+    report: &mut Report,
+) -> (
+    Result<Option<Credentials>, ()>,
+    Option<Option<StoredAnswer>>,
+) {
     println!("Stores");
-    let mut loaded = false;
     let credentials = match stores.credentials.load().await {
         Ok(c) => {
             println!("  credentials store:  reachable");
-            loaded = true;
-            c
+            Ok(c)
         }
         Err(e) => {
             println!("  credentials store:  PROBLEM: {e}");
-            problems.push(format!(
+            report.problems.push(format!(
                 "the {} is unreachable or unusable",
                 stores.credentials.describe()
             ));
-            None
+            Err(())
         }
     };
     let mut answer = None;
@@ -100,14 +144,27 @@ pub async fn run(config: Config) -> Result<(), String> {
             }
             Err(e) => {
                 println!("  shared state:       PROBLEM: {e}");
-                problems.push(format!("the {} is unreachable", stores.state.describe()));
+                report
+                    .problems
+                    .push(format!("the {} is unreachable", stores.state.describe()));
             }
         }
     }
+    (credentials, answer)
+}
 
+/// The stored sign-in: complete, its six-month limit, its scopes. Returns whether it is usable.
+fn authorization(
+    config: &Config,
+    credentials: Result<&Option<Credentials>, &()>,
+    now: u64,
+    report: &mut Report,
+) -> bool {
     println!("Authorization");
-    let complete = credentials.as_ref().is_some_and(|c| c.is_complete());
-    match &credentials {
+    let loaded = credentials.is_ok();
+    let credentials = credentials.ok().and_then(|c| c.as_ref());
+    let complete = credentials.is_some_and(|c| c.is_complete());
+    match credentials {
         Some(c) if c.is_complete() => {
             println!("  credentials:        stored (client id {})", c.client_id)
         }
@@ -122,79 +179,78 @@ pub async fn run(config: Config) -> Result<(), String> {
         None => println!("  credentials:        unknown (store unreachable)"),
     }
     if loaded && !complete {
-        problems.push("no usable credentials: run `nowplaying authorize`".into());
+        report
+            .problems
+            .push("no usable credentials: run `nowplaying authorize`".into());
     }
-    if let Some(c) = credentials.as_ref().filter(|c| c.is_complete()) {
-        match c.authorized_at.as_deref().and_then(parse_rfc3339_ms) {
-            Some(at) => {
-                let limit = at + REFRESH_TOKEN_LIFETIME_DAYS * DAY_MS;
-                let left_ms = limit - now as i64;
-                let left_days = left_ms.div_euclid(DAY_MS);
-                let limit_text = super::authorize::rfc3339(limit.max(0) as u64);
-                println!(
-                    "  authorized at:      {}",
-                    c.authorized_at.as_deref().unwrap_or_default()
-                );
-                if left_ms <= 0 {
-                    println!("  token limit:        WARNING: Spotify's six-month limit passed on {limit_text}");
-                    problems.push(
-                        "the refresh token is past its six-month limit: run `nowplaying authorize`"
-                            .into(),
-                    );
-                } else if left_days < WARN_DAYS {
-                    println!("  token limit:        WARNING: Spotify's six-month limit runs out on {limit_text} ({left_days} days left)");
-                    problems.push(format!(
-                        "the refresh token's six-month limit runs out in {left_days} days: run `nowplaying authorize`"
-                    ));
-                } else {
-                    println!("  token limit:        {limit_text} ({left_days} days left)");
-                }
-            }
-            None => {
-                println!("  authorized at:      unknown (run `nowplaying authorize` to record it)");
-                warnings += 1;
-            }
-        }
-        match c.scope.as_deref() {
-            Some(scope) => {
-                println!("  scopes:             {scope}");
-                let missing: Vec<&str> = extra
-                    .iter()
-                    .copied()
-                    .filter(|s| !scope.split_whitespace().any(|g| g == *s))
-                    .collect();
-                if !missing.is_empty() {
-                    println!(
-                        "  scopes:             MISSING {} (needed by PROFILE_ENDPOINTS)",
-                        missing.join(", ")
-                    );
-                    problems.push(format!(
-                        "the sign-in lacks {}: run `nowplaying authorize` to grant it",
-                        missing.join(", ")
-                    ));
-                }
-            }
-            None if !extra.is_empty() => {
-                println!(
-                    "  scopes:             not recorded; PROFILE_ENDPOINTS needs {}: run `nowplaying authorize` to be sure",
-                    extra.join(", ")
-                );
-                warnings += 1;
-            }
-            None => println!("  scopes:             not recorded"),
-        }
+    if let Some(c) = credentials.filter(|c| c.is_complete()) {
+        signin_limit(c, now, report);
+        scopes(config, c, report);
     }
+    complete
+}
 
-    let hidden = super::privacy::is_hidden(&config, &stores).await;
+fn signin_limit(c: &Credentials, now: u64, report: &mut Report) {
+    let Some(limit) = crate::tokens::signin_limit_ms(c) else {
+        println!("  authorized at:      unknown (run `nowplaying authorize` to record it)");
+        report.warnings += 1;
+        return;
+    };
+    let left_ms = limit - now as i64;
+    let left_days = left_ms.div_euclid(DAY_MS);
+    let limit_text = super::authorize::rfc3339(limit.max(0) as u64);
     println!(
-        "Privacy switch:       {}",
-        if hidden {
-            "ON: /api/spotify answers null (`nowplaying show` turns it off)"
-        } else {
-            "off"
-        }
+        "  authorized at:      {}",
+        c.authorized_at.as_deref().unwrap_or_default()
     );
+    if left_ms <= 0 {
+        println!("  token limit:        WARNING: Spotify's six-month limit passed on {limit_text}");
+        report.problems.push(
+            "the refresh token is past its six-month limit: run `nowplaying authorize`".into(),
+        );
+    } else if left_days < WARN_DAYS {
+        println!("  token limit:        WARNING: Spotify's six-month limit runs out on {limit_text} ({left_days} days left)");
+        report.problems.push(format!(
+            "the refresh token's six-month limit runs out in {left_days} days: run `nowplaying authorize`"
+        ));
+    } else {
+        println!("  token limit:        {limit_text} ({left_days} days left)");
+    }
+}
 
+fn scopes(config: &Config, c: &Credentials, report: &mut Report) {
+    let extra = config.profile_endpoints.extra_scopes();
+    match c.scope.as_deref() {
+        Some(scope) => {
+            println!("  scopes:             {scope}");
+            let missing: Vec<&str> = extra
+                .iter()
+                .copied()
+                .filter(|s| !scope.split_whitespace().any(|g| g == *s))
+                .collect();
+            if !missing.is_empty() {
+                println!(
+                    "  scopes:             MISSING {} (needed by PROFILE_ENDPOINTS)",
+                    missing.join(", ")
+                );
+                report.problems.push(format!(
+                    "the sign-in lacks {}: run `nowplaying authorize` to grant it",
+                    missing.join(", ")
+                ));
+            }
+        }
+        None if !extra.is_empty() => {
+            println!(
+                "  scopes:             not recorded; PROFILE_ENDPOINTS needs {}: run `nowplaying authorize` to be sure",
+                extra.join(", ")
+            );
+            report.warnings += 1;
+        }
+        None => println!("  scopes:             not recorded"),
+    }
+}
+
+fn cached_answer(stores: &Stores, answer: Option<Option<StoredAnswer>>, now: u64) {
     match answer {
         Some(Some(a)) => {
             let age = if a.good_at_ms > 0 {
@@ -220,66 +276,49 @@ pub async fn run(config: Config) -> Result<(), String> {
         None if stores.shared => {}
         None => println!("Cached answer:        kept by each running process (no CACHE_TABLE)"),
     }
-
-    if complete {
-        let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
-        let tokens = TokenKeeper::new(
-            spotify.clone(),
-            stores.credentials.clone(),
-            stores.state.clone(),
-            Arc::new(SystemClock),
-            format!("status-{}", app::instance_id()),
-        );
-        match tokens.refresh_now().await {
-            Ok(token) => match spotify.currently_playing(&token, now).await {
-                Ok(np) => println!(
-                    "Spotify:              OK: refreshed the access token; {}",
-                    match np {
-                        Some(np) => format!(
-                            "now {}",
-                            describe_answer(&serde_json::to_value(np).unwrap_or(Value::Null))
-                        ),
-                        None => "nothing is playing".into(),
-                    }
-                ),
-                Err(e) => {
-                    println!("Spotify:              refreshed the access token, but currently-playing failed: {e}");
-                    warnings += 1;
-                }
-            },
-            Err(e @ (Error::MustReauthorize | Error::InvalidClient | Error::NotAuthorized)) => {
-                println!("Spotify:              PROBLEM: {e}");
-                problems.push(e.to_string());
-            }
-            Err(Error::Store(e)) => {
-                println!("Spotify:              PROBLEM: {e}");
-                problems.push(e.to_string());
-            }
-            Err(e) => {
-                println!("Spotify:              WARNING: could not check right now: {e}");
-                warnings += 1;
-            }
-        }
-    } else {
-        println!("Spotify:              not checked (no usable credentials)");
-    }
-
-    if problems.is_empty() {
-        if warnings == 0 {
-            println!("All good.");
-        } else {
-            println!("Working, with {warnings} warning(s) above.");
-        }
-        Ok(())
-    } else {
-        Err(format!("action needed: {}", problems.join("; ")))
-    }
 }
 
-/// RFC 3339 to epoch milliseconds.
-fn parse_rfc3339_ms(s: &str) -> Option<i64> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-    Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
+/// Refreshes the access token (persisting a rotated refresh token like the service) and asks
+/// currently-playing once.
+async fn spotify_check(config: &Config, stores: &Stores, now: u64, report: &mut Report) {
+    let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
+    let tokens = TokenKeeper::new(
+        spotify.clone(),
+        stores.credentials.clone(),
+        stores.state.clone(),
+        Arc::new(SystemClock),
+        format!("status-{}", app::instance_id()),
+    );
+    match tokens.refresh_now().await {
+        Ok(token) => match spotify.currently_playing(&token, now).await {
+            Ok(np) => println!(
+                "Spotify:              OK: refreshed the access token; {}",
+                match np {
+                    Some(np) => format!(
+                        "now {}",
+                        describe_answer(&serde_json::to_value(np).unwrap_or(Value::Null))
+                    ),
+                    None => "nothing is playing".into(),
+                }
+            ),
+            Err(e) => {
+                println!("Spotify:              refreshed the access token, but currently-playing failed: {e}");
+                report.warnings += 1;
+            }
+        },
+        Err(e @ (Error::MustReauthorize | Error::InvalidClient | Error::NotAuthorized)) => {
+            println!("Spotify:              PROBLEM: {e}");
+            report.problems.push(e.to_string());
+        }
+        Err(Error::Store(e)) => {
+            println!("Spotify:              PROBLEM: {e}");
+            report.problems.push(e.to_string());
+        }
+        Err(e) => {
+            println!("Spotify:              WARNING: could not check right now: {e}");
+            report.warnings += 1;
+        }
+    }
 }
 
 fn human_age(ms: u64) -> String {
@@ -313,10 +352,18 @@ mod tests {
     fn ages_and_dates() {
         assert_eq!(human_age(5_000), "5 s");
         assert_eq!(human_age(600_000), "10 min");
+        let c = Credentials {
+            authorized_at: Some("2026-11-23T10:00:00Z".into()),
+            ..Default::default()
+        };
         assert_eq!(
-            parse_rfc3339_ms("2026-11-23T10:00:00Z"),
-            Some(1_795_428_000_000)
+            crate::tokens::signin_limit_ms(&c),
+            Some(1_795_428_000_000 + 182 * DAY_MS)
         );
-        assert_eq!(parse_rfc3339_ms("yesterday"), None);
+        let bad = Credentials {
+            authorized_at: Some("yesterday".into()),
+            ..Default::default()
+        };
+        assert_eq!(crate::tokens::signin_limit_ms(&bad), None);
     }
 }

@@ -200,7 +200,10 @@ fn largest_image(images: Vec<wire::Image>) -> Option<String> {
         .into_iter()
         .filter_map(|i| {
             let url = i.url.filter(|u| !u.trim().is_empty())?;
-            Some((i.width.unwrap_or(0) * i.height.unwrap_or(0), url))
+            Some((
+                i.width.unwrap_or(0).saturating_mul(i.height.unwrap_or(0)),
+                url,
+            ))
         })
         .enumerate()
         // Largest area wins; on a tie the first listed (Spotify lists largest first).

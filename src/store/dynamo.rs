@@ -1,6 +1,7 @@
 //! Shared state in a DynamoDB table (partition key `pk`, string). Attributes: `v` (the value),
-//! `exp` (epoch ms at which it stops being fresh or the lease lapses), `owner` (leases) and
-//! `ttl` (epoch seconds, the table's TTL attribute, for clean-up only: readers never trust it).
+//! `exp` (epoch ms at which it stops being fresh or the lease lapses), `owner` (the lease
+//! holder) and `ttl` (epoch seconds, the table's TTL attribute, for clean-up only: readers
+//! never trust it).
 
 use std::collections::HashMap;
 
@@ -52,12 +53,59 @@ impl DynamoState {
                 "exp".to_string(),
                 AttributeValue::N(r.expires_at_ms.to_string()),
             ),
-            ("ttl".to_string(), AttributeValue::N(r.ttl_s.to_string())),
+            (
+                "ttl".to_string(),
+                AttributeValue::N(r.delete_after_s.to_string()),
+            ),
         ]);
-        if let Some(owner) = &r.owner {
-            item.insert("owner".to_string(), AttributeValue::S(owner.clone()));
+        if let Some(holder) = &r.holder {
+            item.insert("owner".to_string(), AttributeValue::S(holder.clone()));
         }
         item
+    }
+
+    fn record(item: &HashMap<String, AttributeValue>) -> Record {
+        Record {
+            value: string(item, "v").unwrap_or_default(),
+            expires_at_ms: num(item, "exp"),
+            holder: string(item, "owner"),
+            delete_after_s: num(item, "ttl"),
+        }
+    }
+
+    /// A conditional put: `Ok(false)` when the condition does not hold.
+    async fn put_if(
+        &self,
+        key: &str,
+        record: &Record,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(key, record)))
+            .condition_expression(condition);
+        if condition.contains("#exp") {
+            req = req.expression_attribute_names("#exp", "exp");
+        }
+        if condition.contains("#owner") {
+            req = req.expression_attribute_names("#owner", "owner");
+        }
+        for (name, value) in values {
+            req = req.expression_attribute_values(name, value);
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.error(e)),
+        }
     }
 }
 
@@ -84,12 +132,53 @@ impl SharedState for DynamoState {
             .send()
             .await
             .map_err(|e| self.error(e))?;
-        Ok(out.item.map(|item| Record {
-            value: string(&item, "v").unwrap_or_default(),
-            expires_at_ms: num(&item, "exp"),
-            owner: string(&item, "owner"),
-            ttl_s: num(&item, "ttl"),
-        }))
+        Ok(out.item.as_ref().map(Self::record))
+    }
+
+    /// One `BatchGetItem` with consistent reads (keys beyond DynamoDB's 100 are not expected).
+    async fn get_many(&self, keys: &[&str]) -> Result<HashMap<String, Record>, StoreError> {
+        let mut wanted =
+            aws_sdk_dynamodb::types::KeysAndAttributes::builder().consistent_read(true);
+        for key in keys {
+            wanted = wanted.keys(HashMap::from([(
+                "pk".to_string(),
+                AttributeValue::S(key.to_string()),
+            )]));
+        }
+        let wanted = wanted.build().map_err(|e| StoreError::Invalid {
+            store: self.describe(),
+            reason: e.to_string(),
+        })?;
+        let mut out = HashMap::new();
+        let mut request = HashMap::from([(self.table.clone(), wanted)]);
+        // DynamoDB may hand back part of the keys as unprocessed: ask again for those.
+        for _ in 0..3 {
+            let answer = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request))
+                .send()
+                .await
+                .map_err(|e| self.error(e))?;
+            for item in answer
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                if let Some(key) = string(&item, "pk") {
+                    out.insert(key, Self::record(&item));
+                }
+            }
+            match answer.unprocessed_keys {
+                Some(rest) if rest.values().any(|k| !k.keys.is_empty()) => request = rest,
+                _ => return Ok(out),
+            }
+        }
+        Err(StoreError::Unavailable {
+            store: self.describe(),
+            reason: "BatchGetItem left keys unprocessed three times".into(),
+        })
     }
 
     async fn put(&self, key: &str, record: &Record) -> Result<(), StoreError> {
@@ -103,36 +192,42 @@ impl SharedState for DynamoState {
         Ok(())
     }
 
-    async fn put_if_expired(
+    async fn acquire(&self, key: &str, record: &Record, now_ms: u64) -> Result<bool, StoreError> {
+        self.put_if(
+            key,
+            record,
+            "attribute_not_exists(pk) OR #exp < :now OR #owner = :holder",
+            vec![
+                (":now", AttributeValue::N(now_ms.to_string())),
+                (
+                    ":holder",
+                    AttributeValue::S(record.holder.clone().unwrap_or_default()),
+                ),
+            ],
+        )
+        .await
+    }
+
+    async fn replace_if_held_by(
         &self,
         key: &str,
         record: &Record,
-        now_ms: u64,
+        expected: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::item(key, record)))
-            .condition_expression("attribute_not_exists(pk) OR #exp < :now OR #owner = :owner")
-            .expression_attribute_names("#exp", "exp")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
-            .expression_attribute_values(
-                ":owner",
-                AttributeValue::S(record.owner.clone().unwrap_or_default()),
-            )
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
+        match expected {
+            None => {
+                self.put_if(key, record, "attribute_not_exists(pk)", vec![])
+                    .await
             }
-            Err(e) => Err(self.error(e)),
+            Some(h) => {
+                self.put_if(
+                    key,
+                    record,
+                    "#owner = :holder",
+                    vec![(":holder", AttributeValue::S(h.to_string()))],
+                )
+                .await
+            }
         }
     }
 
@@ -147,7 +242,7 @@ impl SharedState for DynamoState {
         Ok(())
     }
 
-    async fn delete_if_owner(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+    async fn release(&self, key: &str, holder: &str) -> Result<(), StoreError> {
         let result = self
             .client
             .delete_item()
@@ -155,7 +250,7 @@ impl SharedState for DynamoState {
             .key("pk", AttributeValue::S(key.to_string()))
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
+            .expression_attribute_values(":owner", AttributeValue::S(holder.to_string()))
             .send()
             .await;
         match result {

@@ -33,16 +33,13 @@ impl SharedState for MemoryState {
         Ok(())
     }
 
-    async fn put_if_expired(
-        &self,
-        key: &str,
-        record: &Record,
-        now_ms: u64,
-    ) -> Result<bool, StoreError> {
+    async fn acquire(&self, key: &str, record: &Record, now_ms: u64) -> Result<bool, StoreError> {
         let mut items = self.items.lock().unwrap();
         let free = match items.get(key) {
             None => true,
-            Some(r) => r.expires_at_ms < now_ms || (r.owner.is_some() && r.owner == record.owner),
+            Some(r) => {
+                r.expires_at_ms < now_ms || (r.holder.is_some() && r.holder == record.holder)
+            }
         };
         if free {
             items.insert(key.to_string(), record.clone());
@@ -50,14 +47,32 @@ impl SharedState for MemoryState {
         Ok(free)
     }
 
+    async fn replace_if_held_by(
+        &self,
+        key: &str,
+        record: &Record,
+        expected: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut items = self.items.lock().unwrap();
+        let held = match (items.get(key), expected) {
+            (None, None) => true,
+            (Some(r), Some(h)) => r.holder.as_deref() == Some(h),
+            _ => false,
+        };
+        if held {
+            items.insert(key.to_string(), record.clone());
+        }
+        Ok(held)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.items.lock().unwrap().remove(key);
         Ok(())
     }
 
-    async fn delete_if_owner(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+    async fn release(&self, key: &str, holder: &str) -> Result<(), StoreError> {
         let mut items = self.items.lock().unwrap();
-        if items.get(key).and_then(|r| r.owner.as_deref()) == Some(owner) {
+        if items.get(key).and_then(|r| r.holder.as_deref()) == Some(holder) {
             items.remove(key);
         }
         Ok(())
@@ -102,25 +117,31 @@ impl CredentialStore for MemoryCredentials {
 mod tests {
     use super::*;
 
-    fn rec(owner: &str, exp: u64) -> Record {
-        Record {
-            value: "v".into(),
-            expires_at_ms: exp,
-            owner: Some(owner.into()),
-            ttl_s: 0,
-        }
+    fn rec(holder: &str, exp: u64) -> Record {
+        Record::lease(holder, exp)
     }
 
     #[tokio::test]
     async fn lease_semantics() {
         let s = MemoryState::new();
-        assert!(s.put_if_expired("l", &rec("a", 100), 0).await.unwrap());
-        assert!(!s.put_if_expired("l", &rec("b", 200), 50).await.unwrap());
-        assert!(s.put_if_expired("l", &rec("a", 150), 50).await.unwrap());
-        assert!(s.put_if_expired("l", &rec("b", 300), 151).await.unwrap());
-        s.delete_if_owner("l", "a").await.unwrap();
+        assert!(s.acquire("l", &rec("a", 100), 0).await.unwrap());
+        assert!(!s.acquire("l", &rec("b", 200), 50).await.unwrap());
+        assert!(s.acquire("l", &rec("a", 150), 50).await.unwrap());
+        assert!(s.acquire("l", &rec("b", 300), 151).await.unwrap());
+        s.release("l", "a").await.unwrap();
         assert!(s.get("l").await.unwrap().is_some());
-        s.delete_if_owner("l", "b").await.unwrap();
+        s.release("l", "b").await.unwrap();
         assert!(s.get("l").await.unwrap().is_none());
+        // By version, whatever the clocks say.
+        assert!(s.replace_if_held_by("l", &rec("c", 1), None).await.unwrap());
+        assert!(!s.replace_if_held_by("l", &rec("d", 1), None).await.unwrap());
+        assert!(!s
+            .replace_if_held_by("l", &rec("d", 1), Some("x"))
+            .await
+            .unwrap());
+        assert!(s
+            .replace_if_held_by("l", &rec("d", 1), Some("c"))
+            .await
+            .unwrap());
     }
 }

@@ -2,6 +2,7 @@
 //! (Secrets Manager or a local file) and where the shared state lives (DynamoDB or memory).
 
 pub mod dynamo;
+pub mod fallback;
 pub mod file;
 pub mod memory;
 pub mod secrets;
@@ -73,33 +74,107 @@ pub trait CredentialStore: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// One item of shared state: a value with the moment it stops being valid (fresh, held, ...),
-/// an optional owner (leases) and a clean-up time for the store's TTL.
+/// One item of shared state: a value, the moment it stops being valid (fresh, held, ...), the
+/// lease holder (leases only) and the moment the store may delete it. Build one with the
+/// constructors below, which derive the clean-up moment; nobody writes `delete_after_s` by hand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub value: String,
     /// Epoch milliseconds at which the value stops being fresh (or the lease lapses).
     pub expires_at_ms: u64,
-    pub owner: Option<String>,
-    /// Epoch seconds after which the store may delete the item (DynamoDB TTL).
-    pub ttl_s: u64,
+    /// Who holds the lease (a unique id per acquisition: the lease's version).
+    pub holder: Option<String>,
+    /// Epoch seconds after which the store may delete the item (DynamoDB TTL). A deadline,
+    /// for clean-up only: readers decide from `expires_at_ms`.
+    pub delete_after_s: u64,
 }
 
-/// Shared state for every process: answers, leases, the cooldown and the sealed access token.
+/// How long past its own deadline an item is kept before the store may clean it up.
+const CLEAN_UP_AFTER_S: u64 = 3600;
+/// For items that must never be cleaned up (the sign-in generation, the privacy switch).
+const KEEP_FOR_GOOD_S: u64 = 10 * 365 * 24 * 3600;
+
+impl Record {
+    /// A value valid until `until_ms`, cleaned up an hour after that.
+    pub fn until(value: impl Into<String>, until_ms: u64) -> Record {
+        Record {
+            value: value.into(),
+            expires_at_ms: until_ms,
+            holder: None,
+            delete_after_s: until_ms / 1000 + CLEAN_UP_AFTER_S,
+        }
+    }
+
+    /// A value fresh until `fresh_until_ms` but kept for `keep_s` from `now_ms` (an answer that
+    /// may still be served stale).
+    pub fn kept(value: impl Into<String>, fresh_until_ms: u64, now_ms: u64, keep_s: u64) -> Record {
+        Record {
+            value: value.into(),
+            expires_at_ms: fresh_until_ms,
+            holder: None,
+            delete_after_s: now_ms / 1000 + keep_s,
+        }
+    }
+
+    /// A value that never expires and that the store's clean-up never removes.
+    pub fn permanent(value: impl Into<String>, now_ms: u64) -> Record {
+        Record {
+            value: value.into(),
+            expires_at_ms: u64::MAX / 2,
+            holder: None,
+            delete_after_s: now_ms / 1000 + KEEP_FOR_GOOD_S,
+        }
+    }
+
+    /// A lease held by `holder` until `until_ms`.
+    pub fn lease(holder: impl Into<String>, until_ms: u64) -> Record {
+        Record {
+            holder: Some(holder.into()),
+            ..Record::until(String::new(), until_ms)
+        }
+    }
+
+    /// The same record, marked as written by `holder` (cleared with [`SharedState::release`]).
+    pub fn held_by(self, holder: impl Into<String>) -> Record {
+        Record {
+            holder: Some(holder.into()),
+            ..self
+        }
+    }
+}
+
+/// Shared state for every process: answers, leases, the cooldown and the sealed tokens.
 #[async_trait]
 pub trait SharedState: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Record>, StoreError>;
+    /// Reads several items in one call; missing items are absent from the answer.
+    async fn get_many(
+        &self,
+        keys: &[&str],
+    ) -> Result<std::collections::HashMap<String, Record>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for key in keys {
+            if let Some(r) = self.get(key).await? {
+                out.insert(key.to_string(), r);
+            }
+        }
+        Ok(out)
+    }
     async fn put(&self, key: &str, record: &Record) -> Result<(), StoreError>;
-    /// Writes `record` only when there is no item under `key`, or the existing one expired
-    /// before `now_ms`, or it is owned by `record.owner`. `Ok(false)` when someone else holds it.
-    async fn put_if_expired(
+    /// Writes the lease `record` only when there is no item under `key`, or the existing one
+    /// lapsed before `now_ms`, or `record.holder` holds it. `Ok(false)` when someone else does.
+    async fn acquire(&self, key: &str, record: &Record, now_ms: u64) -> Result<bool, StoreError>;
+    /// Writes `record` only when the item's holder is `expected` (`None`: no item at all),
+    /// whatever the clocks say: renewing one's own lease, or taking over a lease whose version
+    /// was seen unchanged for longer than a lease lasts. `Ok(false)` when it changed.
+    async fn replace_if_held_by(
         &self,
         key: &str,
         record: &Record,
-        now_ms: u64,
+        expected: Option<&str>,
     ) -> Result<bool, StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
-    /// Deletes the item only when `owner` holds it.
-    async fn delete_if_owner(&self, key: &str, owner: &str) -> Result<(), StoreError>;
+    /// Deletes the item only when `holder` holds it.
+    async fn release(&self, key: &str, holder: &str) -> Result<(), StoreError>;
     fn describe(&self) -> String;
 }

@@ -57,6 +57,27 @@ pub fn credentials(refresh_token: &str) -> Credentials {
     }
 }
 
+/// The sign-in times the tests use: [`credentials`]'s, and a later `authorize`'s.
+pub const SIGN_INS: [&str; 2] = ["2026-11-23T10:00:00Z", "2026-11-24T09:00:00Z"];
+
+/// The sealing context of the token item `key` for the tests' first sign-in.
+pub fn sealing_context(key: &str) -> String {
+    nowplaying::tokens::sealing_context(key, &credentials(""))
+}
+
+/// Opens a sealed token item under any of the tests' sign-ins.
+pub fn open_token_item(
+    sealer: &nowplaying::seal::Sealer,
+    key: &str,
+    sealed: &str,
+) -> Option<String> {
+    SIGN_INS.iter().find_map(|at| {
+        let mut c = credentials("");
+        c.authorized_at = Some(at.to_string());
+        sealer.open(&nowplaying::tokens::sealing_context(key, &c), sealed)
+    })
+}
+
 /// The service on a loopback port, with a clock the test moves.
 pub struct TestApp {
     pub url: String,
@@ -127,7 +148,7 @@ impl TestApp {
 
     /// Moves past the cache window.
     pub fn expire_cache(&self) {
-        let ttl = self.app.service.settings().ttl_ms;
+        let ttl = self.app.cache.settings().ttl_ms;
         self.clock.advance_ms(ttl + 1);
     }
 

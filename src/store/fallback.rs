@@ -1,12 +1,13 @@
-//! Shared state that degrades: when the primary store (DynamoDB) fails, the process carries on
-//! with its own memory and logs a WARN, so the page keeps getting answers. After a failure the
-//! primary is left alone for a short while (one probe then), so an outage costs one timeout per
-//! while, not one per store call of every request.
+//! Shared state that degrades, for the answer cache only: when the primary store (DynamoDB)
+//! fails, the process carries on with its own memory and logs a WARN, so the page keeps getting
+//! answers. Tokens never go through it: they fail closed (see docs/architecture.md).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+use std::collections::HashMap;
 
 use crate::clock::SharedClock;
 use crate::store::memory::MemoryState;
@@ -74,6 +75,19 @@ impl SharedState for FallbackState {
         }
     }
 
+    async fn get_many(&self, keys: &[&str]) -> Result<HashMap<String, Record>, StoreError> {
+        if !self.primary_up() {
+            return self.local.get_many(keys).await;
+        }
+        match self.primary.get_many(keys).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.warn("get", &e);
+                self.local.get_many(keys).await
+            }
+        }
+    }
+
     async fn put(&self, key: &str, record: &Record) -> Result<(), StoreError> {
         // Keep the local twin current too, so a failover starts from the latest answer.
         self.local.put(key, record).await?;
@@ -86,20 +100,33 @@ impl SharedState for FallbackState {
         Ok(())
     }
 
-    async fn put_if_expired(
-        &self,
-        key: &str,
-        record: &Record,
-        now_ms: u64,
-    ) -> Result<bool, StoreError> {
+    async fn acquire(&self, key: &str, record: &Record, now_ms: u64) -> Result<bool, StoreError> {
         if !self.primary_up() {
-            return self.local.put_if_expired(key, record, now_ms).await;
+            return self.local.acquire(key, record, now_ms).await;
         }
-        match self.primary.put_if_expired(key, record, now_ms).await {
+        match self.primary.acquire(key, record, now_ms).await {
             Ok(taken) => Ok(taken),
             Err(e) => {
                 self.warn("lease", &e);
-                self.local.put_if_expired(key, record, now_ms).await
+                self.local.acquire(key, record, now_ms).await
+            }
+        }
+    }
+
+    async fn replace_if_held_by(
+        &self,
+        key: &str,
+        record: &Record,
+        expected: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        if !self.primary_up() {
+            return self.local.replace_if_held_by(key, record, expected).await;
+        }
+        match self.primary.replace_if_held_by(key, record, expected).await {
+            Ok(done) => Ok(done),
+            Err(e) => {
+                self.warn("lease", &e);
+                self.local.replace_if_held_by(key, record, expected).await
             }
         }
     }
@@ -115,12 +142,12 @@ impl SharedState for FallbackState {
         Ok(())
     }
 
-    async fn delete_if_owner(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        self.local.delete_if_owner(key, owner).await?;
+    async fn release(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        self.local.release(key, holder).await?;
         if !self.primary_up() {
             return Ok(());
         }
-        if let Err(e) = self.primary.delete_if_owner(key, owner).await {
+        if let Err(e) = self.primary.release(key, holder).await {
             self.warn("release", &e);
         }
         Ok(())
@@ -149,13 +176,21 @@ mod tests {
         async fn put(&self, _: &str, _: &Record) -> Result<(), StoreError> {
             Err(self.fail())
         }
-        async fn put_if_expired(&self, _: &str, _: &Record, _: u64) -> Result<bool, StoreError> {
+        async fn acquire(&self, _: &str, _: &Record, _: u64) -> Result<bool, StoreError> {
+            Err(self.fail())
+        }
+        async fn replace_if_held_by(
+            &self,
+            _: &str,
+            _: &Record,
+            _: Option<&str>,
+        ) -> Result<bool, StoreError> {
             Err(self.fail())
         }
         async fn delete(&self, _: &str) -> Result<(), StoreError> {
             Err(self.fail())
         }
-        async fn delete_if_owner(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        async fn release(&self, _: &str, _: &str) -> Result<(), StoreError> {
             Err(self.fail())
         }
         fn describe(&self) -> String {
@@ -178,18 +213,13 @@ mod tests {
         let primary = Arc::new(Down::default());
         let clock = ManualClock::new(1_000_000);
         let state = FallbackState::new(primary.clone(), Arc::new(clock.clone()));
-        let r = Record {
-            value: "x".into(),
-            expires_at_ms: 2_000_000,
-            owner: None,
-            ttl_s: 0,
-        };
+        let r = Record::until("x", 2_000_000);
         state.put("k", &r).await.unwrap();
         assert_eq!(primary.0.load(Ordering::SeqCst), 1);
         // Served from memory without asking the primary again.
         assert_eq!(state.get("k").await.unwrap(), Some(r.clone()));
-        assert!(state.put_if_expired("l", &r, 0).await.unwrap());
-        state.delete_if_owner("l", "o").await.unwrap();
+        assert!(state.acquire("l", &r, 0).await.unwrap());
+        state.release("l", "o").await.unwrap();
         assert_eq!(primary.0.load(Ordering::SeqCst), 1);
         clock.advance_ms(RETRY_PRIMARY_AFTER_MS);
         assert_eq!(state.get("k").await.unwrap(), Some(r));

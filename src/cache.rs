@@ -1,0 +1,416 @@
+//! The answer cache, used alike by `/api/spotify` and the profile lists: one read from Spotify
+//! serves everyone for the window, across processes. The algorithm and its invariants are in
+//! docs/architecture.md ("The answer cache").
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clock::SharedClock;
+use crate::error::Error;
+use crate::keys::{lease_key, COOLDOWN_KEY};
+use crate::lease::{self, Lease};
+use crate::owner::PrivacySwitch;
+use crate::spotify::SpotifyError;
+use crate::store::{Record, SharedState, StoreError};
+
+/// When Spotify answers `401` even to an access token refreshed just now (after the retries of
+/// [`crate::upstream::Upstream::with_token`]): how long no process asks again. Without it, every
+/// window would cost three API calls and two refreshes for as long as Spotify keeps doing so.
+const UNAUTHORIZED_COOLDOWN_S: u64 = 60;
+
+/// Tunables of the answer cache.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// The `/api/spotify` window (`CACHE_TTL_SECONDS`); each list has its own.
+    pub ttl_ms: u64,
+    /// How long the last good answer may be served as `stale` while Spotify fails.
+    pub stale_max_ms: u64,
+    /// How long a fetch lease lasts (a dead holder blocks nobody for longer).
+    pub lease_ms: u64,
+    /// How long a caller with no copy at all waits for the lease holder's answer.
+    pub wait_for_holder: Duration,
+    /// The whole Spotify exchange (token, currently-playing, recently-played) is cut off here.
+    pub fetch_deadline: Duration,
+    /// How long the store keeps an answer for stale use (its clean-up attribute).
+    pub keep_s: u64,
+}
+
+impl CacheSettings {
+    pub fn with_ttl(ttl: Duration) -> Self {
+        CacheSettings {
+            ttl_ms: ttl.as_millis() as u64,
+            stale_max_ms: 15 * 60 * 1000,
+            lease_ms: 5_000,
+            wait_for_holder: Duration::from_millis(3_000),
+            fetch_deadline: Duration::from_millis(4_500),
+            keep_s: 24 * 3600,
+        }
+    }
+}
+
+/// An answer with what the HTTP layer needs for its headers.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub value: Value,
+    /// Served because Spotify could not be asked.
+    pub stale: bool,
+    /// Epoch ms until which this answer is the current one.
+    pub fresh_until_ms: u64,
+    /// Epoch ms at which it was served.
+    pub served_at_ms: u64,
+    /// The window of the key it came from, in ms.
+    pub window_ms: u64,
+}
+
+impl Answer {
+    /// The same answer with another body (a list cut to its `limit`).
+    pub fn with_value(self, value: Value) -> Answer {
+        Answer { value, ..self }
+    }
+}
+
+/// What the cache stores per key (field names are the stored format).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    /// The answer (`null` for nothing to show).
+    #[serde(rename = "v")]
+    value: Value,
+    /// When the answer was last read from Spotify successfully (epoch ms; 0: never).
+    #[serde(rename = "good_at")]
+    last_good_ms: u64,
+    #[serde(default)]
+    stale: bool,
+}
+
+impl Entry {
+    fn nothing(last_good_ms: u64) -> Entry {
+        Entry {
+            value: Value::Null,
+            last_good_ms,
+            stale: false,
+        }
+    }
+}
+
+/// The cached answer as stored, for `nowplaying status`.
+#[derive(Debug, Clone)]
+pub struct StoredAnswer {
+    pub value: Value,
+    /// When it was last read from Spotify successfully (epoch ms; 0: never).
+    pub good_at_ms: u64,
+    pub stale: bool,
+    /// Epoch ms until which it is the current answer.
+    pub fresh_until_ms: u64,
+}
+
+/// Reads the cached answer under `key` from `state` without changing anything.
+pub async fn stored_answer(
+    state: &dyn SharedState,
+    key: &str,
+) -> Result<Option<StoredAnswer>, StoreError> {
+    let Some(record) = state.get(key).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_str::<Entry>(&record.value)
+        .ok()
+        .map(|e| StoredAnswer {
+            value: e.value,
+            good_at_ms: e.last_good_ms,
+            stale: e.stale,
+            fresh_until_ms: record.expires_at_ms,
+        }))
+}
+
+/// The cache for every answer of one process, over the shared state.
+pub struct AnswerCache {
+    state: Arc<dyn SharedState>,
+    clock: SharedClock,
+    settings: CacheSettings,
+    instance: String,
+    privacy: PrivacySwitch,
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl AnswerCache {
+    pub fn new(
+        state: Arc<dyn SharedState>,
+        clock: SharedClock,
+        settings: CacheSettings,
+        instance: String,
+        privacy: PrivacySwitch,
+    ) -> Self {
+        AnswerCache {
+            state,
+            clock,
+            settings,
+            instance,
+            privacy,
+            flights: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The `/api/spotify` window.
+    pub fn ttl_ms(&self) -> u64 {
+        self.settings.ttl_ms
+    }
+
+    pub fn settings(&self) -> &CacheSettings {
+        &self.settings
+    }
+
+    /// The answer under `key` with a window of `ttl_ms`: the fresh copy, else one `fetch` across
+    /// all processes, else the stale copy or `null`.
+    pub async fn get_or_fetch<F, Fut>(&self, key: &str, ttl_ms: u64, fetch: F) -> Answer
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Value, Error>>,
+    {
+        let now = self.clock.now_ms();
+        if self.privacy.hidden_locally() {
+            return self.answer(&Entry::nothing(0), now, ttl_ms);
+        }
+        if ttl_ms == 0 {
+            return self.uncached(fetch).await;
+        }
+        if let Some(a) = self.fresh(key, ttl_ms).await {
+            return a;
+        }
+        // Single flight inside this process; the lease does the same across processes.
+        let flight = {
+            let mut flights = self.flights.lock().unwrap();
+            flights.entry(key.to_string()).or_default().clone()
+        };
+        let _guard = flight.lock().await;
+        let now = self.clock.now_ms();
+        let entry = self.read(key).await;
+        if let Some((e, fresh_until)) = &entry {
+            if now < *fresh_until {
+                return self.answer(e, *fresh_until, ttl_ms);
+            }
+        }
+        let previous = entry.map(|(e, _)| e);
+
+        if let Some(until) = self.cooldown_until(now).await {
+            let e = self.degraded(previous.as_ref(), now);
+            let fresh_until = until.min(now + ttl_ms).max(now + 1);
+            self.write(key, &e, fresh_until, now).await;
+            return self.answer(&e, fresh_until, ttl_ms);
+        }
+
+        let lease_key = lease_key(key);
+        let lease = Lease::acquire(
+            self.state.as_ref(),
+            &lease_key,
+            &self.instance,
+            self.settings.lease_ms,
+            now,
+        )
+        .await;
+        let lease = match lease {
+            Ok(Some(lease)) => Some(lease),
+            Ok(None) => {
+                return match previous {
+                    Some(e) => self.answer(&e, now, ttl_ms),
+                    None => self.wait_for_holder(key, ttl_ms).await,
+                }
+            }
+            // The answer cache may go on without the lease (only Spotify's call count suffers).
+            Err(_) => None,
+        };
+        let answer = self.refill(key, ttl_ms, previous, fetch).await;
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
+        answer
+    }
+
+    /// The copy under `key` when it is still fresh.
+    async fn fresh(&self, key: &str, ttl_ms: u64) -> Option<Answer> {
+        let (e, fresh_until) = self.read(key).await?;
+        (self.clock.now_ms() < fresh_until).then(|| self.answer(&e, fresh_until, ttl_ms))
+    }
+
+    /// Under the lease: asks Spotify (unless hidden) and stores what to serve.
+    async fn refill<F, Fut>(
+        &self,
+        key: &str,
+        ttl_ms: u64,
+        previous: Option<Entry>,
+        fetch: F,
+    ) -> Answer
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Value, Error>>,
+    {
+        // The previous holder may have written its answer and released the lease between our
+        // read and our lease: then that answer is the one for this window.
+        if let Some(a) = self.fresh(key, ttl_ms).await {
+            return a;
+        }
+        let (e, cooldown) = if self.privacy.is_hidden().await {
+            (Entry::nothing(0), None)
+        } else {
+            let result = match tokio::time::timeout(self.settings.fetch_deadline, fetch()).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::Spotify(SpotifyError::Upstream("timed out".into()))),
+            };
+            let now = self.clock.now_ms();
+            match result {
+                // `hide` drops every cached answer; one fetched while it ran must not come back.
+                Ok(_) if self.privacy.is_hidden().await => (Entry::nothing(0), None),
+                Ok(value) => (
+                    Entry {
+                        value,
+                        last_good_ms: now,
+                        stale: false,
+                    },
+                    None,
+                ),
+                Err(err) => self.on_failure(key, err, previous.as_ref(), now).await,
+            }
+        };
+        let now = self.clock.now_ms();
+        let fresh_until = match cooldown {
+            Some(until) => until.min(now + ttl_ms).max(now + 1),
+            None => now + ttl_ms,
+        };
+        self.write(key, &e, fresh_until, now).await;
+        self.answer(&e, fresh_until, ttl_ms)
+    }
+
+    /// `CACHE_TTL_SECONDS=0`: every request asks Spotify, the way a typical copy-pasted route
+    /// works. Only for comparison (`scripts/bench`'s baseline) and debugging.
+    async fn uncached<F, Fut>(&self, fetch: F) -> Answer
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Value, Error>>,
+    {
+        let value = if self.privacy.is_hidden().await {
+            Value::Null
+        } else {
+            match tokio::time::timeout(self.settings.fetch_deadline, fetch()).await {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "Spotify could not be asked");
+                    Value::Null
+                }
+                Err(_) => Value::Null,
+            }
+        };
+        let now = self.clock.now_ms();
+        Answer {
+            value,
+            stale: false,
+            fresh_until_ms: now,
+            served_at_ms: now,
+            window_ms: 0,
+        }
+    }
+
+    /// The entry to serve after a failed fetch, and the end of the cooldown it started, if any.
+    async fn on_failure(
+        &self,
+        key: &str,
+        err: Error,
+        previous: Option<&Entry>,
+        now: u64,
+    ) -> (Entry, Option<u64>) {
+        if err.owner_must_act() {
+            // Logged once by the token keeper; the page shows nothing.
+            return (Entry::nothing(0), None);
+        }
+        let cooldown_s = match &err {
+            Error::Spotify(SpotifyError::RateLimited { retry_after_s }) => {
+                tracing::warn!(
+                    key,
+                    retry_after_s,
+                    "Spotify rate limit: no calls until Retry-After has passed"
+                );
+                Some(*retry_after_s)
+            }
+            Error::Spotify(SpotifyError::Unauthorized) => {
+                tracing::warn!(
+                    key,
+                    cooldown_s = UNAUTHORIZED_COOLDOWN_S,
+                    "Spotify answered 401 to a freshly refreshed access token too; not asking again for a while"
+                );
+                Some(UNAUTHORIZED_COOLDOWN_S)
+            }
+            _ => None,
+        };
+        let until = cooldown_s.map(|s| now.saturating_add(s.saturating_mul(1000)));
+        if let Some(until) = until {
+            let _ = self
+                .state
+                .put(COOLDOWN_KEY, &Record::until(until.to_string(), until))
+                .await;
+        } else {
+            tracing::warn!(key, error = %err, "Spotify could not be asked; serving the last good answer");
+        }
+        (self.degraded(previous, now), until)
+    }
+
+    /// The last good answer marked stale while it is recent enough, else nothing.
+    fn degraded(&self, previous: Option<&Entry>, now: u64) -> Entry {
+        match previous {
+            Some(p)
+                if p.last_good_ms > 0
+                    && !p.value.is_null()
+                    && now.saturating_sub(p.last_good_ms) <= self.settings.stale_max_ms =>
+            {
+                Entry {
+                    stale: true,
+                    ..p.clone()
+                }
+            }
+            _ => Entry::nothing(previous.map(|p| p.last_good_ms).unwrap_or(0)),
+        }
+    }
+
+    async fn cooldown_until(&self, now: u64) -> Option<u64> {
+        match self.state.get(COOLDOWN_KEY).await {
+            Ok(Some(r)) if r.expires_at_ms > now => Some(r.expires_at_ms),
+            _ => None,
+        }
+    }
+
+    async fn wait_for_holder(&self, key: &str, ttl_ms: u64) -> Answer {
+        let waited = lease::wait_for_holder(self.settings.wait_for_holder, || async {
+            self.read(key).await
+        })
+        .await;
+        match waited {
+            Some((e, fresh_until)) => self.answer(&e, fresh_until, ttl_ms),
+            None => self.answer(&Entry::nothing(0), self.clock.now_ms(), ttl_ms),
+        }
+    }
+
+    async fn read(&self, key: &str) -> Option<(Entry, u64)> {
+        let record = self.state.get(key).await.ok()??;
+        let entry: Entry = serde_json::from_str(&record.value).ok()?;
+        Some((entry, record.expires_at_ms))
+    }
+
+    async fn write(&self, key: &str, entry: &Entry, fresh_until: u64, now: u64) {
+        let value = serde_json::to_string(entry).expect("entry serialises");
+        let record = Record::kept(value, fresh_until, now, self.settings.keep_s);
+        if let Err(e) = self.state.put(key, &record).await {
+            tracing::warn!(key, error = %e, "could not store the answer");
+        }
+    }
+
+    fn answer(&self, e: &Entry, fresh_until: u64, ttl_ms: u64) -> Answer {
+        Answer {
+            value: e.value.clone(),
+            stale: e.stale,
+            fresh_until_ms: fresh_until,
+            served_at_ms: self.clock.now_ms(),
+            window_ms: ttl_ms,
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The SVG cards: now playing (`/api/spotify.svg`) and a top list (`/api/spotify/top.svg`).
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::Value;
+
+use super::params::{self, RANGE_ACCEPTED};
+use super::respond::{cache_control, cacheable, ApiError};
+use super::SharedApp;
+use crate::lists::{self, ProfileList, TopKind};
+use crate::model::NowPlaying;
+use crate::svg::Theme;
+
+const SVG: &str = "image/svg+xml; charset=utf-8";
+const THEME_ACCEPTED: &str = "light or dark (default light)";
+const TOP_SVG_LIMIT_ACCEPTED: &str = "a whole number from 1 to 10 (default 5)";
+
+/// `GET /api/spotify.svg?theme=light|dark`: the README card, from the same cached answer.
+pub async fn now_playing(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut theme = Theme::default();
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if k == "theme" {
+            theme = v.parse::<Theme>().map_err(ApiError::BadRequest)?;
+        }
+    }
+    let answer = crate::nowplaying::answer(&app.cache, &app.upstream, app.show_recent).await;
+    let np: Option<NowPlaying> = serde_json::from_value(answer.value).ok();
+    let art = match np.as_ref().and_then(|n| n.album_image.as_deref()) {
+        Some(url) if art_allowed(&app.art_hosts, url) => app.art.data_uri(url).await,
+        _ => None,
+    };
+    let svg = crate::svg::render_card(np.as_ref(), theme, art.as_deref(), answer.served_at_ms);
+    // GitHub's image proxy honours these: it asks again on every view instead of keeping a copy.
+    Ok(cacheable(
+        &headers,
+        svg.into_bytes(),
+        SVG,
+        "no-cache, no-store, max-age=0, must-revalidate",
+    ))
+}
+
+/// `GET /api/spotify/top.svg?kind=tracks|artists&theme=light|dark&range=R&limit=N`: the top list
+/// as a card for a README. It reads the same cached list as the JSON.
+pub async fn top(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    app.profile
+        .enabled(ProfileList::Top(TopKind::Tracks, Default::default()))
+        .map_err(ApiError::NotFound)?;
+    let p = params::parse_query(
+        query.as_deref(),
+        &[
+            ("kind", "tracks or artists (default tracks)"),
+            ("theme", THEME_ACCEPTED),
+            ("range", RANGE_ACCEPTED),
+            ("limit", TOP_SVG_LIMIT_ACCEPTED),
+        ],
+    )?;
+    let kind = params::kind(&p)?;
+    let theme = match p.get("theme") {
+        None => Theme::default(),
+        Some(v) => v
+            .parse::<Theme>()
+            .map_err(|_| params::bad_value("theme", v, THEME_ACCEPTED))?,
+    };
+    let range = params::range(&p)?;
+    let limit = params::limit(&p, 10, 5, TOP_SVG_LIMIT_ACCEPTED)?;
+
+    let list = ProfileList::Top(kind, range);
+    let answer = lists::fetch_list(&app.cache, &app.upstream, &app.profile, list).await;
+    let rows = answer
+        .value
+        .get("items")
+        .and_then(Value::as_array)
+        .map(|items| crate::svg::rows_from_items(items, kind == TopKind::Artists, limit as usize));
+    let heading = format!("Top {} · {}", kind.as_str(), range.describe());
+    let svg = crate::svg::render_top_card(&heading, rows.as_deref(), theme);
+    Ok(cacheable(
+        &headers,
+        svg.into_bytes(),
+        SVG,
+        &cache_control(&answer),
+    ))
+}
+
+/// Only Spotify's image CDN (and the configured API host, for emulators) is fetched.
+fn art_allowed(hosts: &[String], url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = u.host_str() else {
+        return false;
+    };
+    let host = match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    hosts.iter().any(|h| {
+        host == *h || (h.starts_with('.') && host.ends_with(h.as_str()) && !host.contains(':'))
+    })
+}

@@ -1,0 +1,84 @@
+//! The JSON answers: `/api/spotify` and the profile lists.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use super::params::{self, LIMIT_ACCEPTED, RANGE_ACCEPTED};
+use super::respond::{json_answer, ApiError};
+use super::{AppState, SharedApp};
+use crate::lists::{self, ProfileList, TopKind};
+
+/// `GET /api/spotify`.
+pub async fn now_playing(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
+    let answer = crate::nowplaying::answer(&app.cache, &app.upstream, app.show_recent).await;
+    json_answer(&headers, &answer)
+}
+
+/// `GET /api/spotify/recent?limit=N`: the history, repeats folded.
+pub async fn recent(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    limit_only_list(&app, &headers, query.as_deref(), ProfileList::Recent).await
+}
+
+/// `GET /api/spotify/saved?limit=N`: the most recently saved tracks.
+pub async fn saved(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    limit_only_list(&app, &headers, query.as_deref(), ProfileList::Saved).await
+}
+
+/// `GET /api/spotify/top/{tracks,artists}?range=R&limit=N`.
+pub async fn top(
+    State(app): State<SharedApp>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let Ok(kind) = kind.parse::<TopKind>() else {
+        let shown: String = kind.chars().take(60).collect();
+        return Err(ApiError::NotFound(format!(
+            "no such top list: {shown:?}; try /api/spotify/top/tracks or /api/spotify/top/artists"
+        )));
+    };
+    app.profile
+        .enabled(ProfileList::Top(kind, Default::default()))
+        .map_err(ApiError::NotFound)?;
+    let p = params::parse_query(
+        query.as_deref(),
+        &[("limit", LIMIT_ACCEPTED), ("range", RANGE_ACCEPTED)],
+    )?;
+    let range = params::range(&p)?;
+    let limit = params::limit(&p, 50, lists::DEFAULT_LIMIT, LIMIT_ACCEPTED)?;
+    Ok(list_answer(&app, &headers, ProfileList::Top(kind, range), limit).await)
+}
+
+/// A list whose only parameter is `limit`.
+async fn limit_only_list(
+    app: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    list: ProfileList,
+) -> Result<Response, ApiError> {
+    app.profile.enabled(list).map_err(ApiError::NotFound)?;
+    let p = params::parse_query(query, &[("limit", LIMIT_ACCEPTED)])?;
+    let limit = params::limit(&p, 50, lists::DEFAULT_LIMIT, LIMIT_ACCEPTED)?;
+    Ok(list_answer(app, headers, list, limit).await)
+}
+
+/// One profile list, cut to `limit`, with the list's own window in `Cache-Control`.
+async fn list_answer(
+    app: &AppState,
+    headers: &HeaderMap,
+    list: ProfileList,
+    limit: u8,
+) -> Response {
+    let answer = lists::fetch_list(&app.cache, &app.upstream, &app.profile, list).await;
+    let body = lists::cut(&answer, limit);
+    json_answer(headers, &answer.with_value(body))
+}

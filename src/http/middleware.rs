@@ -1,0 +1,111 @@
+//! What every answer gets: CORS from `ALLOWED_ORIGINS`, `nosniff`, the preflight, `405`/`404`,
+//! and, on Lambda, no answer while a refresh in this process may hold a new refresh token.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::respond::{ApiError, ALLOW};
+use super::SharedApp;
+use crate::config::AllowedOrigins;
+
+/// Kept free before the invocation's deadline for sending the answer.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
+/// CORS and `X-Content-Type-Options: nosniff` on every answer.
+pub async fn headers(State(app): State<SharedApp>, req: Request, next: Next) -> Response {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut resp: Response<Body> = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(allowed) = app.allowed_origins.allow(origin.as_deref()) {
+        if let Ok(v) = HeaderValue::from_str(&allowed) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        }
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("etag"),
+        );
+    }
+    if matches!(app.allowed_origins, AllowedOrigins::List(_)) {
+        h.append(header::VARY, HeaderValue::from_static("origin"));
+    }
+    resp
+}
+
+/// On Lambda (the request carries the invocation's context), nothing runs after the answer is
+/// sent: wait for a refresh running in this process, up to the invocation's deadline minus a
+/// margin, so a rotated refresh token reaches the stores first. `serve` does not wait (its
+/// refresh tasks go on by themselves).
+pub async fn settle_before_answering(
+    State(app): State<SharedApp>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let deadline_ms = req
+        .extensions()
+        .get::<lambda_http::Context>()
+        .map(|c| c.deadline);
+    let resp = next.run(req).await;
+    if let Some(deadline_ms) = deadline_ms {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+            .saturating_sub(DEADLINE_MARGIN);
+        if !app.tokens.settle(tokio::time::Instant::now() + left).await {
+            tracing::error!(
+                "the invocation's deadline came while a token refresh was still running; raise the function's Timeout (see docs/deploy-aws.md)"
+            );
+        }
+    }
+    resp
+}
+
+/// `OPTIONS`: the CORS preflight, `204`.
+pub async fn preflight(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+    if app
+        .allowed_origins
+        .allow(headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()))
+        .is_some()
+    {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOW),
+        );
+        let requested = headers
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("if-none-match"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested);
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+    }
+    resp
+}
+
+pub async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method)
+}
+
+pub async fn not_found(req: Request) -> ApiError {
+    let path: String = req.uri().path().chars().take(200).collect();
+    ApiError::NotFound(format!("no such endpoint: {path}; try GET /api/spotify"))
+}

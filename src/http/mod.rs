@@ -1,0 +1,105 @@
+//! The whole HTTP surface: one axum Router, served by `lambda_http::run` on Lambda and by
+//! `axum::serve` locally. No handler knows which door a request came through.
+
+mod assets;
+mod cards;
+mod json;
+mod middleware;
+pub mod params;
+pub mod respond;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::art::ArtCache;
+use crate::cache::AnswerCache;
+use crate::config::AllowedOrigins;
+use crate::lists::ProfileSettings;
+use crate::tokens::TokenKeeper;
+use crate::upstream::Upstream;
+
+pub use respond::{cache_control, cacheable, json_answer, ApiError};
+
+/// Everything the handlers share; built once per process.
+pub struct AppState {
+    /// The answer cache (every answer goes through it).
+    pub cache: AnswerCache,
+    /// Spotify, with the shared access token.
+    pub upstream: Upstream,
+    /// The token keeper, so an answer on Lambda waits for a refresh in flight.
+    pub tokens: TokenKeeper,
+    /// `SHOW_RECENT`: the recently played track when nothing plays.
+    pub show_recent: bool,
+    pub allowed_origins: AllowedOrigins,
+    /// Album art for the SVG card, fetched server side.
+    pub art: ArtCache,
+    /// Hosts album art may be fetched from (Spotify's image CDN, plus the configured API host
+    /// for emulators and the demo).
+    pub art_hosts: Vec<String>,
+    /// The listening profile endpoints: which are on, and their cache windows.
+    pub profile: ProfileSettings,
+}
+
+pub type SharedApp = Arc<AppState>;
+
+/// The largest album image the SVG card will inline.
+pub const ART_MAX_BYTES: usize = 256 * 1024;
+
+/// The Router for both front doors.
+pub fn router(app: SharedApp) -> Router {
+    use middleware::{method_not_allowed, preflight};
+    Router::new()
+        .route(
+            "/api/spotify",
+            get(json::now_playing)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/spotify.svg",
+            get(cards::now_playing)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/spotify/recent",
+            get(json::recent)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/spotify/top/{kind}",
+            get(json::top)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/spotify/top.svg",
+            get(cards::top)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/spotify/saved",
+            get(json::saved)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/widget.js",
+            get(assets::widget).fallback(method_not_allowed),
+        )
+        .route("/", get(assets::index).fallback(method_not_allowed))
+        .fallback(middleware::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            middleware::settle_before_answering,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            middleware::headers,
+        ))
+        .with_state(app)
+}

@@ -1,0 +1,131 @@
+//! Responses: cacheable answers (ETag, `304`, `Cache-Control` from the cache window) and the one
+//! error type every handler returns.
+
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use sha2::Digest;
+
+use super::params::ParamError;
+use crate::cache::Answer;
+
+/// How long a browser or CDN may keep serving an old answer while Spotify or we fail.
+const STALE_IF_ERROR_S: u64 = 300;
+pub(super) const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// Every error the HTTP surface answers: a JSON body `{"error": ...}`, never cached.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A query parameter that cannot be used: `400` naming it and what it accepts.
+    Param(ParamError),
+    BadRequest(String),
+    NotFound(String),
+    MethodNotAllowed(Method),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::Param(e) => (StatusCode::BAD_REQUEST, e.to_json()),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({ "error": m })),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!({ "error": m })),
+            ApiError::MethodNotAllowed(method) => {
+                let mut resp = ApiError::status_body(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    json!({ "error": format!("method {method} is not allowed here; use GET, HEAD or OPTIONS") }),
+                );
+                resp.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+                return resp;
+            }
+        };
+        ApiError::status_body(status, body)
+    }
+}
+
+impl ApiError {
+    fn status_body(status: StatusCode, body: serde_json::Value) -> Response {
+        let mut resp = (status, axum::Json(body)).into_response();
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+}
+
+impl From<ParamError> for ApiError {
+    fn from(e: ParamError) -> Self {
+        ApiError::Param(e)
+    }
+}
+
+/// A cacheable JSON answer: `Cache-Control` matched to what is left of its window, an `ETag`
+/// over the body, and `304` when the client already has it.
+pub fn json_answer(headers: &HeaderMap, answer: &Answer) -> Response {
+    let body = serde_json::to_vec(&answer.value).expect("JSON value serialises");
+    cacheable(headers, body, "application/json", &cache_control(answer))
+}
+
+/// `Cache-Control` for an answer: what is left of its window, then `stale-while-revalidate`
+/// for one window and `stale-if-error`.
+pub fn cache_control(answer: &Answer) -> String {
+    let ttl_s = answer.window_ms.div_ceil(1000);
+    let max_age = answer
+        .fresh_until_ms
+        .saturating_sub(answer.served_at_ms)
+        .div_ceil(1000)
+        .min(ttl_s);
+    format!(
+        "public, max-age={max_age}, s-maxage={max_age}, stale-while-revalidate={ttl_s}, stale-if-error={STALE_IF_ERROR_S}"
+    )
+}
+
+/// A `200` with `ETag` and `Cache-Control`, or a `304` when `If-None-Match` matches.
+pub fn cacheable(
+    headers: &HeaderMap,
+    body: Vec<u8>,
+    content_type: &'static str,
+    cache_control: &str,
+) -> Response {
+    let digest = sha2::Sha256::digest(&body);
+    let etag = format!(
+        "\"{}\"",
+        digest
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let cache_control = HeaderValue::from_str(cache_control).expect("ASCII header");
+    let etag_value = HeaderValue::from_str(&etag).expect("ASCII header");
+    if if_none_match(headers, &etag) {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [
+                (header::ETAG, etag_value),
+                (header::CACHE_CONTROL, cache_control),
+            ],
+        )
+            .into_response();
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::ETAG, etag_value),
+            (header::CACHE_CONTROL, cache_control),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `If-None-Match` holds `*` or a list of (possibly weak) tags; any match counts.
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}

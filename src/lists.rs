@@ -1,0 +1,326 @@
+//! The listening profile beyond the current song: the history, the top tracks and artists and
+//! the saved tracks. Each list is one cached answer per list (and time range), never per
+//! `limit`: Spotify is asked for the most it gives and each request cuts the list (see
+//! docs/architecture.md, "The answer cache").
+
+use std::str::FromStr;
+
+use serde_json::{json, Value};
+
+use crate::cache::{Answer, AnswerCache};
+use crate::config::{Config, ProfileEndpoints};
+use crate::error::Error;
+use crate::keys;
+use crate::spotify::SpotifyError;
+use crate::upstream::Upstream;
+
+/// How many entries Spotify is asked for (its maximum for every list).
+pub const FETCH_LIMIT: u8 = 50;
+/// The default `limit` of every list.
+pub const DEFAULT_LIMIT: u8 = 10;
+
+/// Which top list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopKind {
+    Tracks,
+    Artists,
+}
+
+impl TopKind {
+    pub const ACCEPTED: &'static str = "tracks or artists";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopKind::Tracks => "tracks",
+            TopKind::Artists => "artists",
+        }
+    }
+}
+
+impl FromStr for TopKind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "tracks" => Ok(TopKind::Tracks),
+            "artists" => Ok(TopKind::Artists),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Spotify's `time_range` of a top list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeRange {
+    #[default]
+    ShortTerm,
+    MediumTerm,
+    LongTerm,
+}
+
+impl TimeRange {
+    pub const ACCEPTED: &'static str = "short_term, medium_term or long_term";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeRange::ShortTerm => "short_term",
+            TimeRange::MediumTerm => "medium_term",
+            TimeRange::LongTerm => "long_term",
+        }
+    }
+
+    /// For people: Spotify computes short_term over about 4 weeks, medium_term over about
+    /// 6 months and long_term over about a year.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TimeRange::ShortTerm => "last 4 weeks",
+            TimeRange::MediumTerm => "last 6 months",
+            TimeRange::LongTerm => "last year",
+        }
+    }
+}
+
+impl FromStr for TimeRange {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "short_term" => Ok(TimeRange::ShortTerm),
+            "medium_term" => Ok(TimeRange::MediumTerm),
+            "long_term" => Ok(TimeRange::LongTerm),
+            _ => Err(()),
+        }
+    }
+}
+
+/// One of the profile lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileList {
+    Recent,
+    Top(TopKind, TimeRange),
+    Saved,
+}
+
+impl ProfileList {
+    /// The cache key: the list and what changes Spotify's answer, never `limit`.
+    pub fn key(self) -> String {
+        match self {
+            ProfileList::Recent => keys::RECENT_KEY.to_string(),
+            ProfileList::Top(kind, range) => keys::top_key(kind.as_str(), range.as_str()),
+            ProfileList::Saved => keys::SAVED_KEY.to_string(),
+        }
+    }
+
+    /// The Spotify scope the list needs.
+    pub fn scope(self) -> &'static str {
+        match self {
+            ProfileList::Recent => "user-read-recently-played",
+            ProfileList::Top(..) => "user-top-read",
+            ProfileList::Saved => "user-library-read",
+        }
+    }
+
+    fn spotify_path(self) -> String {
+        match self {
+            ProfileList::Recent => "/v1/me/player/recently-played".into(),
+            ProfileList::Top(kind, _) => format!("/v1/me/top/{}", kind.as_str()),
+            ProfileList::Saved => "/v1/me/tracks".into(),
+        }
+    }
+}
+
+/// What the profile endpoints need from the configuration.
+#[derive(Debug, Clone)]
+pub struct ProfileSettings {
+    pub show_recent: bool,
+    pub endpoints: ProfileEndpoints,
+    pub recent_ttl_ms: u64,
+    pub top_ttl_ms: u64,
+    pub saved_ttl_ms: u64,
+}
+
+impl ProfileSettings {
+    pub fn from_config(config: &Config) -> Self {
+        ProfileSettings {
+            show_recent: config.show_recent,
+            endpoints: config.profile_endpoints,
+            recent_ttl_ms: config.recent_ttl.as_millis() as u64,
+            top_ttl_ms: config.top_ttl.as_millis() as u64,
+            saved_ttl_ms: config.saved_ttl.as_millis() as u64,
+        }
+    }
+
+    /// `Err(reason)` while the owner has not turned the list on.
+    pub fn enabled(&self, list: ProfileList) -> Result<(), String> {
+        match list {
+            ProfileList::Recent if !self.show_recent => Err(
+                "the listening history is turned off (SHOW_RECENT=false): the owner chose not to show what they played"
+                    .into(),
+            ),
+            ProfileList::Top(..) if !self.endpoints.top => Err(
+                "the top lists are turned off: the owner can turn them on with PROFILE_ENDPOINTS=top (they need the Spotify scope user-top-read)"
+                    .into(),
+            ),
+            ProfileList::Saved if !self.endpoints.saved => Err(
+                "the saved tracks are turned off: the owner can turn them on with PROFILE_ENDPOINTS=saved (they need the Spotify scope user-library-read)"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The list's cache window.
+    pub fn ttl_ms(&self, list: ProfileList) -> u64 {
+        match list {
+            ProfileList::Recent => self.recent_ttl_ms,
+            ProfileList::Top(..) => self.top_ttl_ms,
+            ProfileList::Saved => self.saved_ttl_ms,
+        }
+    }
+}
+
+/// The whole list as cached: `{"items": [...]}` with up to [`FETCH_LIMIT`] entries, or `null`
+/// (hidden, not authorized, a scope missing, or Spotify failing with no good copy left).
+pub async fn fetch_list(
+    cache: &AnswerCache,
+    upstream: &Upstream,
+    settings: &ProfileSettings,
+    list: ProfileList,
+) -> Answer {
+    let key = list.key();
+    let key_ref = key.as_str();
+    cache
+        .get_or_fetch(&key, settings.ttl_ms(list), || async move {
+            match ask_spotify(upstream, list).await {
+                Err(Error::Spotify(SpotifyError::Forbidden(detail))) => {
+                    tracing::warn!(
+                        alert = "owner_must_act",
+                        reason = "missing_scope",
+                        list = key_ref,
+                        scope = list.scope(),
+                        detail = %detail,
+                        "Spotify refused {} (403): the stored sign-in lacks the scope {}; run `nowplaying authorize` to grant it (answering null meanwhile)",
+                        list.spotify_path(),
+                        list.scope(),
+                    );
+                    Ok(Value::Null)
+                }
+                other => other,
+            }
+        })
+        .await
+}
+
+async fn ask_spotify(upstream: &Upstream, list: ProfileList) -> Result<Value, Error> {
+    let spotify = upstream.spotify();
+    let now = || upstream.now_ms();
+    let items = match list {
+        ProfileList::Recent => serde_json::to_value(
+            upstream
+                .with_token(|t| async move { spotify.history(&t, FETCH_LIMIT, now()).await })
+                .await?,
+        ),
+        ProfileList::Top(TopKind::Tracks, range) => serde_json::to_value(
+            upstream
+                .with_token(|t| async move {
+                    spotify
+                        .top_tracks(&t, range.as_str(), FETCH_LIMIT, now())
+                        .await
+                })
+                .await?,
+        ),
+        ProfileList::Top(TopKind::Artists, range) => serde_json::to_value(
+            upstream
+                .with_token(|t| async move {
+                    spotify.top_artists(&t, range.as_str(), FETCH_LIMIT).await
+                })
+                .await?,
+        ),
+        ProfileList::Saved => serde_json::to_value(
+            upstream
+                .with_token(|t| async move { spotify.saved_tracks(&t, FETCH_LIMIT, now()).await })
+                .await?,
+        ),
+    }
+    .expect("list items serialise");
+    Ok(json!({ "items": items }))
+}
+
+/// The answer for one request: the cached list cut to `limit`, with `stale` on the list and on
+/// every entry (as `/api/spotify` marks its object).
+pub fn cut(cached: &Answer, limit: u8) -> Value {
+    let Value::Object(map) = &cached.value else {
+        return Value::Null;
+    };
+    let items: Vec<Value> = map
+        .get("items")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .take(limit as usize)
+                .cloned()
+                .map(|mut item| {
+                    if cached.stale {
+                        if let Some(o) = item.as_object_mut() {
+                            if o.contains_key("isPlaying") {
+                                o.insert("stale".into(), Value::Bool(true));
+                            }
+                        }
+                    }
+                    item
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({ "items": items, "stale": cached.stale })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_leave_the_limit_out_and_are_all_known() {
+        assert_eq!(ProfileList::Recent.key(), "answer:recent");
+        assert_eq!(
+            ProfileList::Top(TopKind::Artists, TimeRange::MediumTerm).key(),
+            "answer:top:artists:medium_term"
+        );
+        assert_eq!(ProfileList::Saved.key(), "answer:saved");
+        let all = keys::all_answer_keys();
+        for kind in [TopKind::Tracks, TopKind::Artists] {
+            for range in [
+                TimeRange::ShortTerm,
+                TimeRange::MediumTerm,
+                TimeRange::LongTerm,
+            ] {
+                assert!(all.contains(&ProfileList::Top(kind, range).key()));
+            }
+        }
+        assert!(
+            all.contains(&ProfileList::Recent.key()) && all.contains(&ProfileList::Saved.key())
+        );
+    }
+
+    fn answer(value: Value, stale: bool) -> Answer {
+        Answer {
+            value,
+            stale,
+            fresh_until_ms: 0,
+            served_at_ms: 0,
+            window_ms: 0,
+        }
+    }
+
+    #[test]
+    fn cut_keeps_the_first_entries_and_marks_stale() {
+        let c = answer(
+            json!({"items": [{"name": "a", "isPlaying": false}, {"name": "b", "isPlaying": false}, {"name": "c", "isPlaying": false}]}),
+            true,
+        );
+        let v = cut(&c, 2);
+        assert_eq!(v["items"].as_array().unwrap().len(), 2);
+        assert_eq!(v["stale"], true);
+        assert_eq!(v["items"][1]["stale"], true);
+        assert_eq!(cut(&answer(Value::Null, false), 5), Value::Null);
+    }
+}

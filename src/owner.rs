@@ -1,0 +1,178 @@
+//! What the owner's commands change in the stores, in one place: replacing or removing the
+//! sign-in (`authorize`, `disconnect`), dropping every cached answer, and the privacy switch
+//! (`hide` / `show`), which the answer cache reads from here too.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::keys::{all_answer_keys, AUTH_GENERATION_KEY, HIDDEN_KEY, TOKEN_ITEMS, TOKEN_LEASE_KEY};
+use crate::lease::Lease;
+use crate::store::{CredentialStore, Credentials, Record, SharedState, StoreError};
+use crate::tokens::REFRESH_LEASE_MS;
+
+/// Where the privacy switch lives: the shared table's `hidden` item, or a local file next to
+/// the credentials file (without a table).
+#[derive(Clone)]
+pub enum PrivacySwitch {
+    Shared(Arc<dyn SharedState>),
+    File(PathBuf),
+}
+
+/// The local switch's file: `hidden` next to the credentials file.
+pub fn hidden_file(credentials_path: &Path) -> PathBuf {
+    credentials_path.with_file_name("hidden")
+}
+
+impl PrivacySwitch {
+    /// Whether the page is hidden.
+    pub async fn is_hidden(&self) -> bool {
+        match self {
+            PrivacySwitch::Shared(state) => {
+                matches!(state.get(HIDDEN_KEY).await, Ok(Some(r)) if r.value == "true")
+            }
+            PrivacySwitch::File(path) => path.exists(),
+        }
+    }
+
+    /// The local switch, checked on every request: `hide` cannot drop the answers held in a
+    /// running process's memory, and a `stat` is cheap. The shared switch is read on misses.
+    pub fn hidden_locally(&self) -> bool {
+        matches!(self, PrivacySwitch::File(path) if path.exists())
+    }
+
+    /// Turns the switch on or off; with a table, also drops every cached answer. Returns where
+    /// the switch lives, for the owner.
+    pub async fn set(&self, hide: bool, now_ms: u64) -> Result<String, String> {
+        match self {
+            PrivacySwitch::Shared(state) => {
+                let result = if hide {
+                    state
+                        .put(HIDDEN_KEY, &Record::permanent("true", now_ms))
+                        .await
+                } else {
+                    state.delete(HIDDEN_KEY).await
+                };
+                result.map_err(|e| format!("could not change the privacy switch: {e}"))?;
+                clear_answers(state.as_ref())
+                    .await
+                    .map_err(|e| format!("switched, but could not drop the cached answers: {e}"))?;
+                Ok(format!("the {}", state.describe()))
+            }
+            PrivacySwitch::File(path) => {
+                if hide {
+                    crate::store::file::write_atomic(path, b"true\n")
+                        .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+                } else {
+                    match std::fs::remove_file(path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(format!("could not remove {}: {e}", path.display())),
+                    }
+                }
+                Ok(path.display().to_string())
+            }
+        }
+    }
+}
+
+/// Drops every cached answer (`/api/spotify` and every list).
+pub async fn clear_answers(state: &dyn SharedState) -> Result<(), StoreError> {
+    for key in all_answer_keys() {
+        state.delete(&key).await?;
+    }
+    Ok(())
+}
+
+/// Drops every token item and every cached answer.
+pub async fn clear_tokens_and_answers(state: &dyn SharedState) -> Result<(), StoreError> {
+    for key in TOKEN_ITEMS {
+        state.delete(key).await?;
+    }
+    clear_answers(state).await
+}
+
+/// What [`replace_authorization`] did to the shared state.
+#[derive(Debug, Default)]
+pub struct Replaced {
+    /// The token items and cached answers were deleted and every process was told.
+    pub cleared_shared: bool,
+    /// Why the shared table could not be updated after the credentials were saved.
+    pub shared_error: Option<String>,
+}
+
+/// Replaces the stored credentials on the owner's behalf (`authorize`, `disconnect`) so that every
+/// running process notices and none undoes it (docs/architecture.md, "The owner's commands").
+/// With a shared table, under the refresh lease (taken by its version, so this machine's clock
+/// does not matter):
+/// 1. a new generation and the token items and answers deleted: proves the table can be written
+///    before anything changes (an error here changes nothing);
+/// 2. the credential store written;
+/// 3. a new generation and the deletes again, for processes that read the old credentials
+///    between 1 and 2.
+///
+/// A running refresh re-reads the sign-in before writing the credential store and never writes
+/// over a newer one, so even a failure at 3 cannot revert the owner's action.
+pub async fn replace_authorization(
+    store: &dyn CredentialStore,
+    state: Option<&dyn SharedState>,
+    credentials: &Credentials,
+    now_ms: impl Fn() -> u64,
+) -> Result<Replaced, Error> {
+    let Some(state) = state else {
+        store.save(credentials).await?;
+        return Ok(Replaced::default());
+    };
+    let lease = Lease::acquire_by_version(
+        state,
+        TOKEN_LEASE_KEY,
+        "owner-command",
+        REFRESH_LEASE_MS,
+        &now_ms,
+        // A refresh renews its lease (same version) while it works; one that keeps a version
+        // longer than a lease lasts is dead.
+        Duration::from_millis(REFRESH_LEASE_MS + 2_000),
+        Duration::from_millis(REFRESH_LEASE_MS + 10_000),
+    )
+    .await?;
+    let Some(lease) = lease else {
+        return Err(Error::Busy);
+    };
+    let result = replace_under_lease(store, state, credentials, &now_ms).await;
+    lease.release().await;
+    result
+}
+
+async fn replace_under_lease(
+    store: &dyn CredentialStore,
+    state: &dyn SharedState,
+    credentials: &Credentials,
+    now_ms: &impl Fn() -> u64,
+) -> Result<Replaced, Error> {
+    new_generation(state, now_ms()).await?;
+    clear_tokens_and_answers(state).await?;
+    store.save(credentials).await?;
+    let told = async {
+        new_generation(state, now_ms()).await?;
+        clear_tokens_and_answers(state).await
+    }
+    .await;
+    Ok(match told {
+        Ok(()) => Replaced {
+            cleared_shared: true,
+            shared_error: None,
+        },
+        Err(e) => Replaced {
+            cleared_shared: false,
+            shared_error: Some(e.to_string()),
+        },
+    })
+}
+
+async fn new_generation(state: &dyn SharedState, now: u64) -> Result<(), StoreError> {
+    let value = format!("{now}-{:016x}", rand::random::<u64>());
+    state
+        .put(AUTH_GENERATION_KEY, &Record::permanent(value, now))
+        .await
+}

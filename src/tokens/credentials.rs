@@ -1,0 +1,154 @@
+//! The owner's stored sign-in: read once per cold start, again after an auth failure's back-off,
+//! and again (at most every 30 s) while none exists.
+
+use super::{Keeper, REFRESH_TOKEN_LIFETIME_DAYS, WARN_DAYS};
+use crate::error::Error;
+use crate::secret::Secret;
+use crate::store::{Credentials, Record};
+
+/// After `invalid_grant` or `invalid_client`: how long before the credential store is read again.
+const AUTH_BACKOFF_MS: u64 = 60_000;
+/// While no credentials exist: how often the store is read again.
+const NOT_AUTHORIZED_RECHECK_MS: u64 = 30_000;
+/// The six-month reminder is logged at most once a day per environment (this shared item).
+const REMINDER_KEY: &str = "reminder:signin-expiring";
+const DAY_MS: u64 = 24 * 3600 * 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum AuthFailure {
+    InvalidGrant,
+    InvalidClient,
+}
+
+impl AuthFailure {
+    fn error(self) -> Error {
+        match self {
+            AuthFailure::InvalidGrant => Error::MustReauthorize,
+            AuthFailure::InvalidClient => Error::InvalidClient,
+        }
+    }
+}
+
+impl Keeper {
+    pub(super) async fn credentials_for_refresh(&self) -> Result<Credentials, Error> {
+        let now = self.clock.now_ms();
+        let (cached, loaded_at, rejected) = {
+            let l = self.local.lock().unwrap();
+            (l.credentials.clone(), l.loaded_at_ms, l.rejected.clone())
+        };
+        if let Some((rejected_token, until, failure)) = &rejected {
+            if now < *until {
+                return Err(failure.error());
+            }
+            // The back-off ran out: read the store again; a new sign-in shows up as a new token.
+            let fresh = self.load_credentials().await?;
+            let same = match failure {
+                AuthFailure::InvalidGrant => fresh.refresh_token == *rejected_token,
+                AuthFailure::InvalidClient => Some(&fresh) == cached.as_ref(),
+            };
+            if same {
+                self.local.lock().unwrap().rejected =
+                    Some((rejected_token.clone(), now + AUTH_BACKOFF_MS, *failure));
+                return Err(failure.error());
+            }
+            self.local.lock().unwrap().rejected = None;
+            return Ok(fresh);
+        }
+        match (cached, loaded_at) {
+            (Some(c), _) if c.is_complete() => Ok(c),
+            (_, Some(at)) if now.saturating_sub(at) < NOT_AUTHORIZED_RECHECK_MS => {
+                Err(Error::NotAuthorized)
+            }
+            _ => self.load_credentials().await,
+        }
+    }
+
+    pub(super) async fn load_credentials(&self) -> Result<Credentials, Error> {
+        let now = self.clock.now_ms();
+        let loaded = self.credentials.load().await?;
+        {
+            let mut l = self.local.lock().unwrap();
+            l.loaded_at_ms = Some(now);
+            l.credentials = loaded.clone();
+        }
+        match loaded {
+            Some(c) if c.is_complete() => {
+                self.remind_if_expiring(&c).await;
+                Ok(c)
+            }
+            _ => Err(Error::NotAuthorized),
+        }
+    }
+
+    /// Remembers that Spotify rejected `token` (or the client) and logs it once.
+    pub(super) fn auth_failed(&self, token: Option<Secret>, failure: AuthFailure) -> Error {
+        let now = self.clock.now_ms();
+        let mut l = self.local.lock().unwrap();
+        let already = l.rejected.is_some();
+        l.rejected = Some((token, now + AUTH_BACKOFF_MS, failure));
+        l.access = None;
+        if !already {
+            let reason = match failure {
+                AuthFailure::InvalidGrant => "invalid_grant",
+                AuthFailure::InvalidClient => "invalid_client",
+            };
+            tracing::error!(
+                alert = "owner_must_act",
+                reason,
+                store = %self.credentials.describe(),
+                "{}",
+                failure.error()
+            );
+        }
+        failure.error()
+    }
+
+    /// Spotify's refresh tokens die six months after the sign-in: within [`WARN_DAYS`] of that,
+    /// one WARN per cold start, and at most one a day per environment (a shared item decides).
+    async fn remind_if_expiring(&self, credentials: &Credentials) {
+        let Some(limit) = signin_limit_ms(credentials) else {
+            return;
+        };
+        let now = self.clock.now_ms() as i64;
+        if now < limit - WARN_DAYS * DAY_MS as i64 || self.local.lock().unwrap().reminded {
+            return;
+        }
+        self.local.lock().unwrap().reminded = true;
+        let record = Record::lease(self.instance.clone(), now as u64 + DAY_MS);
+        if !matches!(
+            self.state.acquire(REMINDER_KEY, &record, now as u64).await,
+            Ok(true)
+        ) {
+            return;
+        }
+        let days_left = (limit - now).div_euclid(DAY_MS as i64);
+        tracing::warn!(
+            alert = "owner_must_act",
+            reason = "signin_expiring",
+            expires_on = %rfc3339_date(limit),
+            days_left,
+            command = "nowplaying authorize",
+            "Spotify's six-month limit on this sign-in runs out on {}: run `nowplaying authorize` before then",
+            rfc3339_date(limit)
+        );
+    }
+}
+
+/// Epoch ms at which Spotify's six-month limit on this sign-in runs out, when it is known.
+pub fn signin_limit_ms(credentials: &Credentials) -> Option<i64> {
+    let at = credentials.authorized_at.as_deref()?;
+    let t = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()?;
+    let at_ms = (t.unix_timestamp_nanos() / 1_000_000) as i64;
+    Some(at_ms + REFRESH_TOKEN_LIFETIME_DAYS * DAY_MS as i64)
+}
+
+fn rfc3339_date(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.date()
+                .format(&time::macros::format_description!("[year]-[month]-[day]"))
+                .ok()
+        })
+        .unwrap_or_default()
+}

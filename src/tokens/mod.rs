@@ -1,0 +1,229 @@
+//! The access token every process shares, and the refresh token's rotation. The algorithms and
+//! their invariants are in docs/architecture.md ("Access-token sharing", "Refresh-token
+//! rotation"); this module's files follow them: `access` (the fast path), `credentials` (the
+//! owner's stored sign-in), `refresh` (under the lease), `rotation` (persisting a rotated refresh
+//! token), `watch` (noticing the owner's commands).
+//!
+//! Tokens fail closed: the keeper is given the table itself, never the answer cache's
+//! memory fallback, so without the table there is no lease and no refresh.
+
+mod access;
+mod credentials;
+mod refresh;
+mod rotation;
+mod watch;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::Digest;
+
+use crate::clock::SharedClock;
+use crate::error::Error;
+use crate::secret::Secret;
+use crate::spotify::SpotifyClient;
+use crate::store::{CredentialStore, Credentials, SharedState};
+
+pub use credentials::signin_limit_ms;
+pub use watch::AuthWatch;
+
+/// How long the refresh lease lasts: the worst case of the work done under it between two
+/// renewals (see docs/architecture.md, "Worst case of a refresh"): four store calls of at most
+/// 2 s, two token requests of at most 10 s each and the write-ahead copies: 36 s at most.
+pub const REFRESH_LEASE_MS: u64 = 40_000;
+/// How long a process waits for another one's refresh before giving up on this request.
+const WAIT_FOR_HOLDER: Duration = Duration::from_millis(3_000);
+
+/// Spotify's limit on a refresh token's life from the sign-in, as this project counts it.
+pub const REFRESH_TOKEN_LIFETIME_DAYS: i64 = 182;
+/// Warn (and `status` exits 1) this long before that limit.
+pub const WARN_DAYS: i64 = 14;
+
+/// What this process keeps in memory.
+#[derive(Default)]
+struct Local {
+    /// Loaded once per cold start; reloaded only when needed.
+    credentials: Option<Credentials>,
+    loaded_at_ms: Option<u64>,
+    /// The access token and the moment to stop using it (expiry minus the margin).
+    access: Option<(Secret, u64)>,
+    /// When set, the refresh token that Spotify rejected and until when not to retry it.
+    rejected: Option<(Option<Secret>, u64, credentials::AuthFailure)>,
+    /// The authorization generation seen last (`None`: not read yet).
+    generation: Option<String>,
+    /// A rotated refresh token whose write to the credential store was given up.
+    unpersisted: Option<rotation::Unpersisted>,
+    /// Whether the six-month reminder was logged by this process.
+    reminded: bool,
+}
+
+/// The access token for this process. Cheap to clone and share; the slow path (store reads, the
+/// lease, the refresh) runs in a task of its own, so a caller that gives up (the answer's
+/// deadline) never cuts a refresh short between Spotify's answer and the store write.
+#[derive(Clone)]
+pub struct TokenKeeper {
+    inner: Arc<Keeper>,
+}
+
+struct Keeper {
+    spotify: SpotifyClient,
+    credentials: Arc<dyn CredentialStore>,
+    /// The shared table (or, for a single process without one, memory): never the fallback.
+    state: Arc<dyn SharedState>,
+    clock: SharedClock,
+    /// This process's id; each lease acquisition adds its own version to it.
+    instance: String,
+    local: Mutex<Local>,
+    refresh_flight: tokio::sync::Mutex<()>,
+    watch: AuthWatch,
+    /// Refresh tasks running in this process, for [`TokenKeeper::settle`].
+    running: Arc<Running>,
+}
+
+#[derive(Default)]
+struct Running {
+    count: AtomicUsize,
+    done: tokio::sync::Notify,
+}
+
+/// Counts a running task while alive.
+struct RunningGuard(Arc<Running>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::SeqCst);
+        self.0.done.notify_waiters();
+    }
+}
+
+impl TokenKeeper {
+    pub fn new(
+        spotify: SpotifyClient,
+        credentials: Arc<dyn CredentialStore>,
+        state: Arc<dyn SharedState>,
+        clock: SharedClock,
+        instance: String,
+    ) -> Self {
+        TokenKeeper {
+            inner: Arc::new(Keeper {
+                spotify,
+                credentials,
+                state,
+                clock,
+                instance,
+                local: Mutex::new(Local::default()),
+                refresh_flight: tokio::sync::Mutex::new(()),
+                watch: AuthWatch::None,
+                running: Arc::default(),
+            }),
+        }
+    }
+
+    /// Watches for the owner's `authorize` and `disconnect`.
+    pub fn with_watch(mut self, watch: AuthWatch) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_watch is called while building, before the keeper is shared")
+            .watch = watch;
+        self
+    }
+
+    /// Forgets everything cached in this process (after `disconnect` or `authorize`).
+    pub fn forget(&self) {
+        self.inner.forget();
+    }
+
+    /// A valid access token. `rejected` is a token Spotify just answered `401` to: it is not
+    /// returned again, and a fresh one is obtained.
+    pub async fn access_token(&self, rejected: Option<&Secret>) -> Result<Secret, Error> {
+        self.inner.notice_owner_changes().await;
+        self.inner.retry_persist_if_due();
+        if let Some(t) = self.inner.local_access(rejected) {
+            return Ok(t);
+        }
+        let keeper = self.inner.clone();
+        let rejected = rejected.cloned();
+        self.inner
+            .detached(async move { keeper.access_token(rejected.as_ref()).await })
+            .await
+    }
+
+    /// Refreshes now, even when a cached access token is still valid (`nowplaying status`): proves
+    /// that the stored refresh token works, and persists a rotated one like the service does.
+    pub async fn refresh_now(&self) -> Result<Secret, Error> {
+        let keeper = self.inner.clone();
+        self.inner
+            .detached(async move { keeper.refresh_now().await })
+            .await
+    }
+
+    /// Waits until no refresh runs in this process, or until `deadline`. On Lambda nothing runs
+    /// after the answer is sent, so the answer waits while a refresh may hold the only copy of a
+    /// rotated refresh token. Returns whether none runs.
+    pub async fn settle(&self, deadline: tokio::time::Instant) -> bool {
+        let running = &self.inner.running;
+        loop {
+            let done = running.done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if running.count.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, done).await.is_err() {
+                return running.count.load(Ordering::SeqCst) == 0;
+            }
+        }
+    }
+}
+
+impl Keeper {
+    /// Runs `f` in a task of its own and waits for it: the caller may give up, the task goes on
+    /// (and [`TokenKeeper::settle`] knows it runs).
+    async fn detached<F>(&self, f: F) -> Result<Secret, Error>
+    where
+        F: std::future::Future<Output = Result<Secret, Error>> + Send + 'static,
+    {
+        let guard = self.track();
+        let task = tokio::spawn(async move {
+            let _guard = guard;
+            f.await
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(Error::Busy),
+        }
+    }
+
+    fn track(&self) -> RunningGuard {
+        self.running.count.fetch_add(1, Ordering::SeqCst);
+        RunningGuard(self.running.clone())
+    }
+
+    fn forget(&self) {
+        let mut l = self.local.lock().unwrap();
+        let generation = l.generation.take();
+        let reminded = l.reminded;
+        *l = Local {
+            generation,
+            reminded,
+            ..Local::default()
+        };
+    }
+}
+
+/// The sealing context of a token item: the item's key and the sign-in it belongs to (client
+/// id and `authorized_at`), so a leftover from another sign-in never opens.
+pub fn sealing_context(key: &str, credentials: &Credentials) -> String {
+    format!(
+        "{key}|{}|{}",
+        credentials.client_id,
+        credentials.authorized_at.as_deref().unwrap_or("")
+    )
+}
+
+/// A short, non-reversible fingerprint of a token, for logs and idempotency keys.
+pub fn fingerprint(token: &Secret) -> String {
+    let digest = sha2::Sha256::digest(format!("nowplaying-refresh-token:{}", token.expose()));
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
