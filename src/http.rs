@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use sha2::Digest;
 
 use crate::art::ArtCache;
+use crate::assets::{INDEX_HTML, WIDGET_JS};
 use crate::config::AllowedOrigins;
 use crate::model::NowPlaying;
 use crate::nowplaying::{Cached, NowPlayingService};
@@ -33,9 +34,6 @@ pub struct AppState {
     pub profile: ProfileSettings,
 }
 
-/// The widget and the preview page, compiled into the binary.
-const WIDGET_JS: &str = include_str!("assets/widget.js");
-const INDEX_HTML: &str = include_str!("assets/index.html");
 /// The largest album image the SVG card will inline.
 pub const ART_MAX_BYTES: usize = 256 * 1024;
 
@@ -229,32 +227,9 @@ async fn top_card(
     };
     let list = List::Top(kind, range);
     let answer = profile::fetch_list(&app.service, &app.profile, list).await;
-    let rows: Option<Vec<crate::svg::TopRow>> = answer
-        .value
-        .get("items")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .take(limit as usize)
-                .map(|i| crate::svg::TopRow {
-                    name: i["name"].as_str().unwrap_or_default().to_string(),
-                    detail: match kind {
-                        TopKind::Tracks => i["artists"].as_str().unwrap_or_default().to_string(),
-                        TopKind::Artists => i["genres"]
-                            .as_array()
-                            .map(|g| {
-                                g.iter()
-                                    .filter_map(Value::as_str)
-                                    .take(3)
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            })
-                            .unwrap_or_default(),
-                    },
-                })
-                .collect()
-        });
+    let artists = kind == TopKind::Artists;
+    let items = answer.value.get("items").and_then(Value::as_array);
+    let rows = items.map(|i| crate::svg::rows_from_items(i, artists, limit.into()));
     let heading = format!("Top {} · {}", kind.as_str(), range.describe());
     let svg = crate::svg::render_top_card(&heading, rows.as_deref(), theme);
     let ttl_s = app.profile.ttl_ms(list).div_ceil(1000);

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod art;
+pub mod assets;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,99 +1,14 @@
-//! The README card: `GET /api/spotify.svg` renders the current answer as a standalone SVG.
-//!
-//! Pure: no I/O, no clock. The caller passes the answer, the theme, the album art already
-//! fetched and turned into a `data:` URI (see [`crate::art`]) and the current time.
-//!
-//! GitHub shows README images through its image proxy, which serves an SVG as an image: it
-//! loads nothing the SVG refers to (no remote `href`, no web fonts, no CSS imports) and runs no
-//! script. So everything is inline and every piece of text from Spotify is XML-escaped.
+//! The now-playing card (`GET /api/spotify.svg`): album art on the left, the status line, title,
+//! artists and a progress bar (or the album, for a recent track) on the right. The album art
+//! arrives already fetched and turned into a `data:` URI (see [`crate::art`]).
 
 use std::fmt::Write as _;
-use std::str::FromStr;
 
+use super::{escape, truncate, Palette, Theme, A11Y_BUDGET, FONT, WIDTH};
 use crate::model::{ItemType, NowPlaying, Status};
 
-/// Card width in pixels.
-pub const WIDTH: u32 = 400;
 /// Card height in pixels.
 pub const HEIGHT: u32 = 120;
-
-/// Colour scheme of the card (`?theme=light|dark`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Theme {
-    #[default]
-    Light,
-    Dark,
-}
-
-impl Theme {
-    /// The values `FromStr` accepts, in the order they are documented.
-    pub const ACCEPTED: &'static [&'static str] = &["light", "dark"];
-
-    fn palette(self) -> Palette {
-        match self {
-            // Text colours keep at least 4.5:1 against the background (WCAG AA).
-            Theme::Light => Palette {
-                bg: "#ffffff",
-                border: "#d0d7de",
-                fg: "#1f2328",
-                muted: "#59636e",
-                accent: "#0f7a35",
-                track: "#d0d7de",
-                bar: "#1db954",
-                placeholder_bg: "#eaeef2",
-                placeholder_fg: "#59636e",
-            },
-            Theme::Dark => Palette {
-                bg: "#0d1117",
-                border: "#30363d",
-                fg: "#e6edf3",
-                muted: "#9198a1",
-                accent: "#1ed760",
-                track: "#30363d",
-                bar: "#1ed760",
-                placeholder_bg: "#21262d",
-                placeholder_fg: "#9198a1",
-            },
-        }
-    }
-}
-
-impl FromStr for Theme {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "light" => Ok(Theme::Light),
-            "dark" => Ok(Theme::Dark),
-            _ => Err(format!(
-                "unknown theme {:?}: accepted values are {}",
-                s,
-                Theme::ACCEPTED.join(", ")
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for Theme {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Theme::Light => "light",
-            Theme::Dark => "dark",
-        })
-    }
-}
-
-struct Palette {
-    bg: &'static str,
-    border: &'static str,
-    fg: &'static str,
-    muted: &'static str,
-    accent: &'static str,
-    track: &'static str,
-    bar: &'static str,
-    placeholder_bg: &'static str,
-    placeholder_fg: &'static str,
-}
 
 // Layout (pixels). Art on the left, text column on the right.
 const PAD: u32 = 10;
@@ -102,15 +17,11 @@ const TEXT_X: u32 = PAD + ART + 14;
 const TEXT_RIGHT: u32 = WIDTH - 14;
 const BAR_RIGHT: u32 = 300;
 
-/// Width budgets, in "narrow character" units (see [`char_width`]), for each line.
+/// Width budgets, in "narrow character" units (see [`truncate`]), for each line.
 const LABEL_BUDGET: usize = 44;
 const TITLE_BUDGET: usize = 28;
 const ARTIST_BUDGET: usize = 36;
 const ALBUM_BUDGET: usize = 40;
-/// The accessible `<title>` may be longer but is still bounded.
-const A11Y_BUDGET: usize = 240;
-
-const FONT: &str = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Helvetica, Arial, sans-serif";
 
 /// Renders the card. `answer: None` is the "Not listening to Spotify" card.
 ///
@@ -204,99 +115,6 @@ pub fn render_card(
                     &truncate(&np.album, ALBUM_BUDGET),
                 ),
             }
-        }
-    }
-    out.push_str("</g></svg>");
-    out
-}
-
-/// One row of the top list card: the name and a line under it (artists of a track, genres of
-/// an artist; empty for none).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopRow {
-    pub name: String,
-    pub detail: String,
-}
-
-// Top list card layout (pixels).
-const TOP_HEAD: u32 = 50;
-const TOP_ROW: u32 = 40;
-const TOP_NAME_BUDGET: usize = 40;
-const TOP_DETAIL_BUDGET: usize = 50;
-
-/// Renders the top list card (`GET /api/spotify/top.svg`): a heading such as
-/// "Top artists · last 4 weeks" and one numbered row per entry. `rows: None` (nothing to show:
-/// hidden, not authorized, a scope missing) and an empty list draw a "Nothing to show yet" row.
-/// Text only: nothing is fetched or referred to, and every string is escaped and truncated like
-/// the now-playing card's.
-pub fn render_top_card(heading: &str, rows: Option<&[TopRow]>, theme: Theme) -> String {
-    let p = theme.palette();
-    let rows = rows.unwrap_or_default();
-    let shown = rows.len().max(1) as u32;
-    let height = TOP_HEAD + shown * TOP_ROW + 6;
-    let a11y = if rows.is_empty() {
-        format!("{heading} on Spotify: nothing to show yet")
-    } else {
-        let list: Vec<String> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| format!("{}. {}", i + 1, r.name))
-            .collect();
-        format!("{heading} on Spotify: {}", list.join(", "))
-    };
-    let mut out = String::with_capacity(2048 + rows.len() * 300);
-    let _ = write!(
-        out,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="np-top-title"><title id="np-top-title">{title}</title>"##,
-        title = escape(&truncate(&a11y, A11Y_BUDGET)),
-    );
-    let _ = write!(
-        out,
-        r##"<rect x="0.5" y="0.5" width="{w}" height="{h}" rx="12" ry="12" fill="{bg}" stroke="{border}"/>"##,
-        w = WIDTH - 1,
-        h = height - 1,
-        bg = p.bg,
-        border = p.border,
-    );
-    let _ = write!(out, r##"<g font-family="{}">"##, escape(FONT));
-    let _ = write!(
-        out,
-        r##"<text x="16" y="30" font-size="15" font-weight="700" fill="{fg}">{}</text><text x="{right}" y="30" font-size="12" font-weight="600" fill="{accent}" text-anchor="end">Spotify</text>"##,
-        escape(&truncate(heading, LABEL_BUDGET - 8)),
-        fg = p.fg,
-        accent = p.accent,
-        right = WIDTH - 16,
-    );
-    if rows.is_empty() {
-        let _ = write!(
-            out,
-            r##"<text x="16" y="{y}" font-size="13" fill="{muted}">Nothing to show yet</text>"##,
-            y = TOP_HEAD + 20,
-            muted = p.muted,
-        );
-    }
-    for (i, row) in rows.iter().enumerate() {
-        let top = TOP_HEAD + i as u32 * TOP_ROW;
-        let (name_y, detail_y) = if row.detail.trim().is_empty() {
-            (top + 22, 0)
-        } else {
-            (top + 14, top + 31)
-        };
-        let _ = write!(
-            out,
-            r##"<text x="30" y="{name_y}" font-size="13" font-weight="700" fill="{accent}" text-anchor="end">{n}</text><text x="42" y="{name_y}" font-size="14" font-weight="600" fill="{fg}">{name}</text>"##,
-            n = i + 1,
-            name = escape(&truncate(&row.name, TOP_NAME_BUDGET)),
-            accent = p.accent,
-            fg = p.fg,
-        );
-        if detail_y > 0 {
-            let _ = write!(
-                out,
-                r##"<text x="42" y="{detail_y}" font-size="12" fill="{muted}">{}</text>"##,
-                escape(&truncate(&row.detail, TOP_DETAIL_BUDGET)),
-                muted = p.muted,
-            );
         }
     }
     out.push_str("</g></svg>");
@@ -418,76 +236,10 @@ fn is_safe_data_uri(uri: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
-/// XML-escapes text for element content and double- or single-quoted attributes, and drops
-/// characters XML 1.0 does not allow at all (most C0 controls, U+FFFE, U+FFFF).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(' '),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Rough rendered width of a character in "narrow character" units: wide (CJK, Hangul,
-/// fullwidth forms, most emoji) count 2, combining marks and joiners 0, the rest 1.
-fn char_width(c: char) -> usize {
-    let u = c as u32;
-    match u {
-        0x0300..=0x036F | 0x200B..=0x200F | 0xFE00..=0xFE0F | 0x20D0..=0x20FF => 0,
-        0x1100..=0x115F
-        | 0x2E80..=0xA4CF
-        | 0xAC00..=0xD7A3
-        | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F
-        | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6
-        | 0x1F300..=0x1FAFF
-        | 0x20000..=0x3FFFD => 2,
-        _ => 1,
-    }
-}
-
-/// Cuts `s` (whitespace collapsed) on a `char` boundary so it fits `budget` width units,
-/// appending "…" when anything was cut. A cut never leaves a dangling joiner or variation
-/// selector at the end.
-pub fn truncate(s: &str, budget: usize) -> String {
-    let collapsed: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let total: usize = collapsed.chars().map(char_width).sum();
-    if total <= budget {
-        return collapsed;
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in collapsed.chars() {
-        let w = char_width(c);
-        // Keep one unit for the ellipsis.
-        if used + w > budget.saturating_sub(1) {
-            break;
-        }
-        used += w;
-        out.push(c);
-    }
-    while out
-        .ends_with(|c: char| c.is_whitespace() || matches!(c, '\u{200D}' | '\u{FE0F}' | '\u{FE0E}'))
-    {
-        out.pop();
-    }
-    out.push('…');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::svg::tests::assert_well_formed;
 
     const NOW: u64 = 1_764_000_000_000;
 
@@ -508,71 +260,6 @@ mod tests {
             timestamp: NOW - 30_000,
             played_at: None,
             stale: false,
-        }
-    }
-
-    /// A minimal well-formedness check: tags balance, attributes are quoted, no raw `<`/`&`
-    /// in text, entities are the five predefined or numeric ones.
-    fn assert_well_formed(svg: &str) {
-        assert!(svg.starts_with("<svg "), "{svg}");
-        let mut stack: Vec<String> = Vec::new();
-        let mut rest = svg;
-        while let Some(i) = rest.find(['<', '&']) {
-            let text = &rest[..i];
-            assert!(!text.contains('>'), "raw > in text: {text:?}");
-            rest = &rest[i..];
-            if rest.starts_with('&') {
-                let end = rest.find(';').expect("unterminated entity");
-                let ent = &rest[1..end];
-                assert!(
-                    matches!(ent, "amp" | "lt" | "gt" | "quot" | "apos")
-                        || (ent.starts_with('#') && ent[1..].chars().all(|c| c.is_ascii_digit())),
-                    "bad entity {ent}"
-                );
-                rest = &rest[end + 1..];
-                continue;
-            }
-            let end = rest.find('>').expect("unterminated tag");
-            let tag = &rest[1..end];
-            assert!(!tag.contains('<'), "< inside tag: {tag}");
-            // Attribute values: every '=' must be followed by a quote, and quotes balance.
-            assert_eq!(
-                tag.matches('"').count() % 2,
-                0,
-                "unbalanced quotes in {tag}"
-            );
-            if let Some(name) = tag.strip_prefix('/') {
-                assert_eq!(stack.pop().as_deref(), Some(name), "mismatched </{name}>");
-            } else if !tag.ends_with('/') {
-                let name = tag.split_whitespace().next().unwrap().to_string();
-                stack.push(name);
-            }
-            rest = &rest[end + 1..];
-        }
-        assert!(rest.is_empty(), "trailing text {rest:?}");
-        assert!(stack.is_empty(), "unclosed {stack:?}");
-        assert!(!svg.to_ascii_lowercase().contains("<script"));
-        // Nothing outside the document except the namespace name.
-        assert_eq!(
-            svg.matches("http").count(),
-            1,
-            "external reference in {svg}"
-        );
-    }
-
-    #[test]
-    fn theme_parses_and_rejects_with_the_accepted_values() {
-        assert_eq!("light".parse::<Theme>(), Ok(Theme::Light));
-        assert_eq!("dark".parse::<Theme>(), Ok(Theme::Dark));
-        assert_eq!(" Dark ".parse::<Theme>(), Ok(Theme::Dark));
-        let err = "neon".parse::<Theme>().unwrap_err();
-        assert!(
-            err.contains("neon") && err.contains("light") && err.contains("dark"),
-            "{err}"
-        );
-        assert_eq!(Theme::ACCEPTED, &["light", "dark"]);
-        for t in Theme::ACCEPTED {
-            assert_eq!(t.parse::<Theme>().unwrap().to_string(), *t);
         }
     }
 
@@ -614,15 +301,6 @@ mod tests {
             assert!(content.chars().count() <= LABEL_BUDGET, "{content}");
         }
         assert!(!svg.contains(&"x".repeat(A11Y_BUDGET)));
-        // Also on multibyte characters: cut on char boundaries (would panic otherwise).
-        let t = truncate(&"é🎵".repeat(150), 20);
-        assert!(t.ends_with('…'));
-        assert!(t.chars().map(char_width).sum::<usize>() <= 20);
-        assert_eq!(truncate("short", 20), "short");
-        assert_eq!(truncate("  spaced \n  out ", 20), "spaced out");
-        // No dangling zero-width joiner before the ellipsis.
-        let zwj = truncate(&"👩\u{200D}🎤".repeat(20), 9);
-        assert!(!zwj.contains("\u{200D}…"), "{zwj:?}");
     }
 
     #[test]
@@ -721,41 +399,6 @@ mod tests {
             assert!(!svg.contains("<image"), "{bad} must not be embedded");
             assert!(svg.contains("<path"), "placeholder drawn for {bad}");
         }
-    }
-
-    #[test]
-    fn top_card_escapes_truncates_and_sizes_to_the_rows() {
-        let rows = vec![
-            TopRow {
-                name: "<script>alert(1)</script> & \"co\"".into(),
-                detail: "x".repeat(300),
-            },
-            TopRow {
-                name: "أغنية 🎶".into(),
-                detail: String::new(),
-            },
-        ];
-        for theme in [Theme::Light, Theme::Dark] {
-            let svg = render_top_card("Top tracks · last 4 weeks", Some(&rows), theme);
-            assert_well_formed(&svg);
-            assert!(
-                svg.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;co&quot;"),
-                "{svg}"
-            );
-            assert!(!svg.contains("<script"));
-            assert!(
-                !svg.contains(&"x".repeat(TOP_DETAIL_BUDGET)),
-                "detail truncated"
-            );
-            assert!(svg.contains("أغنية 🎶"));
-            assert!(svg.contains(&format!(r#"height="{}""#, TOP_HEAD + 2 * TOP_ROW + 6)));
-            assert!(svg.contains(">Top tracks · last 4 weeks<"));
-        }
-        let empty = render_top_card("Top artists · last year", None, Theme::Light);
-        assert_well_formed(&empty);
-        assert!(empty.contains("Nothing to show yet"));
-        let empty2 = render_top_card("Top artists · last year", Some(&[]), Theme::Dark);
-        assert!(empty2.contains("Nothing to show yet"));
     }
 
     #[test]
