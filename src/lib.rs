@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod art;
+pub mod assets;
 pub mod cache;
 pub mod cli;
 pub mod clock;

@@ -1,12 +1,10 @@
-//! The widget script and the preview page, compiled into the binary.
+//! Serving the widget script and the preview page (compiled in, see `crate::assets`).
 
 use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::respond::cacheable;
-
-const WIDGET_JS: &str = include_str!("../assets/widget.js");
-const INDEX_HTML: &str = include_str!("../assets/index.html");
+use crate::assets::{INDEX_HTML, WIDGET_JS};
 
 /// `GET /widget.js`: the web components.
 pub async fn widget(headers: HeaderMap) -> Response {

@@ -3,7 +3,7 @@
 // for the widget's own tests.
 
 import { createServer } from 'node:http';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,13 +122,20 @@ export function makePng(size = 240, [r0, g0, b0] = [236, 72, 153], [r1, g1, b1] 
 const escapeAttr = (s) => String(s).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
 /**
- * Serves `/widget.js` (from src/assets/), `/art.png`, `/art2.png`, `/missing.png` (404) and
+ * Serves `/widget.js` (src/assets/widget/*.js joined in name order, as src/assets/mod.rs does),
+ * `/art.png`, `/art2.png`, `/missing.png` (404) and
  * `/page?attr=value…`: a page holding one <spotify-now-playing> (or the element named by `tag=`)
  * whose attributes are the query parameters (`bg=` sets the page background instead). `/api/spotify` is left to each test's
  * `page.route()`; unrouted it answers 503.
  */
 export async function startStaticServer() {
-  const widget = readFileSync(join(repoRoot, 'src', 'assets', 'widget.js'));
+  const parts = join(repoRoot, 'src', 'assets', 'widget');
+  const widget = Buffer.concat(
+    readdirSync(parts)
+      .filter((name) => name.endsWith('.js'))
+      .sort()
+      .map((name) => readFileSync(join(parts, name))),
+  );
   const art = makePng(240);
   const art2 = makePng(240, [250, 204, 21], [22, 163, 74]);
   const server = createServer((req, res) => {

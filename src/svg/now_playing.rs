@@ -1,0 +1,424 @@
+//! The now-playing card (`GET /api/spotify.svg`): album art on the left, the status line, title,
+//! artists and a progress bar (or the album, for a recent track) on the right. The album art
+//! arrives already fetched and turned into a `data:` URI (see [`crate::art`]).
+
+use std::fmt::Write as _;
+
+use super::{escape, truncate, Palette, Theme, A11Y_BUDGET, FONT, WIDTH};
+use crate::model::{ItemType, NowPlaying, Status};
+
+/// Card height in pixels.
+pub const HEIGHT: u32 = 120;
+
+// Layout (pixels). Art on the left, text column on the right.
+const PAD: u32 = 10;
+const ART: u32 = 100;
+const TEXT_X: u32 = PAD + ART + 14;
+const TEXT_RIGHT: u32 = WIDTH - 14;
+const BAR_RIGHT: u32 = 300;
+
+/// Width budgets, in "narrow character" units (see [`truncate`]), for each line.
+const LABEL_BUDGET: usize = 44;
+const TITLE_BUDGET: usize = 28;
+const ARTIST_BUDGET: usize = 36;
+const ALBUM_BUDGET: usize = 40;
+
+/// Renders the card. `answer: None` is the "Not listening to Spotify" card.
+///
+/// `art_data_uri` is used only when it is a `data:image/…` URI; anything else (or `None`)
+/// draws the placeholder, so the card never refers to anything outside itself.
+pub fn render_card(
+    answer: Option<&NowPlaying>,
+    theme: Theme,
+    art_data_uri: Option<&str>,
+    now_ms: u64,
+) -> String {
+    let p = theme.palette();
+    let mut out = String::with_capacity(4096 + art_data_uri.map_or(0, str::len));
+
+    let a11y = match answer {
+        None => "Not listening to Spotify".to_string(),
+        Some(np) => format!("{}: {} by {}", label(np, now_ms), np.name, np.artists),
+    };
+
+    let _ = write!(
+        out,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="np-title"><title id="np-title">{title}</title>"##,
+        title = escape(&truncate(&a11y, A11Y_BUDGET)),
+    );
+    let _ = write!(
+        out,
+        r##"<defs><clipPath id="np-art-clip"><rect x="{PAD}" y="{PAD}" width="{ART}" height="{ART}" rx="8" ry="8"/></clipPath></defs>"##
+    );
+    let _ = write!(
+        out,
+        r##"<rect x="0.5" y="0.5" width="{w}" height="{h}" rx="12" ry="12" fill="{bg}" stroke="{border}"/>"##,
+        w = WIDTH - 1,
+        h = HEIGHT - 1,
+        bg = p.bg,
+        border = p.border,
+    );
+
+    // Album art, or the placeholder note.
+    match art_data_uri.filter(|u| is_safe_data_uri(u)) {
+        Some(uri) if answer.is_some() => {
+            let _ = write!(
+                out,
+                r##"<image x="{PAD}" y="{PAD}" width="{ART}" height="{ART}" preserveAspectRatio="xMidYMid slice" clip-path="url(#np-art-clip)" href="{href}"/>"##,
+                href = escape(uri),
+            );
+        }
+        _ => placeholder(&mut out, &p),
+    }
+
+    let _ = write!(out, r##"<g font-family="{}">"##, escape(FONT));
+    match answer {
+        None => {
+            text(&mut out, 36, 12, "600", p.accent, "Spotify");
+            text(&mut out, 62, 16, "700", p.fg, "Not listening to Spotify");
+            text(&mut out, 84, 13, "400", p.muted, "Check back later");
+        }
+        Some(np) => {
+            text(
+                &mut out,
+                30,
+                12,
+                "600",
+                p.accent,
+                &truncate(&label(np, now_ms), LABEL_BUDGET),
+            );
+            text(
+                &mut out,
+                54,
+                16,
+                "700",
+                p.fg,
+                &truncate(&np.name, TITLE_BUDGET),
+            );
+            text(
+                &mut out,
+                74,
+                13,
+                "400",
+                p.muted,
+                &truncate(&np.artists, ARTIST_BUDGET),
+            );
+            match progress(np, now_ms) {
+                Some((pos, dur)) => progress_bar(&mut out, &p, pos, dur),
+                // No position for a recent track: show the album instead.
+                None => text(
+                    &mut out,
+                    94,
+                    12,
+                    "400",
+                    p.muted,
+                    &truncate(&np.album, ALBUM_BUDGET),
+                ),
+            }
+        }
+    }
+    out.push_str("</g></svg>");
+    out
+}
+
+/// "Now playing", "Paused", "Recently played · 5 minutes ago", with " · Episode" for episodes.
+fn label(np: &NowPlaying, now_ms: u64) -> String {
+    let mut s = match np.status {
+        Status::Playing => "Now playing".to_string(),
+        Status::Paused => "Paused".to_string(),
+        Status::Recent => "Recently played".to_string(),
+        Status::Top => "Top track".to_string(),
+        Status::Saved => "Saved".to_string(),
+    };
+    if np.kind == ItemType::Episode {
+        s.push_str(" · Episode");
+    }
+    if np.status == Status::Recent {
+        if let Some(ago) = np
+            .played_at
+            .as_deref()
+            .and_then(|t| relative_time(t, now_ms))
+        {
+            s.push_str(" · ");
+            s.push_str(&ago);
+        }
+    }
+    s
+}
+
+/// "just now", "1 minute ago", "3 hours ago", "2 days ago" from an RFC 3339 timestamp.
+fn relative_time(rfc3339: &str, now_ms: u64) -> Option<String> {
+    let at = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    let at_ms = at.unix_timestamp_nanos() / 1_000_000;
+    let secs = ((now_ms as i128 - at_ms) / 1000).max(0) as u64;
+    let unit = |n: u64, one: &str| format!("{n} {one}{} ago", if n == 1 { "" } else { "s" });
+    Some(match secs {
+        0..=59 => "just now".to_string(),
+        60..=3_599 => unit(secs / 60, "minute"),
+        3_600..=86_399 => unit(secs / 3_600, "hour"),
+        _ => unit(secs / 86_400, "day"),
+    })
+}
+
+/// Position and duration for the bar: advanced to `now_ms` while playing, clamped.
+fn progress(np: &NowPlaying, now_ms: u64) -> Option<(u64, u64)> {
+    let pos = np.progress_ms?;
+    if np.status == Status::Recent {
+        return None;
+    }
+    let dur = np.duration_ms;
+    let pos = if np.is_playing {
+        pos.saturating_add(now_ms.saturating_sub(np.timestamp))
+    } else {
+        pos
+    };
+    Some((pos.min(dur), dur))
+}
+
+fn progress_bar(out: &mut String, p: &Palette, pos: u64, dur: u64) {
+    let full = BAR_RIGHT - TEXT_X;
+    let filled = if dur == 0 {
+        0.0
+    } else {
+        full as f64 * pos as f64 / dur as f64
+    };
+    let _ = write!(
+        out,
+        r##"<rect x="{TEXT_X}" y="92" width="{full}" height="4" rx="2" ry="2" fill="{track}"/><rect class="np-progress" x="{TEXT_X}" y="92" width="{filled:.1}" height="4" rx="2" ry="2" fill="{bar}"/>"##,
+        track = p.track,
+        bar = p.bar,
+    );
+    let _ = write!(
+        out,
+        r##"<text x="{TEXT_RIGHT}" y="97" font-size="11" fill="{muted}" text-anchor="end">{} / {}</text>"##,
+        clock(pos),
+        clock(dur),
+        muted = p.muted,
+    );
+}
+
+fn placeholder(out: &mut String, p: &Palette) {
+    let _ = write!(
+        out,
+        r##"<rect x="{PAD}" y="{PAD}" width="{ART}" height="{ART}" rx="8" ry="8" fill="{bg}"/><path transform="translate(40 38)" fill="{fg}" d="M30 0v30.5A8 8 0 1 1 26 23.6V8H12v26.5A8 8 0 1 1 8 27.6V0z"/>"##,
+        bg = p.placeholder_bg,
+        fg = p.placeholder_fg,
+    );
+}
+
+fn text(out: &mut String, y: u32, size: u32, weight: &str, fill: &str, content: &str) {
+    let _ = write!(
+        out,
+        r##"<text x="{TEXT_X}" y="{y}" font-size="{size}" font-weight="{weight}" fill="{fill}">{}</text>"##,
+        escape(content)
+    );
+}
+
+/// `m:ss` (minutes may exceed 59: podcasts are long).
+fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// Only `data:image/<type>;base64,<payload>` with a plain base64 payload is embedded.
+fn is_safe_data_uri(uri: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("data:image/") else {
+        return false;
+    };
+    let Some((mime, payload)) = rest.split_once(";base64,") else {
+        return false;
+    };
+    matches!(mime, "jpeg" | "png" | "webp" | "gif")
+        && !payload.is_empty()
+        && payload
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::svg::tests::assert_well_formed;
+
+    const NOW: u64 = 1_764_000_000_000;
+
+    fn np(name: &str) -> NowPlaying {
+        NowPlaying {
+            is_playing: true,
+            status: Status::Playing,
+            kind: ItemType::Track,
+            name: name.to_string(),
+            artists: "Artist One, Artist Two".to_string(),
+            album: "An Album".to_string(),
+            album_image: Some("https://i.scdn.co/image/abc".to_string()),
+            song_url: Some("https://open.spotify.com/track/abc".to_string()),
+            track_id: Some("abc".to_string()),
+            preview_url: None,
+            progress_ms: Some(60_000),
+            duration_ms: 180_000,
+            timestamp: NOW - 30_000,
+            played_at: None,
+            stale: false,
+        }
+    }
+
+    #[test]
+    fn escapes_script_quotes_and_ampersands() {
+        let mut n = np("<script>alert(1)</script>");
+        n.artists = r#""Quoted" & 'single' <b>"#.to_string();
+        let svg = render_card(Some(&n), Theme::Light, None, NOW);
+        assert_well_formed(&svg);
+        assert!(
+            svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("&quot;Quoted&quot; &amp; &#39;single&#39; &lt;b&gt;"),
+            "{svg}"
+        );
+        assert!(!svg.contains("<script"));
+        assert!(!svg.contains("<b>"));
+    }
+
+    #[test]
+    fn control_characters_are_dropped() {
+        let svg = render_card(Some(&np("a\u{0}b\u{1b}c\u{FFFF}d")), Theme::Dark, None, NOW);
+        assert_well_formed(&svg);
+        assert!(svg.contains(">abcd<"), "{svg}");
+    }
+
+    #[test]
+    fn truncates_a_300_char_title() {
+        let long = "x".repeat(300);
+        let svg = render_card(Some(&np(&long)), Theme::Light, None, NOW);
+        assert_well_formed(&svg);
+        let shown = format!(">{}…<", "x".repeat(TITLE_BUDGET - 1));
+        assert!(svg.contains(&shown), "{svg}");
+        // Every drawn line fits; the accessible <title> is bounded too.
+        for drawn in svg.split("<text ").skip(1) {
+            let content = &drawn[drawn.find('>').unwrap() + 1..drawn.find("</text>").unwrap()];
+            assert!(content.chars().count() <= LABEL_BUDGET, "{content}");
+        }
+        assert!(!svg.contains(&"x".repeat(A11Y_BUDGET)));
+    }
+
+    #[test]
+    fn rtl_and_emoji_survive() {
+        let mut n = np("أغنية عربية 🎶");
+        n.artists = "זמר עברי 🎸".to_string();
+        let svg = render_card(Some(&n), Theme::Dark, None, NOW);
+        assert_well_formed(&svg);
+        assert!(svg.contains("أغنية عربية 🎶"), "{svg}");
+        assert!(svg.contains("זמר עברי 🎸"), "{svg}");
+    }
+
+    #[test]
+    fn none_is_the_not_listening_card() {
+        for theme in [Theme::Light, Theme::Dark] {
+            let svg = render_card(None, theme, Some("data:image/png;base64,AAAA"), NOW);
+            assert_well_formed(&svg);
+            assert!(svg.contains("Not listening to Spotify"));
+            assert!(svg.contains("Check back later"));
+            assert!(!svg.contains("<image"), "no art without an answer");
+            assert!(svg.contains(r#"width="400" height="120""#));
+        }
+    }
+
+    #[test]
+    fn labels_for_each_state() {
+        let playing = render_card(Some(&np("T")), Theme::Light, None, NOW);
+        assert!(playing.contains(">Now playing<"));
+
+        let mut paused = np("T");
+        paused.is_playing = false;
+        paused.status = Status::Paused;
+        let svg = render_card(Some(&paused), Theme::Light, None, NOW);
+        assert!(svg.contains(">Paused<"));
+        // Paused: the bar does not advance.
+        assert!(svg.contains(">1:00 / 3:00<"), "{svg}");
+
+        let mut recent = np("T");
+        recent.is_playing = false;
+        recent.status = Status::Recent;
+        recent.progress_ms = None;
+        recent.played_at = Some("2025-11-24T15:55:00Z".to_string()); // NOW is 16:00:00Z
+        let svg = render_card(Some(&recent), Theme::Light, None, NOW);
+        assert_well_formed(&svg);
+        assert!(svg.contains(">Recently played · 5 minutes ago<"), "{svg}");
+        assert!(svg.contains(">An Album<"), "album replaces the bar: {svg}");
+        assert!(!svg.contains("np-progress"));
+
+        let mut ep = np("Episode 12");
+        ep.kind = ItemType::Episode;
+        let svg = render_card(Some(&ep), Theme::Dark, None, NOW);
+        assert!(svg.contains(">Now playing · Episode<"), "{svg}");
+    }
+
+    #[test]
+    fn progress_advances_while_playing_and_clamps() {
+        // 60 s read 30 s ago → 1:30 of 3:00, half the bar.
+        let svg = render_card(Some(&np("T")), Theme::Light, None, NOW);
+        assert!(svg.contains(">1:30 / 3:00<"), "{svg}");
+        let full = BAR_RIGHT - TEXT_X;
+        assert!(
+            svg.contains(&format!(r#"width="{:.1}""#, full as f64 / 2.0)),
+            "{svg}"
+        );
+        let mut late = np("T");
+        late.timestamp = NOW - 3_600_000;
+        let svg = render_card(Some(&late), Theme::Light, None, NOW);
+        assert!(svg.contains(">3:00 / 3:00<"), "{svg}");
+        let mut zero = np("T");
+        zero.duration_ms = 0;
+        assert_well_formed(&render_card(Some(&zero), Theme::Light, None, NOW));
+    }
+
+    #[test]
+    fn art_is_embedded_only_as_a_data_uri() {
+        let svg = render_card(
+            Some(&np("T")),
+            Theme::Light,
+            Some("data:image/jpeg;base64,/9j/4AAQ+Zg=="),
+            NOW,
+        );
+        assert_well_formed(&svg);
+        assert!(
+            svg.contains(r#"href="data:image/jpeg;base64,/9j/4AAQ+Zg==""#),
+            "{svg}"
+        );
+        for bad in [
+            "https://i.scdn.co/image/abc",
+            "data:image/svg+xml;base64,PHN2Zz4=",
+            "data:image/png;base64,AA\"onload=\"x",
+            "data:text/html;base64,AAAA",
+            "data:image/png;base64,",
+        ] {
+            let svg = render_card(Some(&np("T")), Theme::Light, Some(bad), NOW);
+            assert_well_formed(&svg);
+            assert!(!svg.contains("<image"), "{bad} must not be embedded");
+            assert!(svg.contains("<path"), "placeholder drawn for {bad}");
+        }
+    }
+
+    #[test]
+    fn relative_times() {
+        let at = "2025-11-24T16:00:00Z";
+        assert_eq!(relative_time(at, NOW).as_deref(), Some("just now"));
+        assert_eq!(
+            relative_time(at, NOW + 61_000).as_deref(),
+            Some("1 minute ago")
+        );
+        assert_eq!(
+            relative_time(at, NOW + 2 * 3_600_000).as_deref(),
+            Some("2 hours ago")
+        );
+        assert_eq!(
+            relative_time(at, NOW + 86_400_000).as_deref(),
+            Some("1 day ago")
+        );
+        assert_eq!(relative_time(at, NOW - 10_000).as_deref(), Some("just now"));
+        assert_eq!(relative_time("yesterday", NOW), None);
+        assert_eq!(clock(3_725_000), "62:05");
+    }
+}
