@@ -112,7 +112,6 @@ pub fn build(
     spotify: SpotifyClient,
     clock: SharedClock,
 ) -> SharedApp {
-    let http = spotify.http().clone();
     let state: Arc<dyn SharedState> = if stores.shared {
         Arc::new(FallbackState::new(stores.state.clone(), clock.clone()))
     } else {
@@ -141,7 +140,10 @@ pub fn build(
     Arc::new(AppState {
         service: Arc::new(service),
         allowed_origins: config.allowed_origins.clone(),
-        art: crate::art::ArtCache::new(http, crate::http::ART_MAX_BYTES),
+        art: crate::art::ArtCache::new(
+            crate::http::ART_MAX_BYTES,
+            crate::art::plain_http_hosts(&config.api_base_url),
+        ),
         art_hosts: art_hosts(config),
         profile: crate::profile::ProfileSettings::from_config(config),
     })

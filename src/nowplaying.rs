@@ -398,10 +398,14 @@ impl NowPlayingService {
             );
         }
         let cooldown_s = match &err {
-            Error::Spotify(SpotifyError::RateLimited { retry_after_s }) => {
+            Error::Spotify(SpotifyError::RateLimited {
+                retry_after_s,
+                quota_exceeded,
+            }) => {
                 tracing::warn!(
                     key,
                     retry_after_s,
+                    quota_exceeded,
                     "Spotify rate limit: no calls until Retry-After has passed"
                 );
                 Some(*retry_after_s)
@@ -416,7 +420,7 @@ impl NowPlayingService {
             }
             _ => None,
         };
-        let until = cooldown_s.map(|s| now + s.saturating_mul(1000));
+        let until = cooldown_s.map(|s| now.saturating_add(s.saturating_mul(1000)));
         if let Some(until) = until {
             let record = Record {
                 value: until.to_string(),

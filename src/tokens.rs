@@ -500,9 +500,19 @@ impl Keeper {
             let mut l = self.local.lock().unwrap();
             l.credentials = Some(credentials);
         }
+        // A rotated refresh token is kept (above) whatever the rest of the answer is.
+        let Some(access_token) = grant.access_token.clone() else {
+            tracing::warn!(
+                rotated = grant.refresh_token.is_some(),
+                "Spotify's token answer held no access token"
+            );
+            return Err(
+                SpotifyError::Upstream("token response without access_token".into()).into(),
+            );
+        };
         let expires_at_ms = now + grant.expires_in_s.saturating_mul(1000);
         let record = Record {
-            value: sealer.seal(TOKEN_KEY, grant.access_token.expose()),
+            value: sealer.seal(TOKEN_KEY, access_token.expose()),
             expires_at_ms,
             owner: None,
             ttl_s: expires_at_ms / 1000 + 3600,
@@ -510,13 +520,13 @@ impl Keeper {
         if let Err(e) = self.state.put(TOKEN_KEY, &record).await {
             tracing::warn!(error = %e, "could not publish the access token to the shared state");
         }
-        self.local.lock().unwrap().access = Some((grant.access_token.clone(), expires_at_ms));
+        self.local.lock().unwrap().access = Some((access_token.clone(), expires_at_ms));
         tracing::info!(
             expires_in_s = grant.expires_in_s,
             rotated = grant.refresh_token.is_some(),
             "refreshed the Spotify access token"
         );
-        Ok(grant.access_token)
+        Ok(access_token)
     }
 
     /// Writes the credentials with a new refresh token, with retries. The token is first
