@@ -210,7 +210,7 @@ fn fetchable(url: &str, http_hosts: &[String]) -> bool {
                 Some(p) => format!("{host}:{p}"),
                 None => host.to_string(),
             };
-            http_hosts.iter().any(|h| *h == host_port)
+            http_hosts.contains(&host_port)
         }
         _ => false,
     }
