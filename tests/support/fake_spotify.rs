@@ -526,6 +526,7 @@ fn grant(f: &FakeSpotify, behavior: &TokenBehavior, form: &HashMap<String, Strin
                 if !behavior.no_reuse_detection && i.retired.contains(&presented) {
                     // A rotated-away token came back: someone holds a copy. Revoke the grant.
                     i.stats.reuse_detected += 1;
+                    eprintln!("fake spotify: REUSE DETECTED: a rotated-away refresh token came back; the grant is revoked");
                     i.refresh_token = None;
                     i.access.clear();
                 }
