@@ -119,7 +119,6 @@ pub fn build(
     spotify: SpotifyClient,
     clock: SharedClock,
 ) -> SharedApp {
-    let http = spotify.http().clone();
     let answers: Arc<dyn SharedState> = if stores.shared {
         Arc::new(FallbackState::new(stores.state.clone(), clock.clone()))
     } else {
@@ -151,7 +150,10 @@ pub fn build(
         tokens,
         show_recent: config.show_recent,
         allowed_origins: config.allowed_origins.clone(),
-        art: crate::art::ArtCache::new(http, crate::http::ART_MAX_BYTES),
+        art: crate::art::ArtCache::new(
+            crate::http::ART_MAX_BYTES,
+            crate::art::plain_http_hosts(&config.api_base_url),
+        ),
         art_hosts: art_hosts(config),
         profile: crate::lists::ProfileSettings::from_config(config),
     })

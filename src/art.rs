@@ -3,6 +3,11 @@
 //! GitHub's image proxy does not load anything an SVG refers to, so the card must carry the
 //! image itself. Fetching is bounded (size, content type, time) and remembered per URL, failures
 //! included, so a broken image URL costs at most one request a minute.
+//!
+//! The cache has its own HTTP client that follows no redirect: the caller checks the URL's host,
+//! and a redirect would take the fetch to a host nobody checked (a `3xx` is a failed fetch, the
+//! card draws its placeholder). Art is fetched over `https` only, except from the hosts given as
+//! plain-http hosts (the configured emulator or demo API host, `127.0.0.1:port`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,6 +23,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(2);
 pub const HIT_TTL: Duration = Duration::from_secs(6 * 60 * 60);
 /// How long a failure is remembered before the URL is tried again.
 pub const MISS_TTL: Duration = Duration::from_secs(60);
+
+/// Connecting must succeed within this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// The image types a card may embed.
 pub const ACCEPTED_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp", "image/gif"];
@@ -44,6 +52,8 @@ impl Entry {
 pub struct ArtCache {
     http: reqwest::Client,
     max_bytes: usize,
+    /// `host:port` of the hosts art may come from over plain `http`.
+    http_hosts: Vec<String>,
     entries: Mutex<HashMap<String, Entry>>,
 }
 
@@ -51,6 +61,7 @@ impl std::fmt::Debug for ArtCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ArtCache")
             .field("max_bytes", &self.max_bytes)
+            .field("http_hosts", &self.http_hosts)
             .field(
                 "entries",
                 &self.entries.lock().map(|e| e.len()).unwrap_or(0),
@@ -60,20 +71,31 @@ impl std::fmt::Debug for ArtCache {
 }
 
 impl ArtCache {
-    /// `max_bytes`: the largest image body accepted (before base64).
-    pub fn new(http: reqwest::Client, max_bytes: usize) -> Self {
+    /// `max_bytes`: the largest image body accepted (before base64). `http_hosts`: the
+    /// `host:port`s art may be fetched from over plain `http` (see [`plain_http_hosts`]); every
+    /// other URL must be `https`.
+    pub fn new(max_bytes: usize, http_hosts: Vec<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(TIMEOUT)
+            .user_agent(concat!("nowplaying/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("reqwest client with static settings");
         Self {
             http,
             max_bytes,
+            http_hosts,
             entries: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The image at `url` as `data:image/…;base64,…`, or `None` when it is not an http(s) URL,
-    /// cannot be fetched within [`TIMEOUT`], is not a success, is too large or not an accepted
-    /// image type. Never errors: the card then draws its placeholder.
+    /// The image at `url` as `data:image/…;base64,…`, or `None` when it is not an `https` URL (or
+    /// `http` from a plain-http host), cannot be fetched within [`TIMEOUT`], is not a `2xx` (a
+    /// redirect is not followed), is too large or not an accepted image type. Never errors: the
+    /// card then draws its placeholder.
     pub async fn data_uri(&self, url: &str) -> Option<String> {
-        if !is_http_url(url) {
+        if !fetchable(url, &self.http_hosts) {
             return None;
         }
         if let Some(hit) = self.lookup(url, Instant::now()) {
@@ -173,11 +195,39 @@ impl ArtCache {
     }
 }
 
-/// Only absolute `http://` and `https://` URLs with a host.
-fn is_http_url(url: &str) -> bool {
-    match url::Url::parse(url) {
-        Ok(u) => matches!(u.scheme(), "http" | "https") && u.host().is_some(),
-        Err(_) => false,
+/// Absolute `https://` URLs with a host, and `http://` ones whose `host:port` is in `http_hosts`.
+fn fetchable(url: &str, http_hosts: &[String]) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = u.host_str() else {
+        return false;
+    };
+    match u.scheme() {
+        "https" => true,
+        "http" => {
+            let host_port = match u.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host.to_string(),
+            };
+            http_hosts.contains(&host_port)
+        }
+        _ => false,
+    }
+}
+
+/// The plain-http art host named by a base URL (`http://127.0.0.1:8080` → `127.0.0.1:8080`):
+/// the configured emulator or demo API host. `None` for an `https` base (Spotify's own).
+pub fn plain_http_hosts(base_url: &str) -> Vec<String> {
+    let Ok(u) = url::Url::parse(base_url) else {
+        return Vec::new();
+    };
+    match (u.scheme(), u.host_str()) {
+        ("http", Some(h)) => vec![match u.port() {
+            Some(p) => format!("{h}:{p}"),
+            None => h.to_string(),
+        }],
+        _ => Vec::new(),
     }
 }
 
@@ -225,10 +275,18 @@ mod tests {
     }
 
     #[test]
-    fn only_http_urls() {
+    fn https_only_except_the_plain_http_hosts() {
+        let hosts = plain_http_hosts("http://127.0.0.1:9");
+        assert_eq!(hosts, vec!["127.0.0.1:9".to_string()]);
+        assert!(plain_http_hosts("https://api.spotify.com").is_empty());
+        let is_http_url = |u: &str| fetchable(u, &hosts);
         assert!(is_http_url("https://i.scdn.co/image/ab67616d0000b273"));
         assert!(is_http_url("http://127.0.0.1:9/x.jpg"));
         for bad in [
+            "http://i.scdn.co/image/ab67616d0000b273",
+            "http://127.0.0.1:10/x.jpg",
+            "http://127.0.0.1/x.jpg",
+            "http://localhost:9/x.jpg",
             "file:///etc/passwd",
             "ftp://x/y.jpg",
             "data:image/png;base64,AAAA",
@@ -250,7 +308,7 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_non_http_without_touching_the_network_or_the_cache() {
-        let cache = ArtCache::new(reqwest::Client::new(), 1024);
+        let cache = ArtCache::new(1024, Vec::new());
         assert_eq!(cache.data_uri("file:///etc/passwd").await, None);
         assert_eq!(cache.data_uri("not a url").await, None);
         assert_eq!(cache.len(), 0);
@@ -258,7 +316,7 @@ mod tests {
 
     #[test]
     fn cache_hits_misses_expiry_and_eviction() {
-        let cache = ArtCache::new(reqwest::Client::new(), 1024);
+        let cache = ArtCache::new(1024, Vec::new());
         let t0 = Instant::now();
         cache.store("https://a/1", Some("data:image/png;base64,AA==".into()), t0);
         cache.store("https://a/miss", None, t0);
@@ -281,7 +339,7 @@ mod tests {
             .is_none());
 
         // Never more than CAPACITY entries; the least recently used goes first.
-        let cache = ArtCache::new(reqwest::Client::new(), 1024);
+        let cache = ArtCache::new(1024, Vec::new());
         for i in 0..CAPACITY {
             cache.store(
                 &format!("https://a/{i}"),

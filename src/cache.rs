@@ -325,11 +325,15 @@ impl AnswerCache {
             return (Entry::nothing(0), None);
         }
         let cooldown_s = match &err {
-            Error::Spotify(SpotifyError::RateLimited { retry_after_s }) => {
+            Error::Spotify(SpotifyError::RateLimited {
+                retry_after_s,
+                quota_exceeded,
+            }) => {
                 tracing::warn!(
                     key,
                     retry_after_s,
-                    "Spotify rate limit: no calls until Retry-After has passed"
+                    quota_exceeded,
+                    "Spotify rate limit: no calls until Retry-After has passed (at most 15 min)"
                 );
                 Some(*retry_after_s)
             }

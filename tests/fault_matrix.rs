@@ -357,11 +357,13 @@ async fn spotify_429_with_a_long_retry_after() {
     let limited_at = run.clock.now_ms();
     let calls = run.stats().currently_playing;
     // Every process sees the cooldown: it is in the table.
+    // One cooldown is capped at 15 minutes (issue 11), whatever Retry-After says.
+    let cap_ms = nowplaying::spotify::MAX_RETRY_AFTER_S * 1000;
     let cooldown = run.app.item(COOLDOWN_KEY).await.expect("cooldown item");
-    assert_eq!(attr_n(&cooldown, "exp"), limited_at + 3_600_000);
+    assert_eq!(attr_n(&cooldown, "exp"), limited_at + cap_ms);
 
-    // Fifty-nine minutes of traffic: no call reaches Spotify; stale for 15 minutes from the
-    // last good read, then null.
+    // Fifty-nine minutes of traffic: Spotify is asked once per capped cooldown (and answers 429
+    // again); stale for 15 minutes from the last good read, then null.
     for _ in 0..59 {
         run.clock.advance_ms(60_000);
         let since_good = run.clock.now_ms() - run.t0;
@@ -373,10 +375,10 @@ async fn spotify_429_with_a_long_retry_after() {
             }
         }
     }
-    assert_eq!(
-        run.stats().currently_playing,
-        calls,
-        "no call before Retry-After"
+    let asked = run.stats().currently_playing - calls;
+    assert!(
+        (3..=4).contains(&asked),
+        "one call per capped cooldown, not per request: {asked} calls in 59 minutes"
     );
 
     // Retry-After has passed: one call, a fresh answer.
@@ -384,7 +386,7 @@ async fn spotify_429_with_a_long_retry_after() {
     run.app.fake.set_current(song());
     let v = run.page().await;
     assert_eq!(v["stale"], false);
-    assert_eq!(run.stats().currently_playing, calls + 1);
+    assert_eq!(run.stats().currently_playing, calls + asked + 1);
     // Tokens: the warm-up's, one because the hour outlived the access token, the final check's.
     run.finish(3).await;
     assert!(run.errors().is_empty(), "{:#?}", run.errors());
@@ -547,7 +549,7 @@ async fn spotify_401_on_every_token() {
 #[tokio::test]
 async fn token_endpoint_time_out() {
     let run = Run::start("token endpoint time-out").await;
-    let beyond = nowplaying::spotify::REQUEST_TIMEOUT + Duration::from_millis(1_000);
+    let beyond = nowplaying::spotify::TOKEN_TIMEOUT + Duration::from_millis(1_000);
     run.app.fake.set_token(TokenBehavior {
         delay_ms: beyond.as_millis() as u64,
         ..Default::default()
@@ -564,6 +566,13 @@ async fn token_endpoint_time_out() {
             before + 1,
             "one refresh per window"
         );
+        // The refresh runs on (detached) until the token exchange's own time-out.
+        aws::eventually(
+            nowplaying::spotify::TOKEN_TIMEOUT + Duration::from_secs(5),
+            "the refresh gives up and releases the lease",
+            || async { run.app.item(TOKEN_LEASE_KEY).await.is_none() },
+        )
+        .await;
     }
     assert_eq!(run.stats().token_refreshes, 1, "no refresh completed");
     assert_eq!(run.app.secret_token().await, "refresh-token-1");

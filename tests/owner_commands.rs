@@ -499,12 +499,19 @@ async fn authorize_denied_stores_nothing() {
 async fn authorize_with_a_wrong_state_stores_nothing() {
     let fake = FakeSpotify::start().await;
     let owner = Owner::new(&fake, &[]);
-    let auth = Authorize::start(&owner, &fake, &[]).await;
+    // A stray callback does not end the sign-in (issue 11): it waits for the real one until
+    // its time-out.
+    let auth = Authorize::start(&owner, &fake, &["--timeout", "3"]).await;
     let state = auth.query()["state"].clone();
-    auth.browse(|l| l.replace(&format!("state={state}"), "state=forged"))
+    let page = auth
+        .browse(|l| l.replace(&format!("state={state}"), "state=forged"))
         .await;
+    assert!(
+        page.contains("Not connected") && page.contains("state"),
+        "{page}"
+    );
     let (code, out, err) = auth.finish().await;
-    assert_one_clear_line(code, &out, &err, "state");
+    assert_one_clear_line(code, &out, &err, "timed out");
     assert!(owner.stored().is_none());
     assert_eq!(fake.stats().code_exchanges, 0, "the code is not exchanged");
 }

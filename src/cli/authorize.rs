@@ -22,7 +22,7 @@ use crate::app;
 use crate::config::Config;
 use crate::owner::replace_authorization;
 use crate::secret::Secret;
-use crate::spotify::{SpotifyClient, SpotifyError};
+use crate::spotify::{SpotifyClient, SpotifyError, TokenGrant};
 use crate::store::{Credentials, StoreError};
 
 /// The scopes every installation needs.
@@ -113,35 +113,99 @@ pub struct Callback {
 
 type Waiting = mpsc::Sender<(Callback, oneshot::Sender<Result<(), String>>)>;
 
+/// One sign-in in progress: what a callback is checked against and what storing needs.
+struct SignIn {
+    config: Config,
+    stores: app::Stores,
+    spotify: SpotifyClient,
+    existing: Option<Credentials>,
+    client_id: String,
+    client_secret: Secret,
+    redirect_uri: String,
+    state: String,
+    verifier: Secret,
+    challenge: String,
+    scopes: Vec<&'static str>,
+}
+
+/// What one request to `/callback` means for the sign-in.
+enum Verdict {
+    /// Not this sign-in's answer (another `state`, or neither a code nor an error): the request
+    /// gets an error page and the sign-in goes on waiting.
+    Stray(String),
+    /// Spotify's answer, and how the sign-in ended: the lines to print, or the one error line.
+    Done(Result<Vec<String>, String>),
+}
+
 /// Runs the sign-in. `Err` is the one line to print.
 pub async fn run(config: Config, options: Options) -> Result<(), String> {
     let stores = app::stores(&config).await;
-    let store_name = stores.credentials.describe();
-
     // Read what is stored first: an unreachable store should stop us before the browser opens,
     // and a stored client id and secret save the owner typing them again.
-    let existing = match stores.credentials.load().await {
-        Ok(c) => c,
-        Err(StoreError::Invalid { .. }) => {
-            println!("The {store_name} does not hold valid credentials JSON; it will be replaced.");
-            None
-        }
-        Err(e) => {
-            return Err(format!(
-                "{e}: fix access to it and run `nowplaying authorize` again"
-            ))
-        }
-    };
-
+    let existing = load_existing(&stores).await?;
     let client_id = resolve_client_id(&options, &config, existing.as_ref())?;
     let client_secret = resolve_client_secret(&options, &config, existing.as_ref())?;
+    let (listener, redirect_uri) = listen(options.port).await?;
+    let (verifier, challenge) = pkce();
+    let sign_in = SignIn {
+        spotify: SpotifyClient::new(&config.api_base_url, &config.accounts_base_url),
+        scopes: scopes(&config),
+        config,
+        stores,
+        existing,
+        client_id,
+        client_secret,
+        redirect_uri,
+        state: random_state(),
+        verifier,
+        challenge,
+    };
+    announce(&sign_in, &options);
 
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, options.port));
+    let (tx, rx) = mpsc::channel(4);
+    let (stop, server) = serve_callback(listener, tx);
+    let result = match tokio::time::timeout(options.timeout, sign_in.wait(rx)).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "timed out after {} s waiting for Spotify to redirect to {}: nothing was stored; run `nowplaying authorize` again",
+            options.timeout.as_secs(),
+            sign_in.redirect_uri
+        )),
+    };
+    // Let the browser receive its page, then stop listening.
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+
+    for line in result? {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The stored credentials, if any; an unreadable store ends the sign-in before it starts.
+async fn load_existing(stores: &app::Stores) -> Result<Option<Credentials>, String> {
+    match stores.credentials.load().await {
+        Ok(c) => Ok(c),
+        Err(StoreError::Invalid { .. }) => {
+            println!(
+                "The {} does not hold valid credentials JSON; it will be replaced.",
+                stores.credentials.describe()
+            );
+            Ok(None)
+        }
+        Err(e) => Err(format!(
+            "{e}: fix access to it and run `nowplaying authorize` again"
+        )),
+    }
+}
+
+/// Listens on the loopback port; returns the listener and the redirect URI it serves.
+async fn listen(port: u16) -> Result<(tokio::net::TcpListener, String), String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             format!(
-                "port {} is already in use: stop what uses it or pick another with --port (and register that redirect URI)",
-                options.port
+                "port {port} is already in use: stop what uses it or pick another with --port (and register that redirect URI)"
             )
         } else {
             format!("could not listen on {addr}: {e}")
@@ -151,39 +215,35 @@ pub async fn run(config: Config, options: Options) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("could not read the listening address: {e}"))?
         .port();
-    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+    Ok((listener, format!("http://127.0.0.1:{port}/callback")))
+}
 
-    let scopes = scopes(&config);
-    let state = random_state();
-    let (verifier, challenge) = pkce();
-    let url = authorization_url(
-        &config.accounts_base_url,
-        &client_id,
-        &redirect_uri,
-        &scopes,
-        &state,
-        &challenge,
-    );
-
+/// Prints the redirect URI and the authorization URL (opening a browser unless told not to).
+fn announce(sign_in: &SignIn, options: &Options) {
+    let redirect_uri = &sign_in.redirect_uri;
+    let url = sign_in.authorization_url();
     println!(
         "Redirect URI (add it exactly like this in your Spotify app's settings): {redirect_uri}"
     );
     if options.no_browser {
         println!("Open this URL in a browser and approve the access:");
-        println!("{url}");
     } else if open_browser(&url) {
         println!("Opening your browser; if nothing happens, open this URL:");
-        println!("{url}");
     } else {
         println!("Could not open a browser; open this URL:");
-        println!("{url}");
     }
+    println!("{url}");
     println!(
         "Waiting up to {} s for Spotify to send you back to {redirect_uri} ...",
         options.timeout.as_secs()
     );
+}
 
-    let (tx, mut rx) = mpsc::channel(4);
+/// Serves `/callback` until told to stop.
+fn serve_callback(
+    listener: tokio::net::TcpListener,
+    tx: Waiting,
+) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let router = Router::new()
         .route("/callback", get(callback))
         .with_state(tx);
@@ -195,177 +255,200 @@ pub async fn run(config: Config, options: Options) -> Result<(), String> {
             })
             .await;
     });
-
-    let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
-    let flow = async {
-        let Some((cb, reply)) = rx.recv().await else {
-            return Err("the local callback server stopped unexpectedly".to_string());
-        };
-        let result = complete(
-            &config,
-            &stores,
-            &spotify,
-            existing.clone(),
-            &client_id,
-            &client_secret,
-            &redirect_uri,
-            &state,
-            &verifier,
-            &scopes,
-            cb,
-        )
-        .await;
-        let _ = reply.send(result.clone().map(|_| ()));
-        result
-    };
-    let result = match tokio::time::timeout(options.timeout, flow).await {
-        Ok(r) => r,
-        Err(_) => Err(format!(
-            "timed out after {} s waiting for Spotify to redirect to {redirect_uri}: nothing was stored; run `nowplaying authorize` again",
-            options.timeout.as_secs()
-        )),
-    };
-
-    // Let the browser receive its page, then stop listening.
-    let _ = stop_tx.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
-
-    let done = result?;
-    for line in done {
-        println!("{line}");
-    }
-    Ok(())
+    (stop_tx, server)
 }
 
-/// Handles the callback: checks, exchanges, verifies, stores. `Ok` holds the lines to print.
-#[allow(clippy::too_many_arguments)]
-async fn complete(
-    config: &Config,
-    stores: &app::Stores,
-    spotify: &SpotifyClient,
-    existing: Option<Credentials>,
-    client_id: &str,
-    client_secret: &Secret,
-    redirect_uri: &str,
-    state: &str,
-    verifier: &Secret,
-    scopes: &[&str],
-    cb: Callback,
-) -> Result<Vec<String>, String> {
-    if cb.state.as_deref() != Some(state) {
-        return Err(
-            "the callback's state does not match this sign-in (a stale or forged redirect): nothing was stored; run `nowplaying authorize` again"
-                .into(),
-        );
+impl SignIn {
+    fn authorization_url(&self) -> String {
+        authorization_url(
+            &self.config.accounts_base_url,
+            &self.client_id,
+            &self.redirect_uri,
+            &self.scopes,
+            &self.state,
+            &self.challenge,
+        )
     }
-    if let Some(error) = cb.error.as_deref() {
-        return Err(if error == "access_denied" {
-            "you declined the access on Spotify's page (access_denied): nothing was stored".into()
-        } else {
-            format!(
-                "Spotify refused the sign-in ({}): nothing was stored",
-                printable(error)
-            )
-        });
-    }
-    let Some(code) = cb.code.as_deref().filter(|c| !c.is_empty()) else {
-        return Err(
-            "Spotify's redirect carried neither a code nor an error: nothing was stored".into(),
-        );
-    };
 
-    let grant = spotify
-        .exchange_code(client_id, client_secret, code, redirect_uri, verifier.expose())
-        .await
-        .map_err(|e| match e {
-            SpotifyError::InvalidClient => "Spotify rejected the client id or secret (invalid_client): check them in your app on the Spotify developer dashboard; nothing was stored".to_string(),
-            SpotifyError::InvalidGrant => "Spotify did not accept the authorization code (invalid_grant): check that the redirect URI is registered exactly as printed, then run `nowplaying authorize` again; nothing was stored".to_string(),
-            e => format!("could not exchange the authorization code: {e}; nothing was stored"),
-        })?;
-    let Some(refresh_token) = grant.refresh_token.clone() else {
-        return Err("Spotify's answer held no refresh token: nothing was stored".into());
-    };
-
-    // One call proves that the token reads what the page needs.
-    let mut lines = Vec::new();
-    let now_ms = now_ms();
-    match spotify.currently_playing(&grant.access_token, now_ms).await {
-        Ok(Some(np)) => lines.push(format!(
-            "Checked with Spotify: you are listening to \"{}\" by {}.",
-            np.name, np.artists
-        )),
-        Ok(None) => lines.push("Checked with Spotify: it answers (nothing is playing right now).".into()),
-        Err(SpotifyError::Forbidden(_)) | Err(SpotifyError::Unauthorized) => {
-            return Err("Spotify refused to read what you are playing with the new token (403/401): if your app is in development mode, add your account under User Management in the dashboard; nothing was stored".into())
+    /// Answers callbacks until one is this sign-in's: a stray one gets its error page and the
+    /// wait goes on.
+    async fn wait(
+        &self,
+        mut rx: mpsc::Receiver<(Callback, oneshot::Sender<Result<(), String>>)>,
+    ) -> Result<Vec<String>, String> {
+        loop {
+            let Some((cb, reply)) = rx.recv().await else {
+                return Err("the local callback server stopped unexpectedly".to_string());
+            };
+            match self.handle(cb).await {
+                Verdict::Stray(message) => {
+                    println!(
+                        "Ignored a request to {} that is not this sign-in's answer; still waiting.",
+                        self.redirect_uri
+                    );
+                    let _ = reply.send(Err(message));
+                }
+                Verdict::Done(result) => {
+                    let _ = reply.send(result.clone().map(|_| ()));
+                    return result;
+                }
+            }
         }
-        Err(e) => lines.push(format!(
-            "Could not check with Spotify right now ({e}); storing the credentials anyway."
-        )),
     }
 
-    let granted = grant.scope.clone().unwrap_or_else(|| scopes.join(" "));
-    let missing: Vec<&str> = scopes
-        .iter()
-        .copied()
-        .filter(|s| !granted.split_whitespace().any(|g| g == *s))
-        .collect();
-    if !missing.is_empty() {
-        lines.push(format!(
-            "WARNING: Spotify did not grant {}; the endpoints that need it will answer null.",
-            missing.join(", ")
-        ));
+    /// Checks one callback; for Spotify's answer, exchanges, verifies and stores.
+    async fn handle(&self, cb: Callback) -> Verdict {
+        if cb.state.as_deref() != Some(self.state.as_str()) {
+            return Verdict::Stray(
+                "This request's state does not match the sign-in in progress (a stale or forged redirect): it was ignored and nothing was stored. Finish the sign-in from the URL `nowplaying authorize` printed."
+                    .into(),
+            );
+        }
+        if let Some(error) = cb.error.as_deref() {
+            return Verdict::Done(Err(if error == "access_denied" {
+                "you declined the access on Spotify's page (access_denied): nothing was stored"
+                    .into()
+            } else {
+                format!(
+                    "Spotify refused the sign-in ({}): nothing was stored",
+                    printable(error)
+                )
+            }));
+        }
+        let Some(code) = cb.code.as_deref().filter(|c| !c.is_empty()) else {
+            return Verdict::Stray(
+                "Spotify's redirect carried neither a code nor an error: it was ignored and nothing was stored."
+                    .into(),
+            );
+        };
+        Verdict::Done(self.complete(code).await)
     }
 
-    let mut credentials = existing.unwrap_or_default();
-    credentials.client_id = client_id.to_string();
-    credentials.client_secret = client_secret.clone();
-    credentials.refresh_token = Some(refresh_token);
-    credentials.authorized_at = Some(rfc3339(now_ms));
-    credentials.scope = Some(granted);
-
-    let state_store = stores.shared.then_some(stores.state.as_ref());
-    let replaced = replace_authorization(
-        stores.credentials.as_ref(),
-        state_store,
-        &credentials,
-        crate::cli::now_ms,
-    )
-    .await
-    .map_err(|e| format!("{e}; nothing was stored"))?;
-
-    let mut mode = String::new();
-    if config.token_secret_id.is_none() {
-        mode.push_str(" (mode 0600)");
+    /// Exchanges the code, checks the token with one call, stores. `Ok` holds the lines to print.
+    async fn complete(&self, code: &str) -> Result<Vec<String>, String> {
+        let grant = self.exchange(code).await?;
+        let (Some(refresh_token), Some(access_token)) =
+            (grant.refresh_token.clone(), grant.access_token.clone())
+        else {
+            return Err(if grant.refresh_token.is_none() {
+                "Spotify's answer held no refresh token: nothing was stored".into()
+            } else {
+                "Spotify's answer held no access token: nothing was stored; run `nowplaying authorize` again".into()
+            });
+        };
+        let now_ms = now_ms();
+        let mut lines = vec![self.check_token(&access_token, now_ms).await?];
+        let granted = grant.scope.clone().unwrap_or_else(|| self.scopes.join(" "));
+        lines.extend(self.missing_scopes_warning(&granted));
+        lines.extend(self.store(refresh_token, granted, now_ms).await?);
+        Ok(lines)
     }
-    lines.push(format!(
-        "Authorized: saved the client id, client secret and refresh token to the {}{mode}.",
-        stores.credentials.describe()
-    ));
-    if stores.shared {
-        if replaced.cleared_shared {
-            lines.push(format!(
+
+    async fn exchange(&self, code: &str) -> Result<TokenGrant, String> {
+        self.spotify
+            .exchange_code(
+                &self.client_id,
+                &self.client_secret,
+                code,
+                &self.redirect_uri,
+                self.verifier.expose(),
+            )
+            .await
+            .map_err(|e| match e {
+                SpotifyError::InvalidClient => "Spotify rejected the client id or secret (invalid_client): check them in your app on the Spotify developer dashboard; nothing was stored".to_string(),
+                SpotifyError::InvalidGrant => "Spotify did not accept the authorization code (invalid_grant): check that the redirect URI is registered exactly as printed, then run `nowplaying authorize` again; nothing was stored".to_string(),
+                e => format!("could not exchange the authorization code: {e}; nothing was stored"),
+            })
+    }
+
+    /// One call proves that the token reads what the page needs: the line to print.
+    async fn check_token(&self, access_token: &Secret, now_ms: u64) -> Result<String, String> {
+        match self.spotify.currently_playing(access_token, now_ms).await {
+            Ok(Some(np)) => Ok(format!(
+                "Checked with Spotify: you are listening to \"{}\" by {}.",
+                np.name, np.artists
+            )),
+            Ok(None) => Ok("Checked with Spotify: it answers (nothing is playing right now).".into()),
+            Err(SpotifyError::Forbidden(_)) | Err(SpotifyError::Unauthorized) => {
+                Err("Spotify refused to read what you are playing with the new token (403/401): if your app is in development mode, add your account under User Management in the dashboard; nothing was stored".into())
+            }
+            Err(e) => Ok(format!(
+                "Could not check with Spotify right now ({e}); storing the credentials anyway."
+            )),
+        }
+    }
+
+    fn missing_scopes_warning(&self, granted: &str) -> Option<String> {
+        let missing: Vec<&str> = self
+            .scopes
+            .iter()
+            .copied()
+            .filter(|s| !granted.split_whitespace().any(|g| g == *s))
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "WARNING: Spotify did not grant {}; the endpoints that need it will answer null.",
+                missing.join(", ")
+            )
+        })
+    }
+
+    /// Stores the credentials (and clears the shared state); the lines to print.
+    async fn store(
+        &self,
+        refresh_token: Secret,
+        granted: String,
+        now_ms: u64,
+    ) -> Result<Vec<String>, String> {
+        let mut credentials = self.existing.clone().unwrap_or_default();
+        credentials.client_id = self.client_id.clone();
+        credentials.client_secret = self.client_secret.clone();
+        credentials.refresh_token = Some(refresh_token);
+        credentials.authorized_at = Some(rfc3339(now_ms));
+        credentials.scope = Some(granted);
+
+        let stores = &self.stores;
+        let state_store = stores.shared.then_some(stores.state.as_ref());
+        let replaced = replace_authorization(
+            stores.credentials.as_ref(),
+            state_store,
+            &credentials,
+            crate::cli::now_ms,
+        )
+        .await
+        .map_err(|e| format!("{e}; nothing was stored"))?;
+
+        let mode = if self.config.token_secret_id.is_none() {
+            " (mode 0600)"
+        } else {
+            ""
+        };
+        let mut lines = vec![format!(
+            "Authorized: saved the client id, client secret and refresh token to the {}{mode}.",
+            stores.credentials.describe()
+        )];
+        lines.push(if !stores.shared {
+            "A running `nowplaying serve` picks up the new sign-in on its next cache miss.".into()
+        } else if replaced.cleared_shared {
+            format!(
                 "Cleared the cached access token and answer in the {}; running instances use the new sign-in on their next request.",
                 stores.state.describe()
-            ));
+            )
         } else {
-            lines.push(format!(
+            format!(
                 "WARNING: could not clear the cached access token in the {} ({}); running instances pick up the new sign-in within the hour.",
                 stores.state.describe(),
                 replaced.shared_error.unwrap_or_default()
-            ));
+            )
+        });
+        if crate::cli::privacy::is_hidden(&self.config, stores).await {
+            lines.push(
+                "Note: the page is hidden (privacy switch on): run `nowplaying show` to show what you play again."
+                    .into(),
+            );
         }
-    } else {
-        lines.push(
-            "A running `nowplaying serve` picks up the new sign-in on its next cache miss.".into(),
-        );
+        Ok(lines)
     }
-    if crate::cli::privacy::is_hidden(config, stores).await {
-        lines.push(
-            "Note: the page is hidden (privacy switch on): run `nowplaying show` to show what you play again."
-                .into(),
-        );
-    }
-    Ok(lines)
 }
 
 async fn callback(State(tx): State<Waiting>, Query(cb): Query<Callback>) -> Html<String> {

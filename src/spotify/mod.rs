@@ -19,8 +19,15 @@ use crate::secret::Secret;
 pub enum SpotifyError {
     #[error("Spotify rejected the access token (401)")]
     Unauthorized,
-    #[error("Spotify rate limit (429), retry after {retry_after_s} s")]
-    RateLimited { retry_after_s: u64 },
+    /// `retry_after_s` is Spotify's `Retry-After`, parsed with saturation and capped at
+    /// [`MAX_RETRY_AFTER_S`]. `quota_exceeded`: the 429's body named the app's quota
+    /// (`QUOTA_EXCEEDED`, e.g. an app in development mode past its allowance), which waiting out
+    /// one `Retry-After` does not fix: the owner may have to act on the dashboard.
+    #[error("Spotify {} (429), retry after {retry_after_s} s", rate_limit_kind(*.quota_exceeded))]
+    RateLimited {
+        retry_after_s: u64,
+        quota_exceeded: bool,
+    },
     #[error("Spotify refused the request (403): {0}")]
     Forbidden(String),
     #[error("the refresh token is no longer valid (invalid_grant)")]
@@ -31,10 +38,21 @@ pub enum SpotifyError {
     Upstream(String),
 }
 
-/// A token from the accounts service.
+fn rate_limit_kind(quota_exceeded: bool) -> &'static str {
+    if quota_exceeded {
+        "app quota exceeded (QUOTA_EXCEEDED)"
+    } else {
+        "rate limit"
+    }
+}
+
+/// A token from the accounts service: a 2xx answer that carried at least one of the two tokens.
+/// A rotated `refresh_token` is returned even when `access_token` is missing, so the caller can
+/// persist it before judging the rest of the answer.
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
-    pub access_token: Secret,
+    /// `None` when the answer had no (or an empty) `access_token`.
+    pub access_token: Option<Secret>,
     pub expires_in_s: u64,
     /// Present when Spotify rotated the refresh token.
     pub refresh_token: Option<Secret>,
@@ -43,9 +61,23 @@ pub struct TokenGrant {
 
 /// Timeouts for every upstream call.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// A Web API call (`GET /v1/...`), headers and body.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(2500);
-/// Retry-After when Spotify sends a 429 without one.
-const DEFAULT_RETRY_AFTER_S: u64 = 30;
+/// A token request (`POST /api/token`), body read included. Longer than an API call: Spotify
+/// may rotate the refresh token as the request arrives, and an answer given up on is a rotated
+/// token lost, so the token exchange waits for a slow answer rather than presenting the old
+/// token again later.
+pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest Web API body read; a bigger one is an upstream failure, never buffered whole.
+pub const MAX_API_BODY_BYTES: usize = 1024 * 1024;
+/// The largest token endpoint body read (a token answer is a few hundred bytes).
+pub const MAX_TOKEN_BODY_BYTES: usize = 64 * 1024;
+/// Retry-After when Spotify sends a 429 without one, or one that is not a number of seconds.
+pub const DEFAULT_RETRY_AFTER_S: u64 = 30;
+/// The longest one cooldown lasts, whatever `Retry-After` says (`2592000` would silence every
+/// process for 30 days; `18446744073709551615` would overflow a deadline). After it, one call
+/// asks Spotify again and its answer (possibly another 429) is honoured the same way.
+pub const MAX_RETRY_AFTER_S: u64 = 15 * 60;
 
 #[derive(Debug, Clone)]
 pub struct SpotifyClient {
@@ -190,24 +222,29 @@ impl SpotifyClient {
 
     /// A GET with the bearer token; `Ok(None)` on `204`.
     pub async fn get(&self, url: &str, token: &Secret) -> Result<Option<Vec<u8>>, SpotifyError> {
-        let resp = self
-            .http
-            .get(url)
-            .bearer_auth(token.expose())
-            .send()
+        let read = async {
+            let resp = self
+                .http
+                .get(url)
+                .timeout(REQUEST_TIMEOUT)
+                .bearer_auth(token.expose())
+                .send()
+                .await
+                .map_err(transport)?;
+            let status = resp.status();
+            let retry_after = retry_after(&resp);
+            let body = read_limited(resp, MAX_API_BODY_BYTES).await?;
+            Ok::<_, SpotifyError>((status, retry_after, body))
+        };
+        let (status, retry_after, body) = tokio::time::timeout(REQUEST_TIMEOUT, read)
             .await
-            .map_err(transport)?;
-        let status = resp.status();
-        let retry_after = retry_after(&resp);
-        let body = resp.bytes().await.map_err(transport)?;
+            .map_err(|_| SpotifyError::Upstream("timed out".into()))??;
         match status {
             StatusCode::NO_CONTENT => Ok(None),
             s if s.is_success() && body.iter().all(u8::is_ascii_whitespace) => Ok(None),
             s if s.is_success() => Ok(Some(body.to_vec())),
             StatusCode::UNAUTHORIZED => Err(SpotifyError::Unauthorized),
-            StatusCode::TOO_MANY_REQUESTS => Err(SpotifyError::RateLimited {
-                retry_after_s: retry_after.unwrap_or(DEFAULT_RETRY_AFTER_S),
-            }),
+            StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(retry_after, &body)),
             StatusCode::FORBIDDEN => Err(SpotifyError::Forbidden(short(&body))),
             s => Err(SpotifyError::Upstream(format!("HTTP {}", s.as_u16()))),
         }
@@ -261,28 +298,26 @@ impl SpotifyClient {
     ) -> Result<TokenGrant, SpotifyError> {
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("{client_id}:{}", client_secret.expose()));
-        let resp = self
-            .http
-            .post(format!("{}/api/token", self.accounts_base))
-            .header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"))
-            .form(form)
-            .send()
+        let read = async {
+            let resp = self
+                .http
+                .post(format!("{}/api/token", self.accounts_base))
+                .timeout(TOKEN_TIMEOUT)
+                .header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"))
+                .form(form)
+                .send()
+                .await
+                .map_err(transport)?;
+            let status = resp.status();
+            let retry_after = retry_after(&resp);
+            let body = read_limited(resp, MAX_TOKEN_BODY_BYTES).await?;
+            Ok::<_, SpotifyError>((status, retry_after, body))
+        };
+        let (status, retry_after, body) = tokio::time::timeout(TOKEN_TIMEOUT, read)
             .await
-            .map_err(transport)?;
-        let status = resp.status();
-        let retry_after = retry_after(&resp);
-        let body = resp.bytes().await.map_err(transport)?;
+            .map_err(|_| SpotifyError::Upstream("token endpoint timed out".into()))??;
         if status.is_success() {
-            let t: wire::TokenResponse = parse_object(&body)?;
-            let access_token = t.access_token.filter(|t| !t.is_empty()).ok_or_else(|| {
-                SpotifyError::Upstream("token response without access_token".into())
-            })?;
-            return Ok(TokenGrant {
-                access_token: Secret::new(access_token),
-                expires_in_s: t.expires_in.unwrap_or(3600),
-                refresh_token: t.refresh_token.filter(|t| !t.is_empty()).map(Secret::new),
-                scope: t.scope,
-            });
+            return token_grant(&body);
         }
         let err: wire::TokenError = serde_json::from_slice(&body).unwrap_or_default();
         match (status, err.error.as_deref()) {
@@ -290,9 +325,7 @@ impl SpotifyClient {
             (_, Some("invalid_client")) | (StatusCode::UNAUTHORIZED, _) => {
                 Err(SpotifyError::InvalidClient)
             }
-            (StatusCode::TOO_MANY_REQUESTS, _) => Err(SpotifyError::RateLimited {
-                retry_after_s: retry_after.unwrap_or(DEFAULT_RETRY_AFTER_S),
-            }),
+            (StatusCode::TOO_MANY_REQUESTS, _) => Err(rate_limited(retry_after, &body)),
             (s, e) => Err(SpotifyError::Upstream(format!(
                 "token endpoint HTTP {}{}",
                 s.as_u16(),
@@ -301,6 +334,63 @@ impl SpotifyClient {
             ))),
         }
     }
+}
+
+/// A 2xx token answer: a grant when it is a JSON object with at least one non-empty token.
+fn token_grant(body: &[u8]) -> Result<TokenGrant, SpotifyError> {
+    let t: wire::TokenResponse = parse_object(body)?;
+    let access_token = t.access_token.filter(|t| !t.is_empty()).map(Secret::new);
+    let refresh_token = t.refresh_token.filter(|t| !t.is_empty()).map(Secret::new);
+    if access_token.is_none() && refresh_token.is_none() {
+        return Err(SpotifyError::Upstream(
+            "token response without access_token or refresh_token".into(),
+        ));
+    }
+    Ok(TokenGrant {
+        access_token,
+        expires_in_s: t.expires_in.unwrap_or(3600),
+        refresh_token,
+        scope: t.scope,
+    })
+}
+
+/// A 429: `Retry-After` (see [`parse_retry_after`]) and whether the body names the app's quota.
+fn rate_limited(retry_after: Option<u64>, body: &[u8]) -> SpotifyError {
+    SpotifyError::RateLimited {
+        retry_after_s: retry_after.unwrap_or(DEFAULT_RETRY_AFTER_S),
+        quota_exceeded: quota_exceeded(body),
+    }
+}
+
+/// Whether a 429's body names a quota (`QUOTA_EXCEEDED`) rather than a plain rate limit. Spotify's
+/// Web API errors are `{"error": {"status": 429, "message": "...", "reason": "..."}}`; the accounts
+/// service's are `{"error": "...", "error_description": "..."}`. Every string of those is looked at.
+pub fn quota_exceeded(body: &[u8]) -> bool {
+    let Ok(e) = serde_json::from_slice::<wire::ErrorBody>(body) else {
+        return false;
+    };
+    e.texts().iter().any(|t| {
+        t.to_ascii_lowercase()
+            .replace([' ', '-'], "_")
+            .contains("quota_exceeded")
+    })
+}
+
+/// Reads a body of at most `limit` bytes, chunk by chunk: a bigger one (by its `Content-Length` or
+/// as it arrives) is an upstream failure, and no more than `limit` bytes are ever buffered.
+async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, SpotifyError> {
+    let too_big = || SpotifyError::Upstream(format!("response body over {limit} bytes"));
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Parses a JSON object; anything else (HTML, truncated JSON, a bare string) is an upstream failure.
@@ -327,13 +417,26 @@ fn transport(e: reqwest::Error) -> SpotifyError {
 }
 
 fn retry_after(resp: &reqwest::Response) -> Option<u64> {
-    resp.headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
+    parse_retry_after(
+        resp.headers()
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?,
+    )
+}
+
+/// `Retry-After` as whole seconds, capped at [`MAX_RETRY_AFTER_S`]: digits only, saturating (a
+/// value past `u64::MAX` is the cap, never an overflow); anything else (an HTTP date, a negative
+/// or fractional number, garbage) is `None`, for the caller's default.
+pub fn parse_retry_after(value: &str) -> Option<u64> {
+    let v = value.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seconds = v.bytes().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
+    Some(seconds.min(MAX_RETRY_AFTER_S))
 }
 
 /// A short, single-line, printable excerpt of an upstream body, for error messages.
@@ -343,4 +446,88 @@ fn short(body: &[u8]) -> String {
         .filter(|c| !c.is_control())
         .take(120)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_saturates_and_is_capped() {
+        assert_eq!(parse_retry_after("30"), Some(30));
+        assert_eq!(parse_retry_after(" 0 "), Some(0));
+        assert_eq!(parse_retry_after("900"), Some(MAX_RETRY_AFTER_S));
+        assert_eq!(parse_retry_after("2592000"), Some(MAX_RETRY_AFTER_S));
+        assert_eq!(
+            parse_retry_after("18446744073709551615"),
+            Some(MAX_RETRY_AFTER_S)
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999999999999999"),
+            Some(MAX_RETRY_AFTER_S)
+        );
+        for bad in [
+            "",
+            "soon",
+            "-1",
+            "1.5",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "+5",
+        ] {
+            assert_eq!(parse_retry_after(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn quota_exceeded_is_told_apart() {
+        assert!(quota_exceeded(
+            br#"{"error": {"status": 429, "message": "QUOTA_EXCEEDED"}}"#
+        ));
+        assert!(quota_exceeded(
+            br#"{"error": {"status": 429, "message": "API rate limit exceeded", "reason": "QUOTA_EXCEEDED"}}"#
+        ));
+        assert!(quota_exceeded(
+            br#"{"error": "quota_exceeded", "error_description": "x"}"#
+        ));
+        assert!(!quota_exceeded(
+            br#"{"error": {"status": 429, "message": "API rate limit exceeded"}}"#
+        ));
+        assert!(!quota_exceeded(b""));
+        assert!(!quota_exceeded(b"<html>Too Many Requests</html>"));
+        let e = rate_limited(
+            None,
+            br#"{"error": {"status": 429, "message": "QUOTA_EXCEEDED"}}"#,
+        );
+        assert_eq!(
+            e,
+            SpotifyError::RateLimited {
+                retry_after_s: DEFAULT_RETRY_AFTER_S,
+                quota_exceeded: true
+            }
+        );
+        assert!(e.to_string().contains("QUOTA_EXCEEDED"), "{e}");
+    }
+
+    #[test]
+    fn a_rotated_refresh_token_without_an_access_token_is_a_grant() {
+        let g = token_grant(br#"{"refresh_token": "r2", "access_token": ""}"#).unwrap();
+        assert!(g.access_token.is_none());
+        assert_eq!(g.refresh_token.unwrap().expose(), "r2");
+        let g = token_grant(br#"{"access_token": "a", "expires_in": 60}"#).unwrap();
+        assert_eq!(g.access_token.unwrap().expose(), "a");
+        assert!(g.refresh_token.is_none());
+        assert_eq!(g.expires_in_s, 60);
+        for bad in [
+            &b"{}"[..],
+            b"<html></html>",
+            b"[]",
+            br#"{"access_token": null, "refresh_token": ""}"#,
+        ] {
+            assert!(
+                matches!(token_grant(bad), Err(SpotifyError::Upstream(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }

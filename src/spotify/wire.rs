@@ -204,3 +204,42 @@ pub struct TokenError {
     #[serde(deserialize_with = "lenient")]
     pub error_description: Option<String>,
 }
+
+/// Any error body, as far as it tells a quota from a rate limit: the Web API's
+/// `{"error": {"status": 429, "message": "...", "reason": "..."}}` and the accounts service's
+/// `{"error": "...", "error_description": "..."}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ErrorBody {
+    #[serde(deserialize_with = "lenient")]
+    pub error: Option<serde_json::Value>,
+    #[serde(deserialize_with = "lenient")]
+    pub error_description: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub message: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub reason: Option<String>,
+}
+
+impl ErrorBody {
+    /// Every string the body carries where an error is described.
+    pub fn texts(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = [&self.error_description, &self.message, &self.reason]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        match &self.error {
+            Some(serde_json::Value::String(s)) => out.push(s),
+            Some(serde_json::Value::Object(o)) => {
+                for k in ["message", "reason", "error", "error_description"] {
+                    if let Some(s) = o.get(k).and_then(serde_json::Value::as_str) {
+                        out.push(s);
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+}

@@ -165,6 +165,16 @@ impl Keeper {
             let _ = self.state.delete(PENDING_REFRESH_KEY).await;
         }
         self.local.lock().unwrap().credentials = Some(credentials.clone());
+        // A rotated refresh token is kept (above) whatever the rest of the answer is.
+        let Some(access_token) = grant.access_token.clone() else {
+            tracing::warn!(
+                rotated = grant.refresh_token.is_some(),
+                "Spotify's token answer held no access token"
+            );
+            return Err(
+                SpotifyError::Upstream("token response without access_token".into()).into(),
+            );
+        };
 
         let now = self.clock.now_ms();
         let until = use_until(now, grant.expires_in_s);
@@ -172,7 +182,7 @@ impl Keeper {
             Ok(true) => {
                 let sealed = sealer.seal(
                     &sealing_context(TOKEN_KEY, &credentials),
-                    grant.access_token.expose(),
+                    access_token.expose(),
                 );
                 if let Err(e) = self.state.put(TOKEN_KEY, &Record::until(sealed, until)).await {
                     tracing::warn!(error = %e, "could not publish the access token to the shared state");
@@ -183,12 +193,12 @@ impl Keeper {
             ),
             Err(e) => tracing::warn!(error = %e, "could not renew the refresh lease: not publishing the access token"),
         }
-        self.local.lock().unwrap().access = Some((grant.access_token.clone(), until));
+        self.local.lock().unwrap().access = Some((access_token.clone(), until));
         tracing::info!(
             expires_in_s = grant.expires_in_s,
             rotated = grant.refresh_token.is_some(),
             "refreshed the Spotify access token"
         );
-        Ok(grant.access_token)
+        Ok(access_token)
     }
 }

@@ -2,6 +2,14 @@
 //! status codes, bodies, delays, `Retry-After`, single-use rotating refresh tokens, an
 //! authorization page that approves or denies, and call counts.
 //!
+//! Refresh tokens are single-use, with reuse detection (on by default, as OAuth 2.1 recommends):
+//! presenting a refresh token that was rotated away revokes the whole grant, the current refresh
+//! token and every access token, and is answered `invalid_grant` (counted in
+//! [`Stats::reuse_detected`]). The token endpoint can also rotate as the request arrives and
+//! answer only later ([`TokenBehavior::answer_delay_ms`]; a client that gave up meanwhile has lost
+//! the rotated token), answer a rotation without an access token, or answer any status with a
+//! body and `Retry-After`.
+//!
 //! Used in-process by the Rust tests and as a process (`cargo run --example fake_spotify`) by
 //! the multi-process, browser and benchmark runs, which script it through `/_admin/*`.
 #![allow(dead_code)]
@@ -39,6 +47,10 @@ pub struct Scripted {
     pub delay_ms: u64,
     #[serde(default)]
     pub retry_after: Option<u64>,
+    /// A `Retry-After` sent as it is (an HTTP date, garbage, a number past `u64::MAX`); wins
+    /// over `retry_after`.
+    #[serde(default)]
+    pub retry_after_raw: Option<String>,
 }
 
 fn ok() -> u16 {
@@ -53,6 +65,7 @@ impl Scripted {
             raw: None,
             delay_ms: 0,
             retry_after: None,
+            retry_after_raw: None,
         }
     }
     pub fn status(status: u16) -> Self {
@@ -62,6 +75,14 @@ impl Scripted {
             raw: None,
             delay_ms: 0,
             retry_after: None,
+            retry_after_raw: None,
+        }
+    }
+    /// A status with a JSON body.
+    pub fn status_json(status: u16, body: Value) -> Self {
+        Scripted {
+            body,
+            ..Scripted::status(status)
         }
     }
     pub fn raw(status: u16, raw: &str) -> Self {
@@ -78,6 +99,10 @@ impl Scripted {
         self.retry_after = Some(s);
         self
     }
+    pub fn retry_after_raw(mut self, v: &str) -> Self {
+        self.retry_after_raw = Some(v.to_string());
+        self
+    }
 }
 
 /// How the token endpoint behaves.
@@ -88,9 +113,25 @@ pub struct TokenBehavior {
     /// Answer every refresh with this OAuth error (`invalid_grant`, `invalid_client`, ...).
     #[serde(default)]
     pub error: Option<String>,
-    /// Answer with this HTTP status (and no token) instead, e.g. 500.
+    /// Answer with this HTTP status (and no token) instead, e.g. 500, with `body` (JSON) and
+    /// `retry_after` (sent as it is) when given.
     #[serde(default)]
     pub status: Option<u16>,
+    #[serde(default)]
+    pub body: Option<Value>,
+    #[serde(default)]
+    pub retry_after: Option<String>,
+    /// Rotate (and issue the tokens) as the request arrives, but answer only this much later.
+    /// A client that gives up before has lost the rotated refresh token.
+    #[serde(default)]
+    pub answer_delay_ms: u64,
+    /// A successful refresh answers `200` with the rotated refresh token but no access token
+    /// (none is issued).
+    #[serde(default)]
+    pub omit_access_token: bool,
+    /// Turns reuse detection off: a rotated-away refresh token is then only `invalid_grant`.
+    #[serde(default)]
+    pub no_reuse_detection: bool,
     /// Spotify returns a new refresh token on each refresh and the old one dies. Default true.
     #[serde(default)]
     pub no_rotation: bool,
@@ -117,6 +158,12 @@ pub struct Stats {
     /// Path and query of every recently-played, top and saved-tracks call, in order.
     #[serde(default)]
     pub list_calls: Vec<String>,
+    /// Rotated-away refresh tokens presented again (each revoked the grant).
+    #[serde(default)]
+    pub reuse_detected: u64,
+    /// Path and query of every image request (`/img/...`), in order.
+    #[serde(default)]
+    pub image_calls: Vec<String>,
 }
 
 struct Inner {
@@ -127,6 +174,8 @@ struct Inner {
     other: HashMap<String, Scripted>,
     token: TokenBehavior,
     refresh_token: Option<String>,
+    /// The refresh tokens of the current grant that were rotated away.
+    retired: std::collections::HashSet<String>,
     generation: u64,
     access: HashMap<String, Instant>,
     codes: HashMap<String, (String, Option<String>, String)>,
@@ -159,6 +208,7 @@ impl FakeSpotify {
             other: HashMap::new(),
             token: TokenBehavior::default(),
             refresh_token: Some(FIRST_REFRESH_TOKEN.to_string()),
+            retired: Default::default(),
             generation: 0,
             access: HashMap::new(),
             codes: HashMap::new(),
@@ -214,9 +264,12 @@ impl FakeSpotify {
     pub fn expire_access_tokens(&self) {
         self.inner.lock().unwrap().access.clear();
     }
-    /// Sets the one valid refresh token.
+    /// Sets the one valid refresh token: a new grant (earlier tokens are unknown from now on,
+    /// not rotated-away ones of this grant).
     pub fn set_refresh_token(&self, t: Option<&str>) {
-        self.inner.lock().unwrap().refresh_token = t.map(str::to_string);
+        let mut i = self.inner.lock().unwrap();
+        i.refresh_token = t.map(str::to_string);
+        i.retired.clear();
     }
     pub fn deny_authorization(&self, deny: bool) {
         self.inner.lock().unwrap().deny_authorization = deny;
@@ -256,9 +309,13 @@ async fn respond(s: Scripted) -> Response {
         (None, _) if s.body.is_null() => status.into_response(),
         (None, _) => (status, Json(s.body.clone())).into_response(),
     };
-    if let Some(r) = s.retry_after {
+    let retry_after = s
+        .retry_after_raw
+        .clone()
+        .or(s.retry_after.map(|r| r.to_string()));
+    if let Some(r) = retry_after {
         resp.headers_mut()
-            .insert(header::RETRY_AFTER, r.to_string().parse().unwrap());
+            .insert(header::RETRY_AFTER, r.parse().unwrap());
     }
     resp
 }
@@ -431,7 +488,17 @@ async fn token(
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_client");
     }
     if let Some(status) = behavior.status {
-        return StatusCode::from_u16(status).unwrap().into_response();
+        let mut resp = match &behavior.body {
+            Some(body) => {
+                (StatusCode::from_u16(status).unwrap(), Json(body.clone())).into_response()
+            }
+            None => StatusCode::from_u16(status).unwrap().into_response(),
+        };
+        if let Some(r) = &behavior.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, r.parse().unwrap());
+        }
+        return resp;
     }
     if let Some(error) = &behavior.error {
         if error == "invalid_grant" {
@@ -439,6 +506,16 @@ async fn token(
         }
         return oauth_error(StatusCode::BAD_REQUEST, error);
     }
+    // Everything happens now, as the request arrives; only the answer may wait.
+    let resp = grant(&f, &behavior, &form);
+    if behavior.answer_delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(behavior.answer_delay_ms)).await;
+    }
+    resp
+}
+
+/// Handles a token request (already authenticated) and updates the fake's state.
+fn grant(f: &FakeSpotify, behavior: &TokenBehavior, form: &HashMap<String, String>) -> Response {
     let mut i = f.inner.lock().unwrap();
     let expires_in = behavior.expires_in.unwrap_or(3600);
     match form.get("grant_type").map(String::as_str) {
@@ -446,19 +523,30 @@ async fn token(
             let presented = form.get("refresh_token").cloned().unwrap_or_default();
             if i.refresh_token.as_deref() != Some(presented.as_str()) {
                 i.stats.invalid_grant += 1;
+                if !behavior.no_reuse_detection && i.retired.contains(&presented) {
+                    // A rotated-away token came back: someone holds a copy. Revoke the grant.
+                    i.stats.reuse_detected += 1;
+                    eprintln!("fake spotify: REUSE DETECTED: a rotated-away refresh token came back; the grant is revoked");
+                    i.refresh_token = None;
+                    i.access.clear();
+                }
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
             }
             i.stats.token_refreshes += 1;
             i.generation += 1;
-            let access = format!("access-{}-{}", i.generation, rand::random::<u32>());
-            i.access.insert(
-                access.clone(),
-                Instant::now() + Duration::from_secs(expires_in),
-            );
-            let mut body = json!({"access_token": access, "token_type": "Bearer",
+            let mut body = json!({"token_type": "Bearer",
                 "expires_in": expires_in, "scope": i.stats.scopes_granted.clone().unwrap_or_else(|| "user-read-currently-playing user-read-recently-played".into())});
+            if !behavior.omit_access_token {
+                let access = format!("access-{}-{}", i.generation, rand::random::<u32>());
+                i.access.insert(
+                    access.clone(),
+                    Instant::now() + Duration::from_secs(expires_in),
+                );
+                body["access_token"] = json!(access);
+            }
             if !behavior.no_rotation {
                 let next = format!("refresh-token-{}", i.generation);
+                i.retired.insert(presented);
                 i.refresh_token = Some(next.clone());
                 body["refresh_token"] = json!(next);
             }
@@ -483,7 +571,9 @@ async fn token(
                 Instant::now() + Duration::from_secs(expires_in),
             );
             let refresh = format!("refresh-token-{}", i.generation);
+            // A new grant: the old one's tokens are unknown from now on.
             i.refresh_token = Some(refresh.clone());
+            i.retired.clear();
             i.stats.scopes_granted = scope.clone();
             Json(
                 json!({"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
@@ -495,11 +585,27 @@ async fn token(
     }
 }
 
-/// A tiny PNG (`/img/cover.png`), one over the card's size limit (`/img/huge.png`), and one
-/// with a type the card refuses (`/img/page.html`).
+/// A tiny PNG (`/img/cover.png`), one over the card's size limit (`/img/huge.png`), one
+/// with a type the card refuses (`/img/page.html`), and a redirect to anywhere
+/// (`/img/redirect?to=URL`, `302`).
 pub const COVER_PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
-async fn image(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+async fn image(
+    State(f): State<FakeSpotify>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    uri: axum::http::Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    f.inner
+        .lock()
+        .unwrap()
+        .stats
+        .image_calls
+        .push(uri.to_string());
+    if name == "redirect" {
+        let to = q.get("to").cloned().unwrap_or_default();
+        return (StatusCode::FOUND, [(header::LOCATION, to)]).into_response();
+    }
     let png = base64::engine::general_purpose::STANDARD
         .decode(COVER_PNG_BASE64)
         .unwrap();
@@ -646,6 +752,11 @@ pub mod bodies {
             .map(|(t, at)| json!({"added_at": at, "track": t}))
             .collect();
         json!({"items": items, "total": items.len(), "limit": 50, "offset": 0})
+    }
+
+    /// The Web API's 429 body when the app's quota (not a plain rate limit) is exceeded.
+    pub fn quota_exceeded() -> Value {
+        json!({"error": {"status": 429, "message": "QUOTA_EXCEEDED"}})
     }
 
     pub fn recent(item: Value, played_at: &str) -> Value {

@@ -1,0 +1,503 @@
+//! Issue 11's upstream-driven token edges, through the real HTTP surface against the AWS emulator
+//! (Secrets Manager credentials, DynamoDB shared state) and the fake Spotify with reuse detection
+//! on: a token answer that arrives seconds after Spotify rotated, a rotation without an access
+//! token, huge and quota `Retry-After`s, album art redirecting to another host, and a stray
+//! callback during `nowplaying authorize`.
+//!
+//! Each test ends with the fault matrix's invariants (`tests/fault_matrix.rs`), through
+//! [`Edge::finish`]: every page answer is `200` (checked on every single answer); no
+//! `invalid_grant` and no reuse detected at the fake; the stores hold the refresh token the fake
+//! considers valid; the next forced expiry refreshes fine, without a new `invalid_grant`.
+
+mod support;
+
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::aws::{self, attr_n, attr_s, EmulatorApp};
+use support::fake_spotify::{Stats, CLIENT_ID, CLIENT_SECRET};
+use support::*;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use nowplaying::clock::{Clock, ManualClock};
+use nowplaying::keys::COOLDOWN_KEY;
+use nowplaying::keys::PENDING_REFRESH_KEY;
+use nowplaying::seal::Sealer;
+use nowplaying::secret::Secret;
+use nowplaying::spotify::MAX_RETRY_AFTER_S;
+
+fn song() -> Scripted {
+    Scripted::json(bodies::playing(bodies::track("t1", "Song"), true, 1000))
+}
+
+fn song_with_art(art: &str) -> Scripted {
+    let mut t = bodies::track("t1", "Song");
+    t["album"]["images"] = json!([{"url": art, "width": 640, "height": 640}]);
+    Scripted::json(bodies::playing(t, true, 1000))
+}
+
+/// One edge's run: the service on the emulator, a clock the test moves, the answers it got.
+struct Edge {
+    name: &'static str,
+    app: EmulatorApp,
+    clock: ManualClock,
+    pages: Mutex<u32>,
+}
+
+impl Edge {
+    /// The service, warmed: one good answer, one refresh (the secret holds `refresh-token-1`).
+    async fn start(name: &'static str) -> Edge {
+        let clock = ManualClock::new(T0);
+        let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
+        app.fake.set_current(song());
+        let edge = Edge {
+            name,
+            app,
+            clock,
+            pages: Mutex::new(0),
+        };
+        let v = edge.page().await;
+        assert_eq!(v["name"], "Song", "warm-up");
+        assert_eq!(edge.app.secret_token().await, "refresh-token-1");
+        edge
+    }
+
+    fn stats(&self) -> Stats {
+        self.app.fake.stats()
+    }
+
+    fn next_window(&self) {
+        self.clock
+            .advance_ms(self.app.app.cache.settings().ttl_ms + 1);
+    }
+
+    /// `GET /api/spotify`: always `200`, the good answer (maybe stale) or `null`.
+    async fn page(&self) -> Value {
+        let r = self
+            .app
+            .http
+            .get(format!("{}/api/spotify", self.app.url))
+            .send()
+            .await
+            .expect("the service answers");
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.expect("a JSON body");
+        assert_eq!(status, 200, "{}: {v}", self.name);
+        assert!(
+            v.is_null() || v["name"] == "Song",
+            "{}: the good answer or null: {v}",
+            self.name
+        );
+        *self.pages.lock().unwrap() += 1;
+        v
+    }
+
+    /// `GET /api/spotify.svg`: always `200`, an SVG.
+    async fn card(&self) -> String {
+        let r = self
+            .app
+            .http
+            .get(format!("{}/api/spotify.svg", self.app.url))
+            .send()
+            .await
+            .expect("the service answers");
+        assert_eq!(r.status(), 200, "{}: the card", self.name);
+        r.text().await.unwrap()
+    }
+
+    /// The refresh token the fake considers valid is in the secret or sealed in the table.
+    async fn assert_no_lost_refresh_token(&self) {
+        let valid = self
+            .stats()
+            .valid_refresh_token
+            .unwrap_or_else(|| panic!("{}: the grant was revoked: {:?}", self.name, self.stats()));
+        let in_secret = self.app.secret_token().await;
+        let sealer = Sealer::from_client_secret(&Secret::new(CLIENT_SECRET));
+        let pending = self
+            .app
+            .item(PENDING_REFRESH_KEY)
+            .await
+            .and_then(|i| open_token_item(&sealer, PENDING_REFRESH_KEY, &attr_s(&i, "v")));
+        assert!(
+            in_secret == valid || pending.as_deref() == Some(valid.as_str()),
+            "{}: the valid refresh token {valid} is lost: the secret holds {in_secret}, the pending item {pending:?}",
+            self.name
+        );
+    }
+
+    /// Spotify healthy, a forced expiry: the next refresh works and the secret catches up.
+    async fn assert_a_later_refresh_works(&self) {
+        let before = self.stats();
+        self.app.fake.set_token(TokenBehavior::default());
+        self.app.fake.set_current(song());
+        self.app.fake.expire_access_tokens();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            self.next_window();
+            let v = self.page().await;
+            if self.stats().token_refreshes > before.token_refreshes
+                && v["name"] == "Song"
+                && v["stale"] == false
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: no later refresh within 15 s ({:?})",
+                self.name,
+                self.stats()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let after = self.stats();
+        assert_eq!(after.invalid_grant, before.invalid_grant, "{}", self.name);
+        assert_eq!(after.token_refreshes, before.token_refreshes + 1);
+        let valid = after.valid_refresh_token.unwrap();
+        aws::eventually(Duration::from_secs(10), "the secret catches up", || async {
+            self.app.secret_token().await == valid
+        })
+        .await;
+    }
+
+    /// The invariants; then one summary line.
+    async fn finish(&self) {
+        self.assert_no_lost_refresh_token().await;
+        self.assert_a_later_refresh_works().await;
+        self.assert_no_lost_refresh_token().await;
+        let s = self.stats();
+        assert_eq!(s.invalid_grant, 0, "{}: no invalid_grant: {s:?}", self.name);
+        assert_eq!(
+            s.reuse_detected, 0,
+            "{}: no token presented twice",
+            self.name
+        );
+        eprintln!(
+            "EDGE | {} | pages {} | token calls {}, refreshes {}, invalid_grant {}, reuse {}",
+            self.name,
+            self.pages.lock().unwrap(),
+            s.token_calls,
+            s.token_refreshes,
+            s.invalid_grant,
+            s.reuse_detected
+        );
+    }
+}
+
+// ---- 1. the token exchange's own time-out -----------------------------------------------
+
+/// Spotify rotates the refresh token as the request arrives and answers 4 s later: longer than an
+/// API call may take (2.5 s) and than the answer's deadline (4.5 s with the API call after it),
+/// within the token exchange's own time-out. The rotated token lands in the secret; nothing
+/// presents the old one again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spotify_rotates_on_arrival_and_answers_4_s_later() {
+    let edge = Edge::start("rotates on arrival, answers after 4 s").await;
+    assert!(nowplaying::spotify::TOKEN_TIMEOUT > Duration::from_secs(5));
+    edge.app.fake.set_token(TokenBehavior {
+        answer_delay_ms: 4_000,
+        ..Default::default()
+    });
+    edge.app.fake.expire_access_tokens();
+    edge.next_window();
+    let before = edge.stats();
+    // The page may get stale or null for this window; never an error.
+    let (a, b) = tokio::join!(edge.page(), async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        edge.page().await
+    });
+    eprintln!("answers while the token answer was on its way: {a} / {b}");
+    // Spotify rotated at once; the answer arrives 4 s later and is persisted.
+    assert_eq!(
+        edge.stats().valid_refresh_token.as_deref(),
+        Some("refresh-token-2")
+    );
+    aws::eventually(
+        Duration::from_secs(15),
+        "the rotated token lands in the secret",
+        || async { edge.app.secret_token().await == "refresh-token-2" },
+    )
+    .await;
+    let after = edge.stats();
+    assert_eq!(
+        after.token_calls,
+        before.token_calls + 1,
+        "a single refresh"
+    );
+    assert_eq!(after.invalid_grant, 0);
+    // The next window is fresh with the access token that came with it.
+    edge.next_window();
+    assert_eq!(edge.page().await["stale"], false);
+    assert_eq!(edge.stats().token_calls, after.token_calls);
+    edge.finish().await;
+}
+
+// ---- 2. a rotated refresh token without an access token ---------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_without_an_access_token_is_persisted_and_used_next() {
+    let edge = Edge::start("rotation without access token").await;
+    edge.app.fake.set_token(TokenBehavior {
+        omit_access_token: true,
+        ..Default::default()
+    });
+    edge.app.fake.expire_access_tokens();
+    edge.next_window();
+    let v = edge.page().await;
+    assert_ne!(v["stale"], false, "no access token, no fresh answer: {v}");
+    assert_eq!(
+        edge.stats().valid_refresh_token.as_deref(),
+        Some("refresh-token-2")
+    );
+    aws::eventually(
+        Duration::from_secs(10),
+        "the rotated token is persisted",
+        || async { edge.app.secret_token().await == "refresh-token-2" },
+    )
+    .await;
+    assert!(
+        aws::captured_logs().contains("token answer held no access token"),
+        "logged"
+    );
+    // Spotify healthy again: the next refresh presents the rotated token (finish checks that
+    // nothing got invalid_grant and no reuse was detected).
+    edge.finish().await;
+    assert_eq!(edge.stats().token_refreshes, 3);
+}
+
+// ---- 3. Retry-After: saturation, the cap, QUOTA_EXCEEDED --------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_retry_after_is_capped_and_a_quota_429_is_told_apart() {
+    let edge = Edge::start("huge Retry-After, quota").await;
+    let cap_ms = MAX_RETRY_AFTER_S * 1000;
+    assert_eq!(cap_ms, 15 * 60_000);
+
+    // u64::MAX seconds: no overflow anywhere, one cooldown of 15 minutes.
+    edge.next_window();
+    edge.app
+        .fake
+        .set_current(Scripted::status(429).retry_after_raw("18446744073709551615"));
+    let limited_at = edge.clock.now_ms();
+    assert_eq!(edge.page().await["stale"], true);
+    let cooldown = edge.app.item(COOLDOWN_KEY).await.expect("cooldown item");
+    assert_eq!(attr_n(&cooldown, "exp"), limited_at + cap_ms);
+    let calls = edge.stats().currently_playing;
+    edge.clock.advance_ms(cap_ms - 1_000);
+    assert_ne!(edge.page().await["stale"], false, "stale or null");
+    assert_eq!(
+        edge.stats().currently_playing,
+        calls,
+        "no call in the cooldown"
+    );
+
+    // Past the cap: Spotify is asked once more; this time it names the app's quota, with
+    // Retry-After past u64::MAX.
+    edge.clock.set_ms(limited_at + cap_ms + 1);
+    edge.app.fake.set_current(
+        Scripted::status_json(429, bodies::quota_exceeded())
+            .retry_after_raw("99999999999999999999999999"),
+    );
+    let quota_at = edge.clock.now_ms();
+    let v = edge.page().await;
+    assert!(v.is_null() || v["stale"] == true, "{v}");
+    assert_eq!(edge.stats().currently_playing, calls + 1);
+    let cooldown = edge.app.item(COOLDOWN_KEY).await.expect("cooldown item");
+    assert_eq!(attr_n(&cooldown, "exp"), quota_at + cap_ms);
+    let logs = aws::captured_logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("rate limit") && l.contains("quota_exceeded=true")),
+        "the quota is told apart in the log"
+    );
+
+    // A Retry-After that is not a number: the default (30 s).
+    edge.clock.set_ms(quota_at + cap_ms + 1);
+    edge.app
+        .fake
+        .set_current(Scripted::status(429).retry_after_raw("soon"));
+    let soon_at = edge.clock.now_ms();
+    edge.page().await;
+    let cooldown = edge.app.item(COOLDOWN_KEY).await.expect("cooldown item");
+    assert_eq!(
+        attr_n(&cooldown, "exp"),
+        soon_at + nowplaying::spotify::DEFAULT_RETRY_AFTER_S * 1000
+    );
+
+    // The token endpoint's own 429 with a huge Retry-After: capped the same way.
+    edge.clock
+        .advance_ms(nowplaying::spotify::DEFAULT_RETRY_AFTER_S * 1000 + 1);
+    edge.app.fake.set_current(song());
+    edge.app.fake.set_token(TokenBehavior {
+        status: Some(429),
+        retry_after: Some("18446744073709551616".into()),
+        ..Default::default()
+    });
+    edge.app.fake.expire_access_tokens();
+    let token_limited_at = edge.clock.now_ms();
+    edge.page().await;
+    let cooldown = edge.app.item(COOLDOWN_KEY).await.expect("cooldown item");
+    assert_eq!(attr_n(&cooldown, "exp"), token_limited_at + cap_ms);
+    edge.clock.set_ms(token_limited_at + cap_ms + 1);
+    edge.finish().await;
+}
+
+// ---- 4. album art redirecting to another host -------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn album_art_redirects_are_not_followed() {
+    let edge = Edge::start("art redirect").await;
+    let fake = edge.app.fake.base.clone();
+    // Control: art from the configured (plain-http) API host is inlined.
+    edge.next_window();
+    edge.app
+        .fake
+        .set_current(song_with_art(&format!("{fake}/img/cover.png")));
+    let svg = edge.card().await;
+    assert!(svg.contains("data:image/png;base64,"), "the control works");
+
+    // The same allowed host redirects to another one (`localhost` is not the configured host):
+    // not followed, the card renders with its placeholder.
+    let port = url::Url::parse(&fake).unwrap().port().unwrap();
+    let elsewhere = format!("http://localhost:{port}/img/cover.png?via=redirect");
+    let art = format!(
+        "{fake}/img/redirect?to={}",
+        url::form_urlencoded::byte_serialize(elsewhere.as_bytes()).collect::<String>()
+    );
+    edge.next_window();
+    edge.app.fake.set_current(song_with_art(&art));
+    let before = edge.stats().image_calls.len();
+    let svg = edge.card().await;
+    assert!(svg.contains("Song"), "the card renders");
+    assert!(!svg.contains("data:image/png"), "no art from a redirect");
+    assert!(
+        !svg.contains(&art) && !svg.contains(&elsewhere),
+        "no reference"
+    );
+    let calls = edge.stats().image_calls[before..].to_vec();
+    assert_eq!(calls.len(), 1, "only the first URL was fetched: {calls:?}");
+    assert!(calls[0].starts_with("/img/redirect"), "{calls:?}");
+    assert_eq!(edge.page().await["name"], "Song");
+    edge.finish().await;
+}
+
+// ---- 5. a stray callback during `nowplaying authorize` ----------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorize_survives_a_stray_callback() {
+    let edge = Edge::start("authorize after a stray callback").await;
+    let fake = edge.app.fake.clone();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_nowplaying"))
+        .args(["authorize", "--no-browser", "--port", &port.to_string()])
+        .args(["--timeout", "60"])
+        .env_remove("CACHE_TTL_SECONDS")
+        .env_remove("NOWPLAYING_CREDENTIALS")
+        .env_remove("AWS_LAMBDA_LOG_FORMAT")
+        .env("TOKEN_SECRET_ID", &edge.app.secret_id)
+        .env("CACHE_TABLE", &edge.app.table)
+        .env("SPOTIFY_API_BASE_URL", &fake.base)
+        .env("SPOTIFY_ACCOUNTS_BASE_URL", &fake.base)
+        .env("SPOTIFY_CLIENT_ID", CLIENT_ID)
+        .env("SPOTIFY_CLIENT_SECRET", CLIENT_SECRET)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let prefix = format!("{}/authorize?", fake.base);
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            if line.starts_with(&prefix) {
+                return line;
+            }
+        }
+        panic!("authorize printed no URL");
+    })
+    .await
+    .expect("the authorization URL within 30 s");
+
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let callback = format!("http://127.0.0.1:{port}/callback");
+    let state: String = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    // Strays: a wrong state with a code, and the right state with neither code nor error.
+    for stray in [
+        format!("{callback}?code=stray&state=forged"),
+        format!("{callback}?state={state}"),
+    ] {
+        let page = browser
+            .get(&stray)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Not connected"), "{page}");
+    }
+    assert_eq!(fake.stats().code_exchanges, 0, "no stray code is exchanged");
+
+    // The real one: Spotify's page redirects back; authorize completes.
+    let r = browser.get(&url).send().await.unwrap();
+    let location = r.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let page = browser
+        .get(&location)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Connected") && !page.contains("Not connected"),
+        "{page}"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("authorize ends")
+        .unwrap();
+    let mut rest = Vec::new();
+    while let Some(line) = stdout.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    assert!(status.success(), "authorize failed: {rest:?}");
+    assert!(
+        rest.iter().any(|l| l.starts_with("Authorized:")),
+        "{rest:?}"
+    );
+    assert!(
+        !rest
+            .iter()
+            .any(|l| l.contains(CLIENT_SECRET) || l.contains("refresh-token-")),
+        "no secret printed"
+    );
+    let s = fake.stats();
+    assert_eq!(s.code_exchanges, 1);
+    let signed_in = s.valid_refresh_token.clone().unwrap();
+    assert_eq!(edge.app.secret_token().await, signed_in);
+
+    // The running service notices the new sign-in; the invariants hold with it.
+    edge.next_window();
+    assert_eq!(edge.page().await["name"], "Song");
+    edge.finish().await;
+    assert_ne!(edge.app.secret_token().await, "refresh-token-1");
+}
