@@ -182,10 +182,12 @@ pub async fn from_config(config: &Config) -> SharedApp {
 }
 
 /// Logging: JSON when Lambda asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`), text otherwise;
-/// the filter from `RUST_LOG`, default `info`.
-pub fn init_tracing() {
+/// the filter from `RUST_LOG`, else `default_level` (`info` for the service, `warn` for the owner's
+/// commands).
+pub fn init_tracing(default_level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
         .map(|v| v.eq_ignore_ascii_case("json"))
         .unwrap_or(false);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Lambda binary end to end under cargo-lambda's runtime emulator (`cargo lambda watch`),
 # against the AWS emulator (DynamoDB table + Secrets Manager secret) and the fake Spotify,
-# through the function URL path. Then the one release build: arm64 `bootstrap` for AWS.
+# through the function URL path. (The arm64 release build is 25-sam-build.sh's `sam build`.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
@@ -83,6 +83,3 @@ if grep -q 'test-client-secret-do-not-log\|refresh-token-[0-9]\|access-[0-9]' "$
   fail "a secret reached the function's log"
 fi
 echo "lambda emulator: GET, cache hit, rotation into the secret, 404 and 405 all as expected"
-
-# The one release build, for AWS: aarch64 bootstrap, sizes printed.
-scripts/deploy-checks build

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The widget, the preview page and the README card in headless Chromium, against
-# `nowplaying serve` with the fake Spotify.
+# `nowplaying serve` with the fake Spotify (and, for the preview page's images, a server with every
+# list on and one with every list off).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
@@ -24,11 +25,36 @@ LIB_PIDS+=($!)
 export NOWPLAYING_URL="http://127.0.0.1:$port"
 wait_http "$NOWPLAYING_URL/api/spotify" 30
 
+# The preview page with every list on (the demo turns them all on) and with every list off.
+port_on=$(free_port)
+env -u CACHE_TABLE -u TOKEN_SECRET_ID target/debug/nowplaying serve --demo --addr "127.0.0.1:$port_on" \
+  >"$work/serve-on.log" 2>&1 &
+LIB_PIDS+=($!)
+export NOWPLAYING_URL_LISTS_ON="http://127.0.0.1:$port_on"
+# Its own fake Spotify and credentials: the fake's refresh tokens are single-use, so two processes
+# must not share one sign-in through two files.
+main_fake=$FAKE_URL
+start_fake_spotify "$work/fake-off.log"
+off_fake=$FAKE_URL
+FAKE_URL=$main_fake
+write_credentials "$work/credentials-off.json"
+port_off=$(free_port)
+env -u CACHE_TABLE -u TOKEN_SECRET_ID -u PROFILE_ENDPOINTS SHOW_RECENT=false \
+  NOWPLAYING_CREDENTIALS="$work/credentials-off.json" \
+  SPOTIFY_API_BASE_URL="$off_fake" SPOTIFY_ACCOUNTS_BASE_URL="$off_fake" \
+  target/debug/nowplaying serve --addr "127.0.0.1:$port_off" >"$work/serve-off.log" 2>&1 &
+LIB_PIDS+=($!)
+export NOWPLAYING_URL_LISTS_OFF="http://127.0.0.1:$port_off"
+wait_http "$NOWPLAYING_URL_LISTS_ON/api/spotify" 30
+wait_http "$NOWPLAYING_URL_LISTS_OFF/api/spotify" 30
+
 if ! bash tests/browser/run.sh; then
   echo "--- serve log"; tail -50 "$work/serve.log"
+  echo "--- serve log (lists on)"; tail -20 "$work/serve-on.log"
+  echo "--- serve log (lists off)"; tail -20 "$work/serve-off.log"
   exit 1
 fi
-if grep -q 'test-client-secret-do-not-log\|refresh-token-\|access-[0-9]' "$work/serve.log"; then
+if grep -q 'test-client-secret-do-not-log\|refresh-token-\|access-[0-9]' "$work/serve.log" "$work/serve-off.log"; then
   echo "a secret reached the server's log" >&2
   exit 1
 fi

@@ -5,7 +5,7 @@ use nowplaying::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    nowplaying::app::init_tracing();
+    nowplaying::app::init_tracing("info");
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {

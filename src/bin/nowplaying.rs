@@ -6,11 +6,34 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use nowplaying::config::Config;
 
+/// The exit codes, for `--help`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done; for `status`: nothing needs you
+  1  the owner must act (sign in again, grant a scope, fix access to a store): the message says what to do
+  2  bad configuration or usage (an environment variable or a flag that cannot be used)
+
+Configuration comes from the environment, the same variables as the service (see docs/api.md);
+logs go to standard error at WARN for the owner's commands and INFO for `serve` unless RUST_LOG says otherwise.";
+
+/// Where `authorize` (and every owner command) reads and writes, for `authorize --help`.
+const CREDENTIAL_VARIABLES: &str = "\
+Where the credentials go (the same variables the service reads):
+  TOKEN_SECRET_ID         Secrets Manager secret (name or ARN) to write; unset: the local file
+  NOWPLAYING_CREDENTIALS  the local file (default $XDG_CONFIG_HOME/nowplaying/credentials.json,
+                          else ~/.config/nowplaying/credentials.json; written with mode 0600)
+  CACHE_TABLE             DynamoDB table whose cached tokens and answer are cleared
+  AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL and the AWS credentials: how AWS is reached
+  PROFILE_ENDPOINTS       top and/or saved: also ask for user-top-read / user-library-read
+  SPOTIFY_CLIENT_SECRET   the app's client secret (else --client-secret-stdin, the stored one, or a prompt)
+The stack's AuthorizeCommand output sets them for a deployed stack.";
+
 #[derive(Parser)]
 #[command(
     name = "nowplaying",
     version,
-    about = "What you're listening to on Spotify, for your own website"
+    about = "What you're listening to on Spotify, for your own website",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -20,6 +43,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API (the same Router as on Lambda) locally.
+    #[command(after_help = EXIT_CODES)]
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:3000")]
@@ -29,37 +53,58 @@ enum Command {
         demo: bool,
     },
     /// Sign in to Spotify once and store the credentials (client id, secret, refresh token).
+    #[command(after_help = format!("{CREDENTIAL_VARIABLES}\n\n{EXIT_CODES}"))]
     Authorize {
         /// Port of the local redirect URI http://127.0.0.1:PORT/callback (register it in your app).
-        #[arg(long, default_value_t = 3000)]
+        #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u16).range(1..))]
         port: u16,
         /// Print the authorization URL instead of opening a browser.
         #[arg(long)]
         no_browser: bool,
-        /// The app's client id (else SPOTIFY_CLIENT_ID, the stored one, or a prompt).
-        #[arg(long, value_name = "ID")]
+        /// The app's client id (else the stored one, or a prompt).
+        #[arg(
+            long,
+            value_name = "ID",
+            env = "SPOTIFY_CLIENT_ID",
+            hide_env_values = true
+        )]
         client_id: Option<String>,
         /// Read the client secret from standard input (else SPOTIFY_CLIENT_SECRET, the stored one, or a prompt).
         #[arg(long)]
         client_secret_stdin: bool,
-        /// How long to wait for the browser to come back, in seconds.
-        #[arg(long, value_name = "SECS", default_value_t = 300)]
+        /// How long to wait for the browser to come back, in seconds (1 to 86400).
+        #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = parse_timeout)]
         timeout: u64,
     },
     /// Remove the stored refresh token and the cached tokens and answer at once.
+    #[command(after_help = EXIT_CODES)]
     Disconnect,
     /// Show what is configured, reachable and valid; exits 1 when you must act.
+    #[command(after_help = EXIT_CODES)]
     Status,
     /// Privacy switch on: /api/spotify answers null and does not ask Spotify.
+    #[command(after_help = EXIT_CODES)]
     Hide,
     /// Privacy switch off: show what you play again.
+    #[command(after_help = EXIT_CODES)]
     Show,
+}
+
+/// `--timeout`: a whole number of seconds from 1 to a day (0 would give up before the browser opens).
+fn parse_timeout(value: &str) -> Result<u64, String> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if (1..=86_400).contains(&n) => Ok(n),
+        _ => Err("expected a whole number of seconds from 1 to 86400".into()),
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    nowplaying::app::init_tracing();
+    // The service logs at INFO; the owner's commands only WARN and above, so their report reads
+    // clean. RUST_LOG overrides both.
+    let serving = matches!(cli.command, Command::Serve { .. });
+    nowplaying::app::init_tracing(if serving { "info" } else { "warn" });
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -81,7 +126,7 @@ async fn main() -> ExitCode {
                 no_browser,
                 client_id,
                 client_secret_stdin,
-                timeout: std::time::Duration::from_secs(timeout.max(1)),
+                timeout: std::time::Duration::from_secs(timeout),
             };
             nowplaying::cli::authorize::run(config, options).await
         }

@@ -1,6 +1,6 @@
 // The listening-profile elements of widget.js in Debian's chromium: <spotify-recent-tracks> and
 // <spotify-top-artists>. Their API is answered by page.route() with fixture JSON (the shape of
-// GET /api/spotify/recent and /api/spotify/top/artists, see the README's "The listening profile"); the page and the
+// GET /api/spotify/recent and /api/spotify/top/artists, see docs/api.md, "The listening profile"); the page and the
 // widget come from the harness's throwaway server. With NOWPLAYING_URL set, the preview page of
 // the running server is checked too (lists shown only when their endpoint answers).
 

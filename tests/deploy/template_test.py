@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""Reads template.yaml and checks, for every combination of the optional parameters, that each
+optional resource and output exists exactly when its parameter asks for it, by evaluating the
+template's Conditions (no AWS, no SAM transform). Also checks what the alerts and the CDN rely on
+(the metric filter's pattern, the log group, the cache key) and that the function's IAM actions
+are exactly the SDK calls src/store/ makes.
+
+Run by scripts/test.d/10-deploy-lint.sh with .venv-tools/bin/python (cfn-lint's loader handles
+the CloudFormation tags). `--self-test` also checks that a broken template fails.
+
+Usage: template_test.py [TEMPLATE] [--self-test]
+"""
+
+import copy
+import itertools
+import pathlib
+import re
+import sys
+
+from cfnlint.decode import decode
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+ALERT_RESOURCES = {"AlertTopic", "AlertSubscription", "OwnerMustActFilter", "OwnerMustActAlarm"}
+ALERT_OUTPUTS = {"AlertTopicArn"}
+CDN_RESOURCES = {"CdnCachePolicy", "CdnDistribution"}
+CDN_OUTPUTS = {"CdnUrl", "CdnBaseUrl"}
+FILTER_PATTERN = '{ $.fields.alert = "owner_must_act" }'
+SCOPES = {"top": "user-top-read", "saved": "user-library-read"}
+
+NO_VALUE = object()
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise Failure(message)
+
+
+def load(path):
+    template, matches = decode(str(path))
+    if template is None:
+        raise Failure(f"{path} could not be read: {matches}")
+    return template
+
+
+def plain(node):
+    """cfn-lint's node types as plain dicts, lists and strings."""
+    if isinstance(node, dict):
+        return {str(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+class Evaluator:
+    def __init__(self, template, params):
+        self.t = template
+        self.params = {}
+        for name, spec in template.get("Parameters", {}).items():
+            value = params.get(name, spec.get("Default"))
+            check(value is not None, f"parameter {name} has no value and no default")
+            allowed = spec.get("AllowedValues")
+            if allowed is not None:
+                check(str(value) in [str(a) for a in allowed], f"{name}={value!r} not in {allowed}")
+            pattern = spec.get("AllowedPattern")
+            if pattern is not None:
+                check(re.fullmatch(pattern, str(value)), f"{name}={value!r} does not match {pattern}")
+            self.params[name] = str(value)
+        unknown = set(params) - set(self.params)
+        check(not unknown, f"unknown parameters {unknown}")
+        self.conds = {}
+
+    def condition(self, name):
+        if name not in self.conds:
+            check(name in self.t.get("Conditions", {}), f"no condition {name}")
+            self.conds[name] = self.truth(self.t["Conditions"][name])
+        return self.conds[name]
+
+    def truth(self, node):
+        check(isinstance(node, dict) and len(node) == 1, f"not a condition: {node}")
+        (fn, args), = node.items()
+        if fn == "Fn::Equals":
+            a, b = (self.value(x) for x in args)
+            return str(a) == str(b)
+        if fn == "Fn::Not":
+            return not self.truth(args[0])
+        if fn == "Fn::And":
+            return all(self.truth(a) for a in args)
+        if fn == "Fn::Or":
+            return any(self.truth(a) for a in args)
+        if fn == "Condition":
+            return self.condition(args)
+        raise Failure(f"unsupported condition function {fn}")
+
+    def value(self, node):
+        """Resolves Ref to parameters, Fn::If and AWS::NoValue; leaves other functions as they are."""
+        if isinstance(node, dict):
+            if len(node) == 1:
+                (fn, args), = node.items()
+                if fn == "Ref" and args in self.params:
+                    return self.params[args]
+                if fn == "Ref" and args == "AWS::NoValue":
+                    return NO_VALUE
+                if fn == "Fn::If":
+                    name, yes, no = args
+                    return self.value(yes if self.condition(name) else no)
+                if fn == "Fn::Sub" and isinstance(args, str):
+                    return {"Fn::Sub": re.sub(
+                        r"\$\{([A-Za-z0-9]+)\}",
+                        lambda m: self.params.get(m.group(1), m.group(0)),
+                        args,
+                    )}
+            out = {}
+            for k, v in node.items():
+                v = self.value(v)
+                if v is not NO_VALUE:
+                    out[k] = v
+            return out
+        if isinstance(node, list):
+            return [v for v in (self.value(x) for x in node) if v is not NO_VALUE]
+        return node
+
+    def present(self, section):
+        out = {}
+        for name, body in self.t.get(section, {}).items():
+            cond = body.get("Condition")
+            if cond is None or self.condition(cond):
+                out[name] = self.value(body)
+        return out
+
+
+def refs(node):
+    """Every logical id a node refers to (Ref, GetAtt, ${X} and ${X.Attr} in Sub)."""
+    found = set()
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "Ref" and isinstance(v, str):
+                found.add(v)
+            elif k == "Fn::GetAtt":
+                found.add(v[0] if isinstance(v, list) else v.split(".")[0])
+            elif k == "Fn::Sub":
+                text = v if isinstance(v, str) else v[0]
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+                if isinstance(v, list):
+                    found |= refs(v[1])
+            else:
+                found |= refs(v)
+    elif isinstance(node, list):
+        for v in node:
+            found |= refs(v)
+    return found
+
+
+def sdk_calls():
+    """The DynamoDB and Secrets Manager operations src/store/ calls, as IAM action names."""
+    def pascal(snake):
+        return "".join(p.capitalize() for p in snake.split("_"))
+
+    def calls(path, ops):
+        text = (ROOT / path).read_text() if (ROOT / path).exists() else ""
+        return {pascal(m) for m in re.findall(r"\.(\w+)\(\)\s*\n?\s*\.", text) if m in ops}
+
+    dynamo_ops = {"get_item", "put_item", "delete_item", "update_item", "batch_get_item",
+                  "batch_write_item", "query", "scan", "transact_get_items", "transact_write_items"}
+    secret_ops = {"get_secret_value", "put_secret_value", "create_secret", "describe_secret",
+                  "update_secret"}
+    dynamo = set()
+    for f in (ROOT / "src").rglob("*.rs"):
+        dynamo |= calls(f.relative_to(ROOT), dynamo_ops)
+    secrets = set()
+    for f in (ROOT / "src").rglob("*.rs"):
+        secrets |= calls(f.relative_to(ROOT), secret_ops)
+    return {"dynamodb:" + a for a in dynamo}, {"secretsmanager:" + a for a in secrets}
+
+
+def check_combination(template, params):
+    ev = Evaluator(template, params)
+    resources = ev.present("Resources")
+    outputs = ev.present("Outputs")
+    alerts = params["AlertEmail"] != ""
+    cdn = params["EnableCdn"] == "true"
+    label = ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+    for group, wanted, names in [
+        ("alert resources", alerts, ALERT_RESOURCES),
+        ("CDN resources", cdn, CDN_RESOURCES),
+    ]:
+        for name in names:
+            check((name in resources) == wanted,
+                  f"[{label}] {name} {'missing' if wanted else 'present'} ({group})")
+    for group, wanted, names in [("alert outputs", alerts, ALERT_OUTPUTS), ("CDN outputs", cdn, CDN_OUTPUTS)]:
+        for name in names:
+            check((name in outputs) == wanted,
+                  f"[{label}] output {name} {'missing' if wanted else 'present'} ({group})")
+
+    # Nothing present may refer to something absent.
+    for section, items in (("resource", resources), ("output", outputs)):
+        for name, body in items.items():
+            for target in refs(body):
+                if target in template.get("Resources", {}):
+                    check(target in resources,
+                          f"[{label}] {section} {name} refers to {target}, which is not created")
+
+    fn = resources["NowPlayingFunction"]["Properties"]
+    env = fn["Environment"]["Variables"]
+    profile = params["ProfileEndpoints"]
+    if profile:
+        check(env.get("PROFILE_ENDPOINTS") == profile,
+              f"[{label}] function PROFILE_ENDPOINTS={env.get('PROFILE_ENDPOINTS')!r}")
+    else:
+        check("PROFILE_ENDPOINTS" not in env, f"[{label}] PROFILE_ENDPOINTS set while empty")
+    for var, param in [("RECENT_TTL_SECONDS", "RecentTtlSeconds"), ("TOP_TTL_SECONDS", "TopTtlSeconds"),
+                       ("SAVED_TTL_SECONDS", "SavedTtlSeconds")]:
+        check(str(env.get(var)) == ev.params[param], f"[{label}] {var}={env.get(var)!r}, not {param}")
+
+    command = outputs["AuthorizeCommand"]["Value"]
+    command = command["Fn::Sub"] if isinstance(command, dict) else command
+    check(command.endswith("nowplaying authorize"), f"[{label}] AuthorizeCommand: {command}")
+    if profile:
+        check(f"PROFILE_ENDPOINTS={profile} " in command,
+              f"[{label}] AuthorizeCommand lacks PROFILE_ENDPOINTS={profile}: {command}")
+    else:
+        check("PROFILE_ENDPOINTS" not in command, f"[{label}] AuthorizeCommand: {command}")
+    for needed in ("TOKEN_SECRET_ID=", "CACHE_TABLE=", "AWS_REGION="):
+        check(needed in command, f"[{label}] AuthorizeCommand lacks {needed}")
+
+    if alerts:
+        f = resources["OwnerMustActFilter"]["Properties"]
+        check(f["FilterPattern"] == FILTER_PATTERN, f"[{label}] filter pattern {f['FilterPattern']!r}")
+        check(f["LogGroupName"] == {"Ref": "FunctionLogGroup"}, f"[{label}] filter not on FunctionLogGroup")
+        mt = f["MetricTransformations"][0]
+        alarm = resources["OwnerMustActAlarm"]["Properties"]
+        check(alarm["MetricName"] == mt["MetricName"] and alarm["Namespace"] == mt["MetricNamespace"],
+              f"[{label}] the alarm watches another metric than the filter writes")
+        check(alarm["AlarmActions"] == [{"Ref": "AlertTopic"}], f"[{label}] alarm actions")
+        sub = resources["AlertSubscription"]["Properties"]
+        check(sub["Protocol"] == "email" and sub["Endpoint"] == params["AlertEmail"],
+              f"[{label}] subscription {sub}")
+
+    if cdn:
+        key = resources["CdnCachePolicy"]["Properties"]["CachePolicyConfig"]
+        check(key["MinTTL"] == 0 and key["DefaultTTL"] == 0, f"[{label}] CDN TTLs must defer to the origin")
+        p = key["ParametersInCacheKeyAndForwardedToOrigin"]
+        check(p["QueryStringsConfig"]["QueryStringBehavior"] == "all", f"[{label}] query strings not in the key")
+        check(p["CookiesConfig"]["CookieBehavior"] == "none",
+              f"[{label}] cookies forwarded (CloudFront then ignores If-None-Match)")
+        headers = p["HeadersConfig"]
+        if params["AllowedOrigins"] == "*":
+            check(headers == {"HeaderBehavior": "none"}, f"[{label}] headers {headers}")
+        else:
+            check(headers.get("Headers") == ["Origin"], f"[{label}] Origin not in the key: {headers}")
+
+    return resources, outputs
+
+
+def check_static(template):
+    resources = template["Resources"]
+    fn = resources["NowPlayingFunction"]["Properties"]
+    check(fn["LoggingConfig"]["LogGroup"] == {"Ref": "FunctionLogGroup"},
+          "the function does not log to FunctionLogGroup (the metric filter's log group)")
+    check(fn["LoggingConfig"].get("LogFormat") == "JSON", "the function's logs are not JSON")
+    check("RetentionInDays" in resources["FunctionLogGroup"]["Properties"], "the log group keeps logs forever")
+
+    dynamo, secrets = sdk_calls()
+    # CreateSecret is only reached when the secret does not exist; the stack creates it.
+    secrets.discard("secretsmanager:CreateSecret")
+    granted = {}
+    for policy in fn["Policies"]:
+        for st in policy["Statement"]:
+            granted[st["Sid"]] = set(st["Action"])
+    check(dynamo, "found no DynamoDB calls in src/ (the pattern is out of date)")
+    check(granted["CacheTable"] == dynamo,
+          f"DynamoDB actions granted {sorted(granted['CacheTable'])} but src/ calls {sorted(dynamo)}")
+    check(granted["TokenSecret"] == secrets,
+          f"Secrets Manager actions granted {sorted(granted['TokenSecret'])} but src/ calls {sorted(secrets)}")
+
+
+def combinations():
+    for alert, cdn, profile, origins in itertools.product(
+        ["", "owner@example.com"], ["false", "true"], ["", "top", "saved", "top,saved"],
+        ["*", "https://me.example,https://www.me.example"],
+    ):
+        yield {"AlertEmail": alert, "EnableCdn": cdn, "ProfileEndpoints": profile, "AllowedOrigins": origins}
+
+
+def run(template):
+    check_static(template)
+    n = 0
+    for params in combinations():
+        check_combination(template, params)
+        n += 1
+    return n
+
+
+def self_test(template):
+    """Each mutation must be caught, or this test could not fail."""
+    mutations = {
+        "alert topic without its condition": lambda t: t["Resources"]["AlertTopic"].pop("Condition"),
+        "CDN output without its condition": lambda t: t["Outputs"]["CdnUrl"].pop("Condition"),
+        "distribution always on": lambda t: t["Resources"]["CdnDistribution"].__setitem__("Condition", "HasAlertEmail"),
+        "wrong filter pattern": lambda t: t["Resources"]["OwnerMustActFilter"]["Properties"].__setitem__(
+            "FilterPattern", '{ $.alert = "owner_must_act" }'),
+        "an extra IAM action": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"]["Policies"][0][
+            "Statement"][0]["Action"].append("dynamodb:UpdateItem"),
+        "AuthorizeCommand ignores ProfileEndpoints": lambda t: t["Outputs"]["AuthorizeCommand"].__setitem__(
+            "Value", t["Outputs"]["AuthorizeCommand"]["Value"]["Fn::If"][2]),
+    }
+    for name, mutate in mutations.items():
+        broken = copy.deepcopy(template)
+        mutate(broken)
+        try:
+            run(broken)
+        except Failure:
+            continue
+        raise Failure(f"self-test: the check missed a broken template ({name})")
+    return len(mutations)
+
+
+def main(argv):
+    args = [a for a in argv if not a.startswith("--")]
+    path = pathlib.Path(args[0]) if args else ROOT / "template.yaml"
+    template = plain(load(path))
+    try:
+        n = run(template)
+        print(f"template_test: {n} parameter combinations: every optional resource and output "
+              f"exists exactly when its parameter asks for it")
+        if "--self-test" in argv:
+            m = self_test(template)
+            print(f"template_test: self-test: {m} broken templates were each caught")
+    except Failure as e:
+        print(f"template_test: FAIL: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
