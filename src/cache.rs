@@ -12,16 +12,12 @@ use serde_json::Value;
 
 use crate::clock::SharedClock;
 use crate::error::Error;
+use crate::cooldown::Cooldown;
 use crate::keys::{lease_key, COOLDOWN_KEY};
 use crate::lease::{self, Lease};
 use crate::owner::PrivacySwitch;
 use crate::spotify::SpotifyError;
 use crate::store::{Record, SharedState, StoreError};
-
-/// When Spotify answers `401` even to an access token refreshed just now (after the retries of
-/// [`crate::upstream::Upstream::with_token`]): how long no process asks again. Without it, every
-/// window would cost three API calls and two refreshes for as long as Spotify keeps doing so.
-const UNAUTHORIZED_COOLDOWN_S: u64 = 60;
 
 /// Tunables of the answer cache.
 #[derive(Debug, Clone)]
@@ -324,7 +320,7 @@ impl AnswerCache {
             // Logged once by the token keeper; the page shows nothing.
             return (Entry::nothing(0), None);
         }
-        let cooldown_s = match &err {
+        let cooldown = match &err {
             Error::Spotify(SpotifyError::RateLimited {
                 retry_after_s,
                 quota_exceeded,
@@ -335,24 +331,33 @@ impl AnswerCache {
                     quota_exceeded,
                     "Spotify rate limit: no calls until Retry-After has passed (at most 15 min)"
                 );
-                Some(*retry_after_s)
+                Some((
+                    Cooldown::RateLimited {
+                        quota_exceeded: *quota_exceeded,
+                    },
+                    *retry_after_s,
+                ))
             }
             Error::Spotify(SpotifyError::Unauthorized) => {
+                // Spotify answered 401 even to a token refreshed just now (after the retries of
+                // `Upstream::with_token`): no process asks again for a while, longer each time,
+                // so a storm rotates the refresh token at most about every ten minutes.
+                let previous = Cooldown::read(self.state.as_ref()).await;
+                let (c, seconds) = Cooldown::after_unauthorized(previous.as_ref(), now);
                 tracing::warn!(
                     key,
-                    cooldown_s = UNAUTHORIZED_COOLDOWN_S,
+                    cooldown_s = seconds,
                     "Spotify answered 401 to a freshly refreshed access token too; not asking again for a while"
                 );
-                Some(UNAUTHORIZED_COOLDOWN_S)
+                Some((c, seconds))
             }
             _ => None,
         };
-        let until = cooldown_s.map(|s| now.saturating_add(s.saturating_mul(1000)));
-        if let Some(until) = until {
-            let _ = self
-                .state
-                .put(COOLDOWN_KEY, &Record::until(until.to_string(), until))
-                .await;
+        let until = cooldown
+            .as_ref()
+            .map(|(_, s)| now.saturating_add(s.saturating_mul(1000)));
+        if let (Some((c, _)), Some(until)) = (&cooldown, until) {
+            let _ = self.state.put(COOLDOWN_KEY, &c.record(until)).await;
         } else {
             tracing::warn!(key, error = %err, "Spotify could not be asked; serving the last good answer");
         }

@@ -136,3 +136,103 @@ async fn upstream_failure_is_200_null_on_lambda_too() {
         assert_eq!(body(&resp), Value::Null);
     }
 }
+
+/// The invocation's context with a deadline `ms` from now (wall clock, as Lambda gives it).
+fn context_with_deadline(ms: u64) -> Context {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let mut c = Context::default();
+    c.deadline = now + ms;
+    c
+}
+
+/// On Lambda nothing runs after the answer is sent. Spotify rotates the refresh token as the
+/// request arrives and answers 6 s later: past the answer's own 4.5 s deadline. The answer must
+/// not leave before the rotated token is in the credential store.
+#[tokio::test]
+async fn the_answer_waits_for_a_refresh_holding_a_rotated_token() {
+    let app = TestApp::start(&[]).await;
+    app.fake.set_current(Scripted::json(bodies::playing(
+        bodies::track("t1", "Lambda Song"),
+        true,
+        10,
+    )));
+    app.fake.set_token(TokenBehavior {
+        answer_delay_ms: 6_000,
+        ..Default::default()
+    });
+    let router = nowplaying::http::router(app.app.clone());
+    let adapter = Adapter::from(router);
+    let started = std::time::Instant::now();
+    let resp = adapter
+        .oneshot(LambdaEvent::new(
+            event(FIXTURES[0], "GET", "/api/spotify", &[]),
+            context_with_deadline(30_000),
+        ))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let resp = serde_json::to_value(resp).unwrap();
+    assert_eq!(resp["statusCode"], 200, "{resp}");
+    // The answer itself gave up at its deadline (null: nothing good yet), but it was held back
+    // until the refresh had finished and the rotated token was stored.
+    assert!(took >= std::time::Duration::from_millis(5_900), "{took:?}");
+    let valid = app.fake.stats().valid_refresh_token.unwrap();
+    assert_ne!(valid, fake_spotify::FIRST_REFRESH_TOKEN);
+    assert_eq!(
+        app.stored_credentials()["refresh_token"], valid,
+        "the rotated token was stored before the answer left"
+    );
+    assert_eq!(app.fake.stats().reuse_detected, 0);
+}
+
+/// The wait is bounded by the invocation's deadline (minus a margin), and says so.
+#[tokio::test]
+async fn the_wait_stops_before_the_deadline() {
+    let app = TestApp::start(&[]).await;
+    app.fake.set_token(TokenBehavior {
+        answer_delay_ms: 8_000,
+        ..Default::default()
+    });
+    let adapter = Adapter::from(nowplaying::http::router(app.app.clone()));
+    let started = std::time::Instant::now();
+    let resp = adapter
+        .oneshot(LambdaEvent::new(
+            event(FIXTURES[0], "GET", "/api/spotify", &[]),
+            context_with_deadline(6_000),
+        ))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(serde_json::to_value(resp).unwrap()["statusCode"], 200);
+    assert!(
+        took >= std::time::Duration::from_millis(5_000) && took < std::time::Duration::from_millis(6_000),
+        "{took:?}"
+    );
+}
+
+/// `serve` (no Lambda context) does not wait: its refresh goes on by itself.
+#[tokio::test]
+async fn serve_answers_at_its_deadline_and_the_refresh_goes_on() {
+    let app = TestApp::start(&[]).await;
+    app.fake.set_token(TokenBehavior {
+        answer_delay_ms: 6_000,
+        ..Default::default()
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(app.now().await, Value::Null);
+    assert!(started.elapsed() < std::time::Duration::from_millis(5_500));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let stored = app.stored_credentials()["refresh_token"].clone();
+        if app.fake.stats().valid_refresh_token.as_deref() == stored.as_str()
+            && stored != fake_spotify::FIRST_REFRESH_TOKEN
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the detached refresh stored its token");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -1,10 +1,12 @@
 //! The fast path: the access token in memory, else the one another process published.
 
 use super::{sealing_context, Keeper, WAIT_FOR_HOLDER};
+use crate::cooldown::Cooldown;
 use crate::error::Error;
 use crate::keys::TOKEN_KEY;
 use crate::seal::Sealer;
 use crate::secret::Secret;
+use crate::spotify::SpotifyError;
 use crate::store::Credentials;
 
 /// Stop using an access token this long before Spotify says it expires.
@@ -12,6 +14,8 @@ const EXPIRY_MARGIN_MS: u64 = 60_000;
 /// However short a lifetime Spotify announces (`expires_in` of 0 or a few seconds), a token is
 /// used this long before the next refresh, so a strange answer cannot cost a refresh per miss.
 const MIN_USE_MS: u64 = 30_000;
+/// A token this process refreshed less than this ago counts as "refreshed just now".
+const JUST_NOW_MS: u64 = 60_000;
 
 /// Until when an access token that Spotify said lasts `expires_in_s` from `now_ms` is used.
 pub(super) fn use_until(now_ms: u64, expires_in_s: u64) -> u64 {
@@ -35,7 +39,13 @@ impl Keeper {
         if let Some(t) = self.local_access(rejected) {
             return Ok(t);
         }
-        if rejected.is_some() {
+        if let Some(r) = rejected {
+            if self.storm_goes_on(r).await {
+                tracing::info!(
+                    "Spotify answered 401 to a token refreshed just now, again (a 401 storm): not refreshing again until the cooldown ends"
+                );
+                return Err(Error::Spotify(SpotifyError::Unauthorized));
+            }
             tracing::info!("Spotify answered 401; refreshing the access token once");
         }
         let credentials = self.credentials_for_refresh().await?;
@@ -45,6 +55,17 @@ impl Keeper {
         }
         self.refresh_with_lease(credentials, &sealer, rejected, false)
             .await
+    }
+
+    /// Spotify rejected a token this process refreshed just now while a `401` storm goes on:
+    /// another refresh would only rotate the refresh token once more.
+    async fn storm_goes_on(&self, rejected: &Secret) -> bool {
+        let now = self.clock.now_ms();
+        let just_refreshed = matches!(
+            &self.local.lock().unwrap().last_refresh,
+            Some((t, at)) if t == rejected && now.saturating_sub(*at) < JUST_NOW_MS
+        );
+        just_refreshed && Cooldown::is_storm(Cooldown::read(self.state.as_ref()).await.as_ref(), now)
     }
 
     /// The access token in the shared state, when it is valid, of this sign-in, and not the

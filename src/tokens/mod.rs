@@ -48,6 +48,8 @@ struct Local {
     loaded_at_ms: Option<u64>,
     /// The access token and the moment to stop using it (expiry minus the margin).
     access: Option<(Secret, u64)>,
+    /// The access token this process's last refresh got, and when.
+    last_refresh: Option<(Secret, u64)>,
     /// When set, the refresh token that Spotify rejected and until when not to retry it.
     rejected: Option<(Option<Secret>, u64, credentials::AuthFailure)>,
     /// The authorization generation seen last (`None`: not read yet).

@@ -193,7 +193,11 @@ impl Keeper {
             ),
             Err(e) => tracing::warn!(error = %e, "could not renew the refresh lease: not publishing the access token"),
         }
-        self.local.lock().unwrap().access = Some((access_token.clone(), until));
+        {
+            let mut l = self.local.lock().unwrap();
+            l.access = Some((access_token.clone(), until));
+            l.last_refresh = Some((access_token.clone(), now));
+        }
         tracing::info!(
             expires_in_s = grant.expires_in_s,
             rotated = grant.refresh_token.is_some(),
