@@ -501,3 +501,178 @@ async fn authorize_survives_a_stray_callback() {
     edge.finish().await;
     assert_ne!(edge.app.secret_token().await, "refresh-token-1");
 }
+
+// ---- 7. a 401 storm -------------------------------------------------------------------------
+
+/// Spotify rejects every access token, fresh ones too, for an hour. Each attempt after a cooldown
+/// refreshes (rotates) once, and the cooldowns double from one minute to ten: the refresh token
+/// rotates at most about every ten minutes, so the secret never piles up versions.
+#[tokio::test]
+async fn a_401_storm_rotates_the_refresh_token_at_most_about_every_ten_minutes() {
+    let edge = Edge::start("401 storm").await;
+    edge.app.fake.set_current(Scripted::status(401));
+    let mut refreshed_at_s: Vec<u64> = vec![];
+    for step in 1..=120u64 {
+        edge.clock.advance_ms(30_000);
+        let before = edge.stats().token_refreshes;
+        edge.page().await;
+        let after = edge.stats().token_refreshes;
+        refreshed_at_s.extend(std::iter::repeat_n(step * 30, (after - before) as usize));
+    }
+    eprintln!("refreshes at (s): {refreshed_at_s:?}");
+    // The first attempt: two refreshes (the shared copy may have been the revoked one); then one
+    // per attempt, at 1, 2, 4, 8 and then 10 minutes apart.
+    assert!(refreshed_at_s.len() <= 10, "{refreshed_at_s:?}");
+    let late: Vec<u64> = refreshed_at_s.iter().copied().filter(|s| *s > 900).collect();
+    for pair in late.windows(2) {
+        assert!(pair[1] - pair[0] >= 570, "two rotations within 10 min: {late:?}");
+    }
+    assert!(!late.is_empty(), "it keeps trying, every ten minutes: {refreshed_at_s:?}");
+    // Spotify recovers: past the last cooldown, the page is good again.
+    edge.clock.advance_ms(601_000);
+    edge.finish().await;
+}
+
+// ---- 5. late lease holders and the owner's commands -------------------------------------------
+
+/// Sends one page request in the background and waits until its refresh has reached Spotify.
+async fn refresh_in_flight(edge: &Edge) -> tokio::task::JoinHandle<Value> {
+    let calls = edge.stats().token_calls;
+    edge.app.fake.expire_access_tokens();
+    edge.next_window();
+    let http = edge.app.http.clone();
+    let url = format!("{}/api/spotify", edge.app.url);
+    let page = tokio::spawn(async move {
+        let r = http.get(url).send().await.expect("the service answers");
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()
+    });
+    aws::eventually(Duration::from_secs(5), "the refresh reaches Spotify", || async {
+        edge.stats().token_calls > calls
+    })
+    .await;
+    page
+}
+
+/// The owner signs in again (the command's own code path), with `token`.
+async fn reauthorize(edge: &Edge, token: &str) {
+    edge.app.fake.set_token(TokenBehavior::default());
+    edge.app.fake.set_refresh_token(Some(token));
+    let mut c = credentials(token);
+    c.authorized_at = Some(SIGN_INS[1].into());
+    let clock = edge.clock.clone();
+    let replaced = nowplaying::owner::replace_authorization(
+        edge.app.stores.credentials.as_ref(),
+        Some(edge.app.stores.state.as_ref()),
+        &c,
+        move || clock.now_ms(),
+    )
+    .await
+    .expect("authorize");
+    assert!(replaced.cleared_shared);
+}
+
+/// The disconnected credentials: the client stays, the refresh token goes.
+fn disconnected() -> nowplaying::store::Credentials {
+    let mut c = credentials("");
+    c.refresh_token = None;
+    c
+}
+
+/// A holder outlives its lease: while Spotify takes 3 s to answer its refresh, the lease changes
+/// hands (it lapsed, and the owner's `disconnect`, from a laptop whose clock runs ahead, took it)
+/// and the disconnect is written. The late holder then neither writes its rotated refresh token
+/// over the disconnect nor publishes its access token: the disconnect sticks.
+#[tokio::test]
+async fn a_late_lease_holder_cannot_undo_a_disconnect() {
+    use nowplaying::keys::{AUTH_GENERATION_KEY, TOKEN_KEY, TOKEN_LEASE_KEY};
+    use nowplaying::store::Record;
+    let edge = Edge::start("late lease holder vs disconnect").await;
+    edge.app.fake.set_token(TokenBehavior {
+        answer_delay_ms: 3_000,
+        ..Default::default()
+    });
+    let page = refresh_in_flight(&edge).await;
+
+    // The lease changes hands, and the disconnect's writes land.
+    let state = edge.app.stores.state.clone();
+    let now = edge.clock.now_ms();
+    state
+        .put(TOKEN_LEASE_KEY, &Record::lease("owner-command#laptop", now + 60_000))
+        .await
+        .unwrap();
+    edge.app.stores.credentials.save(&disconnected()).await.unwrap();
+    state
+        .put(AUTH_GENERATION_KEY, &Record::permanent("disconnected", now))
+        .await
+        .unwrap();
+    nowplaying::owner::clear_tokens_and_answers(state.as_ref())
+        .await
+        .unwrap();
+    state.release(TOKEN_LEASE_KEY, "owner-command#laptop").await.unwrap();
+
+    // The late holder's answer arrives.
+    let v = page.await.unwrap();
+    assert!(v.is_null() || v["name"] == "Song", "{v}");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let stored = edge.app.stores.credentials.load().await.unwrap().unwrap();
+    assert_eq!(stored.refresh_token, None, "the disconnect sticks");
+    assert!(
+        edge.app.item(TOKEN_KEY).await.is_none(),
+        "no access token published by the late holder"
+    );
+    let logs = aws::captured_logs();
+    assert!(
+        logs.contains("the refresh lease lapsed and changed hands"),
+        "the late holder says why it did not write:\n{logs}"
+    );
+    edge.next_window();
+    assert_eq!(edge.page().await, Value::Null, "disconnected: null");
+    assert_eq!(edge.stats().reuse_detected, 0);
+
+    // Signing in again works as usual.
+    reauthorize(&edge, "refresh-token-reauthorized").await;
+    edge.next_window();
+    assert_eq!(edge.page().await["name"], "Song");
+    edge.finish().await;
+}
+
+/// `disconnect` while a refresh runs: it waits for the holder (by the lease's version, not by
+/// the clocks), then wins; the refresh that finished first cannot bring the token back.
+#[tokio::test]
+async fn a_disconnect_during_a_refresh_waits_for_it_and_sticks() {
+    let edge = Edge::start("disconnect during a refresh").await;
+    edge.app.fake.set_token(TokenBehavior {
+        answer_delay_ms: 2_000,
+        ..Default::default()
+    });
+    let page = refresh_in_flight(&edge).await;
+    // The owner's laptop is an hour ahead: by the clocks the lease lapsed long ago.
+    let laptop = edge.clock.now_ms() + 3_600_000;
+    let started = Instant::now();
+    let replaced = nowplaying::owner::replace_authorization(
+        edge.app.stores.credentials.as_ref(),
+        Some(edge.app.stores.state.as_ref()),
+        &disconnected(),
+        move || laptop,
+    )
+    .await
+    .expect("disconnect");
+    assert!(replaced.cleared_shared);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_000),
+        "waited for the refresh in flight ({:?})",
+        started.elapsed()
+    );
+    page.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = edge.app.stores.credentials.load().await.unwrap().unwrap();
+    assert_eq!(stored.refresh_token, None, "the disconnect sticks");
+    edge.next_window();
+    assert_eq!(edge.page().await, Value::Null);
+    assert_eq!(edge.stats().reuse_detected, 0);
+    reauthorize(&edge, "refresh-token-reauthorized").await;
+    edge.next_window();
+    assert_eq!(edge.page().await["name"], "Song");
+    edge.finish().await;
+}
