@@ -890,3 +890,33 @@ async fn hide_and_show_with_a_table_switch_the_record_and_drop_the_answer() {
     assert_eq!(get_item(&ddb, &table, "hidden").await, None);
     assert_eq!(answer(&served.url).await["name"], "Song", "back at once");
 }
+
+/// The shared table cannot be written: `disconnect` changes nothing (the secret keeps its
+/// refresh token, so running processes cannot be left half-told) and says so with exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_fails_loudly_and_changes_nothing_when_the_table_cannot_be_written() {
+    let aws = aws().await;
+    let (sm, secret) = create_secret(
+        &aws,
+        &credentials_doc(Some(FIRST_REFRESH_TOKEN), &rfc3339_days_ago(1)),
+    )
+    .await;
+    let fake = FakeSpotify::start().await;
+    let owner = Owner::new(
+        &fake,
+        &[
+            ("TOKEN_SECRET_ID", &secret),
+            ("CACHE_TABLE", "nowplaying-table-that-does-not-exist"),
+        ],
+    );
+    let (code, out, err) = owner.run(&["disconnect"]).await;
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert!(err.contains("nowplaying-table-that-does-not-exist"), "{err}");
+    assert_no_secrets(&out, &err);
+    assert_eq!(
+        read_secret(&sm, &secret).await["refresh_token"],
+        FIRST_REFRESH_TOKEN,
+        "the secret is untouched"
+    );
+}

@@ -33,7 +33,11 @@ pub async fn run(config: Config) -> Result<(), String> {
                     crate::cli::now_ms,
                 )
                 .await
-                .map_err(|e| format!("could not remove the refresh token: {e}"))?,
+                .map_err(|e| {
+                    format!(
+                        "could not remove the refresh token: {e}; nothing was changed: fix it and run `nowplaying disconnect` again"
+                    )
+                })?,
             )
         }
         None => None,

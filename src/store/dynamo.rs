@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
@@ -36,12 +36,12 @@ impl DynamoState {
 
     fn error<E, R>(&self, e: SdkError<E, R>) -> StoreError
     where
-        E: std::error::Error + Send + Sync + 'static,
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
         R: std::fmt::Debug,
     {
         StoreError::Unavailable {
             store: self.describe(),
-            reason: DisplayErrorContext(&e).to_string(),
+            reason: concise(&e),
         }
     }
 
@@ -267,5 +267,19 @@ impl SharedState for DynamoState {
 
     fn describe(&self) -> String {
         format!("DynamoDB table {}", self.table)
+    }
+}
+
+/// The service's error code and message when it answered (not the whole response), else the
+/// transport's error chain.
+fn concise<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => DisplayErrorContext(e).to_string(),
     }
 }

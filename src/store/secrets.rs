@@ -1,7 +1,7 @@
 //! Credentials in an AWS Secrets Manager secret (`SecretString` holds the credentials JSON).
 
 use async_trait::async_trait;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::Client;
 use sha2::Digest;
 
@@ -27,12 +27,12 @@ impl SecretsCredentials {
 
     fn error<E, R>(&self, e: SdkError<E, R>) -> StoreError
     where
-        E: std::error::Error + Send + Sync + 'static,
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
         R: std::fmt::Debug,
     {
         StoreError::Unavailable {
             store: self.describe(),
-            reason: DisplayErrorContext(&e).to_string(),
+            reason: concise(&e),
         }
     }
 }
@@ -121,5 +121,19 @@ mod tests {
         assert_eq!(a, client_request_token("{\"refresh_token\":\"a\"}"));
         assert_ne!(a, client_request_token("{\"refresh_token\":\"b\"}"));
         assert!((32..=64).contains(&a.len()));
+    }
+}
+
+/// The service's error code and message when it answered (not the whole response), else the
+/// transport's error chain.
+fn concise<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => DisplayErrorContext(e).to_string(),
     }
 }
