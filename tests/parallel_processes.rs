@@ -34,6 +34,17 @@ impl Drop for Fleet {
 
 impl Fleet {
     fn start(n: usize, fake: &FakeSpotify, env: &EmulatorEnv, ttl_s: &str) -> Fleet {
+        Fleet::start_with(n, fake, env, ttl_s, |_| vec![])
+    }
+
+    /// Like [`Fleet::start`], with extra environment variables for process `i`.
+    fn start_with(
+        n: usize,
+        fake: &FakeSpotify,
+        env: &EmulatorEnv,
+        ttl_s: &str,
+        extra: impl Fn(usize) -> Vec<(&'static str, String)>,
+    ) -> Fleet {
         let mut fleet = Fleet {
             children: Vec::new(),
             urls: Vec::new(),
@@ -51,6 +62,7 @@ impl Fleet {
                 .env("NOWPLAYING_CREDENTIALS", dir.join("unused.json"))
                 .env("RUST_LOG", "info")
                 .env_remove("AWS_LAMBDA_LOG_FORMAT")
+                .envs(extra(i))
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -411,5 +423,112 @@ async fn a_lease_holder_killed_mid_refresh_is_taken_over() {
         env.secret_token().await,
         stats.valid_refresh_token.clone().unwrap()
     );
+    fleet.assert_no_secret_logged(&fake);
+}
+
+/// One process of three reaches DynamoDB through a proxy that answers `500` while the others
+/// reach it directly; traffic on all, two forced expiries. The broken process never refreshes
+/// (no lease, no refresh: tokens fail closed) and serves its last good answer or `null`; the
+/// others refresh with the newest token; nothing presents a token twice. Once its table is back,
+/// it answers fresh again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_without_dynamodb_never_refreshes_with_an_old_token() {
+    const RUN: Duration = Duration::from_secs(14);
+    let env = EmulatorEnv::create().await;
+    let fake = FakeSpotify::start().await;
+    playing(&fake);
+    let proxy = aws::FaultProxy::start(&aws_endpoint()).await;
+    let broken_url = proxy.url.clone();
+    let fleet = Fleet::start_with(3, &fake, &env, "1", |i| {
+        if i == 2 {
+            vec![("AWS_ENDPOINT_URL_DYNAMODB", broken_url.clone())]
+        } else {
+            vec![]
+        }
+    });
+    // Warm: every process answers after a window has passed, so each one reads Spotify once
+    // with the shared access token (the broken one too, before its table breaks).
+    let http = reqwest::Client::new();
+    for url in &fleet.urls {
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let v: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(v["name"], "Song");
+    }
+    assert_eq!(fake.stats().token_refreshes, 1);
+    proxy.set(aws::Mode::Error500);
+
+    let started = Instant::now();
+    let tasks = run_clients(
+        Arc::new(Mutex::new(fleet.urls.clone())),
+        Arc::default(),
+        6,
+        Duration::from_millis(100),
+        started + RUN,
+        Arc::default(),
+    );
+    for at in [Duration::from_secs(3), Duration::from_secs(8)] {
+        tokio::time::sleep_until((started + at).into()).await;
+        fake.expire_access_tokens();
+    }
+    let tally = sum(tasks).await;
+    // After the expiries the broken process has only its last good answer.
+    let v: serde_json::Value = http
+        .get(&fleet.urls[2])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((&v["name"], &v["stale"]), (&"Song".into(), &true.into()), "{v}");
+    let stats = fake.stats();
+    eprintln!(
+        "{} requests ({} null, {} stale); refreshes {}, invalid_grant {}, reuse {}",
+        tally.requests, tally.nulls, tally.stale, stats.token_refreshes, stats.invalid_grant, stats.reuse_detected
+    );
+    assert!(tally.non_200.is_empty(), "not 200: {:?}", tally.non_200);
+    assert_eq!(stats.invalid_grant, 0, "no old token presented");
+    assert_eq!(stats.reuse_detected, 0, "no token presented twice");
+    assert!(
+        (2..=3).contains(&stats.token_refreshes),
+        "the healthy processes refreshed once per expiry: {}",
+        stats.token_refreshes
+    );
+    assert!(
+        tally.stale > 0,
+        "the broken process served its last good answer: {:#?}",
+        fleet.stderr().iter().filter(|l| l.starts_with("[2]")).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        env.secret_token().await,
+        stats.valid_refresh_token.clone().unwrap(),
+        "the secret holds the newest refresh token"
+    );
+    let said = fleet
+        .stderr()
+        .iter()
+        .any(|l| l.starts_with("[2]") && l.contains("refresh lease cannot be taken"));
+    assert!(said, "the broken process says why it does not refresh");
+
+    // Its table is back: within a few seconds it answers fresh, with the shared token.
+    proxy.pass();
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v: serde_json::Value = http
+            .get(&fleet.urls[2])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["name"] == "Song" && v["stale"] == false {
+            break;
+        }
+        assert!(Instant::now() < until, "the broken process recovers: {v}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(fake.stats().invalid_grant, 0);
+    assert_eq!(fake.stats().reuse_detected, 0);
     fleet.assert_no_secret_logged(&fake);
 }

@@ -234,6 +234,8 @@ pub enum Mode {
     Refuse,
     /// Accept and never answer (a network black hole): the client times out.
     Blackhole,
+    /// Answer every request `500 Internal Server Error` (the service is up but failing).
+    Error500,
 }
 
 /// A TCP proxy in front of the emulator that a test switches between passing traffic through
@@ -286,6 +288,9 @@ impl FaultProxy {
                     Mode::Blackhole => {
                         tokio::spawn(swallow(inbound, rx.clone()));
                     }
+                    Mode::Error500 => {
+                        tokio::spawn(answer_500(inbound));
+                    }
                     Mode::Pass => {
                         tokio::spawn(forward(inbound, target.clone(), rx.clone(), ops2.clone()));
                     }
@@ -322,6 +327,19 @@ impl FaultProxy {
     pub fn take_ops(&self) -> Vec<String> {
         std::mem::take(&mut *self.ops.lock().unwrap())
     }
+}
+
+/// Reads one request and answers `500` (as DynamoDB's JSON error), then closes.
+async fn answer_500(mut inbound: TcpStream) {
+    let mut buf = [0u8; 8192];
+    let _ = tokio::time::timeout(Duration::from_secs(2), inbound.read(&mut buf)).await;
+    let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected by the test proxy"}"#;
+    let resp = format!(
+        "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-errortype: InternalServerError\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = inbound.write_all(resp.as_bytes()).await;
+    let _ = inbound.shutdown().await;
 }
 
 /// Holds a connection without answering until the mode changes, then drops it.
