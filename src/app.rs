@@ -191,17 +191,32 @@ pub fn init_tracing(default_level: &str) {
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
         .map(|v| v.eq_ignore_ascii_case("json"))
         .unwrap_or(false);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder
-            .json()
-            .with_current_span(false)
-            .with_span_list(false)
-            .without_time()
-            .try_init()
+    if json {
+        let _ = tracing::subscriber::set_global_default(json_logs(filter, std::io::stderr));
     } else {
-        builder.with_target(false).try_init()
-    };
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .try_init();
+    }
+}
+
+/// The JSON log lines of Lambda (`AWS_LAMBDA_LOG_FORMAT=JSON`): each event's fields under
+/// `fields`, which the template's metric filter reads (`$.fields.alert`).
+pub fn json_logs<W>(
+    filter: tracing_subscriber::EnvFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .json()
+        .with_current_span(false)
+        .with_span_list(false)
+        .without_time()
+        .finish()
 }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock::SharedClock;
-use crate::error::Error;
 use crate::cooldown::Cooldown;
+use crate::error::Error;
 use crate::keys::{lease_key, COOLDOWN_KEY};
 use crate::lease::{self, Lease};
 use crate::owner::PrivacySwitch;

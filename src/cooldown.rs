@@ -87,15 +87,26 @@ mod tests {
         let (c, s) = Cooldown::after_unauthorized(item.as_ref(), now + STORM_MEMORY_MS);
         assert_eq!((c, s), (Cooldown::Unauthorized { streak: 1 }, 60));
         // A rate limit is not a storm.
-        let limited = (Cooldown::RateLimited { quota_exceeded: false }, now);
+        let limited = (
+            Cooldown::RateLimited {
+                quota_exceeded: false,
+            },
+            now,
+        );
         assert!(!Cooldown::is_storm(Some(&limited), now));
         assert_eq!(Cooldown::after_unauthorized(Some(&limited), now).1, 60);
     }
 
     #[test]
     fn stored_as_json_with_its_reason() {
-        let r = Cooldown::RateLimited { quota_exceeded: true }.record(5);
-        assert_eq!(r.value, r#"{"reason":"rate_limited","quota_exceeded":true}"#);
+        let r = Cooldown::RateLimited {
+            quota_exceeded: true,
+        }
+        .record(5);
+        assert_eq!(
+            r.value,
+            r#"{"reason":"rate_limited","quota_exceeded":true}"#
+        );
         assert_eq!(r.expires_at_ms, 5);
     }
 }

@@ -216,7 +216,9 @@ async fn secret_write_failing_during_rotation(mode: Mode) {
     assert!(
         logs.lines().any(|l| l.contains("ERROR")
             && l.contains(&app.secret_id)
-            && l.contains("kept_sealed_in_shared_state=true")),
+            && l.contains("kept_sealed_in_shared_state=true")
+            && l.contains("alert=\"owner_must_act\"")
+            && l.contains("reason=\"refresh_token_not_persisted\"")),
         "an ERROR names the secret:\n{logs}"
     );
     assert_logs_clean();

@@ -182,7 +182,8 @@ async fn the_answer_waits_for_a_refresh_holding_a_rotated_token() {
     let valid = app.fake.stats().valid_refresh_token.unwrap();
     assert_ne!(valid, fake_spotify::FIRST_REFRESH_TOKEN);
     assert_eq!(
-        app.stored_credentials()["refresh_token"], valid,
+        app.stored_credentials()["refresh_token"],
+        valid,
         "the rotated token was stored before the answer left"
     );
     assert_eq!(app.fake.stats().reuse_detected, 0);
@@ -208,7 +209,8 @@ async fn the_wait_stops_before_the_deadline() {
     let took = started.elapsed();
     assert_eq!(serde_json::to_value(resp).unwrap()["statusCode"], 200);
     assert!(
-        took >= std::time::Duration::from_millis(5_000) && took < std::time::Duration::from_millis(6_000),
+        took >= std::time::Duration::from_millis(5_000)
+            && took < std::time::Duration::from_millis(6_000),
         "{took:?}"
     );
 }
@@ -232,7 +234,10 @@ async fn serve_answers_at_its_deadline_and_the_refresh_goes_on() {
         {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the detached refresh stored its token");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the detached refresh stored its token"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

@@ -912,7 +912,10 @@ async fn disconnect_fails_loudly_and_changes_nothing_when_the_table_cannot_be_wr
     let (code, out, err) = owner.run(&["disconnect"]).await;
     assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
     assert!(err.contains("nothing was changed"), "{err}");
-    assert!(err.contains("nowplaying-table-that-does-not-exist"), "{err}");
+    assert!(
+        err.contains("nowplaying-table-that-does-not-exist"),
+        "{err}"
+    );
     assert_no_secrets(&out, &err);
     assert_eq!(
         read_secret(&sm, &secret).await["refresh_token"],

@@ -480,11 +480,20 @@ async fn one_process_without_dynamodb_never_refreshes_with_an_old_token() {
         .json()
         .await
         .unwrap();
-    assert_eq!((&v["name"], &v["stale"]), (&"Song".into(), &true.into()), "{v}");
+    assert_eq!(
+        (&v["name"], &v["stale"]),
+        (&"Song".into(), &true.into()),
+        "{v}"
+    );
     let stats = fake.stats();
     eprintln!(
         "{} requests ({} null, {} stale); refreshes {}, invalid_grant {}, reuse {}",
-        tally.requests, tally.nulls, tally.stale, stats.token_refreshes, stats.invalid_grant, stats.reuse_detected
+        tally.requests,
+        tally.nulls,
+        tally.stale,
+        stats.token_refreshes,
+        stats.invalid_grant,
+        stats.reuse_detected
     );
     assert!(tally.non_200.is_empty(), "not 200: {:?}", tally.non_200);
     assert_eq!(stats.invalid_grant, 0, "no old token presented");
@@ -497,7 +506,11 @@ async fn one_process_without_dynamodb_never_refreshes_with_an_old_token() {
     assert!(
         tally.stale > 0,
         "the broken process served its last good answer: {:#?}",
-        fleet.stderr().iter().filter(|l| l.starts_with("[2]")).collect::<Vec<_>>()
+        fleet
+            .stderr()
+            .iter()
+            .filter(|l| l.starts_with("[2]"))
+            .collect::<Vec<_>>()
     );
     assert_eq!(
         env.secret_token().await,

@@ -523,11 +523,21 @@ async fn a_401_storm_rotates_the_refresh_token_at_most_about_every_ten_minutes()
     // The first attempt: two refreshes (the shared copy may have been the revoked one); then one
     // per attempt, at 1, 2, 4, 8 and then 10 minutes apart.
     assert!(refreshed_at_s.len() <= 10, "{refreshed_at_s:?}");
-    let late: Vec<u64> = refreshed_at_s.iter().copied().filter(|s| *s > 900).collect();
+    let late: Vec<u64> = refreshed_at_s
+        .iter()
+        .copied()
+        .filter(|s| *s > 900)
+        .collect();
     for pair in late.windows(2) {
-        assert!(pair[1] - pair[0] >= 570, "two rotations within 10 min: {late:?}");
+        assert!(
+            pair[1] - pair[0] >= 570,
+            "two rotations within 10 min: {late:?}"
+        );
     }
-    assert!(!late.is_empty(), "it keeps trying, every ten minutes: {refreshed_at_s:?}");
+    assert!(
+        !late.is_empty(),
+        "it keeps trying, every ten minutes: {refreshed_at_s:?}"
+    );
     // Spotify recovers: past the last cooldown, the page is good again.
     edge.clock.advance_ms(601_000);
     edge.finish().await;
@@ -547,9 +557,11 @@ async fn refresh_in_flight(edge: &Edge) -> tokio::task::JoinHandle<Value> {
         assert_eq!(r.status(), 200);
         r.json::<Value>().await.unwrap()
     });
-    aws::eventually(Duration::from_secs(5), "the refresh reaches Spotify", || async {
-        edge.stats().token_calls > calls
-    })
+    aws::eventually(
+        Duration::from_secs(5),
+        "the refresh reaches Spotify",
+        || async { edge.stats().token_calls > calls },
+    )
     .await;
     page
 }
@@ -598,10 +610,18 @@ async fn a_late_lease_holder_cannot_undo_a_disconnect() {
     let state = edge.app.stores.state.clone();
     let now = edge.clock.now_ms();
     state
-        .put(TOKEN_LEASE_KEY, &Record::lease("owner-command#laptop", now + 60_000))
+        .put(
+            TOKEN_LEASE_KEY,
+            &Record::lease("owner-command#laptop", now + 60_000),
+        )
         .await
         .unwrap();
-    edge.app.stores.credentials.save(&disconnected()).await.unwrap();
+    edge.app
+        .stores
+        .credentials
+        .save(&disconnected())
+        .await
+        .unwrap();
     state
         .put(AUTH_GENERATION_KEY, &Record::permanent("disconnected", now))
         .await
@@ -609,7 +629,10 @@ async fn a_late_lease_holder_cannot_undo_a_disconnect() {
     nowplaying::owner::clear_tokens_and_answers(state.as_ref())
         .await
         .unwrap();
-    state.release(TOKEN_LEASE_KEY, "owner-command#laptop").await.unwrap();
+    state
+        .release(TOKEN_LEASE_KEY, "owner-command#laptop")
+        .await
+        .unwrap();
 
     // The late holder's answer arrives.
     let v = page.await.unwrap();

@@ -65,7 +65,8 @@ impl Keeper {
             &self.local.lock().unwrap().last_refresh,
             Some((t, at)) if t == rejected && now.saturating_sub(*at) < JUST_NOW_MS
         );
-        just_refreshed && Cooldown::is_storm(Cooldown::read(self.state.as_ref()).await.as_ref(), now)
+        just_refreshed
+            && Cooldown::is_storm(Cooldown::read(self.state.as_ref()).await.as_ref(), now)
     }
 
     /// The access token in the shared state, when it is valid, of this sign-in, and not the
