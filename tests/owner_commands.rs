@@ -923,3 +923,31 @@ async fn disconnect_fails_loudly_and_changes_nothing_when_the_table_cannot_be_wr
         "the secret is untouched"
     );
 }
+
+/// A `QUOTA_EXCEEDED` cooldown in the table: `status` tells it apart from a plain rate limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_tells_a_quota_exceeded_cooldown_apart() {
+    let aws = aws().await;
+    let (ddb, table) = create_table(&aws).await;
+    let fake = FakeSpotify::start().await;
+    playing(&fake);
+    let owner = Owner::new(&fake, &[("CACHE_TABLE", &table)]);
+    owner.write_credentials(credentials_doc(
+        Some(FIRST_REFRESH_TOKEN),
+        &rfc3339_days_ago(1),
+    ));
+    put_item(
+        &ddb,
+        &table,
+        "cooldown",
+        r#"{"reason":"rate_limited","quota_exceeded":true}"#,
+    )
+    .await;
+    let (code, out, err) = owner.run(&["status"]).await;
+    assert_eq!(code, 0, "a warning, not an action: {out}\n{err}");
+    assert!(out.contains("QUOTA_EXCEEDED"), "{out}");
+    assert!(out.contains("warning"), "{out}");
+    put_item(&ddb, &table, "cooldown", r#"{"reason":"rate_limited"}"#).await;
+    let (_, out, _) = owner.run(&["status"]).await;
+    assert!(out.contains("rate limited (429)") && !out.contains("QUOTA"), "{out}");
+}

@@ -12,6 +12,7 @@ use crate::app::{self, Stores};
 use crate::cache::{stored_answer, StoredAnswer};
 use crate::clock::SystemClock;
 use crate::config::{AllowedOrigins, Config};
+use crate::cooldown::Cooldown;
 use crate::error::Error;
 use crate::keys::ANSWER_KEY;
 use crate::spotify::SpotifyClient;
@@ -45,6 +46,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         }
     );
     cached_answer(&stores, answer, now);
+    if stores.shared {
+        cooldown(&stores, now, &mut report).await;
+    }
     if complete {
         spotify_check(&config, &stores, now, &mut report).await;
     } else {
@@ -275,6 +279,32 @@ fn cached_answer(stores: &Stores, answer: Option<Option<StoredAnswer>>, now: u64
         Some(None) => println!("Cached answer:        none"),
         None if stores.shared => {}
         None => println!("Cached answer:        kept by each running process (no CACHE_TABLE)"),
+    }
+}
+
+/// A shared cooldown still running: why no process asks Spotify, and until when.
+async fn cooldown(stores: &Stores, now: u64, report: &mut Report) {
+    let Some((c, until)) = Cooldown::read(stores.state.as_ref()).await else {
+        return;
+    };
+    if until <= now {
+        return;
+    }
+    let left = human_age(until - now);
+    match c {
+        Cooldown::RateLimited {
+            quota_exceeded: true,
+        } => {
+            println!("Spotify cooldown:     WARNING: QUOTA_EXCEEDED: the Spotify app's request quota is used up; no calls for {left} (a development-mode app's quota is small: ask Spotify for an extension in the developer dashboard if this repeats)");
+            report.warnings += 1;
+        }
+        Cooldown::RateLimited { .. } => {
+            println!("Spotify cooldown:     rate limited (429); no calls for {left}")
+        }
+        Cooldown::Unauthorized { streak } => {
+            println!("Spotify cooldown:     WARNING: Spotify rejects fresh access tokens (401, {streak} time(s) in a row); no calls for {left}");
+            report.warnings += 1;
+        }
     }
 }
 
