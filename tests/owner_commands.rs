@@ -949,5 +949,8 @@ async fn status_tells_a_quota_exceeded_cooldown_apart() {
     assert!(out.contains("warning"), "{out}");
     put_item(&ddb, &table, "cooldown", r#"{"reason":"rate_limited"}"#).await;
     let (_, out, _) = owner.run(&["status"]).await;
-    assert!(out.contains("rate limited (429)") && !out.contains("QUOTA"), "{out}");
+    assert!(
+        out.contains("rate limited (429)") && !out.contains("QUOTA"),
+        "{out}"
+    );
 }

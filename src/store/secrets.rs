@@ -111,19 +111,6 @@ impl CredentialStore for SecretsCredentials {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_token_is_stable_and_in_range() {
-        let a = client_request_token("{\"refresh_token\":\"a\"}");
-        assert_eq!(a, client_request_token("{\"refresh_token\":\"a\"}"));
-        assert_ne!(a, client_request_token("{\"refresh_token\":\"b\"}"));
-        assert!((32..=64).contains(&a.len()));
-    }
-}
-
 /// The service's error code and message when it answered (not the whole response), else the
 /// transport's error chain.
 fn concise<E, R>(e: &SdkError<E, R>) -> String
@@ -135,5 +122,18 @@ where
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_string(),
         _ => DisplayErrorContext(e).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_token_is_stable_and_in_range() {
+        let a = client_request_token("{\"refresh_token\":\"a\"}");
+        assert_eq!(a, client_request_token("{\"refresh_token\":\"a\"}"));
+        assert_ne!(a, client_request_token("{\"refresh_token\":\"b\"}"));
+        assert!((32..=64).contains(&a.len()));
     }
 }
