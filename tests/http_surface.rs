@@ -187,3 +187,26 @@ async fn unknown_paths_get_json_404() {
         assert!(v["error"].is_string());
     }
 }
+
+#[tokio::test]
+async fn every_answer_says_nosniff() {
+    let app = app(&[]).await;
+    for path in [
+        "/api/spotify",
+        "/api/spotify.svg",
+        "/widget.js",
+        "/",
+        "/nope",
+        "/api/spotify/top/tracks",
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(
+            r.headers()
+                .get("x-content-type-options")
+                .map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{path} ({})",
+            r.status()
+        );
+    }
+}

@@ -699,3 +699,27 @@ async fn a_disconnect_during_a_refresh_waits_for_it_and_sticks() {
     assert_eq!(edge.page().await["name"], "Song");
     edge.finish().await;
 }
+
+/// Spotify says its access tokens last 0 s: a token is still used for a while before the next
+/// refresh, never refreshed on every miss.
+#[tokio::test]
+async fn an_expires_in_of_zero_does_not_refresh_on_every_miss() {
+    let edge = Edge::start("expires_in 0").await;
+    edge.app.fake.set_token(TokenBehavior {
+        expires_in: Some(0),
+        ..Default::default()
+    });
+    edge.app.fake.expire_access_tokens();
+    let before = edge.stats().token_refreshes;
+    // Two minutes of misses, one per window.
+    for _ in 0..20 {
+        edge.next_window();
+        edge.page().await;
+    }
+    let refreshes = edge.stats().token_refreshes - before;
+    assert!(
+        (1..=5).contains(&refreshes),
+        "{refreshes} refreshes in 20 windows"
+    );
+    edge.finish().await;
+}
