@@ -431,7 +431,7 @@ impl SignIn {
             "A running `nowplaying serve` picks up the new sign-in on its next cache miss.".into()
         } else if replaced.cleared_shared {
             format!(
-                "Cleared the cached access token and answer in the {}; running instances use the new sign-in on their next request.",
+                "Cleared the cached access token and every cached answer in the {}; running instances use the new sign-in on their next request.",
                 stores.state.describe()
             )
         } else {

@@ -2,7 +2,7 @@
 //! when the owner must act (no credentials, a rejected refresh token or client, the refresh-token
 //! limit close, a missing scope, a store out of reach). Never prints a secret or a token.
 //!
-//! Each section prints its lines and adds what the owner must do to the [`Report`].
+//! Each section prints its lines and adds what the owner must do to the report.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! From Spotify's wire types to the public [`NowPlaying`].
+//! From Spotify's wire types to the public model: [`NowPlaying`], [`ListTrack`], [`TopArtist`].
 
 use super::wire;
 use crate::model::{ItemType, ListTrack, NowPlaying, Status, TopArtist};

@@ -1,5 +1,6 @@
-//! The Spotify Web API client (reqwest with rustls). The wire format stays in [`wire`]; callers
-//! see only [`NowPlaying`] and [`SpotifyError`].
+//! The Spotify Web API client (reqwest with rustls): timeouts, body caps, `Retry-After`. The wire
+//! format stays in [`wire`] and [`map`]; callers see the model ([`NowPlaying`], [`ListTrack`],
+//! [`TopArtist`]), [`TokenGrant`] and [`SpotifyError`].
 
 pub mod map;
 pub mod wire;

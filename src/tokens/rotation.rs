@@ -43,10 +43,9 @@ enum MayWrite {
 }
 
 impl Keeper {
-    /// Writes the credentials with a new refresh token. First the write-ahead copies go to the
-    /// table (never to memory): the pending copy, which the next refresh in any process uses,
-    /// and the newest copy. Then the credential store, with retries, each attempt only while
-    /// this acquisition holds the lease and the stored sign-in is still the one refreshed.
+    /// Writes the credentials with a new refresh token: the write-ahead copies first, then the
+    /// credential store, with retries, each attempt only while this acquisition holds the lease
+    /// and the stored sign-in is still the one refreshed.
     pub(super) async fn persist_refresh_token(
         &self,
         lease: &mut Lease<'_>,
@@ -56,36 +55,7 @@ impl Keeper {
         sealer: &Sealer,
         retrying: bool,
     ) {
-        let now = self.clock.now_ms();
-        let keep_until = now + PENDING_KEEP_MS;
-        let pending = Record::until(
-            sealer.seal(
-                &sealing_context(PENDING_REFRESH_KEY, credentials),
-                newest.expose(),
-            ),
-            keep_until,
-        )
-        // Whoever wrote it clears it: a later rotation by another process is not undone.
-        .held_by(self.instance.clone());
-        let kept = match self.state.put(PENDING_REFRESH_KEY, &pending).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(
-                    store = %self.state.describe(),
-                    error = %e,
-                    "could not write the rotated refresh token's safety copy to the shared state: until the credential store takes it, it is only in this process's memory"
-                );
-                false
-            }
-        };
-        let latest = Record::until(
-            sealer.seal(
-                &sealing_context(LATEST_REFRESH_KEY, credentials),
-                newest.expose(),
-            ),
-            keep_until,
-        );
-        let _ = self.state.put(LATEST_REFRESH_KEY, &latest).await;
+        let kept = self.write_ahead(credentials, newest, sealer).await;
 
         let mut delay = PERSIST_FIRST_DELAY;
         let mut last_error = String::new();
@@ -135,6 +105,67 @@ impl Keeper {
                 }
             }
         }
+        self.give_up(
+            credentials,
+            rotated_from,
+            newest,
+            kept,
+            retrying,
+            &last_error,
+        );
+    }
+
+    /// The write-ahead copies, straight to the table (never to memory): the pending copy, which
+    /// the next refresh in any process uses, and the newest copy. Returns whether the pending
+    /// copy was written.
+    async fn write_ahead(
+        &self,
+        credentials: &Credentials,
+        newest: &Secret,
+        sealer: &Sealer,
+    ) -> bool {
+        let keep_until = self.clock.now_ms() + PENDING_KEEP_MS;
+        let pending = Record::until(
+            sealer.seal(
+                &sealing_context(PENDING_REFRESH_KEY, credentials),
+                newest.expose(),
+            ),
+            keep_until,
+        )
+        // Whoever wrote it clears it: a later rotation by another process is not undone.
+        .held_by(self.instance.clone());
+        let kept = match self.state.put(PENDING_REFRESH_KEY, &pending).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(
+                    store = %self.state.describe(),
+                    error = %e,
+                    "could not write the rotated refresh token's safety copy to the shared state: until the credential store takes it, it is only in this process's memory"
+                );
+                false
+            }
+        };
+        let latest = Record::until(
+            sealer.seal(
+                &sealing_context(LATEST_REFRESH_KEY, credentials),
+                newest.expose(),
+            ),
+            keep_until,
+        );
+        let _ = self.state.put(LATEST_REFRESH_KEY, &latest).await;
+        kept
+    }
+
+    /// Every attempt failed: this process keeps the token for a later write, and says where it is.
+    fn give_up(
+        &self,
+        credentials: &Credentials,
+        rotated_from: &Secret,
+        newest: &Secret,
+        kept: bool,
+        retrying: bool,
+        last_error: &str,
+    ) {
         self.local.lock().unwrap().unpersisted = Some(Unpersisted {
             credentials: credentials.clone(),
             rotated_from: rotated_from.clone(),
