@@ -261,23 +261,23 @@ impl Config {
                 expected: SourceChoice::ACCEPTED,
             })?,
         };
-        let lastfm_user = match get("LASTFM_USER") {
-            Some(v) if !valid_lastfm_user(&v) => {
-                return Err(ConfigError {
-                    variable: "LASTFM_USER",
-                    value: v,
-                    expected: "a Last.fm user name (letters, digits, - and _, at most 64)",
-                })
-            }
-            None if source.uses_lastfm() => {
-                return Err(ConfigError {
+        let lastfm_user =
+            match get("LASTFM_USER") {
+                Some(v) if !valid_lastfm_user(&v) => {
+                    return Err(ConfigError {
+                        variable: "LASTFM_USER",
+                        value: v,
+                        expected: "a Last.fm user name (letters, digits, - and _, at most 64)",
+                    })
+                }
+                None if source.uses_lastfm() => return Err(ConfigError {
                     variable: "LASTFM_USER",
                     value: String::new(),
-                    expected: "the Last.fm user whose scrobbles are shown (needed by SOURCE with lastfm)",
-                })
-            }
-            v => v,
-        };
+                    expected:
+                        "the Last.fm user whose scrobbles are shown (needed by SOURCE with lastfm)",
+                }),
+                v => v,
+            };
         let token_secret_id = get("TOKEN_SECRET_ID");
         // The key is a secret: the error names the variable but never shows the value.
         let lastfm_api_key = match get("LASTFM_API_KEY") {
@@ -298,7 +298,9 @@ impl Config {
             v => v.map(Secret::new),
         };
         let lastfm_api_base_url = match get("LASTFM_API_BASE_URL") {
-            None => DEFAULT_LASTFM_API_BASE_URL.trim_end_matches('/').to_string(),
+            None => DEFAULT_LASTFM_API_BASE_URL
+                .trim_end_matches('/')
+                .to_string(),
             Some(v) => match url::Url::parse(&v) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
                     v.trim_end_matches('/').to_string()
@@ -467,10 +469,7 @@ mod tests {
     fn sources() {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.source, SourceChoice::Spotify);
-        assert_eq!(
-            c.lastfm_api_base_url,
-            "https://ws.audioscrobbler.com/2.0"
-        );
+        assert_eq!(c.lastfm_api_base_url, "https://ws.audioscrobbler.com/2.0");
         assert!(c.lastfm_user.is_none() && c.lastfm_api_key.is_none());
         let c = cfg(&[
             ("SOURCE", " Spotify , lastfm "),
@@ -511,7 +510,10 @@ mod tests {
                 vec![("LASTFM_USER", "rj"), ("LASTFM_API_KEY", "short!")],
                 "LASTFM_API_KEY",
             ),
-            (vec![("LASTFM_API_BASE_URL", "ftp://x")], "LASTFM_API_BASE_URL"),
+            (
+                vec![("LASTFM_API_BASE_URL", "ftp://x")],
+                "LASTFM_API_BASE_URL",
+            ),
         ] {
             let err = cfg(&pairs).unwrap_err().to_string();
             assert!(err.starts_with(var), "{err}");

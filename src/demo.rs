@@ -291,7 +291,10 @@ async fn lastfm(
             .into_response()
     };
     if q.get("api_key").map(String::as_str) != Some(DEMO_LASTFM_API_KEY) {
-        return error(10, "Invalid API key - You must be granted a valid key by last.fm");
+        return error(
+            10,
+            "Invalid API key - You must be granted a valid key by last.fm",
+        );
     }
     if q.get("user").map(String::as_str) != Some(DEMO_LASTFM_USER) {
         return error(6, "User not found");
@@ -299,7 +302,8 @@ async fn lastfm(
     let base = &demo.base;
     let scrobble = |i: usize, minutes: i64| {
         let (_, name, artists, album, art, _) = CATALOGUE[i % CATALOGUE.len()];
-        let uts = (time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes)).unix_timestamp();
+        let uts =
+            (time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes)).unix_timestamp();
         json!({
             "artist": {"#text": artists[0], "mbid": ""},
             "album": {"#text": album, "mbid": ""},
@@ -315,11 +319,12 @@ async fn lastfm(
     let body = match q.get("method").map(|m| m.to_ascii_lowercase()).as_deref() {
         Some("user.getrecenttracks") => {
             let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(50);
-            let mut tracks: Vec<Value> = [(0, 7), (1, 11), (1, 15), (2, 19), (3, 24), (4, 30), (0, 36)]
-                .iter()
-                .take(limit.clamp(1, 50))
-                .map(|(i, m)| scrobble(*i, *m))
-                .collect();
+            let mut tracks: Vec<Value> =
+                [(0, 7), (1, 11), (1, 15), (2, 19), (3, 24), (4, 30), (0, 36)]
+                    .iter()
+                    .take(limit.clamp(1, 50))
+                    .map(|(i, m)| scrobble(*i, *m))
+                    .collect();
             let (state, _) = demo.phase();
             if matches!(STATES[state], "playing" | "episode" | "local") {
                 let mut now = scrobble(1 + state, 0);
@@ -361,7 +366,12 @@ async fn lastfm(
             t.as_object_mut().unwrap().remove("album");
             t
         }).collect::<Vec<_>>()}}),
-        _ => return error(3, "Invalid Method - No method with that name in this package"),
+        _ => {
+            return error(
+                3,
+                "Invalid Method - No method with that name in this package",
+            )
+        }
     };
     Json(body).into_response()
 }

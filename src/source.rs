@@ -185,12 +185,8 @@ impl LastFm {
 
     pub async fn top_tracks(&self, period: Period) -> Result<Vec<ListTrack>, Error> {
         let now = self.clock.now_ms();
-        self.ask(|key| async move {
-            self.client
-                .top_tracks(&key, &self.user, period, now)
-                .await
-        })
-        .await
+        self.ask(|key| async move { self.client.top_tracks(&key, &self.user, period, now).await })
+            .await
     }
 
     pub async fn top_artists(&self, period: Period) -> Result<Vec<TopArtist>, Error> {

@@ -284,7 +284,9 @@ fn check_bytes(bytes: &[u8]) -> Result<(), TestCaseError> {
                 }
             );
             let progress = np.progress_ms.expect("current has a position");
-            let duration = np.duration_ms.expect("Spotify answers always carry a duration");
+            let duration = np
+                .duration_ms
+                .expect("Spotify answers always carry a duration");
             if duration > 0 {
                 prop_assert!(progress <= duration, "progress past the end");
             }

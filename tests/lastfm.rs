@@ -31,14 +31,24 @@ async fn start(source: &str, extra: &[(&str, &str)]) -> (TestApp, FakeLastfm) {
 }
 
 fn spotify_playing() -> Scripted {
-    Scripted::json(spotify::playing(spotify::track("t1", "Spotify Song"), true, 1_000))
+    Scripted::json(spotify::playing(
+        spotify::track("t1", "Spotify Song"),
+        true,
+        1_000,
+    ))
 }
 
 /// Nothing of Spotify was asked.
 fn assert_spotify_untouched(app: &TestApp) {
     let s = app.fake.stats();
     assert_eq!(
-        (s.currently_playing, s.recently_played, s.token_calls, s.top, s.saved),
+        (
+            s.currently_playing,
+            s.recently_played,
+            s.token_calls,
+            s.top,
+            s.saved
+        ),
         (0, 0, 0, 0, 0),
         "{s:?}"
     );
@@ -56,8 +66,17 @@ async fn now_playing_from_lastfm() {
     assert_eq!(v["artists"], "Scroobius");
     assert_eq!(v["album"], "Distraction Pieces");
     assert_eq!(v["albumImage"], bodies::COVER);
-    assert_eq!(v["songUrl"], "https://www.last.fm/music/Scroobius/_/Now+Song");
-    for k in ["trackId", "previewUrl", "progressMs", "durationMs", "playedAt"] {
+    assert_eq!(
+        v["songUrl"],
+        "https://www.last.fm/music/Scroobius/_/Now+Song"
+    );
+    for k in [
+        "trackId",
+        "previewUrl",
+        "progressMs",
+        "durationMs",
+        "playedAt",
+    ] {
         assert_eq!(v[k], Value::Null, "{k}: {v}");
     }
     assert_eq!(v["stale"], false);
@@ -83,7 +102,12 @@ async fn recent_only_a_single_object_and_the_recent_switch() {
     let v = app.now().await;
     assert_eq!(
         (&v["status"], &v["isPlaying"], &v["name"], &v["source"]),
-        (&json!("recent"), &json!(false), &json!("Last Song"), &json!("lastfm"))
+        (
+            &json!("recent"),
+            &json!(false),
+            &json!("Last Song"),
+            &json!("lastfm")
+        )
     );
     assert_eq!(v["playedAt"], "2026-11-18T11:06:40Z");
     assert_eq!(v["progressMs"], Value::Null);
@@ -91,7 +115,10 @@ async fn recent_only_a_single_object_and_the_recent_switch() {
     lf.set(RECENT, Scripted::json(bodies::single_object()));
     app.expire_cache();
     let v = app.now().await;
-    assert_eq!((&v["name"], &v["status"]), (&json!("Only Song"), &json!("recent")));
+    assert_eq!(
+        (&v["name"], &v["status"]),
+        (&json!("Only Song"), &json!("recent"))
+    );
 
     lf.set(RECENT, Scripted::json(bodies::empty()));
     app.expire_cache();
@@ -110,13 +137,20 @@ async fn placeholder_and_missing_images_are_null() {
     let (app, lf) = start("lastfm", &[]).await;
     lf.set(RECENT, Scripted::json(bodies::placeholder_images()));
     let v = app.now().await;
-    assert_eq!((&v["name"], &v["albumImage"]), (&json!("Starred"), &Value::Null));
+    assert_eq!(
+        (&v["name"], &v["albumImage"]),
+        (&json!("Starred"), &Value::Null)
+    );
     lf.set(RECENT, Scripted::json(bodies::missing_images()));
     app.expire_cache();
     let v = app.now().await;
     assert_eq!(v["name"], "Bare");
     assert_eq!(v["albumImage"], Value::Null);
-    assert_eq!(v["album"], Value::Null, "an empty album is null, not \"\": {v}");
+    assert_eq!(
+        v["album"],
+        Value::Null,
+        "an empty album is null, not \"\": {v}"
+    );
 }
 
 #[tokio::test]
@@ -130,7 +164,11 @@ async fn owner_must_act_errors_answer_null_and_pause_asking() {
             let r = app.get("/api/spotify").await;
             assert_eq!(r.status(), 200);
             // Not the stale answer: only the owner can fix this.
-            assert_eq!(r.json::<Value>().await.unwrap(), Value::Null, "{code}/{status}");
+            assert_eq!(
+                r.json::<Value>().await.unwrap(),
+                Value::Null,
+                "{code}/{status}"
+            );
             let calls = lf.calls(RECENT);
             // A minute without asking Last.fm again; then it is asked (and fixed).
             app.expire_cache();
@@ -177,8 +215,15 @@ async fn a_slow_lastfm_is_cut_off_and_the_answer_is_stale() {
     app.expire_cache();
     let started = std::time::Instant::now();
     let v = app.now().await;
-    assert!(started.elapsed() < Duration::from_millis(3_500), "{:?}", started.elapsed());
-    assert_eq!((&v["name"], &v["stale"]), (&json!("Now Song"), &json!(true)));
+    assert!(
+        started.elapsed() < Duration::from_millis(3_500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (&v["name"], &v["stale"]),
+        (&json!("Now Song"), &json!(true))
+    );
 }
 
 #[tokio::test]
@@ -188,17 +233,27 @@ async fn the_rate_limit_is_a_shared_cooldown() {
     lf.set_error(RECENT, 200, 29);
     app.expire_cache();
     let v = app.now().await;
-    assert_eq!((&v["name"], &v["stale"]), (&json!("Now Song"), &json!(true)));
+    assert_eq!(
+        (&v["name"], &v["stale"]),
+        (&json!("Now Song"), &json!(true))
+    );
     let calls = lf.calls(RECENT);
     for _ in 0..5 {
         app.clock.advance_ms(10_000);
         assert_eq!(app.now().await["stale"], true);
     }
-    assert_eq!(lf.calls(RECENT), calls, "Last.fm was asked during its cooldown");
+    assert_eq!(
+        lf.calls(RECENT),
+        calls,
+        "Last.fm was asked during its cooldown"
+    );
     lf.set(RECENT, Scripted::json(bodies::recent_only()));
     app.clock.advance_ms(11_000);
     let v = app.now().await;
-    assert_eq!((&v["name"], &v["stale"]), (&json!("Last Song"), &json!(false)));
+    assert_eq!(
+        (&v["name"], &v["stale"]),
+        (&json!("Last Song"), &json!(false))
+    );
     assert_eq!(lf.calls(RECENT), calls + 1);
 }
 
@@ -219,7 +274,13 @@ async fn futures_join(app: &TestApp, n: usize) -> Vec<Value> {
     for _ in 0..n {
         let (http, url) = (app.http.clone(), format!("{}/api/spotify", app.url));
         tasks.push(tokio::spawn(async move {
-            http.get(url).send().await.unwrap().json::<Value>().await.unwrap()
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
         }));
     }
     let mut out = Vec::new();
@@ -234,7 +295,12 @@ async fn the_profile_lists_from_lastfm() {
     let (app, lf) = start("lastfm", &[("PROFILE_ENDPOINTS", "top,saved")]).await;
     lf.set(RECENT, Scripted::json(bodies::now_playing()));
     lf.queue(RECENT, Scripted::json(bodies::now_playing()));
-    let v: Value = app.get("/api/spotify/recent?limit=5").await.json().await.unwrap();
+    let v: Value = app
+        .get("/api/spotify/recent?limit=5")
+        .await
+        .json()
+        .await
+        .unwrap();
     // The playing track is not history yet.
     let items = v["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{v}");
@@ -255,7 +321,10 @@ async fn the_profile_lists_from_lastfm() {
         .collect();
     assert_eq!(
         got,
-        vec![("Last Song".into(), Some(2)), ("Before That".into(), Some(1))]
+        vec![
+            ("Last Song".into(), Some(2)),
+            ("Before That".into(), Some(1))
+        ]
     );
 
     for (range, period) in [
@@ -276,7 +345,10 @@ async fn the_profile_lists_from_lastfm() {
         assert_eq!(v["items"][1]["durationMs"], Value::Null);
         assert_eq!(v["items"][0]["status"], "top");
         let q = lf.queries().last().unwrap().clone();
-        assert_eq!((q["method"].as_str(), q["period"].as_str()), (TOP_TRACKS, period));
+        assert_eq!(
+            (q["method"].as_str(), q["period"].as_str()),
+            (TOP_TRACKS, period)
+        );
     }
     let v: Value = app
         .get("/api/spotify/top/artists?range=long_term&limit=5")
@@ -300,7 +372,10 @@ async fn the_profile_lists_from_lastfm() {
         .text()
         .await
         .unwrap();
-    assert!(svg.contains(">Last.fm</text>") && svg.contains("Scroobius"), "{svg}");
+    assert!(
+        svg.contains(">Last.fm</text>") && svg.contains("Scroobius"),
+        "{svg}"
+    );
 
     let v: Value = app.get("/api/spotify/saved").await.json().await.unwrap();
     assert_eq!(v["items"][0]["name"], "Loved One");
@@ -328,7 +403,10 @@ async fn the_key_can_live_in_the_credentials_and_its_absence_is_null() {
     assert_eq!(lf.total_calls(), 0);
     let mut c = credentials(support::fake_spotify::FIRST_REFRESH_TOKEN);
     c.extra.insert("lastfm_api_key".into(), json!(API_KEY));
-    FileCredentials::new(&app.creds_path).save(&c).await.unwrap();
+    FileCredentials::new(&app.creds_path)
+        .save(&c)
+        .await
+        .unwrap();
     app.clock.advance_ms(61_000);
     assert_eq!(app.now().await["name"], "Now Song");
     assert_eq!(lf.calls(RECENT), 1);
@@ -340,7 +418,10 @@ async fn spotify_first_and_lastfm_untouched_while_spotify_answers() {
     let (app, lf) = start("spotify,lastfm", &[]).await;
     app.fake.set_current(spotify_playing());
     let v = app.now().await;
-    assert_eq!((&v["name"], &v["source"]), (&json!("Spotify Song"), &json!("spotify")));
+    assert_eq!(
+        (&v["name"], &v["source"]),
+        (&json!("Spotify Song"), &json!("spotify"))
+    );
     app.expire_cache();
     app.now().await;
     assert_eq!(app.fake.stats().currently_playing, 2);
@@ -362,7 +443,11 @@ async fn fallback_while_the_sign_in_is_revoked_and_back_after_authorize() {
     app.fake.expire_access_tokens();
     app.expire_cache();
     let v = app.now().await;
-    assert_eq!((&v["name"], &v["source"]), (&json!("Now Song"), &json!("lastfm")), "{v}");
+    assert_eq!(
+        (&v["name"], &v["source"]),
+        (&json!("Now Song"), &json!("lastfm")),
+        "{v}"
+    );
     assert_eq!(v["stale"], false);
     // Still from Last.fm, once per window; Spotify's keeper backs off meanwhile.
     for _ in 0..3 {
@@ -373,7 +458,8 @@ async fn fallback_while_the_sign_in_is_revoked_and_back_after_authorize() {
 
     // `nowplaying authorize`: a new sign-in in the credentials file.
     app.fake.set_token(TokenBehavior::default());
-    app.fake.set_refresh_token(Some("refresh-token-reauthorized"));
+    app.fake
+        .set_refresh_token(Some("refresh-token-reauthorized"));
     let mut c = credentials("refresh-token-reauthorized");
     c.authorized_at = Some(SIGN_INS[1].into());
     nowplaying::owner::replace_authorization(
@@ -386,7 +472,11 @@ async fn fallback_while_the_sign_in_is_revoked_and_back_after_authorize() {
     .unwrap();
     app.expire_cache();
     let v = app.now().await;
-    assert_eq!((&v["name"], &v["source"]), (&json!("Spotify Song"), &json!("spotify")), "{v}");
+    assert_eq!(
+        (&v["name"], &v["source"]),
+        (&json!("Spotify Song"), &json!("spotify")),
+        "{v}"
+    );
     assert_eq!(lf.calls(RECENT), 4);
 }
 
@@ -395,14 +485,17 @@ async fn fallback_while_the_sign_in_is_revoked_and_back_after_authorize() {
 #[tokio::test]
 async fn a_spotify_cooldown_without_a_stale_answer_asks_lastfm() {
     let (app, lf) = start("spotify,lastfm", &[]).await;
-    app.fake
-        .set_current(Scripted::status(429).retry_after(120));
+    app.fake.set_current(Scripted::status(429).retry_after(120));
     assert_eq!(app.now().await, Value::Null);
     assert_eq!(lf.total_calls(), 0);
     for n in 1..=3 {
         app.expire_cache();
         let v = app.now().await;
-        assert_eq!((&v["source"], &v["stale"]), (&json!("lastfm"), &json!(false)), "{v}");
+        assert_eq!(
+            (&v["source"], &v["stale"]),
+            (&json!("lastfm"), &json!(false)),
+            "{v}"
+        );
         assert_eq!(lf.calls(RECENT), n);
     }
     assert_eq!(app.fake.stats().currently_playing, 1);
@@ -419,12 +512,14 @@ async fn a_spotify_cooldown_with_a_stale_answer_serves_it() {
     let (app, lf) = start("spotify,lastfm", &[]).await;
     app.fake.set_current(spotify_playing());
     assert_eq!(app.now().await["source"], "spotify");
-    app.fake
-        .set_current(Scripted::status(429).retry_after(60));
+    app.fake.set_current(Scripted::status(429).retry_after(60));
     for _ in 0..3 {
         app.expire_cache();
         let v = app.now().await;
-        assert_eq!((&v["source"], &v["stale"]), (&json!("spotify"), &json!(true)));
+        assert_eq!(
+            (&v["source"], &v["stale"]),
+            (&json!("spotify"), &json!(true))
+        );
     }
     assert_eq!(lf.total_calls(), 0);
     assert_eq!(app.fake.stats().currently_playing, 2);
@@ -439,16 +534,27 @@ async fn spotify_failing_falls_back_and_both_failing_is_stale() {
     app.fake.set_current(Scripted::status(502));
     app.expire_cache();
     let v = app.now().await;
-    assert_eq!((&v["source"], &v["stale"]), (&json!("lastfm"), &json!(false)));
+    assert_eq!(
+        (&v["source"], &v["stale"]),
+        (&json!("lastfm"), &json!(false))
+    );
     // Last.fm rate-limited too: the last answer, stale; and no cooldown stops Spotify.
     lf.set_error(RECENT, 200, 29);
     app.expire_cache();
     let v = app.now().await;
-    assert_eq!((&v["source"], &v["stale"]), (&json!("lastfm"), &json!(true)), "{v}");
+    assert_eq!(
+        (&v["source"], &v["stale"]),
+        (&json!("lastfm"), &json!(true)),
+        "{v}"
+    );
     app.fake.set_current(spotify_playing());
     app.expire_cache();
     let v = app.now().await;
-    assert_eq!((&v["source"], &v["stale"]), (&json!("spotify"), &json!(false)), "{v}");
+    assert_eq!(
+        (&v["source"], &v["stale"]),
+        (&json!("spotify"), &json!(false)),
+        "{v}"
+    );
 }
 
 /// The profile lists fall back the same way (Spotify not signed in at all).
@@ -456,7 +562,12 @@ async fn spotify_failing_falls_back_and_both_failing_is_stale() {
 async fn lists_fall_back_when_spotify_is_not_signed_in() {
     let (app, lf) = start("spotify,lastfm", &[("PROFILE_ENDPOINTS", "top")]).await;
     std::fs::remove_file(&app.creds_path).unwrap();
-    let v: Value = app.get("/api/spotify/top/tracks").await.json().await.unwrap();
+    let v: Value = app
+        .get("/api/spotify/top/tracks")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["items"][0]["source"], "lastfm", "{v}");
     assert_eq!(app.now().await["source"], "lastfm");
     assert_eq!(lf.calls(TOP_TRACKS), 1);

@@ -49,13 +49,10 @@ fn command(creds: &Path, vars: &[(&str, &str)], args: &[&str]) -> Command {
 }
 
 async fn run(creds: &Path, vars: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        command(creds, vars, args).output(),
-    )
-    .await
-    .expect("finished within 60 s")
-    .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(60), command(creds, vars, args).output())
+        .await
+        .expect("finished within 60 s")
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -92,7 +89,10 @@ async fn status_checks_lastfm_without_demanding_spotify() {
         lf.set(RECENT, fake_lastfm::error(403, code_n));
         let (code, out, err) = run(&creds, &vars, &["status"]).await;
         assert_eq!(code, 1, "{code_n}: {out}\n{err}");
-        assert!(out.contains(words) && err.contains(words), "{code_n}: {out}\n{err}");
+        assert!(
+            out.contains(words) && err.contains(words),
+            "{code_n}: {out}\n{err}"
+        );
     }
     // A temporary failure is a warning only.
     lf.set(RECENT, fake_lastfm::error(200, 16));
@@ -168,13 +168,24 @@ async fn serve_with_lastfm_needs_the_key_not_the_spotify_sign_in() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     child.kill().await.unwrap();
-    assert_eq!((&v["source"], &v["name"]), (&json!("lastfm"), &json!("Now Song")), "{v}");
+    assert_eq!(
+        (&v["source"], &v["name"]),
+        (&json!("lastfm"), &json!("Now Song")),
+        "{v}"
+    );
 }
 
 #[test]
 fn serve_demo_source_lastfm_simulates_lastfm() {
     let mut child = std::process::Command::new(BIN)
-        .args(["serve", "--demo", "--source", "lastfm", "--addr", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--demo",
+            "--source",
+            "lastfm",
+            "--addr",
+            "127.0.0.1:0",
+        ])
         .env_remove("TOKEN_SECRET_ID")
         .env_remove("CACHE_TABLE")
         .env_remove("SOURCE")
@@ -210,7 +221,10 @@ fn serve_demo_source_lastfm_simulates_lastfm() {
     let _ = child.wait();
     assert_eq!(now["source"], "lastfm", "{now}");
     assert_eq!(now["status"], "playing", "{now}");
-    assert!(now["songUrl"].as_str().unwrap().starts_with("https://www.last.fm/"));
+    assert!(now["songUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://www.last.fm/"));
     assert_eq!(recent["items"][1]["count"], 2, "{recent}");
     assert_eq!(recent["items"][0]["source"], "lastfm");
     assert_eq!(artists["items"][0]["source"], "lastfm", "{artists}");

@@ -12,9 +12,9 @@ use crate::app::{self, Stores};
 use crate::cache::{stored_answer, StoredAnswer};
 use crate::clock::SystemClock;
 use crate::config::{AllowedOrigins, Config, SourceChoice};
-use crate::lastfm::{LastFmClient, LastFmError, OwnerAction};
 use crate::error::Error;
 use crate::keys::ANSWER_KEY;
+use crate::lastfm::{LastFmClient, LastFmError, OwnerAction};
 use crate::spotify::SpotifyClient;
 use crate::store::Credentials;
 use crate::tokens::{TokenKeeper, WARN_DAYS};
@@ -155,7 +155,9 @@ async fn lastfm_section(
             }
             None => {
                 println!("  API key:            MISSING");
-                report.problems.push(OwnerAction::NoKey.advice().to_string());
+                report
+                    .problems
+                    .push(OwnerAction::NoKey.advice().to_string());
                 None
             }
         },

@@ -28,7 +28,8 @@ pub async fn now_playing(
             theme = v.parse::<Theme>().map_err(ApiError::BadRequest)?;
         }
     }
-    let answer = crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
+    let answer =
+        crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
     let np: Option<NowPlaying> = serde_json::from_value(answer.value).ok();
     let art = match np.as_ref().and_then(|n| n.album_image.as_deref()) {
         Some(url) if art_allowed(&app.art_hosts, url) => app.art.data_uri(url).await,
@@ -74,7 +75,8 @@ pub async fn top(
     let limit = params::limit(&p, 10, 5, TOP_SVG_LIMIT_ACCEPTED)?;
 
     let list = ProfileList::Top(kind, range);
-    let answer = lists::fetch_list(&app.cache, &app.upstream, &app.sources, &app.profile, list).await;
+    let answer =
+        lists::fetch_list(&app.cache, &app.upstream, &app.sources, &app.profile, list).await;
     let rows = answer
         .value
         .get("items")

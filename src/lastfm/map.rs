@@ -215,7 +215,13 @@ mod tests {
         assert_eq!(np.source, Source::Lastfm);
         assert_eq!(np.timestamp, 42);
         let v = serde_json::to_value(&np).unwrap();
-        for k in ["trackId", "previewUrl", "progressMs", "durationMs", "playedAt"] {
+        for k in [
+            "trackId",
+            "previewUrl",
+            "progressMs",
+            "durationMs",
+            "playedAt",
+        ] {
             assert_eq!(v[k], Value::Null, "{k}");
         }
         assert_eq!(v["source"], "lastfm");
@@ -238,7 +244,8 @@ mod tests {
 
     #[test]
     fn empty_strings_placeholders_and_garbage_mean_absent() {
-        let star = format!("https://lastfm.freetls.fastly.net/i/u/300x300/{PLACEHOLDER_IMAGE_ID}.png");
+        let star =
+            format!("https://lastfm.freetls.fastly.net/i/u/300x300/{PLACEHOLDER_IMAGE_ID}.png");
         let root = json!({"track": [
             {"name": "No Album", "artist": {"#text": "X"}, "album": {"#text": ""}, "image": img(&star), "url": "", "date": {"uts": "x"}},
             {"name": "", "artist": "Y"},
@@ -279,13 +286,28 @@ mod tests {
         ]});
         let t = top_tracks(&root, 1);
         assert_eq!(
-            t.iter().map(|t| (t.item.name.as_str(), t.rank, t.item.duration_ms, t.item.status)).collect::<Vec<_>>(),
-            vec![("One", Some(1), Some(209_000), Status::Top), ("Two", Some(2), None, Status::Top)]
+            t.iter()
+                .map(|t| (
+                    t.item.name.as_str(),
+                    t.rank,
+                    t.item.duration_ms,
+                    t.item.status
+                ))
+                .collect::<Vec<_>>(),
+            vec![
+                ("One", Some(1), Some(209_000), Status::Top),
+                ("Two", Some(2), None, Status::Top)
+            ]
         );
         assert_eq!(t[0].item.album_image, None);
-        let a = top_artists(&json!({"artist": {"name": "Solo", "url": "https://www.last.fm/music/Solo", "image": []}}));
+        let a = top_artists(
+            &json!({"artist": {"name": "Solo", "url": "https://www.last.fm/music/Solo", "image": []}}),
+        );
         assert_eq!(a.len(), 1);
-        assert_eq!((a[0].rank, a[0].url.as_deref(), a[0].image.as_deref()), (1, Some("https://www.last.fm/music/Solo"), None));
+        assert_eq!(
+            (a[0].rank, a[0].url.as_deref(), a[0].image.as_deref()),
+            (1, Some("https://www.last.fm/music/Solo"), None)
+        );
         assert!(a[0].genres.is_empty());
         let l = loved(&json!({"track": [scrobble("Loved", "1795000000")]}), 1);
         assert_eq!(l[0].added_at.as_deref(), Some("2026-11-18T11:06:40Z"));

@@ -264,7 +264,9 @@ pub fn judge(status: u16, body: &[u8]) -> Result<Value, LastFmError> {
             retry_after_s: RATE_LIMIT_PAUSE_S,
         }),
         (200..=299, Some(v)) if v.is_object() => Ok(v),
-        (200..=299, _) => Err(LastFmError::Upstream("response is not a JSON object".into())),
+        (200..=299, _) => Err(LastFmError::Upstream(
+            "response is not a JSON object".into(),
+        )),
         (s, _) => Err(LastFmError::Upstream(format!("HTTP {s}"))),
     }
 }

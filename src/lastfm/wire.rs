@@ -135,19 +135,26 @@ mod tests {
 
     #[test]
     fn largest_image_skips_the_placeholder_and_empty_urls() {
-        let star = format!("https://lastfm.freetls.fastly.net/i/u/300x300/{PLACEHOLDER_IMAGE_ID}.png");
+        let star =
+            format!("https://lastfm.freetls.fastly.net/i/u/300x300/{PLACEHOLDER_IMAGE_ID}.png");
         let imgs = json!([
             {"size": "small", "#text": "https://x/34s/a.png"},
             {"size": "extralarge", "#text": "https://x/300x300/a.png"},
             {"size": "large", "#text": "https://x/174s/a.png"},
             {"size": "mega", "#text": ""}
         ]);
-        assert_eq!(largest_image(&imgs).as_deref(), Some("https://x/300x300/a.png"));
+        assert_eq!(
+            largest_image(&imgs).as_deref(),
+            Some("https://x/300x300/a.png")
+        );
         assert_eq!(
             largest_image(&json!([{"size": "extralarge", "#text": star}])),
             None
         );
-        assert_eq!(largest_image(&json!([{"size": "small", "#text": ""}])), None);
+        assert_eq!(
+            largest_image(&json!([{"size": "small", "#text": ""}])),
+            None
+        );
         assert_eq!(largest_image(&json!("javascript:alert(1)")), None);
         assert_eq!(largest_image(&json!([{"#text": "javascript:1"}])), None);
     }

@@ -273,7 +273,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(np.album, None);
-        assert_eq!(serde_json::to_value(&np).unwrap()["album"], serde_json::Value::Null);
+        assert_eq!(
+            serde_json::to_value(&np).unwrap()["album"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]

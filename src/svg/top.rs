@@ -182,7 +182,11 @@ mod tests {
         }
         let lastfm = render_top_card_from(
             "Top artists · last year",
-            Some(&rows_from_items(&[serde_json::json!({"name": "A"})], true, 1)),
+            Some(&rows_from_items(
+                &[serde_json::json!({"name": "A"})],
+                true,
+                1,
+            )),
             Theme::Light,
             Source::Lastfm,
         );

@@ -50,7 +50,10 @@ impl FakeLastfm {
         let mut answers = HashMap::new();
         answers.insert(RECENT.to_string(), Scripted::json(bodies::now_playing()));
         answers.insert(TOP_TRACKS.to_string(), Scripted::json(bodies::top_tracks()));
-        answers.insert(TOP_ARTISTS.to_string(), Scripted::json(bodies::top_artists()));
+        answers.insert(
+            TOP_ARTISTS.to_string(),
+            Scripted::json(bodies::top_artists()),
+        );
         answers.insert(LOVED.to_string(), Scripted::json(bodies::loved()));
         let fake = FakeLastfm {
             base,
@@ -121,7 +124,9 @@ pub fn error(status: u16, code: u32) -> Scripted {
         11 => "Service Offline - This service is temporarily offline. Try again later.",
         16 => "There was a temporary error processing your request. Please try again",
         17 => "Login: User required to be logged in",
-        26 => "Suspended API key - Access for your account has been suspended, please contact Last.fm",
+        26 => {
+            "Suspended API key - Access for your account has been suspended, please contact Last.fm"
+        }
         29 => "Rate Limit Exceeded - Your IP has made too many requests in a short period",
         _ => "error",
     };
@@ -206,7 +211,10 @@ pub mod bodies {
 
     /// A track playing now, in addition to the newest scrobble.
     pub fn now_playing() -> Value {
-        recent(json!([playing("Now Song"), scrobble("Earlier Song", 1_795_000_000)]))
+        recent(json!([
+            playing("Now Song"),
+            scrobble("Earlier Song", 1_795_000_000)
+        ]))
     }
 
     /// Only scrobbles (newest first).
