@@ -21,7 +21,7 @@ async fn track_playing() {
             "albumImage": "https://i.scdn.co/image/large",
             "songUrl": "https://open.spotify.com/track/t1", "trackId": "t1", "previewUrl": null,
             "progressMs": 1234, "durationMs": 200000, "timestamp": T0, "playedAt": null,
-            "stale": false
+            "stale": false, "source": "spotify"
         })
     );
     let stats = app.fake.stats();
