@@ -572,3 +572,50 @@ async fn lists_fall_back_when_spotify_is_not_signed_in() {
     assert_eq!(app.now().await["source"], "lastfm");
     assert_eq!(lf.calls(TOP_TRACKS), 1);
 }
+
+#[derive(Clone, Default)]
+struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The owner's problem is logged once as an ERROR with `alert` and `reason`; the key never.
+#[tokio::test]
+async fn an_owner_problem_is_logged_once_without_the_key() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("info")
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (app, lf) = start("lastfm", &[]).await;
+    lf.set_error(RECENT, 403, 17);
+    for _ in 0..4 {
+        assert_eq!(app.now().await, Value::Null);
+        app.clock.advance_ms(61_000);
+    }
+    assert!(lf.calls(RECENT) >= 3);
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let errors: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["level"] == "ERROR")
+        .collect();
+    assert_eq!(errors.len(), 1, "{text}");
+    assert_eq!(errors[0]["fields"]["alert"], "owner_must_act", "{text}");
+    assert_eq!(
+        errors[0]["fields"]["reason"], "lastfm_private_listening",
+        "{text}"
+    );
+    assert!(!text.contains(API_KEY), "{text}");
+}
