@@ -9,6 +9,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::http::{AppState, SharedApp};
 use crate::owner::PrivacySwitch;
+use crate::source::Sources;
 use crate::spotify::SpotifyClient;
 use crate::store::dynamo::DynamoState;
 use crate::store::fallback::FallbackState;
@@ -137,6 +138,12 @@ pub fn build(
         PrivacySwitch::Shared(_) => PrivacySwitch::Shared(answers.clone()),
         local => local,
     };
+    let sources = Sources::from_config(
+        config,
+        stores.credentials.clone(),
+        answers.clone(),
+        clock.clone(),
+    );
     let cache = AnswerCache::new(
         answers,
         clock.clone(),
@@ -152,23 +159,34 @@ pub fn build(
         allowed_origins: config.allowed_origins.clone(),
         art: crate::art::ArtCache::new(
             crate::http::ART_MAX_BYTES,
-            crate::art::plain_http_hosts(&config.api_base_url),
+            [&config.api_base_url, &config.lastfm_api_base_url]
+                .into_iter()
+                .flat_map(|u| crate::art::plain_http_hosts(u))
+                .collect(),
         ),
         art_hosts: art_hosts(config),
         profile: crate::lists::ProfileSettings::from_config(config),
+        sources,
     })
 }
 
-/// Where album art may come from: Spotify's image CDNs, and the configured API host (emulators,
-/// the demo).
+/// Where album art may come from: Spotify's image CDNs, Last.fm's (when it is a source), and the
+/// configured API hosts (emulators, the demo).
 fn art_hosts(config: &Config) -> Vec<String> {
     let mut hosts = vec![".scdn.co".to_string(), ".spotifycdn.com".to_string()];
-    if let Ok(u) = url::Url::parse(&config.api_base_url) {
-        if let Some(h) = u.host_str() {
-            hosts.push(match u.port() {
-                Some(p) => format!("{h}:{p}"),
-                None => h.to_string(),
-            });
+    let mut bases = vec![&config.api_base_url];
+    if config.source.uses_lastfm() {
+        hosts.push("lastfm.freetls.fastly.net".to_string());
+        bases.push(&config.lastfm_api_base_url);
+    }
+    for base in bases {
+        if let Ok(u) = url::Url::parse(base) {
+            if let Some(h) = u.host_str() {
+                hosts.push(match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                });
+            }
         }
     }
     hosts

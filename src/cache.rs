@@ -81,6 +81,9 @@ struct Entry {
     last_good_ms: u64,
     #[serde(default)]
     stale: bool,
+    /// Read from the fallback source during a cooldown (asked again in the next window).
+    #[serde(default, rename = "fb", skip_serializing_if = "std::ops::Not::not")]
+    from_fallback: bool,
 }
 
 impl Entry {
@@ -89,6 +92,7 @@ impl Entry {
             value: Value::Null,
             last_good_ms,
             stale: false,
+            from_fallback: false,
         }
     }
 }
@@ -166,6 +170,27 @@ impl AnswerCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Value, Error>>,
     {
+        self.get_or_fetch_with_fallback(key, ttl_ms, fetch, None::<F>)
+            .await
+    }
+
+    /// [`AnswerCache::get_or_fetch`] with another source for the cooldown: while a cooldown
+    /// holds, `fallback` (once per window, under the lease) fills the window instead of `null`
+    /// when no stale answer is left, or when the stale one came from the fallback itself. Its
+    /// failures never start or change the cooldown.
+    pub async fn get_or_fetch_with_fallback<F, Fut, G, GFut>(
+        &self,
+        key: &str,
+        ttl_ms: u64,
+        fetch: F,
+        fallback: Option<G>,
+    ) -> Answer
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Value, Error>>,
+        G: FnOnce() -> GFut,
+        GFut: Future<Output = Result<Value, Error>>,
+    {
         let now = self.clock.now_ms();
         if self.privacy.hidden_locally() {
             return self.answer(&Entry::nothing(0), now, ttl_ms);
@@ -191,11 +216,15 @@ impl AnswerCache {
         }
         let previous = entry.map(|(e, _)| e);
 
+        let mut cooling = None;
         if let Some(until) = self.cooldown_until(now).await {
             let e = self.degraded(previous.as_ref(), now);
-            let fresh_until = until.min(now + ttl_ms).max(now + 1);
-            self.write(key, &e, fresh_until, now).await;
-            return self.answer(&e, fresh_until, ttl_ms);
+            if fallback.is_none() || !(e.value.is_null() || e.from_fallback) {
+                let fresh_until = until.min(now + ttl_ms).max(now + 1);
+                self.write(key, &e, fresh_until, now).await;
+                return self.answer(&e, fresh_until, ttl_ms);
+            }
+            cooling = Some(until);
         }
 
         let lease_key = lease_key(key);
@@ -218,7 +247,13 @@ impl AnswerCache {
             // The answer cache may go on without the lease (only Spotify's call count suffers).
             Err(_) => None,
         };
-        let answer = self.refill(key, ttl_ms, previous, fetch).await;
+        let answer = match (cooling, fallback) {
+            (Some(until), Some(fallback)) => {
+                self.refill(key, ttl_ms, previous, Some(until), fallback)
+                    .await
+            }
+            _ => self.refill(key, ttl_ms, previous, None, fetch).await,
+        };
         if let Some(lease) = lease {
             lease.release().await;
         }
@@ -231,12 +266,14 @@ impl AnswerCache {
         (self.clock.now_ms() < fresh_until).then(|| self.answer(&e, fresh_until, ttl_ms))
     }
 
-    /// Under the lease: asks Spotify (unless hidden) and stores what to serve.
+    /// Under the lease: asks Spotify (unless hidden) and stores what to serve. `cooling`: the
+    /// cooldown's end when `fetch` is the fallback asked during it.
     async fn refill<F, Fut>(
         &self,
         key: &str,
         ttl_ms: u64,
         previous: Option<Entry>,
+        cooling: Option<u64>,
         fetch: F,
     ) -> Answer
     where
@@ -264,9 +301,14 @@ impl AnswerCache {
                         value,
                         last_good_ms: now,
                         stale: false,
+                        from_fallback: cooling.is_some(),
                     },
-                    None,
+                    cooling,
                 ),
+                Err(err) if cooling.is_some() => {
+                    tracing::warn!(key, error = %err, "the fallback source could not be asked during the cooldown either");
+                    (self.degraded(previous.as_ref(), now), cooling)
+                }
                 Err(err) => self.on_failure(key, err, previous.as_ref(), now).await,
             }
         };
@@ -334,6 +376,23 @@ impl AnswerCache {
                 Some((
                     Cooldown::RateLimited {
                         quota_exceeded: *quota_exceeded,
+                    },
+                    *retry_after_s,
+                ))
+            }
+            Error::RateLimited {
+                origin,
+                retry_after_s,
+            } => {
+                tracing::warn!(
+                    key,
+                    origin,
+                    retry_after_s,
+                    "{origin} rate limit: no calls until the pause has passed"
+                );
+                Some((
+                    Cooldown::RateLimited {
+                        quota_exceeded: false,
                     },
                     *retry_after_s,
                 ))

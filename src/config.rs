@@ -58,6 +58,52 @@ impl ProfileEndpoints {
     }
 }
 
+/// Where answers come from (`SOURCE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SourceChoice {
+    /// Spotify only (the default).
+    #[default]
+    Spotify,
+    /// Last.fm only: no Spotify credentials needed.
+    Lastfm,
+    /// Spotify first; Last.fm when Spotify can't be asked (`spotify,lastfm`).
+    SpotifyThenLastfm,
+}
+
+impl SourceChoice {
+    pub const ACCEPTED: &'static str = "spotify, lastfm or spotify,lastfm";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceChoice::Spotify => "spotify",
+            SourceChoice::Lastfm => "lastfm",
+            SourceChoice::SpotifyThenLastfm => "spotify,lastfm",
+        }
+    }
+
+    pub fn uses_spotify(self) -> bool {
+        self != SourceChoice::Lastfm
+    }
+
+    pub fn uses_lastfm(self) -> bool {
+        self != SourceChoice::Spotify
+    }
+
+    /// Parses `spotify`, `lastfm` or `spotify,lastfm` (case and spaces ignored).
+    pub fn parse(value: &str) -> Option<SourceChoice> {
+        let parts: Vec<String> = value
+            .split(',')
+            .map(|p| p.trim().to_ascii_lowercase())
+            .collect();
+        match parts.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            ["spotify"] => Some(SourceChoice::Spotify),
+            ["lastfm"] => Some(SourceChoice::Lastfm),
+            ["spotify", "lastfm"] => Some(SourceChoice::SpotifyThenLastfm),
+            _ => None,
+        }
+    }
+}
+
 /// The whole configuration of the service and the owner's commands.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -78,9 +124,19 @@ pub struct Config {
     pub client_secret: Option<Secret>,
     pub api_base_url: String,
     pub accounts_base_url: String,
+    /// `SOURCE`.
+    pub source: SourceChoice,
+    /// `LASTFM_USER`: set whenever `source` uses Last.fm.
+    pub lastfm_user: Option<String>,
+    /// `LASTFM_API_KEY`: only without `TOKEN_SECRET_ID` (else the key lives in the secret, as
+    /// `lastfm_api_key`); may also come from the local credentials file.
+    pub lastfm_api_key: Option<Secret>,
+    /// `LASTFM_API_BASE_URL`, without the trailing `/`.
+    pub lastfm_api_base_url: String,
 }
 
 pub const DEFAULT_API_BASE_URL: &str = "https://api.spotify.com";
+pub const DEFAULT_LASTFM_API_BASE_URL: &str = "https://ws.audioscrobbler.com/2.0/";
 pub const DEFAULT_ACCOUNTS_BASE_URL: &str = "https://accounts.spotify.com";
 
 impl Config {
@@ -197,13 +253,75 @@ impl Config {
             }
         };
 
+        let source = match get("SOURCE") {
+            None => SourceChoice::Spotify,
+            Some(v) => SourceChoice::parse(&v).ok_or(ConfigError {
+                variable: "SOURCE",
+                value: v,
+                expected: SourceChoice::ACCEPTED,
+            })?,
+        };
+        let lastfm_user =
+            match get("LASTFM_USER") {
+                Some(v) if !valid_lastfm_user(&v) => {
+                    return Err(ConfigError {
+                        variable: "LASTFM_USER",
+                        value: v,
+                        expected: "a Last.fm user name (letters, digits, - and _, at most 64)",
+                    })
+                }
+                None if source.uses_lastfm() => return Err(ConfigError {
+                    variable: "LASTFM_USER",
+                    value: String::new(),
+                    expected:
+                        "the Last.fm user whose scrobbles are shown (needed by SOURCE with lastfm)",
+                }),
+                v => v,
+            };
+        let token_secret_id = get("TOKEN_SECRET_ID");
+        // The key is a secret: the error names the variable but never shows the value.
+        let lastfm_api_key = match get("LASTFM_API_KEY") {
+            Some(_) if token_secret_id.is_some() => {
+                return Err(ConfigError {
+                    variable: "LASTFM_API_KEY",
+                    value: "[redacted]".into(),
+                    expected: "unset while TOKEN_SECRET_ID is set: put the key into that secret as lastfm_api_key (docs/deploy-aws.md)",
+                })
+            }
+            Some(v) if !valid_lastfm_key(&v) => {
+                return Err(ConfigError {
+                    variable: "LASTFM_API_KEY",
+                    value: "[redacted]".into(),
+                    expected: "a Last.fm API key (letters and digits, like the 32 hex digits of https://www.last.fm/api/account/create)",
+                })
+            }
+            v => v.map(Secret::new),
+        };
+        let lastfm_api_base_url = match get("LASTFM_API_BASE_URL") {
+            None => DEFAULT_LASTFM_API_BASE_URL
+                .trim_end_matches('/')
+                .to_string(),
+            Some(v) => match url::Url::parse(&v) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                    v.trim_end_matches('/').to_string()
+                }
+                _ => {
+                    return Err(ConfigError {
+                        variable: "LASTFM_API_BASE_URL",
+                        value: v,
+                        expected: "an http(s) URL such as https://ws.audioscrobbler.com/2.0/",
+                    })
+                }
+            },
+        };
+
         let credentials_path = match get("NOWPLAYING_CREDENTIALS") {
             Some(p) => PathBuf::from(p),
             None => default_credentials_path(|n| get(n)),
         };
 
         Ok(Config {
-            token_secret_id: get("TOKEN_SECRET_ID"),
+            token_secret_id,
             credentials_path,
             cache_table: get("CACHE_TABLE"),
             cache_ttl,
@@ -217,6 +335,10 @@ impl Config {
             client_secret: get("SPOTIFY_CLIENT_SECRET").map(Secret::new),
             api_base_url: url("SPOTIFY_API_BASE_URL", DEFAULT_API_BASE_URL)?,
             accounts_base_url: url("SPOTIFY_ACCOUNTS_BASE_URL", DEFAULT_ACCOUNTS_BASE_URL)?,
+            source,
+            lastfm_user,
+            lastfm_api_key,
+            lastfm_api_base_url,
         })
     }
 }
@@ -228,6 +350,19 @@ pub fn default_credentials_path(get: impl Fn(&str) -> Option<String>) -> PathBuf
         .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".config")))
         .unwrap_or_else(|| PathBuf::from("."));
     base.join("nowplaying").join("credentials.json")
+}
+
+/// Last.fm user names are 2 to 15 letters, digits, `-` and `_`; older ones may differ a little,
+/// so this only keeps out what cannot be one (and what would need escaping in a URL).
+fn valid_lastfm_user(v: &str) -> bool {
+    (1..=64).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Last.fm API keys are 32 hex digits; anything alphanumeric of a plausible length passes.
+fn valid_lastfm_key(v: &str) -> bool {
+    (16..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -328,6 +463,72 @@ mod tests {
             c.profile_endpoints.extra_scopes(),
             vec!["user-top-read", "user-library-read"]
         );
+    }
+
+    #[test]
+    fn sources() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.source, SourceChoice::Spotify);
+        assert_eq!(c.lastfm_api_base_url, "https://ws.audioscrobbler.com/2.0");
+        assert!(c.lastfm_user.is_none() && c.lastfm_api_key.is_none());
+        let c = cfg(&[
+            ("SOURCE", " Spotify , lastfm "),
+            ("LASTFM_USER", "rj"),
+            ("LASTFM_API_KEY", "0123456789abcdef0123456789abcdef"),
+        ])
+        .unwrap();
+        assert_eq!(c.source, SourceChoice::SpotifyThenLastfm);
+        assert!(c.source.uses_spotify() && c.source.uses_lastfm());
+        assert_eq!(c.lastfm_user.as_deref(), Some("rj"));
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
+        let c = cfg(&[("SOURCE", "lastfm"), ("LASTFM_USER", "rj")]).unwrap();
+        assert!(!c.source.uses_spotify());
+    }
+
+    #[test]
+    fn lastfm_errors_name_the_variable_and_never_show_the_key() {
+        let key = "0123456789abcdef0123456789abcdef";
+        for (pairs, var) in [
+            (vec![("SOURCE", "lastfm,spotify")], "SOURCE"),
+            (vec![("SOURCE", "apple")], "SOURCE"),
+            (vec![("SOURCE", "lastfm")], "LASTFM_USER"),
+            (vec![("SOURCE", "spotify,lastfm")], "LASTFM_USER"),
+            (
+                vec![("SOURCE", "lastfm"), ("LASTFM_USER", "a b/c")],
+                "LASTFM_USER",
+            ),
+            (
+                vec![
+                    ("SOURCE", "lastfm"),
+                    ("LASTFM_USER", "rj"),
+                    ("TOKEN_SECRET_ID", "np"),
+                    ("LASTFM_API_KEY", key),
+                ],
+                "LASTFM_API_KEY",
+            ),
+            (
+                vec![("LASTFM_USER", "rj"), ("LASTFM_API_KEY", "short!")],
+                "LASTFM_API_KEY",
+            ),
+            (
+                vec![("LASTFM_API_BASE_URL", "ftp://x")],
+                "LASTFM_API_BASE_URL",
+            ),
+        ] {
+            let err = cfg(&pairs).unwrap_err().to_string();
+            assert!(err.starts_with(var), "{err}");
+            assert!(err.contains("expected"), "{err}");
+            assert!(!err.contains('\n'));
+            assert!(!err.contains(key) && !err.contains("short!"), "{err}");
+        }
+        let err = cfg(&[
+            ("LASTFM_USER", "rj"),
+            ("TOKEN_SECRET_ID", "np"),
+            ("LASTFM_API_KEY", key),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("lastfm_api_key"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `nowplaying serve --demo`: a simulated Spotify on a loopback port, reached through the real
 //! client code, that moves through every state: playing, paused, an episode, nothing playing
-//! (the recently played track) and a local file.
+//! (the recently played track) and a local file. The same server simulates Last.fm's API at
+//! `/2.0/` (`--demo --source lastfm`): a scrobble playing now, or only recent ones (paused and
+//! nothing playing look alike there).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +20,8 @@ pub const DEMO_ACCESS_TOKEN: &str = "demo-access-token";
 pub const DEMO_REFRESH_TOKEN: &str = "demo-refresh-token";
 pub const DEMO_CLIENT_ID: &str = "demo-client";
 pub const DEMO_CLIENT_SECRET: &str = "demo-secret";
+pub const DEMO_LASTFM_USER: &str = "demo";
+pub const DEMO_LASTFM_API_KEY: &str = "demo0000000000000000000000000000";
 
 /// The states, in the order the demo shows them.
 pub const STATES: [&str; 5] = ["playing", "paused", "episode", "recent", "local"];
@@ -59,6 +63,8 @@ pub async fn start_with_step(step: std::time::Duration) -> std::io::Result<Strin
         .route("/v1/me/top/{kind}", get(top))
         .route("/v1/me/tracks", get(saved))
         .route("/art/{name}", get(art))
+        .route("/2.0", get(lastfm))
+        .route("/2.0/", get(lastfm))
         .with_state(demo);
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -268,6 +274,106 @@ async fn saved(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
         .map(|i| json!({"added_at": ago(60 * 24 * (i as i64 + 1)), "track": catalogue_track(&demo.base, i + 2)}))
         .collect();
     Json(json!({ "items": items })).into_response()
+}
+
+/// The simulated Last.fm: `user.getRecentTracks` (a track playing now while the Spotify demo
+/// plays something, else only scrobbles), `user.getTopTracks`, `user.getTopArtists` and
+/// `user.getLovedTracks`, in Last.fm's JSON with its quirks (numbers as strings, `#text`).
+async fn lastfm(
+    State(demo): State<Arc<Demo>>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let error = |code: u32, message: &str| {
+        (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": code, "message": message, "links": []})),
+        )
+            .into_response()
+    };
+    if q.get("api_key").map(String::as_str) != Some(DEMO_LASTFM_API_KEY) {
+        return error(
+            10,
+            "Invalid API key - You must be granted a valid key by last.fm",
+        );
+    }
+    if q.get("user").map(String::as_str) != Some(DEMO_LASTFM_USER) {
+        return error(6, "User not found");
+    }
+    let base = &demo.base;
+    let scrobble = |i: usize, minutes: i64| {
+        let (_, name, artists, album, art, _) = CATALOGUE[i % CATALOGUE.len()];
+        let uts =
+            (time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes)).unix_timestamp();
+        json!({
+            "artist": {"#text": artists[0], "mbid": ""},
+            "album": {"#text": album, "mbid": ""},
+            "name": name, "mbid": "", "streamable": "0",
+            "url": format!("https://www.last.fm/music/{}/_/{}", artists[0].replace(' ', "+"), name.replace(' ', "+")),
+            "image": [
+                {"size": "small", "#text": format!("{base}/art/{art}.svg")},
+                {"size": "extralarge", "#text": format!("{base}/art/{art}.svg")}
+            ],
+            "date": {"uts": uts.to_string(), "#text": ""}
+        })
+    };
+    let body = match q.get("method").map(|m| m.to_ascii_lowercase()).as_deref() {
+        Some("user.getrecenttracks") => {
+            let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(50);
+            let mut tracks: Vec<Value> =
+                [(0, 7), (1, 11), (1, 15), (2, 19), (3, 24), (4, 30), (0, 36)]
+                    .iter()
+                    .take(limit.clamp(1, 50))
+                    .map(|(i, m)| scrobble(*i, *m))
+                    .collect();
+            let (state, _) = demo.phase();
+            if matches!(STATES[state], "playing" | "episode" | "local") {
+                let mut now = scrobble(1 + state, 0);
+                now.as_object_mut().unwrap().remove("date");
+                now["@attr"] = json!({"nowplaying": "true"});
+                tracks.insert(0, now);
+            }
+            json!({"recenttracks": {"track": tracks, "@attr": {"user": DEMO_LASTFM_USER, "page": "1", "total": "7"}}})
+        }
+        Some("user.gettoptracks") => json!({"toptracks": {"track": (0..CATALOGUE.len()).map(|i| {
+            let mut t = scrobble(i, 0);
+            t.as_object_mut().unwrap().remove("date");
+            t["@attr"] = json!({"rank": (i + 1).to_string()});
+            t["playcount"] = json!((50 - 7 * i).to_string());
+            t["duration"] = json!((CATALOGUE[i].5 / 1000).to_string());
+            t
+        }).collect::<Vec<_>>()}}),
+        Some("user.gettopartists") => {
+            let artists: Vec<Value> = [
+                ("The Rollbacks", "dusk"),
+                ("The Loopbacks", "sunrise"),
+                ("Localhost Trio", "podcast"),
+                ("TTL Five", "sunrise"),
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, (name, art))| {
+                json!({
+                    "name": name, "playcount": (40 - 5 * i).to_string(), "@attr": {"rank": (i + 1).to_string()},
+                    "url": format!("https://www.last.fm/music/{}", name.replace(' ', "+")),
+                    "image": [{"size": "extralarge", "#text": format!("{base}/art/{art}.svg")}]
+                })
+            })
+            .collect();
+            json!({"topartists": {"artist": artists}})
+        }
+        Some("user.getlovedtracks") => json!({"lovedtracks": {"track": (0..3).map(|i| {
+            let mut t = scrobble(i + 2, 60 * 24 * (i as i64 + 1));
+            t.as_object_mut().unwrap().remove("album");
+            t
+        }).collect::<Vec<_>>()}}),
+        _ => {
+            return error(
+                3,
+                "Invalid Method - No method with that name in this package",
+            )
+        }
+    };
+    Json(body).into_response()
 }
 
 /// Album art drawn on the fly, so the demo needs no network.

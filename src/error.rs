@@ -1,5 +1,6 @@
 //! The library's error type. Each variant has one layer that acts on it (docs/architecture.md).
 
+use crate::lastfm::LastFmError;
 use crate::spotify::SpotifyError;
 use crate::store::StoreError;
 
@@ -19,6 +20,16 @@ pub enum Error {
     Busy,
     #[error(transparent)]
     Spotify(#[from] SpotifyError),
+    /// A source other than Spotify asked for a pause (Last.fm's error 29): the answer cache
+    /// starts the same shared cooldown as for Spotify's `429`.
+    #[error("{origin} rate limit, retry after {retry_after_s} s")]
+    RateLimited {
+        origin: &'static str,
+        retry_after_s: u64,
+    },
+    /// Last.fm failed or refused (its rate limit arrives as [`Error::RateLimited`]).
+    #[error(transparent)]
+    LastFm(LastFmError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -26,9 +37,22 @@ pub enum Error {
 impl Error {
     /// Errors that only the owner can fix: answering `null` is right, serving stale is not.
     pub fn owner_must_act(&self) -> bool {
-        matches!(
-            self,
-            Error::NotAuthorized | Error::MustReauthorize | Error::InvalidClient
-        )
+        match self {
+            Error::NotAuthorized | Error::MustReauthorize | Error::InvalidClient => true,
+            Error::LastFm(e) => e.owner_must_act(),
+            _ => false,
+        }
+    }
+}
+
+impl From<LastFmError> for Error {
+    fn from(e: LastFmError) -> Self {
+        match e {
+            LastFmError::RateLimited { retry_after_s } => Error::RateLimited {
+                origin: "Last.fm",
+                retry_after_s,
+            },
+            e => Error::LastFm(e),
+        }
     }
 }

@@ -17,6 +17,9 @@ pub fn top_key(kind: &str, range: &str) -> String {
 
 /// Until when no process asks Spotify (a `429`, or a `401` to a fresh token).
 pub const COOLDOWN_KEY: &str = "cooldown";
+/// Until when no process asks Last.fm (its error 29). Its own key: with `SOURCE=spotify,lastfm`
+/// a pause of the fallback must not stop Spotify.
+pub const LASTFM_COOLDOWN_KEY: &str = "cooldown:lastfm";
 /// The privacy switch (`nowplaying hide`): value `true` while hidden.
 pub const HIDDEN_KEY: &str = "hidden";
 

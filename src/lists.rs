@@ -11,6 +11,8 @@ use crate::cache::{Answer, AnswerCache};
 use crate::config::{Config, ProfileEndpoints};
 use crate::error::Error;
 use crate::keys;
+use crate::lastfm::Period;
+use crate::source::{both_failed, falls_back, LastFm, Sources};
 use crate::spotify::SpotifyError;
 use crate::upstream::Upstream;
 
@@ -65,6 +67,16 @@ impl TimeRange {
             TimeRange::ShortTerm => "short_term",
             TimeRange::MediumTerm => "medium_term",
             TimeRange::LongTerm => "long_term",
+        }
+    }
+
+    /// The Last.fm `period` standing for this range: `1month`, `6month`, `12month` (Spotify's
+    /// ranges are about 4 weeks, 6 months and a year).
+    pub fn lastfm_period(self) -> Period {
+        match self {
+            TimeRange::ShortTerm => Period::OneMonth,
+            TimeRange::MediumTerm => Period::SixMonths,
+            TimeRange::LongTerm => Period::TwelveMonths,
         }
     }
 
@@ -178,35 +190,88 @@ impl ProfileSettings {
 }
 
 /// The whole list as cached: `{"items": [...]}` with up to [`FETCH_LIMIT`] entries, or `null`
-/// (hidden, not authorized, a scope missing, or Spotify failing with no good copy left).
+/// (hidden, not authorized, a scope missing, or the source failing with no good copy left).
+/// From Last.fm with `SOURCE=lastfm`, or when Spotify can't be asked with
+/// `SOURCE=spotify,lastfm` (as for `/api/spotify`).
 pub async fn fetch_list(
     cache: &AnswerCache,
     upstream: &Upstream,
+    sources: &Sources,
     settings: &ProfileSettings,
     list: ProfileList,
 ) -> Answer {
     let key = list.key();
     let key_ref = key.as_str();
+    let ttl = settings.ttl_ms(list);
+    if let Some(lastfm) = sources.lastfm_only() {
+        return cache
+            .get_or_fetch(&key, ttl, || ask_lastfm(lastfm, list))
+            .await;
+    }
+    if let Some(lastfm) = sources.lastfm_fallback() {
+        return cache
+            .get_or_fetch_with_fallback(
+                &key,
+                ttl,
+                || async move {
+                    match ask_spotify(upstream, list).await {
+                        Err(e) if falls_back(&e) => match ask_lastfm(lastfm, list).await {
+                            Ok(v) => Ok(v),
+                            Err(e2) => missing_scope_is_null(both_failed(e, e2), key_ref, list),
+                        },
+                        other => other,
+                    }
+                },
+                Some(|| ask_lastfm(lastfm, list)),
+            )
+            .await;
+    }
     cache
-        .get_or_fetch(&key, settings.ttl_ms(list), || async move {
+        .get_or_fetch(&key, ttl, || async move {
             match ask_spotify(upstream, list).await {
-                Err(Error::Spotify(SpotifyError::Forbidden(detail))) => {
-                    tracing::warn!(
-                        alert = "owner_must_act",
-                        reason = "missing_scope",
-                        list = key_ref,
-                        scope = list.scope(),
-                        detail = %detail,
-                        "Spotify refused {} (403): the stored sign-in lacks the scope {}; run `nowplaying authorize` to grant it (answering null meanwhile)",
-                        list.spotify_path(),
-                        list.scope(),
-                    );
-                    Ok(Value::Null)
-                }
-                other => other,
+                Err(e) => missing_scope_is_null(e, key_ref, list),
+                ok => ok,
             }
         })
         .await
+}
+
+/// A `403` means the sign-in lacks the list's scope: the owner must act, the list is `null`.
+fn missing_scope_is_null(err: Error, key: &str, list: ProfileList) -> Result<Value, Error> {
+    match err {
+        Error::Spotify(SpotifyError::Forbidden(detail)) => {
+            tracing::warn!(
+                alert = "owner_must_act",
+                reason = "missing_scope",
+                list = key,
+                scope = list.scope(),
+                detail = %detail,
+                "Spotify refused {} (403): the stored sign-in lacks the scope {}; run `nowplaying authorize` to grant it (answering null meanwhile)",
+                list.spotify_path(),
+                list.scope(),
+            );
+            Ok(Value::Null)
+        }
+        other => Err(other),
+    }
+}
+
+/// The list from Last.fm: the history from `user.getRecentTracks`, the top lists from
+/// `user.getTopTracks` / `user.getTopArtists` over the range's period, the saved tracks from
+/// `user.getLovedTracks`.
+async fn ask_lastfm(lastfm: &LastFm, list: ProfileList) -> Result<Value, Error> {
+    let items = match list {
+        ProfileList::Recent => serde_json::to_value(lastfm.history(FETCH_LIMIT).await?),
+        ProfileList::Top(TopKind::Tracks, range) => {
+            serde_json::to_value(lastfm.top_tracks(range.lastfm_period()).await?)
+        }
+        ProfileList::Top(TopKind::Artists, range) => {
+            serde_json::to_value(lastfm.top_artists(range.lastfm_period()).await?)
+        }
+        ProfileList::Saved => serde_json::to_value(lastfm.loved_tracks().await?),
+    }
+    .expect("list items serialise");
+    Ok(json!({ "items": items }))
 }
 
 async fn ask_spotify(upstream: &Upstream, list: ProfileList) -> Result<Value, Error> {

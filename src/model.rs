@@ -19,6 +19,33 @@ pub enum Status {
     Saved,
 }
 
+/// Which service an answer was read from (`"spotify"` or `"lastfm"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Answers cached before the field existed were all Spotify's.
+    #[default]
+    Spotify,
+    Lastfm,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Spotify => "spotify",
+            Source::Lastfm => "lastfm",
+        }
+    }
+
+    /// The service's name for people ("Spotify", "Last.fm").
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Source::Spotify => "Spotify",
+            Source::Lastfm => "Last.fm",
+        }
+    }
+}
+
 /// What kind of item is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -37,17 +64,23 @@ pub struct NowPlaying {
     pub kind: ItemType,
     pub name: String,
     pub artists: String,
-    pub album: String,
+    /// The album (the show, for an episode); null when there is none (an untagged local file,
+    /// a scrobble without an album).
+    pub album: Option<String>,
     pub album_image: Option<String>,
     pub song_url: Option<String>,
     pub track_id: Option<String>,
     pub preview_url: Option<String>,
     pub progress_ms: Option<u64>,
-    pub duration_ms: u64,
-    /// Epoch milliseconds at which this was read from Spotify.
+    /// Always a number from Spotify; null from Last.fm, which does not say.
+    pub duration_ms: Option<u64>,
+    /// Epoch milliseconds at which this was read from the source.
     pub timestamp: u64,
     pub played_at: Option<String>,
     pub stale: bool,
+    /// Where the answer came from.
+    #[serde(default)]
+    pub source: Source,
 }
 
 /// A track in one of the profile lists (`/api/spotify/recent`, `/top/tracks`, `/saved`): the
@@ -73,13 +106,16 @@ pub struct ListTrack {
 #[serde(rename_all = "camelCase")]
 pub struct TopArtist {
     pub name: String,
-    /// The largest image; null when Spotify has none.
+    /// The largest image; null when there is none (Last.fm's grey star counts as none).
     pub image: Option<String>,
-    /// The `open.spotify.com` link.
+    /// The `open.spotify.com` link, or the artist's Last.fm page.
     pub url: Option<String>,
     /// 1 for the most played.
     pub rank: u32,
     /// Spotify's genres for the artist; often empty (Spotify stopped filling them for new apps).
     #[serde(default)]
     pub genres: Vec<String>,
+    /// Where the list came from.
+    #[serde(default)]
+    pub source: Source,
 }

@@ -1,25 +1,70 @@
-//! `GET /api/spotify`: currently-playing, and recently-played when nothing plays.
+//! `GET /api/spotify`: currently-playing, and recently-played when nothing plays; from Last.fm
+//! with `SOURCE=lastfm`, or when Spotify can't be asked with `SOURCE=spotify,lastfm`.
+
+use serde_json::Value;
 
 use crate::cache::{Answer, AnswerCache};
 use crate::error::Error;
 use crate::keys::ANSWER_KEY;
 use crate::model::NowPlaying;
+use crate::source::{both_failed, falls_back, LastFm, Sources};
 use crate::upstream::Upstream;
 
 /// The answer, through the cache; a stale object carries `"stale": true`.
-pub async fn answer(cache: &AnswerCache, upstream: &Upstream, show_recent: bool) -> Answer {
-    let mut answer = cache
-        .get_or_fetch(ANSWER_KEY, cache.ttl_ms(), || async {
-            let np = fetch(upstream, show_recent).await?;
-            Ok(serde_json::to_value(np).expect("NowPlaying serialises"))
-        })
-        .await;
+pub async fn answer(
+    cache: &AnswerCache,
+    upstream: &Upstream,
+    sources: &Sources,
+    show_recent: bool,
+) -> Answer {
+    let ttl = cache.ttl_ms();
+    let mut answer = if let Some(lastfm) = sources.lastfm_only() {
+        cache
+            .get_or_fetch(ANSWER_KEY, ttl, || from_lastfm(lastfm, show_recent))
+            .await
+    } else if let Some(lastfm) = sources.lastfm_fallback() {
+        // Spotify first; Last.fm when Spotify can't be asked, and (through the cache) during
+        // Spotify's cooldown when no stale answer is left.
+        cache
+            .get_or_fetch_with_fallback(
+                ANSWER_KEY,
+                ttl,
+                || async move {
+                    match from_spotify(upstream, show_recent).await {
+                        Err(e) if falls_back(&e) => {
+                            tracing::info!(error = %e, "Spotify can't be asked: answering from Last.fm");
+                            match from_lastfm(lastfm, show_recent).await {
+                                Ok(v) => Ok(v),
+                                Err(e2) => Err(both_failed(e, e2)),
+                            }
+                        }
+                        other => other,
+                    }
+                },
+                Some(|| from_lastfm(lastfm, show_recent)),
+            )
+            .await
+    } else {
+        cache
+            .get_or_fetch(ANSWER_KEY, ttl, || from_spotify(upstream, show_recent))
+            .await
+    };
     if answer.stale {
         if let Some(map) = answer.value.as_object_mut() {
             map.insert("stale".into(), true.into());
         }
     }
     answer
+}
+
+async fn from_spotify(upstream: &Upstream, show_recent: bool) -> Result<Value, Error> {
+    let np = fetch(upstream, show_recent).await?;
+    Ok(serde_json::to_value(np).expect("NowPlaying serialises"))
+}
+
+async fn from_lastfm(lastfm: &LastFm, show_recent: bool) -> Result<Value, Error> {
+    let np = lastfm.now_playing(show_recent).await?;
+    Ok(serde_json::to_value(np).expect("NowPlaying serialises"))
 }
 
 /// Reads Spotify: currently-playing, and recently-played when nothing plays.

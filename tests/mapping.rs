@@ -21,7 +21,7 @@ async fn track_playing() {
             "albumImage": "https://i.scdn.co/image/large",
             "songUrl": "https://open.spotify.com/track/t1", "trackId": "t1", "previewUrl": null,
             "progressMs": 1234, "durationMs": 200000, "timestamp": T0, "playedAt": null,
-            "stale": false
+            "stale": false, "source": "spotify"
         })
     );
     let stats = app.fake.stats();
@@ -178,7 +178,7 @@ async fn missing_optional_fields_do_not_fail_the_answer() {
     })));
     let v = app.now().await;
     assert_eq!(v["name"], "Bare");
-    assert_eq!(v["album"], "");
+    assert_eq!(v["album"], Value::Null);
     assert_eq!(v["albumImage"], Value::Null);
     assert_eq!(v["durationMs"], 0);
     assert_eq!(v["progressMs"], 0);

@@ -424,6 +424,7 @@ async fn top_artists_have_name_image_url_rank_genres() {
             "url": "https://open.spotify.com/artist/ar1",
             "rank": 1,
             "genres": ["trip hop", "electronica"],
+            "source": "spotify",
         })
     );
     assert_eq!(items[1]["rank"], 2);

@@ -48,9 +48,13 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:3000")]
         addr: SocketAddr,
-        /// Use a simulated Spotify: no account, no network.
+        /// Use a simulated Spotify (and Last.fm): no account, no network.
         #[arg(long)]
         demo: bool,
+        /// Where answers come from, instead of SOURCE: spotify, lastfm or spotify,lastfm
+        /// (with --demo: which one to simulate).
+        #[arg(long, value_name = "SOURCE", value_parser = parse_source)]
+        source: Option<nowplaying::config::SourceChoice>,
     },
     /// Sign in to Spotify once and store the credentials (client id, secret, refresh token).
     #[command(after_help = format!("{CREDENTIAL_VARIABLES}\n\n{EXIT_CODES}"))]
@@ -90,6 +94,12 @@ enum Command {
     Show,
 }
 
+/// `--source`: as `SOURCE`.
+fn parse_source(value: &str) -> Result<nowplaying::config::SourceChoice, String> {
+    nowplaying::config::SourceChoice::parse(value)
+        .ok_or_else(|| format!("expected {}", nowplaying::config::SourceChoice::ACCEPTED))
+}
+
 /// `--timeout`: a whole number of seconds from 1 to a day (0 would give up before the browser opens).
 fn parse_timeout(value: &str) -> Result<u64, String> {
     match value.trim().parse::<u64>() {
@@ -113,7 +123,18 @@ async fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Serve { addr, demo } => nowplaying::cli::serve::run(config, addr, demo).await,
+        Command::Serve { addr, demo, source } => {
+            let mut config = config;
+            if let Some(source) = source {
+                config.source = source;
+                // A source named on the command line needs its settings like SOURCE does.
+                if source.uses_lastfm() && config.lastfm_user.is_none() && !demo {
+                    eprintln!("nowplaying: LASTFM_USER=\"\" is not valid: expected the Last.fm user whose scrobbles are shown (needed by --source {})", source.as_str());
+                    return ExitCode::from(2);
+                }
+            }
+            nowplaying::cli::serve::run(config, addr, demo).await
+        }
         Command::Authorize {
             port,
             no_browser,

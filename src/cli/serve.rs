@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::app;
 use crate::clock::SystemClock;
-use crate::config::Config;
+use crate::config::{Config, SourceChoice};
 use crate::spotify::SpotifyClient;
 use crate::store::memory::{MemoryCredentials, MemoryState};
 use crate::store::{CredentialStore, Credentials};
@@ -17,9 +17,15 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
             .await
             .map_err(|e| format!("could not start the simulated Spotify: {e}"))?;
         config.api_base_url = base.clone();
-        config.accounts_base_url = base;
+        config.accounts_base_url = base.clone();
         config.token_secret_id = None;
         config.cache_table = None;
+        if config.source.uses_lastfm() {
+            // The simulated Last.fm lives on the same loopback server.
+            config.lastfm_api_base_url = format!("{base}/2.0");
+            config.lastfm_user = Some(crate::demo::DEMO_LASTFM_USER.into());
+            config.lastfm_api_key = Some(crate::demo::DEMO_LASTFM_API_KEY.into());
+        }
         // The demo shows everything: the history, the top lists and the library too.
         config.profile_endpoints.top = true;
         config.profile_endpoints.saved = true;
@@ -39,7 +45,13 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
         app::build(&config, &stores, spotify, Arc::new(SystemClock))
     } else {
         let stores = app::stores(&config).await;
-        check_credentials(stores.credentials.as_ref()).await?;
+        // Spotify's sign-in is needed only when Spotify is the only source; Last.fm needs its key.
+        if config.source == SourceChoice::Spotify {
+            check_credentials(stores.credentials.as_ref()).await?;
+        }
+        if config.source.uses_lastfm() {
+            check_lastfm_key(&config, stores.credentials.as_ref()).await?;
+        }
         let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
         app::build(&config, &stores, spotify, Arc::new(SystemClock))
     };
@@ -56,7 +68,12 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
         .map_err(|e| format!("could not read the listening address: {e}"))?;
     if demo {
         say(&format!(
-            "nowplaying demo (simulated Spotify, no account needed): open http://{local}/"
+            "nowplaying demo (simulated {}, no account needed): open http://{local}/",
+            match config.source {
+                SourceChoice::Spotify => "Spotify",
+                SourceChoice::Lastfm => "Last.fm",
+                SourceChoice::SpotifyThenLastfm => "Spotify and Last.fm",
+            }
         ));
         say(&format!(
             "the API is http://{local}/api/spotify; it moves through {} every {} s",
@@ -87,6 +104,22 @@ async fn check_credentials(store: &dyn CredentialStore) -> Result<(), String> {
         Err(e) => Err(format!(
             "{e}: fix it, run `nowplaying authorize`, or try `nowplaying serve --demo`"
         )),
+    }
+}
+
+/// With Last.fm as a source: a key in `LASTFM_API_KEY` or in the credentials (`lastfm_api_key`).
+async fn check_lastfm_key(config: &Config, store: &dyn CredentialStore) -> Result<(), String> {
+    if config.lastfm_api_key.is_some() {
+        return Ok(());
+    }
+    match store.load().await {
+        Ok(Some(c)) if crate::source::stored_key(&c).is_some() => Ok(()),
+        Ok(_) => Err(format!(
+            "no Last.fm API key (SOURCE={}): set LASTFM_API_KEY or put it into the {} as lastfm_api_key (get one at https://www.last.fm/api/account/create), or try `nowplaying serve --demo --source lastfm`",
+            config.source.as_str(),
+            store.describe()
+        )),
+        Err(e) => Err(format!("{e}: the Last.fm API key could not be read")),
     }
 }
 

@@ -11,10 +11,11 @@ use serde_json::Value;
 use crate::app::{self, Stores};
 use crate::cache::{stored_answer, StoredAnswer};
 use crate::clock::SystemClock;
-use crate::config::{AllowedOrigins, Config};
+use crate::config::{AllowedOrigins, Config, SourceChoice};
 use crate::cooldown::Cooldown;
 use crate::error::Error;
 use crate::keys::ANSWER_KEY;
+use crate::lastfm::{LastFmClient, LastFmError, OwnerAction};
 use crate::spotify::SpotifyClient;
 use crate::store::Credentials;
 use crate::tokens::{TokenKeeper, WARN_DAYS};
@@ -35,7 +36,14 @@ pub async fn run(config: Config) -> Result<(), String> {
 
     configuration(&config, &stores);
     let (credentials, answer) = reachability(&stores, &mut report).await;
-    let complete = authorization(&config, credentials.as_ref(), now, &mut report);
+    lastfm_section(&config, credentials.as_ref(), now, &mut report).await;
+    let complete = if config.source.uses_spotify() {
+        authorization(&config, credentials.as_ref(), now, &mut report)
+    } else {
+        println!("Authorization");
+        println!("  Spotify:            not needed (SOURCE=lastfm)");
+        false
+    };
     let hidden = crate::cli::privacy::is_hidden(&config, &stores).await;
     println!(
         "Privacy switch:       {}",
@@ -51,7 +59,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     if complete {
         spotify_check(&config, &stores, now, &mut report).await;
-    } else {
+    } else if config.source.uses_spotify() {
         println!("Spotify:              not checked (no usable credentials)");
     }
 
@@ -77,6 +85,15 @@ fn configuration(config: &Config, stores: &Stores) {
             "  shared state:       none (CACHE_TABLE unset: each process keeps its own cache)"
         );
     }
+    println!(
+        "  source:             {}",
+        match config.source {
+            SourceChoice::Spotify => "spotify",
+            SourceChoice::Lastfm => "lastfm (Spotify is not asked)",
+            SourceChoice::SpotifyThenLastfm =>
+                "spotify,lastfm (Spotify first; Last.fm when Spotify can't be asked)",
+        }
+    );
     println!("  cache window:       {} s", config.cache_ttl.as_secs());
     match &config.allowed_origins {
         AllowedOrigins::Any => println!("  allowed origins:    * (any)"),
@@ -112,6 +129,71 @@ fn configuration(config: &Config, stores: &Stores) {
             "  Spotify:            API {}, accounts {}",
             config.api_base_url, config.accounts_base_url
         );
+    }
+}
+
+/// Last.fm, when it is a source: the user, where the key comes from, and one
+/// `user.getRecentTracks` call, which proves the key (errors 10, 26), the user (6) and that the
+/// recent listening is public (17).
+async fn lastfm_section(
+    config: &Config,
+    credentials: Result<&Option<Credentials>, &()>,
+    now: u64,
+    report: &mut Report,
+) {
+    if !config.source.uses_lastfm() {
+        return;
+    }
+    println!("Last.fm");
+    let user = config.lastfm_user.clone().unwrap_or_default();
+    println!("  user:               {user}");
+    let key = match (&config.lastfm_api_key, credentials) {
+        (Some(k), _) => {
+            println!("  API key:            from LASTFM_API_KEY");
+            Some(k.clone())
+        }
+        (None, Ok(c)) => match c.as_ref().and_then(crate::source::stored_key) {
+            Some(k) => {
+                println!("  API key:            stored in the credentials (lastfm_api_key)");
+                Some(k)
+            }
+            None => {
+                println!("  API key:            MISSING");
+                report
+                    .problems
+                    .push(OwnerAction::NoKey.advice().to_string());
+                None
+            }
+        },
+        (None, Err(())) => {
+            println!("  API key:            unknown (the credentials store is unreachable)");
+            None
+        }
+    };
+    let Some(key) = key else {
+        println!("  check:              not done (no API key)");
+        return;
+    };
+    let client = LastFmClient::new(&config.lastfm_api_base_url);
+    match client.recent_tracks(&key, &user, 1, now).await {
+        Ok(tracks) => {
+            let shown = crate::lastfm::map::now_playing(tracks, true);
+            println!(
+                "  check:              OK: the key works, the user exists, recent listening is public; {}",
+                match shown {
+                    Some(np) => describe_answer(&serde_json::to_value(np).unwrap_or(Value::Null)),
+                    None => "no scrobbles yet".into(),
+                }
+            );
+        }
+        Err(LastFmError::OwnerMustAct(action)) => {
+            println!("  check:              PROBLEM: {}", action.advice());
+            report.problems.push(action.advice().to_string());
+        }
+        Err(e) => {
+            println!("  check:              WARNING: could not check right now: {e}");
+            report.warnings += 1;
+        }
     }
 }
 
@@ -270,11 +352,31 @@ fn cached_answer(stores: &Stores, answer: Option<Option<StoredAnswer>>, now: u64
             } else {
                 "expired"
             };
+            let from = match a.value.get("source").and_then(Value::as_str) {
+                Some("lastfm") => " from Last.fm",
+                Some(_) => " from Spotify",
+                None => "",
+            };
+            let age = if from == " from Last.fm" {
+                age.replace("read from Spotify", "read")
+            } else {
+                age
+            };
             println!(
-                "Cached answer:        {}{age} ({fresh}{})",
+                "Cached answer:        {}{from}{age} ({fresh}{})",
                 describe_answer(&a.value),
                 if a.stale { ", stale" } else { "" }
             );
+            if !a.value.is_null() {
+                println!(
+                    "Last answered by:     {}",
+                    if from == " from Last.fm" {
+                        "Last.fm"
+                    } else {
+                        "Spotify"
+                    }
+                );
+            }
         }
         Some(None) => println!("Cached answer:        none"),
         None if stores.shared => {}

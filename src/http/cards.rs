@@ -9,7 +9,7 @@ use super::params::{self, RANGE_ACCEPTED};
 use super::respond::{cache_control, cacheable, ApiError};
 use super::SharedApp;
 use crate::lists::{self, ProfileList, TopKind};
-use crate::model::NowPlaying;
+use crate::model::{NowPlaying, Source};
 use crate::svg::Theme;
 
 const SVG: &str = "image/svg+xml; charset=utf-8";
@@ -28,7 +28,8 @@ pub async fn now_playing(
             theme = v.parse::<Theme>().map_err(ApiError::BadRequest)?;
         }
     }
-    let answer = crate::nowplaying::answer(&app.cache, &app.upstream, app.show_recent).await;
+    let answer =
+        crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
     let np: Option<NowPlaying> = serde_json::from_value(answer.value).ok();
     let art = match np.as_ref().and_then(|n| n.album_image.as_deref()) {
         Some(url) if art_allowed(&app.art_hosts, url) => app.art.data_uri(url).await,
@@ -74,14 +75,25 @@ pub async fn top(
     let limit = params::limit(&p, 10, 5, TOP_SVG_LIMIT_ACCEPTED)?;
 
     let list = ProfileList::Top(kind, range);
-    let answer = lists::fetch_list(&app.cache, &app.upstream, &app.profile, list).await;
+    let answer =
+        lists::fetch_list(&app.cache, &app.upstream, &app.sources, &app.profile, list).await;
     let rows = answer
         .value
         .get("items")
         .and_then(Value::as_array)
         .map(|items| crate::svg::rows_from_items(items, kind == TopKind::Artists, limit as usize));
     let heading = format!("Top {} · {}", kind.as_str(), range.describe());
-    let svg = crate::svg::render_top_card(&heading, rows.as_deref(), theme);
+    let source = answer
+        .value
+        .pointer("/items/0/source")
+        .cloned()
+        .and_then(|s| serde_json::from_value::<Source>(s).ok())
+        .unwrap_or(if app.sources.lastfm_only().is_some() {
+            Source::Lastfm
+        } else {
+            Source::Spotify
+        });
+    let svg = crate::svg::render_top_card_from(&heading, rows.as_deref(), theme, source);
     Ok(cacheable(
         &headers,
         svg.into_bytes(),

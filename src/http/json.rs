@@ -11,7 +11,8 @@ use crate::lists::{self, ProfileList, TopKind};
 
 /// `GET /api/spotify`.
 pub async fn now_playing(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
-    let answer = crate::nowplaying::answer(&app.cache, &app.upstream, app.show_recent).await;
+    let answer =
+        crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
     json_answer(&headers, &answer)
 }
 
@@ -78,7 +79,8 @@ async fn list_answer(
     list: ProfileList,
     limit: u8,
 ) -> Response {
-    let answer = lists::fetch_list(&app.cache, &app.upstream, &app.profile, list).await;
+    let answer =
+        lists::fetch_list(&app.cache, &app.upstream, &app.sources, &app.profile, list).await;
     let body = lists::cut(&answer, limit);
     json_answer(headers, &answer.with_value(body))
 }

@@ -17,6 +17,7 @@ use crate::art::ArtCache;
 use crate::cache::AnswerCache;
 use crate::config::AllowedOrigins;
 use crate::lists::ProfileSettings;
+use crate::source::Sources;
 use crate::tokens::TokenKeeper;
 use crate::upstream::Upstream;
 
@@ -40,6 +41,8 @@ pub struct AppState {
     pub art_hosts: Vec<String>,
     /// The listening profile endpoints: which are on, and their cache windows.
     pub profile: ProfileSettings,
+    /// Where answers come from (`SOURCE`): Spotify, Last.fm, or both.
+    pub sources: Sources,
 }
 
 pub type SharedApp = Arc<AppState>;

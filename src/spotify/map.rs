@@ -1,7 +1,7 @@
 //! From Spotify's wire types to the public model: [`NowPlaying`], [`ListTrack`], [`TopArtist`].
 
 use super::wire;
-use crate::model::{ItemType, ListTrack, NowPlaying, Status, TopArtist};
+use crate::model::{ItemType, ListTrack, NowPlaying, Source, Status, TopArtist};
 
 /// Maps a currently-playing answer. `None` when there is no item to show (ads, unknown types,
 /// `item: null`): the caller then asks recently-played.
@@ -16,7 +16,7 @@ pub fn current(cp: wire::CurrentlyPlaying, read_at_ms: u64) -> Option<NowPlaying
         Status::Paused
     };
     np.progress_ms = Some(match cp.progress_ms {
-        Some(p) if np.duration_ms > 0 => p.min(np.duration_ms),
+        Some(p) if np.duration_ms.unwrap_or(0) > 0 => p.min(np.duration_ms.unwrap_or(0)),
         Some(p) => p,
         None => 0,
     });
@@ -98,6 +98,7 @@ pub fn top_artists(t: wire::TopArtists) -> Vec<TopArtist> {
                     .into_iter()
                     .filter(|g| !g.trim().is_empty())
                     .collect(),
+                source: Source::Spotify,
             })
         })
         .enumerate()
@@ -177,7 +178,8 @@ pub fn item_to_model(item: wire::Item, episode_hint: bool, read_at_ms: u64) -> O
         kind,
         name: non_empty(item.name).unwrap_or_else(|| "Unknown title".to_string()),
         artists,
-        album,
+        // An untagged local file comes with an album name of "": that is no album.
+        album: non_empty(Some(album)),
         album_image: if local { None } else { largest_image(images) },
         song_url: if local {
             None
@@ -187,10 +189,11 @@ pub fn item_to_model(item: wire::Item, episode_hint: bool, read_at_ms: u64) -> O
         track_id: if local { None } else { non_empty(item.id) },
         preview_url: non_empty(item.preview_url),
         progress_ms: None,
-        duration_ms: item.duration_ms.unwrap_or(0),
+        duration_ms: Some(item.duration_ms.unwrap_or(0)),
         timestamp: read_at_ms,
         played_at: None,
         stale: false,
+        source: Source::Spotify,
     })
 }
 
@@ -256,6 +259,24 @@ mod tests {
         assert_eq!(np.track_id, None);
         assert_eq!(np.song_url, None);
         assert_eq!(np.album_image, None);
+        assert_eq!(np.album.as_deref(), Some("Local"));
+        assert_eq!(np.source, Source::Spotify);
+    }
+
+    #[test]
+    fn an_untagged_local_file_has_no_album() {
+        let np = current(
+            cp(json!({"is_playing": true, "progress_ms": 5,
+              "item": {"type": "track", "id": null, "is_local": true, "name": "take.mp3",
+                "artists": [], "album": {"name": "", "images": []}, "duration_ms": 10}})),
+            1,
+        )
+        .unwrap();
+        assert_eq!(np.album, None);
+        assert_eq!(
+            serde_json::to_value(&np).unwrap()["album"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]
@@ -268,7 +289,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(np.name, "Unknown title");
-        assert_eq!(np.duration_ms, 0);
+        assert_eq!(np.duration_ms, Some(0));
         assert!(!np.is_playing);
     }
 

@@ -14,7 +14,7 @@ mod now_playing;
 mod top;
 
 pub use now_playing::{render_card, HEIGHT};
-pub use top::{render_top_card, rows_from_items, TopRow};
+pub use top::{render_top_card, render_top_card_from, rows_from_items, TopRow};
 
 /// Card width in pixels (both cards).
 pub const WIDTH: u32 = 400;

@@ -18,7 +18,9 @@ const TEXT_RIGHT: u32 = WIDTH - 14;
 const BAR_RIGHT: u32 = 300;
 
 /// Width budgets, in "narrow character" units (see [`truncate`]), for each line.
-const LABEL_BUDGET: usize = 44;
+const LABEL_BUDGET: usize = 31;
+/// The source mark ("on Spotify", "on Last.fm") on the right of the label line.
+const MARK_BUDGET: usize = 12;
 const TITLE_BUDGET: usize = 28;
 const ARTIST_BUDGET: usize = 36;
 const ALBUM_BUDGET: usize = 40;
@@ -38,7 +40,13 @@ pub fn render_card(
 
     let a11y = match answer {
         None => "Not listening to Spotify".to_string(),
-        Some(np) => format!("{}: {} by {}", label(np, now_ms), np.name, np.artists),
+        Some(np) => format!(
+            "{}: {} by {} (on {})",
+            label(np, now_ms),
+            np.name,
+            np.artists,
+            np.source.display_name()
+        ),
     };
 
     let _ = write!(
@@ -87,6 +95,7 @@ pub fn render_card(
                 p.accent,
                 &truncate(&label(np, now_ms), LABEL_BUDGET),
             );
+            source_mark(&mut out, &p, np);
             text(
                 &mut out,
                 54,
@@ -112,13 +121,29 @@ pub fn render_card(
                     12,
                     "400",
                     p.muted,
-                    &truncate(&np.album, ALBUM_BUDGET),
+                    &truncate(np.album.as_deref().unwrap_or_default(), ALBUM_BUDGET),
                 ),
             }
         }
     }
     out.push_str("</g></svg>");
     out
+}
+
+/// Where the answer came from, small and muted on the right of the label line. The card is an
+/// image (GitHub shows it through its proxy), so the mark is text: the README's link around the
+/// card goes to the owner's profile on that service (docs/api.md).
+fn source_mark(out: &mut String, p: &Palette, np: &NowPlaying) {
+    let _ = write!(
+        out,
+        r##"<text class="np-source" data-source="{source}" x="{TEXT_RIGHT}" y="30" font-size="11" fill="{muted}" text-anchor="end">{mark}</text>"##,
+        source = np.source.as_str(),
+        muted = p.muted,
+        mark = escape(&truncate(
+            &format!("on {}", np.source.display_name()),
+            MARK_BUDGET
+        )),
+    );
 }
 
 /// "Now playing", "Paused", "Recently played · 5 minutes ago", with " · Episode" for episodes.
@@ -167,7 +192,7 @@ fn progress(np: &NowPlaying, now_ms: u64) -> Option<(u64, u64)> {
     if np.status == Status::Recent {
         return None;
     }
-    let dur = np.duration_ms;
+    let dur = np.duration_ms.unwrap_or(0);
     let pos = if np.is_playing {
         pos.saturating_add(now_ms.saturating_sub(np.timestamp))
     } else {
@@ -250,16 +275,17 @@ mod tests {
             kind: ItemType::Track,
             name: name.to_string(),
             artists: "Artist One, Artist Two".to_string(),
-            album: "An Album".to_string(),
+            album: Some("An Album".to_string()),
             album_image: Some("https://i.scdn.co/image/abc".to_string()),
             song_url: Some("https://open.spotify.com/track/abc".to_string()),
             track_id: Some("abc".to_string()),
             preview_url: None,
             progress_ms: Some(60_000),
-            duration_ms: 180_000,
+            duration_ms: Some(180_000),
             timestamp: NOW - 30_000,
             played_at: None,
             stale: false,
+            source: crate::model::Source::Spotify,
         }
     }
 
@@ -370,7 +396,7 @@ mod tests {
         let svg = render_card(Some(&late), Theme::Light, None, NOW);
         assert!(svg.contains(">3:00 / 3:00<"), "{svg}");
         let mut zero = np("T");
-        zero.duration_ms = 0;
+        zero.duration_ms = Some(0);
         assert_well_formed(&render_card(Some(&zero), Theme::Light, None, NOW));
     }
 

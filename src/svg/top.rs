@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::{escape, truncate, Theme, A11Y_BUDGET, FONT, WIDTH};
+use crate::model::Source;
 
 /// One row of the top list card: the name and a line under it (artists of a track, genres of
 /// an artist; empty for none).
@@ -60,19 +61,31 @@ const TOP_HEADING_BUDGET: usize = 36;
 /// Text only: nothing is fetched or referred to, and every string is escaped and truncated like
 /// the now-playing card's.
 pub fn render_top_card(heading: &str, rows: Option<&[TopRow]>, theme: Theme) -> String {
+    render_top_card_from(heading, rows, theme, Source::Spotify)
+}
+
+/// [`render_top_card`] for a list read from `source`: the mark on the right of the heading
+/// ("Spotify", "Last.fm") and the accessible title name it.
+pub fn render_top_card_from(
+    heading: &str,
+    rows: Option<&[TopRow]>,
+    theme: Theme,
+    source: Source,
+) -> String {
     let p = theme.palette();
+    let service = source.display_name();
     let rows = rows.unwrap_or_default();
     let shown = rows.len().max(1) as u32;
     let height = TOP_HEAD + shown * TOP_ROW + 6;
     let a11y = if rows.is_empty() {
-        format!("{heading} on Spotify: nothing to show yet")
+        format!("{heading} on {service}: nothing to show yet")
     } else {
         let list: Vec<String> = rows
             .iter()
             .enumerate()
             .map(|(i, r)| format!("{}. {}", i + 1, r.name))
             .collect();
-        format!("{heading} on Spotify: {}", list.join(", "))
+        format!("{heading} on {service}: {}", list.join(", "))
     };
     let mut out = String::with_capacity(2048 + rows.len() * 300);
     let _ = write!(
@@ -91,8 +104,9 @@ pub fn render_top_card(heading: &str, rows: Option<&[TopRow]>, theme: Theme) -> 
     let _ = write!(out, r##"<g font-family="{}">"##, escape(FONT));
     let _ = write!(
         out,
-        r##"<text x="16" y="30" font-size="15" font-weight="700" fill="{fg}">{}</text><text x="{right}" y="30" font-size="12" font-weight="600" fill="{accent}" text-anchor="end">Spotify</text>"##,
+        r##"<text x="16" y="30" font-size="15" font-weight="700" fill="{fg}">{}</text><text x="{right}" y="30" font-size="12" font-weight="600" fill="{accent}" text-anchor="end" class="np-source" data-source="{source}">{service}</text>"##,
         escape(&truncate(heading, TOP_HEADING_BUDGET)),
+        source = source.as_str(),
         fg = p.fg,
         accent = p.accent,
         right = WIDTH - 16,
@@ -166,6 +180,19 @@ mod tests {
             assert!(svg.contains(&format!(r#"height="{}""#, TOP_HEAD + 2 * TOP_ROW + 6)));
             assert!(svg.contains(">Top tracks · last 4 weeks<"));
         }
+        let lastfm = render_top_card_from(
+            "Top artists · last year",
+            Some(&rows_from_items(
+                &[serde_json::json!({"name": "A"})],
+                true,
+                1,
+            )),
+            Theme::Light,
+            Source::Lastfm,
+        );
+        assert_well_formed(&lastfm);
+        assert!(lastfm.contains(">Last.fm</text>"), "{lastfm}");
+        assert!(lastfm.contains("on Last.fm: 1. A"), "{lastfm}");
         let empty = render_top_card("Top artists · last year", None, Theme::Light);
         assert_well_formed(&empty);
         assert!(empty.contains("Nothing to show yet"));

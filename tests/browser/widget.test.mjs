@@ -385,6 +385,57 @@ describe('states', () => {
     assert.equal(s.title, 'Teardrop');
     await shot(page, 'stale.png');
   });
+
+  test('source: a small "on Spotify" / "on Last.fm" mark, and the link says where it goes', async (t) => {
+    const lastfm = track({
+      source: 'lastfm',
+      status: 'recent',
+      isPlaying: false,
+      trackId: null,
+      progressMs: null,
+      durationMs: null,
+      songUrl: 'https://www.last.fm/music/Massive+Attack/_/Teardrop',
+      playedAt: new Date(Date.now() - 120_000).toISOString(),
+    });
+    const { page } = await open(t, {
+      attrs: { interval: 1 },
+      answer: (n) => json(n === 1 ? track({ source: 'spotify' }) : lastfm),
+    });
+    await waitState(page, 'playing');
+    const mark = () =>
+      page.evaluate(() => {
+        const host = document.querySelector('spotify-now-playing');
+        const m = host.shadowRoot.querySelector('[data-testid="source"]');
+        const card = host.shadowRoot.querySelector('[data-testid="card"]');
+        const style = m && getComputedStyle(m);
+        return {
+          host: host.getAttribute('data-source'),
+          text: m?.textContent ?? null,
+          source: m?.getAttribute('data-source') ?? null,
+          visible: !!m && m.getBoundingClientRect().width > 0 && style.visibility !== 'hidden',
+          insideCard: !!m && card.contains(m),
+          href: card.getAttribute('href'),
+          cardLabel: card.getAttribute('aria-label'),
+        };
+      });
+    let m = await mark();
+    assert.deepEqual(
+      [m.host, m.text, m.source, m.visible, m.insideCard],
+      ['spotify', 'on Spotify', 'spotify', true, true],
+    );
+    assert.match(m.cardLabel, /Open in Spotify$/);
+    assert.match(m.href, /^https:\/\/open\.spotify\.com\//);
+
+    await waitState(page, 'recent');
+    m = await mark();
+    assert.deepEqual([m.host, m.text, m.source, m.visible], ['lastfm', 'on Last.fm', 'lastfm', true]);
+    assert.equal(m.href, 'https://www.last.fm/music/Massive+Attack/_/Teardrop');
+    assert.match(m.cardLabel, /^Recently played: Teardrop by .*\. Open on Last\.fm$/);
+    // No progress bar without a position or a duration.
+    const s = await snapshot(page);
+    assert.equal(s.progressNow, null);
+    await shot(page, 'lastfm.png');
+  });
 });
 
 // --- Polling ----------------------------------------------------------------------------------

@@ -296,6 +296,11 @@ impl FakeSpotify {
     }
 }
 
+/// A scripted answer as the fakes send it (the fake Last.fm uses it too).
+pub async fn respond_scripted(s: Scripted) -> Response {
+    respond(s).await
+}
+
 async fn respond(s: Scripted) -> Response {
     if s.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(s.delay_ms)).await;

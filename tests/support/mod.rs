@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod aws;
+pub mod fake_lastfm;
 pub mod fake_spotify;
 
 use std::path::PathBuf;

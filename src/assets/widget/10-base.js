@@ -16,7 +16,9 @@
  * album, label, progress.
  *
  * Host attributes for tests and styling: data-state = loading | playing | paused | recent |
- * idle | hidden, data-kind = track | episode, data-stale when the service serves a stale answer.
+ * idle | hidden, data-kind = track | episode, data-stale when the service serves a stale answer,
+ * data-source = spotify | lastfm (where the answer came from; the card shows "on Spotify" or
+ * "on Last.fm", shadow part source).
  * Every interesting node inside the shadow root carries a data-testid.
  *
  * Safety: data from the API only ever reaches the DOM through textContent and attribute
@@ -42,6 +44,16 @@ function safeUrl(value) {
   } catch {
     return null;
   }
+}
+
+/** The service an answer came from (its `source`), for people: "Spotify" or "Last.fm". */
+function sourceName(data) {
+  return data && data.source === 'lastfm' ? 'Last.fm' : 'Spotify';
+}
+
+/** The end of a link's label: where the link goes. */
+function openLabel(data) {
+  return data && data.source === 'lastfm' ? 'Open on Last.fm' : 'Open in Spotify';
 }
 
 /** m:ss (minutes may exceed 59 for long episodes). */

@@ -123,6 +123,9 @@ a.card:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
   flex: 0 0 auto; padding: 0 5px; border-radius: 4px; border: 1px solid currentColor;
   font-size: 9.5px; line-height: 14px; letter-spacing: 0.06em;
 }
+.meta { display: flex; align-items: baseline; gap: 8px; min-width: 0; }
+.meta .album { flex: 1 1 auto; min-width: 0; }
+.source { margin-left: auto; flex: 0 0 auto; font-size: 10.5px; white-space: nowrap; color: var(--muted); }
 .stale { font-size: 10.5px; color: var(--muted); font-weight: 500; letter-spacing: 0; text-transform: none; white-space: nowrap; }
 
 .progress-row { display: flex; align-items: center; gap: 8px; margin-top: 5px; font-size: 11px; color: var(--muted); font-variant-numeric: tabular-nums; }

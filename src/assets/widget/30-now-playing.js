@@ -62,10 +62,12 @@ export class SpotifyNowPlaying extends PollingElement {
     else if (d) this.setAttribute('data-kind', 'track');
     else this.removeAttribute('data-kind');
     this.toggleAttribute('data-stale', !!(d && d.stale));
+    if (d) this.setAttribute('data-source', d.source === 'lastfm' ? 'lastfm' : 'spotify');
+    else this.removeAttribute('data-source');
 
     const signature = JSON.stringify([
       state,
-      d && [d.type, d.name, d.artists, d.album, d.albumImage, d.songUrl, d.playedAt, d.stale, d.durationMs],
+      d && [d.type, d.name, d.artists, d.album, d.albumImage, d.songUrl, d.playedAt, d.stale, d.durationMs, d.source],
     ]);
     if (force || signature !== this._signature) {
       this._signature = signature;
@@ -139,7 +141,7 @@ export class SpotifyNowPlaying extends PollingElement {
           href,
           target: '_blank',
           rel: 'noopener noreferrer',
-          'aria-label': `${statusText}${episode ? ' episode' : ''}: ${d.name} by ${d.artists}. Open in Spotify`,
+          'aria-label': `${statusText}${episode ? ' episode' : ''}: ${d.name} by ${d.artists}. ${openLabel(d)}`,
         })
       : h('div', { class: 'card', part: 'card', 'data-testid': 'card' });
 
@@ -177,11 +179,18 @@ export class SpotifyNowPlaying extends PollingElement {
       label.append(
         h(
           'span',
-          { class: 'stale', 'data-testid': 'stale', title: 'Spotify could not be reached; this is the last known answer' },
+          { class: 'stale', 'data-testid': 'stale', title: `${sourceName(d)} could not be reached; this is the last known answer` },
           '· may be out of date',
         ),
       );
     }
+    // Where the answer came from: a small mark at the end of the album's line (the link's own
+    // label says where it goes).
+    const mark = h(
+      'span',
+      { class: 'source', part: 'source', 'data-testid': 'source', 'data-source': d.source === 'lastfm' ? 'lastfm' : 'spotify' },
+      `on ${sourceName(d)}`,
+    );
 
     const body = h(
       'div',
@@ -189,7 +198,7 @@ export class SpotifyNowPlaying extends PollingElement {
       label,
       textLine('title', 'title', d.name),
       textLine('artist', 'artist', d.artists || ''),
-      textLine('album', 'album', episode ? `Podcast · ${d.album || ''}` : d.album || ''),
+      h('div', { class: 'meta' }, textLine('album', 'album', episode ? `Podcast · ${d.album || ''}` : d.album || ''), mark),
     );
 
     if (this._anchor && state !== 'recent') {

@@ -176,7 +176,7 @@ export class SpotifyRecentTracks extends SpotifyListElement {
       const name = it.name;
       const artists = typeof it.artists === 'string' ? it.artists : '';
       const count = Number.isInteger(it.count) && it.count > 1 ? it.count : 1;
-      const row = linkOr('div', { class: 'row', 'data-testid': 'row' }, it.songUrl, `${name} by ${artists}${count > 1 ? `, played ${count} times` : ''}. Open in Spotify`);
+      const row = linkOr('div', { class: 'row', 'data-testid': 'row' }, it.songUrl, `${name} by ${artists}${count > 1 ? `, played ${count} times` : ''}. ${openLabel(it)}`);
       const ago = h('span', { 'data-testid': 'ago' });
       if (typeof it.playedAt === 'string') this._refs.push({ el: ago, at: it.playedAt });
       row.append(
@@ -203,7 +203,7 @@ export class SpotifyTopArtists extends SpotifyListElement {
     const ol = h('ol', { class: 'tiles', 'data-testid': 'rows' });
     items.forEach((it, n) => {
       const rank = Number.isInteger(it.rank) ? it.rank : n + 1;
-      const tile = linkOr('div', { class: 'tile', 'data-testid': 'row', title: it.name }, it.url, `${rank}. ${it.name}. Open in Spotify`);
+      const tile = linkOr('div', { class: 'tile', 'data-testid': 'row', title: it.name }, it.url, `${rank}. ${it.name}. ${openLabel(it)}`);
       const avatar = artBox('avatar', it.image, it.name);
       avatar.append(h('span', { class: 'rank', 'data-testid': 'rank', 'aria-hidden': 'true' }, String(rank)));
       tile.append(avatar, h('div', { class: 'line name', 'data-testid': 'title', dir: 'auto' }, it.name));

@@ -1,0 +1,308 @@
+//! Where answers come from (`SOURCE`): Spotify, Last.fm, or Spotify first with Last.fm as the
+//! fallback. [`LastFm`] is the Last.fm source as the service uses it: the client, the user, the
+//! API key (from `LASTFM_API_KEY` or the credentials' `lastfm_api_key`), Last.fm's own cooldown
+//! and the owner's alert logged once. `crate::nowplaying` and `crate::lists` decide which
+//! source to ask, with [`falls_back`].
+
+use std::sync::{Arc, Mutex};
+
+use crate::clock::SharedClock;
+use crate::config::{Config, SourceChoice};
+use crate::error::Error;
+use crate::keys::LASTFM_COOLDOWN_KEY;
+use crate::lastfm::{LastFmClient, LastFmError, OwnerAction, Period};
+use crate::model::{ListTrack, NowPlaying, TopArtist};
+use crate::secret::Secret;
+use crate::spotify::SpotifyError;
+use crate::store::{CredentialStore, Record, SharedState};
+
+/// The field of the credentials JSON that holds the Last.fm API key.
+pub const LASTFM_KEY_FIELD: &str = "lastfm_api_key";
+/// How often the credential store is read again while it holds no key, or after Last.fm
+/// rejected the one it held.
+const KEY_RECHECK_MS: u64 = 60_000;
+
+/// The configured sources.
+pub struct Sources {
+    pub choice: SourceChoice,
+    /// Present whenever `choice` uses Last.fm.
+    pub lastfm: Option<LastFm>,
+}
+
+impl Sources {
+    /// Spotify only.
+    pub fn spotify() -> Sources {
+        Sources {
+            choice: SourceChoice::Spotify,
+            lastfm: None,
+        }
+    }
+
+    /// As configured; `credentials` is where `lastfm_api_key` may live, `state` holds Last.fm's
+    /// cooldown.
+    pub fn from_config(
+        config: &Config,
+        credentials: Arc<dyn CredentialStore>,
+        state: Arc<dyn SharedState>,
+        clock: SharedClock,
+    ) -> Sources {
+        let lastfm = match (&config.lastfm_user, config.source.uses_lastfm()) {
+            (Some(user), true) => Some(LastFm::new(
+                LastFmClient::new(&config.lastfm_api_base_url),
+                user.clone(),
+                config.lastfm_api_key.clone(),
+                credentials,
+                state,
+                clock,
+            )),
+            _ => None,
+        };
+        Sources {
+            choice: if lastfm.is_some() {
+                config.source
+            } else {
+                SourceChoice::Spotify
+            },
+            lastfm,
+        }
+    }
+
+    /// Last.fm, when it is the only source.
+    pub fn lastfm_only(&self) -> Option<&LastFm> {
+        (self.choice == SourceChoice::Lastfm)
+            .then_some(self.lastfm.as_ref())
+            .flatten()
+    }
+
+    /// Last.fm, when it is the fallback.
+    pub fn lastfm_fallback(&self) -> Option<&LastFm> {
+        (self.choice == SourceChoice::SpotifyThenLastfm)
+            .then_some(self.lastfm.as_ref())
+            .flatten()
+    }
+}
+
+/// Whether Spotify's failure means "ask Last.fm": not signed in, the owner must act, Spotify
+/// failing (5xx, time-outs, garbage, a refused call), or the token path out of reach. Not a
+/// rate limit or a `401` to a fresh token: those start the cache's cooldown (Spotify is not
+/// asked again until it ends), and the cache asks the fallback during it.
+pub fn falls_back(err: &Error) -> bool {
+    !matches!(
+        err,
+        Error::Spotify(SpotifyError::RateLimited { .. } | SpotifyError::Unauthorized)
+            | Error::RateLimited { .. }
+    )
+}
+
+/// What to report when the fallback failed too: the owner-must-act error only when both say so
+/// (then `null`); otherwise a temporary failure (stale, then `null`), never Last.fm's rate limit
+/// (a cooldown would stop Spotify too).
+pub fn both_failed(spotify: Error, lastfm: Error) -> Error {
+    match (spotify.owner_must_act(), lastfm.owner_must_act()) {
+        (true, true) => spotify,
+        (true, false) => Error::LastFm(LastFmError::Upstream(format!(
+            "Spotify can't be asked ({spotify}) and Last.fm failed ({lastfm})"
+        ))),
+        (false, _) => spotify,
+    }
+}
+
+/// What this process remembers about the key and the alerts.
+#[derive(Default)]
+struct Local {
+    /// The key from the credential store and when it was read.
+    stored_key: Option<Secret>,
+    read_at_ms: Option<u64>,
+    /// The owner's problem logged last (logged again only when it changes).
+    alerted: Option<OwnerAction>,
+    /// After an owner's problem: Last.fm is not asked again before this (epoch ms).
+    blocked_until_ms: u64,
+}
+
+/// Last.fm as a source.
+pub struct LastFm {
+    client: LastFmClient,
+    user: String,
+    env_key: Option<Secret>,
+    credentials: Arc<dyn CredentialStore>,
+    state: Arc<dyn SharedState>,
+    clock: SharedClock,
+    local: Mutex<Local>,
+}
+
+impl LastFm {
+    pub fn new(
+        client: LastFmClient,
+        user: String,
+        env_key: Option<Secret>,
+        credentials: Arc<dyn CredentialStore>,
+        state: Arc<dyn SharedState>,
+        clock: SharedClock,
+    ) -> LastFm {
+        LastFm {
+            client,
+            user,
+            env_key,
+            credentials,
+            state,
+            clock,
+            local: Mutex::new(Local::default()),
+        }
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub fn client(&self) -> &LastFmClient {
+        &self.client
+    }
+
+    /// The answer of `/api/spotify`: the track Last.fm marks as playing, else the newest
+    /// scrobble (when `show_recent`).
+    pub async fn now_playing(&self, show_recent: bool) -> Result<Option<NowPlaying>, Error> {
+        let now = self.clock.now_ms();
+        // Two: the newest scrobble besides a now-playing track (which Last.fm may or may not
+        // count in `limit`).
+        let tracks = self
+            .ask(|key| async move { self.client.recent_tracks(&key, &self.user, 2, now).await })
+            .await?;
+        Ok(crate::lastfm::map::now_playing(tracks, show_recent))
+    }
+
+    /// The history (`/api/spotify/recent`), repeats folded.
+    pub async fn history(&self, limit: u8) -> Result<Vec<ListTrack>, Error> {
+        let now = self.clock.now_ms();
+        let tracks = self
+            .ask(|key| async move {
+                self.client
+                    .recent_tracks(&key, &self.user, limit, now)
+                    .await
+            })
+            .await?;
+        Ok(crate::lastfm::map::history(tracks))
+    }
+
+    pub async fn top_tracks(&self, period: Period) -> Result<Vec<ListTrack>, Error> {
+        let now = self.clock.now_ms();
+        self.ask(|key| async move { self.client.top_tracks(&key, &self.user, period, now).await })
+            .await
+    }
+
+    pub async fn top_artists(&self, period: Period) -> Result<Vec<TopArtist>, Error> {
+        self.ask(|key| async move { self.client.top_artists(&key, &self.user, period).await })
+            .await
+    }
+
+    pub async fn loved_tracks(&self) -> Result<Vec<ListTrack>, Error> {
+        let now = self.clock.now_ms();
+        self.ask(|key| async move { self.client.loved_tracks(&key, &self.user, now).await })
+            .await
+    }
+
+    /// One call with the key: not during Last.fm's cooldown, which a rate limit starts; the
+    /// owner's problems logged once (until they change or go away).
+    async fn ask<T, F, Fut>(&self, call: F) -> Result<T, Error>
+    where
+        F: FnOnce(Secret) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LastFmError>>,
+    {
+        let now = self.clock.now_ms();
+        {
+            let l = self.local.lock().unwrap();
+            if let Some(action) = l.alerted.filter(|_| now < l.blocked_until_ms) {
+                return Err(LastFmError::OwnerMustAct(action).into());
+            }
+        }
+        if let Ok(Some(r)) = self.state.get(LASTFM_COOLDOWN_KEY).await {
+            if r.expires_at_ms > now {
+                return Err(LastFmError::RateLimited {
+                    retry_after_s: (r.expires_at_ms - now).div_ceil(1000),
+                }
+                .into());
+            }
+        }
+        let result = match self.key().await {
+            Ok(key) => call(key).await,
+            Err(e) => Err(e),
+        };
+        match &result {
+            Ok(_) => self.local.lock().unwrap().alerted = None,
+            Err(LastFmError::OwnerMustAct(action)) => self.alert(*action),
+            Err(LastFmError::RateLimited { retry_after_s }) => {
+                let until = now.saturating_add(retry_after_s.saturating_mul(1000));
+                let _ = self
+                    .state
+                    .put(
+                        LASTFM_COOLDOWN_KEY,
+                        &Record::until(until.to_string(), until),
+                    )
+                    .await;
+            }
+            Err(LastFmError::Upstream(_)) => {}
+        }
+        result.map_err(Error::from)
+    }
+
+    /// Logs the owner's problem once, and pauses asking Last.fm for [`KEY_RECHECK_MS`] (then
+    /// the key is read from the store again: the owner may have put a new one there).
+    fn alert(&self, action: OwnerAction) {
+        let mut l = self.local.lock().unwrap();
+        l.blocked_until_ms = self.clock.now_ms().saturating_add(KEY_RECHECK_MS);
+        l.stored_key = None;
+        l.read_at_ms = None;
+        if l.alerted == Some(action) {
+            return;
+        }
+        l.alerted = Some(action);
+        tracing::error!(
+            alert = "owner_must_act",
+            reason = action.reason(),
+            user = %self.user,
+            "{}",
+            action.advice()
+        );
+    }
+
+    /// `LASTFM_API_KEY`, else the credentials' `lastfm_api_key` (read once, and again at most
+    /// every minute while there is none).
+    pub async fn key(&self) -> Result<Secret, LastFmError> {
+        if let Some(k) = &self.env_key {
+            return Ok(k.clone());
+        }
+        let now = self.clock.now_ms();
+        {
+            let l = self.local.lock().unwrap();
+            if let Some(k) = &l.stored_key {
+                return Ok(k.clone());
+            }
+            if l.read_at_ms
+                .is_some_and(|at| now.saturating_sub(at) < KEY_RECHECK_MS)
+            {
+                return Err(LastFmError::OwnerMustAct(OwnerAction::NoKey));
+            }
+        }
+        let stored = match self.credentials.load().await {
+            Ok(c) => c.and_then(|c| stored_key(&c)),
+            Err(e) => {
+                return Err(LastFmError::Upstream(format!(
+                    "could not read the Last.fm API key: {e}"
+                )))
+            }
+        };
+        let mut l = self.local.lock().unwrap();
+        l.read_at_ms = Some(now);
+        l.stored_key = stored.clone();
+        stored.ok_or(LastFmError::OwnerMustAct(OwnerAction::NoKey))
+    }
+}
+
+/// The key in a credentials document (`lastfm_api_key`), when it is a non-blank string.
+pub fn stored_key(c: &crate::store::Credentials) -> Option<Secret> {
+    c.extra
+        .get(LASTFM_KEY_FIELD)
+        .and_then(|v| v.as_str())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(Secret::new)
+}
