@@ -146,200 +146,214 @@ impl Config {
     }
 
     /// Reads configuration through `get` (the environment, or a map in tests).
+    /// Reads configuration through `get` (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        // An empty value counts as unset: SAM and shells often pass "" for "nothing".
-        let get = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-
-        let cache_ttl = match get("CACHE_TTL_SECONDS") {
-            None => Duration::from_secs(5),
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if n <= 3600 => Duration::from_secs(n),
-                _ => {
-                    return Err(ConfigError {
-                        variable: "CACHE_TTL_SECONDS",
-                        value: v,
-                        expected: "a whole number of seconds from 0 (no cache) to 3600",
-                    })
-                }
+        let env = Env(get);
+        let token_secret_id = env.get("TOKEN_SECRET_ID");
+        let source = env.source()?;
+        Ok(Config {
+            credentials_path: match env.get("NOWPLAYING_CREDENTIALS") {
+                Some(p) => PathBuf::from(p),
+                None => default_credentials_path(|n| env.get(n)),
             },
-        };
+            cache_table: env.get("CACHE_TABLE"),
+            cache_ttl: env.cache_ttl()?,
+            allowed_origins: env.allowed_origins()?,
+            show_recent: env.show_recent()?,
+            profile_endpoints: env.profile_endpoints()?,
+            recent_ttl: env.window("RECENT_TTL_SECONDS", 30)?,
+            top_ttl: env.window("TOP_TTL_SECONDS", 3600)?,
+            saved_ttl: env.window("SAVED_TTL_SECONDS", 300)?,
+            client_id: env.get("SPOTIFY_CLIENT_ID"),
+            client_secret: env.get("SPOTIFY_CLIENT_SECRET").map(Secret::new),
+            api_base_url: env.url(
+                "SPOTIFY_API_BASE_URL",
+                DEFAULT_API_BASE_URL,
+                "an http(s) URL such as https://api.spotify.com",
+            )?,
+            accounts_base_url: env.url(
+                "SPOTIFY_ACCOUNTS_BASE_URL",
+                DEFAULT_ACCOUNTS_BASE_URL,
+                "an http(s) URL such as https://api.spotify.com",
+            )?,
+            lastfm_user: env.lastfm_user(source)?,
+            lastfm_api_key: env.lastfm_api_key(token_secret_id.is_some())?,
+            lastfm_api_base_url: env.url(
+                "LASTFM_API_BASE_URL",
+                DEFAULT_LASTFM_API_BASE_URL,
+                "an http(s) URL such as https://ws.audioscrobbler.com/2.0/",
+            )?,
+            token_secret_id,
+            source,
+        })
+    }
+}
 
-        let allowed_origins = match get("ALLOWED_ORIGINS") {
-            None => AllowedOrigins::Any,
-            Some(v) if v == "*" => AllowedOrigins::Any,
-            Some(v) => {
-                let list: Vec<String> = v
-                    .split(',')
-                    .map(|s| s.trim().trim_end_matches('/').to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                let valid = |o: &String| {
-                    (o.starts_with("https://") || o.starts_with("http://"))
-                        && !o[o.find("://").unwrap_or(0) + 3..].is_empty()
-                };
-                if list.is_empty() || !list.iter().all(valid) {
-                    return Err(ConfigError {
-                        variable: "ALLOWED_ORIGINS",
-                        value: v,
-                        expected: "* or a comma-separated list of origins like https://example.com",
-                    });
-                }
-                AllowedOrigins::List(list)
-            }
-        };
+/// The variables as read through a lookup; one parser per setting, each error naming the
+/// variable, the value and what is accepted.
+struct Env<F>(F);
 
-        let show_recent = match get("SHOW_RECENT") {
-            None => true,
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// The trimmed value; an empty one counts as unset (SAM and shells often pass "" for
+    /// "nothing").
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn cache_ttl(&self) -> Result<Duration, ConfigError> {
+        match self.get("CACHE_TTL_SECONDS") {
+            None => Ok(Duration::from_secs(5)),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n <= 3600 => Ok(Duration::from_secs(n)),
+                _ => Err(ConfigError {
+                    variable: "CACHE_TTL_SECONDS",
+                    value: v,
+                    expected: "a whole number of seconds from 0 (no cache) to 3600",
+                }),
+            },
+        }
+    }
+
+    fn allowed_origins(&self) -> Result<AllowedOrigins, ConfigError> {
+        let v = match self.get("ALLOWED_ORIGINS") {
+            None => return Ok(AllowedOrigins::Any),
+            Some(v) if v == "*" => return Ok(AllowedOrigins::Any),
+            Some(v) => v,
+        };
+        let list: Vec<String> = v
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let valid = |o: &String| {
+            (o.starts_with("https://") || o.starts_with("http://"))
+                && !o[o.find("://").unwrap_or(0) + 3..].is_empty()
+        };
+        if list.is_empty() || !list.iter().all(valid) {
+            return Err(ConfigError {
+                variable: "ALLOWED_ORIGINS",
+                value: v,
+                expected: "* or a comma-separated list of origins like https://example.com",
+            });
+        }
+        Ok(AllowedOrigins::List(list))
+    }
+
+    fn show_recent(&self) -> Result<bool, ConfigError> {
+        match self.get("SHOW_RECENT") {
+            None => Ok(true),
             Some(v) => parse_bool(&v).ok_or(ConfigError {
                 variable: "SHOW_RECENT",
                 value: v,
                 expected: "true or false",
-            })?,
-        };
+            }),
+        }
+    }
 
-        let mut profile_endpoints = ProfileEndpoints::default();
-        if let Some(v) = get("PROFILE_ENDPOINTS") {
-            for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                match part.to_ascii_lowercase().as_str() {
-                    "top" => profile_endpoints.top = true,
-                    "saved" => profile_endpoints.saved = true,
-                    _ => {
-                        return Err(ConfigError {
-                            variable: "PROFILE_ENDPOINTS",
-                            value: v,
-                            expected: "a comma-separated list of: top, saved",
-                        })
-                    }
+    fn profile_endpoints(&self) -> Result<ProfileEndpoints, ConfigError> {
+        let mut endpoints = ProfileEndpoints::default();
+        let Some(v) = self.get("PROFILE_ENDPOINTS") else {
+            return Ok(endpoints);
+        };
+        for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match part.to_ascii_lowercase().as_str() {
+                "top" => endpoints.top = true,
+                "saved" => endpoints.saved = true,
+                _ => {
+                    return Err(ConfigError {
+                        variable: "PROFILE_ENDPOINTS",
+                        value: v,
+                        expected: "a comma-separated list of: top, saved",
+                    })
                 }
             }
         }
+        Ok(endpoints)
+    }
 
-        // The profile endpoints' windows: at least a second (every window must bound the calls
-        // to Spotify), at most a day.
-        let window = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
-            match get(name) {
-                None => Ok(Duration::from_secs(default)),
-                Some(v) => match v.parse::<u64>() {
-                    Ok(n) if (1..=86_400).contains(&n) => Ok(Duration::from_secs(n)),
-                    _ => Err(ConfigError {
-                        variable: name,
-                        value: v,
-                        expected: "a whole number of seconds from 1 to 86400",
-                    }),
-                },
-            }
-        };
-        let recent_ttl = window("RECENT_TTL_SECONDS", 30)?;
-        let top_ttl = window("TOP_TTL_SECONDS", 3600)?;
-        let saved_ttl = window("SAVED_TTL_SECONDS", 300)?;
+    /// A profile endpoint's window: at least a second (every window must bound the calls to
+    /// Spotify), at most a day.
+    fn window(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        match self.get(name) {
+            None => Ok(Duration::from_secs(default)),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=86_400).contains(&n) => Ok(Duration::from_secs(n)),
+                _ => Err(ConfigError {
+                    variable: name,
+                    value: v,
+                    expected: "a whole number of seconds from 1 to 86400",
+                }),
+            },
+        }
+    }
 
-        let url = |name: &'static str, default: &str| -> Result<String, ConfigError> {
-            match get(name) {
-                None => Ok(default.to_string()),
-                Some(v) => match url::Url::parse(&v) {
-                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-                        Ok(v.trim_end_matches('/').to_string())
-                    }
-                    _ => Err(ConfigError {
-                        variable: name,
-                        value: v,
-                        expected: "an http(s) URL such as https://api.spotify.com",
-                    }),
-                },
-            }
-        };
+    /// An http(s) base URL, without its trailing `/`.
+    fn url(
+        &self,
+        name: &'static str,
+        default: &str,
+        expected: &'static str,
+    ) -> Result<String, ConfigError> {
+        match self.get(name) {
+            None => Ok(default.trim_end_matches('/').to_string()),
+            Some(v) => match url::Url::parse(&v) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                    Ok(v.trim_end_matches('/').to_string())
+                }
+                _ => Err(ConfigError {
+                    variable: name,
+                    value: v,
+                    expected,
+                }),
+            },
+        }
+    }
 
-        let source = match get("SOURCE") {
-            None => SourceChoice::Spotify,
+    fn source(&self) -> Result<SourceChoice, ConfigError> {
+        match self.get("SOURCE") {
+            None => Ok(SourceChoice::Spotify),
             Some(v) => SourceChoice::parse(&v).ok_or(ConfigError {
                 variable: "SOURCE",
                 value: v,
                 expected: SourceChoice::ACCEPTED,
-            })?,
-        };
-        let lastfm_user =
-            match get("LASTFM_USER") {
-                Some(v) if !valid_lastfm_user(&v) => {
-                    return Err(ConfigError {
-                        variable: "LASTFM_USER",
-                        value: v,
-                        expected: "a Last.fm user name (letters, digits, - and _, at most 64)",
-                    })
-                }
-                None if source.uses_lastfm() => return Err(ConfigError {
-                    variable: "LASTFM_USER",
-                    value: String::new(),
-                    expected:
-                        "the Last.fm user whose scrobbles are shown (needed by SOURCE with lastfm)",
-                }),
-                v => v,
-            };
-        let token_secret_id = get("TOKEN_SECRET_ID");
-        // The key is a secret: the error names the variable but never shows the value.
-        let lastfm_api_key = match get("LASTFM_API_KEY") {
-            Some(_) if token_secret_id.is_some() => {
-                return Err(ConfigError {
-                    variable: "LASTFM_API_KEY",
-                    value: "[redacted]".into(),
-                    expected: "unset while TOKEN_SECRET_ID is set: put the key into that secret as lastfm_api_key (docs/deploy-aws.md)",
-                })
-            }
-            Some(v) if !valid_lastfm_key(&v) => {
-                return Err(ConfigError {
-                    variable: "LASTFM_API_KEY",
-                    value: "[redacted]".into(),
-                    expected: "a Last.fm API key (letters and digits, like the 32 hex digits of https://www.last.fm/api/account/create)",
-                })
-            }
-            v => v.map(Secret::new),
-        };
-        let lastfm_api_base_url = match get("LASTFM_API_BASE_URL") {
-            None => DEFAULT_LASTFM_API_BASE_URL
-                .trim_end_matches('/')
-                .to_string(),
-            Some(v) => match url::Url::parse(&v) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-                    v.trim_end_matches('/').to_string()
-                }
-                _ => {
-                    return Err(ConfigError {
-                        variable: "LASTFM_API_BASE_URL",
-                        value: v,
-                        expected: "an http(s) URL such as https://ws.audioscrobbler.com/2.0/",
-                    })
-                }
-            },
-        };
+            }),
+        }
+    }
 
-        let credentials_path = match get("NOWPLAYING_CREDENTIALS") {
-            Some(p) => PathBuf::from(p),
-            None => default_credentials_path(|n| get(n)),
-        };
+    fn lastfm_user(&self, source: SourceChoice) -> Result<Option<String>, ConfigError> {
+        match self.get("LASTFM_USER") {
+            Some(v) if !valid_lastfm_user(&v) => Err(ConfigError {
+                variable: "LASTFM_USER",
+                value: v,
+                expected: "a Last.fm user name (letters, digits, - and _, at most 64)",
+            }),
+            None if source.uses_lastfm() => Err(ConfigError {
+                variable: "LASTFM_USER",
+                value: String::new(),
+                expected:
+                    "the Last.fm user whose scrobbles are shown (needed by SOURCE with lastfm)",
+            }),
+            v => Ok(v),
+        }
+    }
 
-        Ok(Config {
-            token_secret_id,
-            credentials_path,
-            cache_table: get("CACHE_TABLE"),
-            cache_ttl,
-            allowed_origins,
-            show_recent,
-            profile_endpoints,
-            recent_ttl,
-            top_ttl,
-            saved_ttl,
-            client_id: get("SPOTIFY_CLIENT_ID"),
-            client_secret: get("SPOTIFY_CLIENT_SECRET").map(Secret::new),
-            api_base_url: url("SPOTIFY_API_BASE_URL", DEFAULT_API_BASE_URL)?,
-            accounts_base_url: url("SPOTIFY_ACCOUNTS_BASE_URL", DEFAULT_ACCOUNTS_BASE_URL)?,
-            source,
-            lastfm_user,
-            lastfm_api_key,
-            lastfm_api_base_url,
-        })
+    /// The key is a secret: the error names the variable but never shows the value.
+    fn lastfm_api_key(&self, in_secret: bool) -> Result<Option<Secret>, ConfigError> {
+        match self.get("LASTFM_API_KEY") {
+            Some(_) if in_secret => Err(ConfigError {
+                variable: "LASTFM_API_KEY",
+                value: "[redacted]".into(),
+                expected: "unset while TOKEN_SECRET_ID is set: put the key into that secret as lastfm_api_key (docs/deploy-aws.md)",
+            }),
+            Some(v) if !valid_lastfm_key(&v) => Err(ConfigError {
+                variable: "LASTFM_API_KEY",
+                value: "[redacted]".into(),
+                expected: "a Last.fm API key (letters and digits, like the 32 hex digits of https://www.last.fm/api/account/create)",
+            }),
+            v => Ok(v.map(Secret::new)),
+        }
     }
 }
 
