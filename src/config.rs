@@ -146,7 +146,6 @@ impl Config {
     }
 
     /// Reads configuration through `get` (the environment, or a map in tests).
-    /// Reads configuration through `get` (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let env = Env(get);
         let token_secret_id = env.get("TOKEN_SECRET_ID");
