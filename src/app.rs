@@ -62,10 +62,8 @@ pub async fn stores(config: &Config) -> Stores {
         None
     };
     let credentials: Arc<dyn CredentialStore> = match (&config.token_secret_id, &aws) {
-        (Some(id), Some(aws)) => Arc::new(SecretsCredentials::new(
-            aws_sdk_secretsmanager::Client::new(aws),
-            id.clone(),
-        )),
+        // Built on first use: a cold start that finds a fresh answer never reads the secret.
+        (Some(id), Some(aws)) => Arc::new(SecretsCredentials::lazy(aws.clone(), id.clone())),
         _ => Arc::new(FileCredentials::new(config.credentials_path.clone())),
     };
     let (state, shared): (Arc<dyn SharedState>, bool) = match (&config.cache_table, &aws) {
