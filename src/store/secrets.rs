@@ -71,8 +71,8 @@ pub fn client_request_token(document: &str) -> String {
 #[async_trait]
 impl CredentialStore for SecretsCredentials {
     async fn load(&self) -> Result<Option<Credentials>, StoreError> {
-        let result = self
-            .client()
+        let client = self.client();
+        let result = client
             .get_secret_value()
             .secret_id(&self.secret_id)
             .send()
@@ -97,8 +97,8 @@ impl CredentialStore for SecretsCredentials {
     async fn save(&self, credentials: &Credentials) -> Result<(), StoreError> {
         let document = credentials.to_json();
         let token = client_request_token(&document);
-        let result = self
-            .client()
+        let client = self.client();
+        let result = client
             .put_secret_value()
             .secret_id(&self.secret_id)
             .secret_string(&document)
@@ -112,7 +112,7 @@ impl CredentialStore for SecretsCredentials {
                     .is_some_and(|s| s.is_resource_not_found_exception()) =>
             {
                 // The owner's first `authorize` against a name that does not exist yet.
-                self.client()
+                client
                     .create_secret()
                     .name(&self.secret_id)
                     .description(
