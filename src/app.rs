@@ -56,15 +56,15 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 /// The stores named by the configuration: Secrets Manager or a local file; DynamoDB or memory.
 pub async fn stores(config: &Config) -> Stores {
     let aws = if config.token_secret_id.is_some() || config.cache_table.is_some() {
-        Some(aws_config().await)
+        let aws = aws_config().await;
+        startup_mark("aws_config");
+        Some(aws)
     } else {
         None
     };
     let credentials: Arc<dyn CredentialStore> = match (&config.token_secret_id, &aws) {
-        (Some(id), Some(aws)) => Arc::new(SecretsCredentials::new(
-            aws_sdk_secretsmanager::Client::new(aws),
-            id.clone(),
-        )),
+        // Built on first use: a cold start that finds a fresh answer never reads the secret.
+        (Some(id), Some(aws)) => Arc::new(SecretsCredentials::lazy(aws.clone(), id.clone())),
         _ => Arc::new(FileCredentials::new(config.credentials_path.clone())),
     };
     let (state, shared): (Arc<dyn SharedState>, bool) = match (&config.cache_table, &aws) {
@@ -144,13 +144,18 @@ pub fn build(
         answers.clone(),
         clock.clone(),
     );
-    let cache = AnswerCache::new(
+    let mut cache = AnswerCache::new(
         answers,
         clock.clone(),
         CacheSettings::with_ttl(config.cache_ttl),
         instance,
         privacy,
     );
+    if matches!(auth_watch(config, stores), AuthWatch::Shared) {
+        // A miss reads the sign-in generation with the answer; the keeper need not read it again.
+        let keeper = tokens.clone();
+        cache = cache.observing_generation(move |g| keeper.observe_generation(g));
+    }
     Arc::new(AppState {
         cache,
         upstream: Upstream::new(spotify, tokens.clone(), clock),
@@ -195,8 +200,24 @@ fn art_hosts(config: &Config) -> Vec<String> {
 /// Everything for one process with the system clock, as the Lambda and `serve` use it.
 pub async fn from_config(config: &Config) -> SharedApp {
     let stores = stores(config).await;
+    startup_mark("stores");
     let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
-    build(config, &stores, spotify, Arc::new(SystemClock))
+    startup_mark("spotify_client");
+    let app = build(config, &stores, spotify, Arc::new(SystemClock));
+    startup_mark("app");
+    app
+}
+
+/// With `NOWPLAYING_TRACE_STARTUP` set: prints `startup <phase> <epoch µs>` to stderr, the
+/// cold-start trace `scripts/bench` reads (tests/tools/runtime_api.rs).
+pub fn startup_mark(phase: &str) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("NOWPLAYING_TRACE_STARTUP").is_some()) {
+        let us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros());
+        eprintln!("startup {phase} {us}");
+    }
 }
 
 /// Logging: JSON when Lambda asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`), text otherwise;

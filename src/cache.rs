@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::clock::SharedClock;
 use crate::cooldown::Cooldown;
 use crate::error::Error;
-use crate::keys::{lease_key, COOLDOWN_KEY};
+use crate::keys::{lease_key, AUTH_GENERATION_KEY, COOLDOWN_KEY, HIDDEN_KEY};
 use crate::lease::{self, Lease};
 use crate::owner::PrivacySwitch;
 use crate::spotify::SpotifyError;
@@ -126,6 +126,24 @@ pub async fn stored_answer(
         }))
 }
 
+/// Told the sign-in generation read with a miss (see [`AnswerCache::observing_generation`]).
+type GenerationObserver = Box<dyn Fn(Option<String>) + Send + Sync>;
+
+/// What one miss reads from the shared state, in one call.
+struct MissRead {
+    entry: Option<(Entry, u64)>,
+    cooldown_until: Option<u64>,
+    hidden: bool,
+}
+
+/// An answer this process holds in memory: served without asking the shared state until
+/// `until` (its `fresh_until`, capped at one `/api/spotify` window from when it was read).
+struct Remembered {
+    entry: Entry,
+    fresh_until: u64,
+    until: u64,
+}
+
 /// The cache for every answer of one process, over the shared state.
 pub struct AnswerCache {
     state: Arc<dyn SharedState>,
@@ -134,6 +152,9 @@ pub struct AnswerCache {
     instance: String,
     privacy: PrivacySwitch,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The memory tier: what this process read or wrote last, per key.
+    memory: Mutex<HashMap<String, Remembered>>,
+    observer: Option<GenerationObserver>,
 }
 
 impl AnswerCache {
@@ -151,7 +172,19 @@ impl AnswerCache {
             instance,
             privacy,
             flights: Mutex::new(HashMap::new()),
+            memory: Mutex::new(HashMap::new()),
+            observer: None,
         }
+    }
+
+    /// Reads the sign-in generation (`auth-generation`) in the same call as every miss and
+    /// hands it to `observer` (the token keeper), which then need not read it itself.
+    pub fn observing_generation(
+        mut self,
+        observer: impl Fn(Option<String>) + Send + Sync + 'static,
+    ) -> Self {
+        self.observer = Some(Box::new(observer));
+        self
     }
 
     /// The `/api/spotify` window.
@@ -163,8 +196,9 @@ impl AnswerCache {
         &self.settings
     }
 
-    /// The answer under `key` with a window of `ttl_ms`: the fresh copy, else one `fetch` across
-    /// all processes, else the stale copy or `null`.
+    /// The answer under `key` with a window of `ttl_ms`: the copy in memory while fresh (no call
+    /// at all), else the fresh copy in the shared state, else one `fetch` across all processes,
+    /// else the stale copy or `null`.
     pub async fn get_or_fetch<F, Fut>(&self, key: &str, ttl_ms: u64, fetch: F) -> Answer
     where
         F: FnOnce() -> Fut,
@@ -198,7 +232,7 @@ impl AnswerCache {
         if ttl_ms == 0 {
             return self.uncached(fetch).await;
         }
-        if let Some(a) = self.fresh(key, ttl_ms).await {
+        if let Some(a) = self.remembered(key, ttl_ms) {
             return a;
         }
         // Single flight inside this process; the lease does the same across processes.
@@ -207,21 +241,32 @@ impl AnswerCache {
             flights.entry(key.to_string()).or_default().clone()
         };
         let _guard = flight.lock().await;
+        // Another request of this process may have filled it while this one waited.
+        if let Some(a) = self.remembered(key, ttl_ms) {
+            return a;
+        }
         let now = self.clock.now_ms();
-        let entry = self.read(key).await;
-        if let Some((e, fresh_until)) = &entry {
+        let read = self.read_for_miss(key).await;
+        if read.hidden {
+            let e = Entry::nothing(0);
+            self.remember(key, &e, now + ttl_ms, now);
+            return self.answer(&e, now + ttl_ms, ttl_ms);
+        }
+        if let Some((e, fresh_until)) = &read.entry {
             if now < *fresh_until {
+                self.remember(key, e, *fresh_until, now);
                 return self.answer(e, *fresh_until, ttl_ms);
             }
         }
-        let previous = entry.map(|(e, _)| e);
+        let previous = read.entry.map(|(e, _)| e);
 
         let mut cooling = None;
-        if let Some(until) = self.cooldown_until(now).await {
+        if let Some(until) = read.cooldown_until.filter(|u| *u > now) {
             let e = self.degraded(previous.as_ref(), now);
             if fallback.is_none() || !(e.value.is_null() || e.from_fallback) {
                 let fresh_until = until.min(now + ttl_ms).max(now + 1);
                 self.write(key, &e, fresh_until, now).await;
+                self.remember(key, &e, fresh_until, now);
                 return self.answer(&e, fresh_until, ttl_ms);
             }
             cooling = Some(until);
@@ -247,33 +292,91 @@ impl AnswerCache {
             // The answer cache may go on without the lease (only Spotify's call count suffers).
             Err(_) => None,
         };
-        let answer = match (cooling, fallback) {
+        match (cooling, fallback) {
             (Some(until), Some(fallback)) => {
-                self.refill(key, ttl_ms, previous, Some(until), fallback)
+                self.refill(key, ttl_ms, previous, Some(until), lease, fallback)
                     .await
             }
-            _ => self.refill(key, ttl_ms, previous, None, fetch).await,
-        };
-        if let Some(lease) = lease {
-            lease.release().await;
+            _ => self.refill(key, ttl_ms, previous, None, lease, fetch).await,
         }
-        answer
+    }
+
+    /// The copy this process holds, while it may be served without asking the shared state.
+    fn remembered(&self, key: &str, ttl_ms: u64) -> Option<Answer> {
+        let now = self.clock.now_ms();
+        let memory = self.memory.lock().unwrap();
+        let r = memory.get(key)?;
+        (now < r.until).then(|| self.answer(&r.entry, r.fresh_until, ttl_ms))
+    }
+
+    /// Keeps `e` in memory until `fresh_until`, but at most one `/api/spotify` window from `now`:
+    /// that bounds how long a process goes without seeing the privacy switch, `disconnect` or a
+    /// newer answer, even for the lists' longer windows.
+    fn remember(&self, key: &str, e: &Entry, fresh_until: u64, now: u64) {
+        let until = fresh_until.min(now.saturating_add(self.settings.ttl_ms));
+        if until <= now {
+            return;
+        }
+        self.memory.lock().unwrap().insert(
+            key.to_string(),
+            Remembered {
+                entry: e.clone(),
+                fresh_until,
+                until,
+            },
+        );
+    }
+
+    /// Everything a miss needs, in one read: the answer, the cooldown, the shared privacy switch
+    /// and (for the token keeper) the sign-in generation.
+    async fn read_for_miss(&self, key: &str) -> MissRead {
+        let shared_switch = matches!(self.privacy, PrivacySwitch::Shared(_));
+        let mut keys = vec![key, COOLDOWN_KEY];
+        if shared_switch {
+            keys.push(HIDDEN_KEY);
+        }
+        if self.observer.is_some() {
+            keys.push(AUTH_GENERATION_KEY);
+        }
+        let mut items = match self.state.get_many(&keys).await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::debug!(key, error = %e, "could not read the shared state");
+                HashMap::new()
+            }
+        };
+        if let Some(observe) = &self.observer {
+            observe(items.remove(AUTH_GENERATION_KEY).map(|r| r.value));
+        }
+        MissRead {
+            entry: items.remove(key).and_then(|r| parse(&r)),
+            cooldown_until: items.remove(COOLDOWN_KEY).map(|r| r.expires_at_ms),
+            // The switch as `owner::PrivacySwitch::set` writes it.
+            hidden: shared_switch && items.get(HIDDEN_KEY).is_some_and(|r| r.value == "true"),
+        }
     }
 
     /// The copy under `key` when it is still fresh.
     async fn fresh(&self, key: &str, ttl_ms: u64) -> Option<Answer> {
         let (e, fresh_until) = self.read(key).await?;
-        (self.clock.now_ms() < fresh_until).then(|| self.answer(&e, fresh_until, ttl_ms))
+        let now = self.clock.now_ms();
+        (now < fresh_until).then(|| {
+            self.remember(key, &e, fresh_until, now);
+            self.answer(&e, fresh_until, ttl_ms)
+        })
     }
 
-    /// Under the lease: asks Spotify (unless hidden) and stores what to serve. `cooling`: the
-    /// cooldown's end when `fetch` is the fallback asked during it.
+    /// Under the lease: asks Spotify and publishes what to serve, giving the lease back in the
+    /// same call. The shared switch was read with the miss; the write checks it again, so an
+    /// answer fetched while `hide` ran never comes back. (The local switch is a file: asked.)
+    /// `cooling`: the cooldown's end when `fetch` is the fallback asked during it.
     async fn refill<F, Fut>(
         &self,
         key: &str,
         ttl_ms: u64,
         previous: Option<Entry>,
         cooling: Option<u64>,
+        lease: Option<Lease<'_>>,
         fetch: F,
     ) -> Answer
     where
@@ -283,9 +386,13 @@ impl AnswerCache {
         // The previous holder may have written its answer and released the lease between our
         // read and our lease: then that answer is the one for this window.
         if let Some(a) = self.fresh(key, ttl_ms).await {
+            if let Some(lease) = lease {
+                lease.release().await;
+            }
             return a;
         }
-        let (e, cooldown) = if self.privacy.is_hidden().await {
+        let local_switch = !matches!(self.privacy, PrivacySwitch::Shared(_));
+        let (e, cooldown) = if local_switch && self.privacy.is_hidden().await {
             (Entry::nothing(0), None)
         } else {
             let result = match tokio::time::timeout(self.settings.fetch_deadline, fetch()).await {
@@ -295,7 +402,9 @@ impl AnswerCache {
             let now = self.clock.now_ms();
             match result {
                 // `hide` drops every cached answer; one fetched while it ran must not come back.
-                Ok(_) if self.privacy.is_hidden().await => (Entry::nothing(0), None),
+                Ok(_) if local_switch && self.privacy.is_hidden().await => {
+                    (Entry::nothing(0), None)
+                }
                 Ok(value) => (
                     Entry {
                         value,
@@ -317,8 +426,52 @@ impl AnswerCache {
             Some(until) => until.min(now + ttl_ms).max(now + 1),
             None => now + ttl_ms,
         };
-        self.write(key, &e, fresh_until, now).await;
+        let e = match lease {
+            Some(lease) => {
+                let unless = (!local_switch).then_some(HIDDEN_KEY);
+                if self
+                    .publish(key, &e, fresh_until, now, &lease, unless)
+                    .await
+                {
+                    e
+                } else {
+                    Entry::nothing(0)
+                }
+            }
+            None => {
+                self.write(key, &e, fresh_until, now).await;
+                e
+            }
+        };
+        self.remember(key, &e, fresh_until, now);
         self.answer(&e, fresh_until, ttl_ms)
+    }
+
+    /// Writes the answer and gives the lease back, in one call. `false` when the shared switch
+    /// was turned on meanwhile (nothing written).
+    async fn publish(
+        &self,
+        key: &str,
+        entry: &Entry,
+        fresh_until: u64,
+        now: u64,
+        lease: &Lease<'_>,
+        unless: Option<&str>,
+    ) -> bool {
+        let value = serde_json::to_string(entry).expect("entry serialises");
+        let record = Record::kept(value, fresh_until, now, self.settings.keep_s);
+        let lease_key = lease_key(key);
+        match self
+            .state
+            .put_and_release(key, &record, &lease_key, lease.holder(), unless)
+            .await
+        {
+            Ok(written) => written,
+            Err(e) => {
+                tracing::warn!(key, error = %e, "could not store the answer");
+                true
+            }
+        }
     }
 
     /// `CACHE_TTL_SECONDS=0`: every request asks Spotify, the way a typical copy-pasted route
@@ -440,28 +593,22 @@ impl AnswerCache {
         }
     }
 
-    async fn cooldown_until(&self, now: u64) -> Option<u64> {
-        match self.state.get(COOLDOWN_KEY).await {
-            Ok(Some(r)) if r.expires_at_ms > now => Some(r.expires_at_ms),
-            _ => None,
-        }
-    }
-
     async fn wait_for_holder(&self, key: &str, ttl_ms: u64) -> Answer {
         let waited = lease::wait_for_holder(self.settings.wait_for_holder, || async {
             self.read(key).await
         })
         .await;
         match waited {
-            Some((e, fresh_until)) => self.answer(&e, fresh_until, ttl_ms),
+            Some((e, fresh_until)) => {
+                self.remember(key, &e, fresh_until, self.clock.now_ms());
+                self.answer(&e, fresh_until, ttl_ms)
+            }
             None => self.answer(&Entry::nothing(0), self.clock.now_ms(), ttl_ms),
         }
     }
 
     async fn read(&self, key: &str) -> Option<(Entry, u64)> {
-        let record = self.state.get(key).await.ok()??;
-        let entry: Entry = serde_json::from_str(&record.value).ok()?;
-        Some((entry, record.expires_at_ms))
+        parse(&self.state.get(key).await.ok()??)
     }
 
     async fn write(&self, key: &str, entry: &Entry, fresh_until: u64, now: u64) {
@@ -481,4 +628,10 @@ impl AnswerCache {
             window_ms: ttl_ms,
         }
     }
+}
+
+/// A stored answer and its `fresh_until`; `None` when the item is not an answer.
+fn parse(record: &Record) -> Option<(Entry, u64)> {
+    let entry: Entry = serde_json::from_str(&record.value).ok()?;
+    Some((entry, record.expires_at_ms))
 }

@@ -5,6 +5,7 @@ use nowplaying::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
+    nowplaying::app::startup_mark("main");
     nowplaying::app::init_tracing("info");
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -14,6 +15,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             std::process::exit(2);
         }
     };
+    nowplaying::app::startup_mark("config");
     let app = nowplaying::app::from_config(&config).await;
     lambda_http::run(nowplaying::http::router(app)).await
 }

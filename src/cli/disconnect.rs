@@ -59,8 +59,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         };
         match cleared {
             Ok(()) => println!(
-                "Deleted the cached access token and every cached answer from the {}: /api/spotify answers null from now on.",
-                stores.state.describe()
+                "Deleted the cached access token and every cached answer from the {}: /api/spotify answers null; running processes take effect within {} s (one cache window).",
+                stores.state.describe(),
+                config.cache_ttl.as_secs()
             ),
             Err(e) => {
                 return Err(format!(

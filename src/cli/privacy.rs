@@ -13,16 +13,24 @@ pub async fn run(config: Config, hide: bool) -> Result<(), String> {
         println!(
             "Hidden: /api/spotify now answers null and does not ask Spotify (switch in {where_})."
         );
-        if !stores.shared {
-            println!(
-                "A running `nowplaying serve` follows within {} s; `nowplaying show` turns it back on.",
-                config.cache_ttl.as_secs()
-            );
+        // With a table, running processes answer from memory for at most one cache window.
+        let who = if stores.shared {
+            "Running processes follow"
         } else {
-            println!("`nowplaying show` turns it back on.");
-        }
+            "A running `nowplaying serve` follows"
+        };
+        println!(
+            "{who} within {} s (one cache window); `nowplaying show` turns it back on.",
+            config.cache_ttl.as_secs()
+        );
     } else {
         println!("Shown: /api/spotify shows what you play again (switch in {where_}).");
+        if stores.shared {
+            println!(
+                "Running processes follow within {} s (one cache window).",
+                config.cache_ttl.as_secs()
+            );
+        }
     }
     Ok(())
 }

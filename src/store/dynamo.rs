@@ -265,6 +265,81 @@ impl SharedState for DynamoState {
         }
     }
 
+    /// One `TransactWriteItems`: the answer, the lease deleted if `holder` still holds it, and
+    /// the check that nothing is under `unless`. When DynamoDB cancels it, the reasons say which
+    /// condition failed: the switch (nothing written, the lease given back with one more call)
+    /// or only the lease (someone took it over: the answer is written anyway, one more call).
+    async fn put_and_release(
+        &self,
+        key: &str,
+        record: &Record,
+        lease_key: &str,
+        holder: &str,
+        unless: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem};
+        let invalid = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Invalid {
+            store: self.describe(),
+            reason: e.to_string(),
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(key, record)))
+            .build()
+            .map_err(invalid)?;
+        let release = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(lease_key.to_string()))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", AttributeValue::S(holder.to_string()))
+            .build()
+            .map_err(invalid)?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().delete(release).build(),
+        ];
+        if let Some(unless) = unless {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(unless.to_string()))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(invalid)?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(true),
+            Err(e) => e,
+        };
+        let failed: Option<Vec<bool>> = match err.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => Some(
+                c.cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        match failed {
+            Some(f) if f.get(2).copied().unwrap_or(false) => {
+                self.release(lease_key, holder).await?;
+                Ok(false)
+            }
+            Some(f) if f.get(1).copied().unwrap_or(false) => {
+                self.put(key, record).await?;
+                Ok(true)
+            }
+            _ => Err(self.error(err)),
+        }
+    }
+
     fn describe(&self) -> String {
         format!("DynamoDB table {}", self.table)
     }

@@ -153,6 +153,42 @@ impl SharedState for FallbackState {
         Ok(())
     }
 
+    async fn put_and_release(
+        &self,
+        key: &str,
+        record: &Record,
+        lease_key: &str,
+        holder: &str,
+        unless: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        if !self.primary_up() {
+            return self
+                .local
+                .put_and_release(key, record, lease_key, holder, unless)
+                .await;
+        }
+        match self
+            .primary
+            .put_and_release(key, record, lease_key, holder, unless)
+            .await
+        {
+            Ok(written) => {
+                // Keep the local twin current too, so a failover starts from the latest answer.
+                if written {
+                    self.local.put(key, record).await?;
+                }
+                self.local.release(lease_key, holder).await?;
+                Ok(written)
+            }
+            Err(e) => {
+                self.warn("put", &e);
+                self.local
+                    .put_and_release(key, record, lease_key, holder, unless)
+                    .await
+            }
+        }
+    }
+
     fn describe(&self) -> String {
         self.primary.describe()
     }

@@ -176,5 +176,28 @@ pub trait SharedState: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Deletes the item only when `holder` holds it.
     async fn release(&self, key: &str, holder: &str) -> Result<(), StoreError>;
+    /// Writes `record` under `key` and gives back the lease under `lease_key` held by `holder`,
+    /// in one call where the store can (DynamoDB: one `TransactWriteItems`): how a lease holder
+    /// publishes its answer. When an item exists under `unless` (the privacy switch), nothing is
+    /// written (the lease is still given back) and the answer is `Ok(false)`. A lease lost to
+    /// someone else does not stop the write, as with a `put` followed by a `release`.
+    async fn put_and_release(
+        &self,
+        key: &str,
+        record: &Record,
+        lease_key: &str,
+        holder: &str,
+        unless: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        if let Some(unless) = unless {
+            if self.get(unless).await?.is_some() {
+                self.release(lease_key, holder).await?;
+                return Ok(false);
+            }
+        }
+        self.put(key, record).await?;
+        self.release(lease_key, holder).await?;
+        Ok(true)
+    }
     fn describe(&self) -> String;
 }

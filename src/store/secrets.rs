@@ -9,16 +9,39 @@ use super::{CredentialStore, Credentials, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct SecretsCredentials {
-    client: Client,
+    /// Built on first use when made with [`SecretsCredentials::lazy`]: a cold start that finds a
+    /// fresh answer in the table never reads the secret, and need not build its client.
+    client: std::sync::OnceLock<Client>,
+    config: Option<aws_config::SdkConfig>,
     secret_id: String,
 }
 
 impl SecretsCredentials {
     pub fn new(client: Client, secret_id: impl Into<String>) -> Self {
         SecretsCredentials {
-            client,
+            client: std::sync::OnceLock::from(client),
+            config: None,
             secret_id: secret_id.into(),
         }
+    }
+
+    /// The client is built from `config` when the secret is first read or written.
+    pub fn lazy(config: aws_config::SdkConfig, secret_id: impl Into<String>) -> Self {
+        SecretsCredentials {
+            client: std::sync::OnceLock::new(),
+            config: Some(config),
+            secret_id: secret_id.into(),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        self.client.get_or_init(|| {
+            Client::new(
+                self.config
+                    .as_ref()
+                    .expect("a SecretsCredentials without a client has a config"),
+            )
+        })
     }
 
     pub fn secret_id(&self) -> &str {
@@ -48,8 +71,8 @@ pub fn client_request_token(document: &str) -> String {
 #[async_trait]
 impl CredentialStore for SecretsCredentials {
     async fn load(&self) -> Result<Option<Credentials>, StoreError> {
-        let result = self
-            .client
+        let client = self.client();
+        let result = client
             .get_secret_value()
             .secret_id(&self.secret_id)
             .send()
@@ -74,8 +97,8 @@ impl CredentialStore for SecretsCredentials {
     async fn save(&self, credentials: &Credentials) -> Result<(), StoreError> {
         let document = credentials.to_json();
         let token = client_request_token(&document);
-        let result = self
-            .client
+        let client = self.client();
+        let result = client
             .put_secret_value()
             .secret_id(&self.secret_id)
             .secret_string(&document)
@@ -89,7 +112,7 @@ impl CredentialStore for SecretsCredentials {
                     .is_some_and(|s| s.is_resource_not_found_exception()) =>
             {
                 // The owner's first `authorize` against a name that does not exist yet.
-                self.client
+                client
                     .create_secret()
                     .name(&self.secret_id)
                     .description(

@@ -54,6 +54,9 @@ struct Local {
     rejected: Option<(Option<Secret>, u64, credentials::AuthFailure)>,
     /// The authorization generation seen last (`None`: not read yet).
     generation: Option<String>,
+    /// The generation as a caller just read it from the table ([`TokenKeeper::observe_generation`])
+    /// and when (epoch ms): the next fast-path check uses it instead of a read of its own.
+    observed: Option<(Option<String>, u64)>,
     /// A rotated refresh token whose write to the credential store was given up.
     unpersisted: Option<rotation::Unpersisted>,
     /// Whether the six-month reminder was logged by this process.
@@ -135,10 +138,22 @@ impl TokenKeeper {
         self.inner.forget();
     }
 
+    /// The sign-in generation (the `auth-generation` item, `None`: absent) exactly as the caller
+    /// just read it from the shared table: the answer cache reads it in the same call as the
+    /// answer, so the next [`TokenKeeper::access_token`] (within a second) checks it without a
+    /// read of its own. Ignored unless the keeper watches the shared table. The check under the
+    /// refresh lease always reads the table itself.
+    pub fn observe_generation(&self, value: Option<String>) {
+        if matches!(self.inner.watch, AuthWatch::Shared) {
+            let now = self.inner.clock.now_ms();
+            self.inner.local.lock().unwrap().observed = Some((value, now));
+        }
+    }
+
     /// A valid access token. `rejected` is a token Spotify just answered `401` to: it is not
     /// returned again, and a fresh one is obtained.
     pub async fn access_token(&self, rejected: Option<&Secret>) -> Result<Secret, Error> {
-        self.inner.notice_owner_changes().await;
+        self.inner.notice_owner_changes_observed().await;
         self.inner.retry_persist_if_due();
         if let Some(t) = self.inner.local_access(rejected) {
             return Ok(t);

@@ -4,6 +4,9 @@ use super::Keeper;
 use crate::keys::AUTH_GENERATION_KEY;
 use crate::store::Credentials;
 
+/// How long a generation observed by the answer cache stands for a read of the keeper's own.
+const OBSERVED_FOR_MS: u64 = 1_000;
+
 /// How a running process notices that the owner's commands changed the credentials.
 #[derive(Debug, Clone, Default)]
 pub enum AuthWatch {
@@ -38,10 +41,33 @@ impl Keeper {
         }
     }
 
+    /// [`Keeper::notice_owner_changes`] with the generation a caller observed in the last
+    /// [`OBSERVED_FOR_MS`] (see `TokenKeeper::observe_generation`), else with a read of its own.
+    /// An observation is used once.
+    pub(super) async fn notice_owner_changes_observed(&self) -> bool {
+        let now_ms = self.clock.now_ms();
+        let observed = self
+            .local
+            .lock()
+            .unwrap()
+            .observed
+            .take()
+            .filter(|(_, at)| now_ms.saturating_sub(*at) <= OBSERVED_FOR_MS);
+        match observed {
+            Some((generation, _)) => self.apply_generation(generation),
+            None => self.notice_owner_changes().await,
+        }
+    }
+
     /// Forgets this process's access token and credentials when the owner changed the
     /// authorization since it last looked. Returns whether it did.
     pub(super) async fn notice_owner_changes(&self) -> bool {
-        let Some(now) = self.read_generation().await else {
+        let generation = self.read_generation().await;
+        self.apply_generation(generation)
+    }
+
+    fn apply_generation(&self, generation: Option<String>) -> bool {
+        let Some(now) = generation else {
             return false;
         };
         let changed = {

@@ -164,7 +164,15 @@ def sdk_calls():
 
     def calls(path, ops):
         text = (ROOT / path).read_text() if (ROOT / path).exists() else ""
-        return {pascal(m) for m in re.findall(r"\.(\w+)\(\)\s*\n?\s*\.", text) if m in ops}
+        found = {pascal(m) for m in re.findall(r"\.(\w+)\(\)\s*\n?\s*\.", text) if m in ops}
+        # IAM has no TransactWriteItems action: each item of a transaction is authorised as its
+        # own kind (Put: PutItem, Delete: DeleteItem, ConditionCheck: ConditionCheckItem, ...).
+        if "TransactWriteItems" in found:
+            found.discard("TransactWriteItems")
+            kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                     "ConditionCheck": "ConditionCheckItem"}
+            found |= {a for k, a in kinds.items() if re.search(rf"\b{k}::builder\(\)", text)}
+        return found
 
     dynamo_ops = {"get_item", "put_item", "delete_item", "update_item", "batch_get_item",
                   "batch_write_item", "query", "scan", "transact_get_items", "transact_write_items"}

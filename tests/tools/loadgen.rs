@@ -1,7 +1,7 @@
 //! The load client of `scripts/bench`: records every request's latency and status.
 //!
 //! ```text
-//! loadgen run --urls http://127.0.0.1:A,http://127.0.0.1:B --c 64 --t 30 [--out FILE]
+//! loadgen run --urls http://127.0.0.1:A,http://127.0.0.1:B --c 64 --t 30 [--path /api/spotify] [--out FILE]
 //! loadgen coldstart --bin target/release/nowplaying --runs 5 [--out FILE]
 //! ```
 //!
@@ -237,10 +237,12 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let out = match args.first().map(String::as_str) {
         Some("run") => {
+            // Another route of the same binary (`/widget.js`: a static answer, the floor of a hit).
+            let path = flag(&args, "--path").unwrap_or_else(|| "/api/spotify".into());
             let urls: Vec<String> = flag(&args, "--urls")
                 .expect("--urls")
                 .split(',')
-                .map(|u| format!("{}/api/spotify", u.trim_end_matches('/')))
+                .map(|u| format!("{}{path}", u.trim_end_matches('/')))
                 .collect();
             let c = flag(&args, "--c").map_or(64, |v| v.parse().expect("--c"));
             let t = flag(&args, "--t").map_or(30.0, |v| v.parse().expect("--t"));
