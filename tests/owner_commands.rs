@@ -33,6 +33,13 @@ const SCRUB: &[&str] = &[
     "SPOTIFY_ACCOUNTS_BASE_URL",
     "XDG_CONFIG_HOME",
     "AWS_LAMBDA_LOG_FORMAT",
+    "SOURCE",
+    "LASTFM_USER",
+    "LASTFM_API_KEY",
+    "LASTFM_API_BASE_URL",
+    "RECENT_TTL_SECONDS",
+    "TOP_TTL_SECONDS",
+    "SAVED_TTL_SECONDS",
 ];
 
 /// One owner's machine: a home folder, a credentials path, and the environment of the commands.
