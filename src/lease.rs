@@ -16,6 +16,8 @@ pub struct Lease<'a> {
     holder: String,
     duration_ms: u64,
     expires_at_ms: u64,
+    /// Given back already (by [`Lease::publish_and_release`]).
+    released: bool,
 }
 
 impl std::fmt::Debug for Lease<'_> {
@@ -54,6 +56,7 @@ impl<'a> Lease<'a> {
             holder,
             duration_ms,
             expires_at_ms: until,
+            released: false,
         }))
     }
 
@@ -94,6 +97,7 @@ impl<'a> Lease<'a> {
                         holder,
                         duration_ms,
                         expires_at_ms: until,
+                        released: false,
                     }));
                 }
             }
@@ -129,9 +133,28 @@ impl<'a> Lease<'a> {
         &self.holder
     }
 
+    /// Writes `record` under `key` and gives the lease back in one call, only while this
+    /// acquisition still holds it: publishing fenced by the lease's version. `Ok(false)`: the
+    /// lease changed hands and nothing was written.
+    pub async fn publish_and_release(
+        &mut self,
+        key: &str,
+        record: &Record,
+    ) -> Result<bool, StoreError> {
+        let written = self
+            .state
+            .put_if_held_and_release(key, record, &self.key, &self.holder)
+            .await?;
+        self.released = true;
+        Ok(written)
+    }
+
     /// Gives the lease back (only if this acquisition still holds it). A failed release is
     /// harmless: the lease lapses by itself.
     pub async fn release(self) {
+        if self.released {
+            return;
+        }
         if let Err(e) = self.state.release(&self.key, &self.holder).await {
             tracing::debug!(key = %self.key, error = %e, "could not release a lease; it lapses by itself");
         }
@@ -197,6 +220,40 @@ mod tests {
             .await
             .unwrap()
             .is_none());
+    }
+
+    #[tokio::test]
+    async fn publishing_is_fenced_by_the_version() {
+        let state = MemoryState::new();
+        let mut lease = Lease::acquire(&state, "lease:x", "a", 1_000, 0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(lease
+            .publish_and_release("k", &Record::until("v1", 5))
+            .await
+            .unwrap());
+        assert_eq!(state.get("k").await.unwrap().unwrap().value, "v1");
+        assert!(state.get("lease:x").await.unwrap().is_none(), "given back");
+        // A holder whose lease lapsed and was taken over publishes nothing.
+        let mut late = Lease::acquire(&state, "lease:x", "a", 1_000, 0)
+            .await
+            .unwrap()
+            .unwrap();
+        let next = Lease::acquire(&state, "lease:x", "b", 1_000, 2_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!late
+            .publish_and_release("k", &Record::until("v2", 5))
+            .await
+            .unwrap());
+        assert_eq!(state.get("k").await.unwrap().unwrap().value, "v1");
+        assert!(
+            state.get("lease:x").await.unwrap().is_some(),
+            "not the late holder's to give back"
+        );
+        next.release().await;
     }
 
     #[tokio::test]

@@ -224,3 +224,41 @@ async fn disconnect_takes_effect_within_one_cache_window() {
     assert_eq!(after.currently_playing, before.currently_playing);
     assert_eq!(after.token_refreshes, before.token_refreshes);
 }
+
+/// A miss whose access token has run out: the miss's four calls, and four more for the refresh
+/// when Spotify does not rotate (the shared token's read, the lease, one read of what the refresh
+/// needs, and one call that publishes the new token and gives the lease back only while this
+/// process still holds it). A rotation adds the write-ahead copies, the lease's renewal, the
+/// sign-in's re-read and the secret's write.
+#[tokio::test]
+async fn a_miss_with_a_refresh_costs_four_more_calls() {
+    let clock = ManualClock::new(T0);
+    let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
+    playing(&app, "Song");
+    assert_eq!(app.now().await["name"], "Song");
+    app.fake.set_token(TokenBehavior {
+        no_rotation: true,
+        ..Default::default()
+    });
+    // Past the access token's life (an hour): the next miss refreshes first.
+    clock.advance_ms(3_600_000);
+    ops(&app);
+    let refreshes = app.fake.stats().token_refreshes;
+    assert_eq!(app.now().await["name"], "Song");
+    assert_eq!(app.fake.stats().token_refreshes, refreshes + 1);
+    let calls = ops(&app);
+    assert_eq!(
+        calls,
+        [
+            "BatchGetItem",       // the miss: answer, cooldown, switch, generation
+            "PutItem",            // the answer's lease
+            "GetItem",            // a holder that just finished?
+            "GetItem",            // the refresh: the shared access token
+            "PutItem",            // the refresh lease
+            "BatchGetItem",       // token, pending and newest refresh tokens, generation
+            "TransactWriteItems", // the new token published, the lease given back, fenced
+            "TransactWriteItems", // the answer published, its lease given back
+        ],
+        "{calls:?}"
+    );
+}

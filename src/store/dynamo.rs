@@ -64,6 +64,84 @@ impl DynamoState {
         item
     }
 
+    /// One `TransactWriteItems`: the record, the lease given back (only by `holder`), and the
+    /// item `unless` checked absent. `fenced`: a lease that changed hands cancels the write.
+    async fn transact_publish(
+        &self,
+        key: &str,
+        record: &Record,
+        lease_key: &str,
+        holder: &str,
+        unless: Option<&str>,
+        fenced: bool,
+    ) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem};
+        let invalid = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Invalid {
+            store: self.describe(),
+            reason: e.to_string(),
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(key, record)))
+            .build()
+            .map_err(invalid)?;
+        let release = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(lease_key.to_string()))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", AttributeValue::S(holder.to_string()))
+            .build()
+            .map_err(invalid)?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().delete(release).build(),
+        ];
+        if let Some(unless) = unless {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(unless.to_string()))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(invalid)?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(true),
+            Err(e) => e,
+        };
+        let failed: Option<Vec<bool>> = match err.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => Some(
+                c.cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        match failed {
+            Some(f) if f.get(2).copied().unwrap_or(false) => {
+                self.release(lease_key, holder).await?;
+                Ok(false)
+            }
+            // Only the lease changed hands: fenced, nothing is written; else the answer still is.
+            Some(f) if f.get(1).copied().unwrap_or(false) => {
+                if fenced {
+                    return Ok(false);
+                }
+                self.put(key, record).await?;
+                Ok(true)
+            }
+            _ => Err(self.error(err)),
+        }
+    }
+
     fn record(item: &HashMap<String, AttributeValue>) -> Record {
         Record {
             value: string(item, "v").unwrap_or_default(),
@@ -277,67 +355,19 @@ impl SharedState for DynamoState {
         holder: &str,
         unless: Option<&str>,
     ) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem};
-        let invalid = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Invalid {
-            store: self.describe(),
-            reason: e.to_string(),
-        };
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(Self::item(key, record)))
-            .build()
-            .map_err(invalid)?;
-        let release = Delete::builder()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(lease_key.to_string()))
-            .condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":owner", AttributeValue::S(holder.to_string()))
-            .build()
-            .map_err(invalid)?;
-        let mut items = vec![
-            TransactWriteItem::builder().put(put).build(),
-            TransactWriteItem::builder().delete(release).build(),
-        ];
-        if let Some(unless) = unless {
-            let check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .key("pk", AttributeValue::S(unless.to_string()))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(invalid)?;
-            items.push(TransactWriteItem::builder().condition_check(check).build());
-        }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(true),
-            Err(e) => e,
-        };
-        let failed: Option<Vec<bool>> = match err.as_service_error() {
-            Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => Some(
-                c.cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                    .collect(),
-            ),
-            _ => None,
-        };
-        match failed {
-            Some(f) if f.get(2).copied().unwrap_or(false) => {
-                self.release(lease_key, holder).await?;
-                Ok(false)
-            }
-            Some(f) if f.get(1).copied().unwrap_or(false) => {
-                self.put(key, record).await?;
-                Ok(true)
-            }
-            _ => Err(self.error(err)),
-        }
+        self.transact_publish(key, record, lease_key, holder, unless, false)
+            .await
+    }
+
+    async fn put_if_held_and_release(
+        &self,
+        key: &str,
+        record: &Record,
+        lease_key: &str,
+        holder: &str,
+    ) -> Result<bool, StoreError> {
+        self.transact_publish(key, record, lease_key, holder, None, true)
+            .await
     }
 
     fn describe(&self) -> String {

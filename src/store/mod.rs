@@ -199,5 +199,25 @@ pub trait SharedState: Send + Sync {
         self.release(lease_key, holder).await?;
         Ok(true)
     }
+    /// Writes `record` under `key` and gives back the lease under `lease_key`, only while
+    /// `holder` still holds it (DynamoDB: one `TransactWriteItems`): how a token refresh
+    /// publishes, fenced by the lease's version. `Ok(false)`: the lease changed hands and
+    /// nothing was written.
+    async fn put_if_held_and_release(
+        &self,
+        key: &str,
+        record: &Record,
+        lease_key: &str,
+        holder: &str,
+    ) -> Result<bool, StoreError> {
+        match self.get(lease_key).await? {
+            Some(r) if r.holder.as_deref() == Some(holder) => {
+                self.put(key, record).await?;
+                self.release(lease_key, holder).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
     fn describe(&self) -> String;
 }

@@ -7,7 +7,7 @@ use crate::keys::TOKEN_KEY;
 use crate::seal::Sealer;
 use crate::secret::Secret;
 use crate::spotify::SpotifyError;
-use crate::store::Credentials;
+use crate::store::{Credentials, Record};
 
 /// Stop using an access token this long before Spotify says it expires.
 const EXPIRY_MARGIN_MS: u64 = 60_000;
@@ -78,6 +78,17 @@ impl Keeper {
         rejected: Option<&Secret>,
     ) -> Option<Secret> {
         let record = self.state.get(TOKEN_KEY).await.ok()??;
+        self.open_access(record, sealer, credentials, rejected)
+    }
+
+    /// The access token in `record` (the `token` item as read), on the same conditions.
+    pub(super) fn open_access(
+        &self,
+        record: Record,
+        sealer: &Sealer,
+        credentials: &Credentials,
+        rejected: Option<&Secret>,
+    ) -> Option<Secret> {
         if self.clock.now_ms() >= record.expires_at_ms {
             return None;
         }

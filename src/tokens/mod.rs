@@ -29,8 +29,8 @@ pub use credentials::signin_limit_ms;
 pub use watch::AuthWatch;
 
 /// How long the refresh lease lasts: the worst case of the work done under it between two
-/// renewals (see docs/architecture.md, "Worst case of a refresh"): four store calls of at most
-/// 2 s, two token requests of at most 10 s each and the write-ahead copies: 36 s at most.
+/// renewals (see docs/architecture.md, "Worst case of a refresh"): three store calls of at most
+/// 2 s, two token requests of at most 10 s each and the write-ahead copies: 30 s at most.
 pub const REFRESH_LEASE_MS: u64 = 40_000;
 /// How long a process waits for another one's refresh before giving up on this request.
 const WAIT_FOR_HOLDER: Duration = Duration::from_millis(3_000);

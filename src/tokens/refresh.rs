@@ -2,9 +2,12 @@
 
 use super::access::use_until;
 use super::credentials::AuthFailure;
-use super::{sealing_context, Keeper, REFRESH_LEASE_MS};
+use super::rotation::open_token;
+use super::{sealing_context, AuthWatch, Keeper, REFRESH_LEASE_MS};
 use crate::error::Error;
-use crate::keys::{PENDING_REFRESH_KEY, TOKEN_KEY, TOKEN_LEASE_KEY};
+use crate::keys::{
+    AUTH_GENERATION_KEY, LATEST_REFRESH_KEY, PENDING_REFRESH_KEY, TOKEN_KEY, TOKEN_LEASE_KEY,
+};
 use crate::lease::Lease;
 use crate::seal::Sealer;
 use crate::secret::Secret;
@@ -66,24 +69,44 @@ impl Keeper {
         rejected: Option<&Secret>,
         force: bool,
     ) -> Result<Secret, Error> {
+        // Everything the refresh needs, in one read under the lease (a failed read: no refresh).
+        let shared_watch = matches!(self.watch, AuthWatch::Shared);
+        let mut keys = vec![TOKEN_KEY, PENDING_REFRESH_KEY, LATEST_REFRESH_KEY];
+        if shared_watch {
+            keys.push(AUTH_GENERATION_KEY);
+        }
+        let mut items = self.state.get_many(&keys).await?;
         // The owner's commands change the credentials while holding this lease: looking again
         // under it means a removed refresh token is never used (and persisted) again.
-        if self.notice_owner_changes().await {
+        let changed = if shared_watch {
+            self.apply_generation(items.remove(AUTH_GENERATION_KEY).map(|r| r.value))
+        } else {
+            self.notice_owner_changes().await
+        };
+        if changed {
             credentials = self.load_credentials().await?;
         }
         let sealer = &Sealer::from_client_secret(&credentials.client_secret);
         // Someone may have published a token between our read and our lease.
         if !force {
-            if let Some(t) = self.shared_access(sealer, &credentials, rejected).await {
+            if let Some(t) = items
+                .remove(TOKEN_KEY)
+                .and_then(|r| self.open_access(r, sealer, &credentials, rejected))
+            {
                 return Ok(t);
             }
         }
         // A rotated refresh token that could not be persisted earlier takes precedence; then the
         // newest one any process saw (the copy of the credentials here is from the cold start).
-        let pending = self.pending_refresh_token(sealer, &credentials).await;
+        let open = |key: &str| {
+            items
+                .get(key)
+                .and_then(|r| open_token(r, key, sealer, &credentials))
+        };
+        let pending = open(PENDING_REFRESH_KEY);
         let latest = match pending {
             Some(_) => None,
-            None => self.latest_refresh_token(sealer, &credentials).await,
+            None => open(LATEST_REFRESH_KEY),
         };
         if let Some(t) = latest {
             credentials.refresh_token = Some(t);
@@ -178,20 +201,20 @@ impl Keeper {
 
         let now = self.clock.now_ms();
         let until = use_until(now, grant.expires_in_s);
-        match lease.renew(now).await {
-            Ok(true) => {
-                let sealed = sealer.seal(
-                    &sealing_context(TOKEN_KEY, &credentials),
-                    access_token.expose(),
-                );
-                if let Err(e) = self.state.put(TOKEN_KEY, &Record::until(sealed, until)).await {
-                    tracing::warn!(error = %e, "could not publish the access token to the shared state");
-                }
-            }
+        // Published and the lease given back in one call, only while this acquisition holds it.
+        let sealed = sealer.seal(
+            &sealing_context(TOKEN_KEY, &credentials),
+            access_token.expose(),
+        );
+        match lease
+            .publish_and_release(TOKEN_KEY, &Record::until(sealed, until))
+            .await
+        {
+            Ok(true) => {}
             Ok(false) => tracing::warn!(
                 "the refresh lease lapsed during this refresh: not publishing the access token (this process still uses it)"
             ),
-            Err(e) => tracing::warn!(error = %e, "could not renew the refresh lease: not publishing the access token"),
+            Err(e) => tracing::warn!(error = %e, "could not publish the access token to the shared state"),
         }
         {
             let mut l = self.local.lock().unwrap();

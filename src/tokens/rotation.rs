@@ -288,26 +288,18 @@ impl Keeper {
         credentials: &Credentials,
     ) -> Option<Secret> {
         let record = self.state.get(LATEST_REFRESH_KEY).await.ok()??;
-        sealer
-            .open(
-                &sealing_context(LATEST_REFRESH_KEY, credentials),
-                &record.value,
-            )
-            .map(Secret::new)
+        open_token(&record, LATEST_REFRESH_KEY, sealer, credentials)
     }
+}
 
-    /// A rotated refresh token not yet in the credential store, when it belongs to this sign-in.
-    pub(super) async fn pending_refresh_token(
-        &self,
-        sealer: &Sealer,
-        credentials: &Credentials,
-    ) -> Option<Secret> {
-        let record = self.state.get(PENDING_REFRESH_KEY).await.ok()??;
-        sealer
-            .open(
-                &sealing_context(PENDING_REFRESH_KEY, credentials),
-                &record.value,
-            )
-            .map(Secret::new)
-    }
+/// The refresh token sealed in `record` (the item under `key`), when it belongs to this sign-in.
+pub(super) fn open_token(
+    record: &Record,
+    key: &str,
+    sealer: &Sealer,
+    credentials: &Credentials,
+) -> Option<Secret> {
+    sealer
+        .open(&sealing_context(key, credentials), &record.value)
+        .map(Secret::new)
 }

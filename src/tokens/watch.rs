@@ -66,7 +66,7 @@ impl Keeper {
         self.apply_generation(generation)
     }
 
-    fn apply_generation(&self, generation: Option<String>) -> bool {
+    pub(super) fn apply_generation(&self, generation: Option<String>) -> bool {
         let Some(now) = generation else {
             return false;
         };
