@@ -188,6 +188,22 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Credentials in Secrets Manager without a shared table: every process would take the
+    /// refresh lease in its own memory, and two of them would present the same refresh token.
+    /// Only a process that is alone may run so (`nowplaying serve`); Lambda never is.
+    pub fn shared_secret_needs_table(&self) -> Result<(), ConfigError> {
+        match (&self.token_secret_id, &self.cache_table) {
+            (Some(_), None) => Err(ConfigError {
+                variable: "CACHE_TABLE",
+                value: String::new(),
+                expected: "a DynamoDB table name whenever TOKEN_SECRET_ID is set: without the table each process refreshes under a lease of its own, and two processes would present the same refresh token (only `nowplaying serve`, one process, may run that way)",
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The variables as read through a lookup; one parser per setting, each error naming the
 /// variable, the value and what is accepted.
 struct Env<F>(F);

@@ -29,8 +29,8 @@ pub const TOKEN_KEY: &str = "token";
 pub const TOKEN_LEASE_KEY: &str = "lease:token";
 /// A rotated refresh token not yet in the credential store (write-ahead copy), sealed.
 pub const PENDING_REFRESH_KEY: &str = "pending-refresh-token";
-/// The newest refresh token, sealed, bound to its sign-in: how every process learns of a
-/// rotation without reading the credential store again.
+/// No longer written: a copy of the newest refresh token that could go stale (issue 18). The
+/// owner's commands still delete it from tables written before.
 pub const LATEST_REFRESH_KEY: &str = "latest-refresh-token";
 /// Written (never deleted) by `authorize` and `disconnect`: a new value tells every process that
 /// the stored credentials were replaced or removed.

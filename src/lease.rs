@@ -1,7 +1,8 @@
 //! A lease in the shared state: who may do one thing (fetch an answer, refresh the token) right
-//! now. Each acquisition has its own holder id, which is the lease's version: renewing checks
-//! it with a conditional write, so a holder that outlived its lease finds out before it
-//! publishes anything (see docs/architecture.md, "Leases").
+//! now. The stored holder is the lease's version: the acquisition's own id and a renewal count,
+//! so every renewal is a new version that others can see. Renewing checks the version with a
+//! conditional write, so a holder that outlived its lease finds out before it publishes
+//! anything (see docs/architecture.md, "Leases").
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,6 +14,11 @@ use crate::store::{Record, SharedState, StoreError};
 pub struct Lease<'a> {
     state: &'a dyn SharedState,
     key: String,
+    /// This acquisition's id (`<instance>#<random>`).
+    id: String,
+    /// Renewals so far: the stored holder is `<id>.<renewals>`.
+    renewals: u32,
+    /// The version as stored now (`<id>.<renewals>`).
     holder: String,
     duration_ms: u64,
     expires_at_ms: u64,
@@ -30,9 +36,43 @@ impl std::fmt::Debug for Lease<'_> {
     }
 }
 
-/// A new holder id for one acquisition by `instance`: the lease's version.
-fn new_holder(instance: &str) -> String {
+/// A new id for one acquisition by `instance`.
+fn new_id(instance: &str) -> String {
     format!("{instance}#{:016x}", rand::random::<u64>())
+}
+
+/// The stored version of acquisition `id` after `renewals` renewals.
+fn version(id: &str, renewals: u32) -> String {
+    format!("{id}.{renewals}")
+}
+
+/// Tells a live holder from a dead one by its version alone: a version seen unchanged for longer
+/// than `stuck_after` on this machine's monotonic clock is stuck (a live holder renews, and every
+/// renewal is a new version). No clock is compared with another machine's.
+#[derive(Debug)]
+pub struct VersionWatch {
+    stuck_after: Duration,
+    seen: Option<(Option<String>, tokio::time::Instant)>,
+}
+
+impl VersionWatch {
+    pub fn new(stuck_after: Duration) -> Self {
+        VersionWatch {
+            stuck_after,
+            seen: None,
+        }
+    }
+
+    /// Notes the version read now (`None`: no lease); whether it is free or stuck.
+    pub fn free_or_stuck(&mut self, current: Option<&str>) -> bool {
+        let now = tokio::time::Instant::now();
+        let since = match &self.seen {
+            Some((v, at)) if v.as_deref() == current => *at,
+            _ => now,
+        };
+        self.seen = Some((current.map(str::to_string), since));
+        current.is_none() || now.duration_since(since) >= self.stuck_after
+    }
 }
 
 impl<'a> Lease<'a> {
@@ -45,19 +85,54 @@ impl<'a> Lease<'a> {
         duration_ms: u64,
         now_ms: u64,
     ) -> Result<Option<Lease<'a>>, StoreError> {
-        let holder = new_holder(instance);
-        let until = now_ms + duration_ms;
+        let lease = Lease::new(state, key, instance, duration_ms, now_ms);
         let taken = state
-            .acquire(key, &Record::lease(holder.clone(), until), now_ms)
+            .acquire(
+                key,
+                &Record::lease(lease.holder.clone(), lease.expires_at_ms),
+                now_ms,
+            )
             .await?;
-        Ok(taken.then(|| Lease {
+        Ok(taken.then_some(lease))
+    }
+
+    fn new(
+        state: &'a dyn SharedState,
+        key: &str,
+        instance: &str,
+        duration_ms: u64,
+        now_ms: u64,
+    ) -> Lease<'a> {
+        let id = new_id(instance);
+        Lease {
             state,
             key: key.to_string(),
-            holder,
+            holder: version(&id, 0),
+            id,
+            renewals: 0,
             duration_ms,
-            expires_at_ms: until,
+            expires_at_ms: now_ms + duration_ms,
             released: false,
-        }))
+        }
+    }
+
+    /// Takes the lease from `current` (the version read, `None`: no item) by version, whatever
+    /// the clocks say: after a [`VersionWatch`] found it free or stuck. `Ok(None)`: it changed.
+    pub async fn take_over(
+        state: &'a dyn SharedState,
+        key: &str,
+        instance: &str,
+        duration_ms: u64,
+        now_ms: u64,
+        current: Option<&str>,
+    ) -> Result<Option<Lease<'a>>, StoreError> {
+        let lease = Lease::new(state, key, instance, duration_ms, now_ms);
+        let mut record = Record::lease(lease.holder.clone(), lease.expires_at_ms);
+        // Kept a day past a laptop's idea of its expiry: the store's clean-up must not remove a
+        // live command's lease because that laptop's clock is behind.
+        record.delete_after_s += 24 * 3600;
+        let taken = state.replace_if_held_by(key, &record, current).await?;
+        Ok(taken.then_some(lease))
     }
 
     /// Takes the lease without trusting this machine's clock (the owner's commands, from a
@@ -72,33 +147,22 @@ impl<'a> Lease<'a> {
         stuck_after: Duration,
         patience: Duration,
     ) -> Result<Option<Lease<'a>>, StoreError> {
-        let holder = new_holder(instance);
         let started = tokio::time::Instant::now();
-        // The version seen, and since when (this machine's monotonic clock).
-        let mut seen: Option<(Option<String>, tokio::time::Instant)> = None;
+        let mut watch = VersionWatch::new(stuck_after);
         loop {
             let current = state.get(key).await?.and_then(|r| r.holder);
-            let since = match &seen {
-                Some((v, at)) if *v == current => *at,
-                _ => tokio::time::Instant::now(),
-            };
-            seen = Some((current.clone(), since));
-            let free = current.is_none() || since.elapsed() >= stuck_after;
-            if free {
-                let until = now_ms() + duration_ms;
-                let record = Record::lease(holder.clone(), until);
-                if state
-                    .replace_if_held_by(key, &record, current.as_deref())
-                    .await?
-                {
-                    return Ok(Some(Lease {
-                        state,
-                        key: key.to_string(),
-                        holder,
-                        duration_ms,
-                        expires_at_ms: until,
-                        released: false,
-                    }));
+            if watch.free_or_stuck(current.as_deref()) {
+                let lease = Lease::take_over(
+                    state,
+                    key,
+                    instance,
+                    duration_ms,
+                    now_ms(),
+                    current.as_deref(),
+                )
+                .await?;
+                if lease.is_some() {
+                    return Ok(lease);
                 }
             }
             if started.elapsed() >= patience {
@@ -108,19 +172,29 @@ impl<'a> Lease<'a> {
         }
     }
 
-    /// Extends the lease by its duration from `now_ms`, only if this acquisition still holds it.
+    /// Extends the lease by its duration from `now_ms`, only if this acquisition still holds it,
+    /// as a new version (the renewal count goes up, so the owner's commands see it is alive).
     /// `Ok(false)`: it lapsed and someone else took it (or the owner did): publish nothing.
     pub async fn renew(&mut self, now_ms: u64) -> Result<bool, StoreError> {
         let until = now_ms + self.duration_ms;
-        let record = Record::lease(self.holder.clone(), until);
+        let next = version(&self.id, self.renewals + 1);
+        let record = Record::lease(next.clone(), until);
         let held = self
             .state
             .replace_if_held_by(&self.key, &record, Some(&self.holder))
             .await?;
         if held {
+            self.renewals += 1;
+            self.holder = next;
             self.expires_at_ms = until;
         }
         Ok(held)
+    }
+
+    /// Leaves the lease to lapse by itself instead of giving it back: while the newest refresh
+    /// token is only in this process, nobody else may refresh before this lease runs out.
+    pub fn keep(&mut self) {
+        self.released = true;
     }
 
     /// Epoch ms at which the lease lapses unless renewed.
@@ -128,7 +202,7 @@ impl<'a> Lease<'a> {
         self.expires_at_ms
     }
 
-    /// This acquisition's id (the lease's version).
+    /// The lease's version as stored now.
     pub fn holder(&self) -> &str {
         &self.holder
     }

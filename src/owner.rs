@@ -4,13 +4,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::error::Error;
 use crate::keys::{all_answer_keys, AUTH_GENERATION_KEY, HIDDEN_KEY, TOKEN_ITEMS, TOKEN_LEASE_KEY};
 use crate::lease::Lease;
 use crate::store::{CredentialStore, Credentials, Record, SharedState, StoreError};
-use crate::tokens::REFRESH_LEASE_MS;
+use crate::tokens::{OWNER_PATIENCE, OWNER_STUCK_AFTER, REFRESH_LEASE_MS};
 
 /// Where the privacy switch lives: the shared table's `hidden` item, or a local file next to
 /// the credentials file (without a table).
@@ -112,8 +111,8 @@ pub struct Replaced {
 /// 3. a new generation and the deletes again, for processes that read the old credentials
 ///    between 1 and 2.
 ///
-/// A running refresh re-reads the sign-in before writing the credential store and never writes
-/// over a newer one, so even a failure at 3 cannot revert the owner's action.
+/// A running refresh writes the credential store only by compare-and-swap on the version it read,
+/// so no refresh, however late its write arrives, can revert the owner's action.
 pub async fn replace_authorization(
     store: &dyn CredentialStore,
     state: Option<&dyn SharedState>,
@@ -127,13 +126,13 @@ pub async fn replace_authorization(
     let lease = Lease::acquire_by_version(
         state,
         TOKEN_LEASE_KEY,
-        "owner-command",
+        crate::store::OWNER_HOLDER,
         REFRESH_LEASE_MS,
         &now_ms,
-        // A refresh renews its lease (same version) while it works; one that keeps a version
-        // longer than a lease lasts is dead.
-        Duration::from_millis(REFRESH_LEASE_MS + 2_000),
-        Duration::from_millis(REFRESH_LEASE_MS + 10_000),
+        // A refresh renews its lease (a new version each time) while it works; one that keeps a
+        // version longer than that is dead.
+        OWNER_STUCK_AFTER,
+        OWNER_PATIENCE,
     )
     .await?;
     let Some(lease) = lease else {

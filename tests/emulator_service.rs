@@ -127,16 +127,20 @@ async fn answers_until(
     }
 }
 
-async fn secret_write_failing_during_rotation(mode: Mode) {
+async fn secret_write_failing_during_rotation(mode: aws::Action) {
     let clock = ManualClock::new(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app);
     assert_eq!(app.now().await["name"], "Song");
     assert_eq!(app.secret_token().await, "refresh-token-1");
 
-    // Secrets Manager goes away; Spotify rotates on the next refresh. The answer keeps coming
-    // (stale while the write is being retried, at worst).
-    app.sm_proxy.set(mode);
+    // Secrets Manager stops taking writes (it is still read: no refresh without that read);
+    // Spotify rotates on the next refresh. The answer keeps coming (stale while the write is
+    // being retried, at worst).
+    match mode {
+        aws::Action::Fail => app.sm_faults.fail_all_of("PutSecretValue"),
+        aws::Action::HoldThenForward => app.sm_faults.hold("PutSecretValue", "", u32::MAX),
+    }
     app.fake.expire_access_tokens();
     next_window(&app, &clock);
     let started = Instant::now();
@@ -158,10 +162,7 @@ async fn secret_write_failing_during_rotation(mode: Mode) {
         .await
         .expect("pending-refresh-token item");
     assert!(!attr_s(&pending, "v").contains("refresh-token"));
-    let opened = sealer().open(
-        &sealing_context(PENDING_REFRESH_KEY),
-        &attr_s(&pending, "v"),
-    );
+    let opened = open_token_item(&sealer(), PENDING_REFRESH_KEY, &attr_s(&pending, "v"));
     assert_eq!(opened.as_deref(), Some(valid_refresh_token(&app).as_str()));
     assert_eq!(
         app.secret_token().await,
@@ -185,18 +186,15 @@ async fn secret_write_failing_during_rotation(mode: Mode) {
     .await;
     let pending = app.item(PENDING_REFRESH_KEY).await.expect("still pending");
     assert_eq!(
-        sealer()
-            .open(
-                &sealing_context(PENDING_REFRESH_KEY),
-                &attr_s(&pending, "v")
-            )
-            .as_deref(),
+        open_token_item(&sealer(), PENDING_REFRESH_KEY, &attr_s(&pending, "v")).as_deref(),
         Some(valid_refresh_token(&app).as_str())
     );
     assert_eq!(app.fake.stats().invalid_grant, 0);
 
-    // Recovery: the next refresh uses the pending token and the secret catches up.
-    app.sm_proxy.pass();
+    // Recovery: the next refresh uses the pending token and the secret catches up (the held
+    // writes land now too, as staged versions that never become current).
+    app.sm_faults.heal();
+    app.sm_faults.release_held();
     app.fake.expire_access_tokens();
     answers_until(&app, &clock, Duration::from_secs(30), || {
         app.fake.stats().token_refreshes == 4
@@ -226,12 +224,14 @@ async fn secret_write_failing_during_rotation(mode: Mode) {
 
 #[tokio::test]
 async fn secret_write_refused_during_rotation_keeps_the_token_pending() {
-    secret_write_failing_during_rotation(Mode::Refuse).await;
+    secret_write_failing_during_rotation(aws::Action::Fail).await;
 }
 
+/// The writes time out (held past the SDK's deadline) and reach Secrets Manager later: as
+/// staged versions, never current.
 #[tokio::test]
 async fn secret_write_timing_out_during_rotation_keeps_the_token_pending() {
-    secret_write_failing_during_rotation(Mode::Blackhole).await;
+    secret_write_failing_during_rotation(aws::Action::HoldThenForward).await;
 }
 
 async fn dynamodb_stopped_mid_run(mode: Mode) {
@@ -398,11 +398,10 @@ async fn invalid_grant_rereads_the_secret_after_another_environment_rotated() {
     );
     let stats = app.fake.stats();
     assert_eq!(stats.token_refreshes, 2);
-    // The other environment shares the secret but not the table, so this process learns of the
-    // rotation the way the issue asks: its cold-start copy gets one invalid_grant, then the
-    // secret is read again once and the refresh succeeds. (Environments sharing the table never
-    // see even that one: the newest token is sealed there.)
-    assert_eq!(stats.invalid_grant, 1);
+    // The other environment shares the secret but not the table: the refresh reads the secret
+    // under the lease (the durable copy decides which token is the newest), so this process
+    // never presents its cold-start copy at all.
+    assert_eq!(stats.invalid_grant, 0);
     assert_eq!(app.secret_token().await, valid_refresh_token(&app));
     next_window(&app, &clock);
     assert_eq!(app.now().await["name"], "Song");

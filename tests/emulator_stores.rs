@@ -375,12 +375,18 @@ async fn a_cache_hit_costs_no_aws_call_and_a_miss_at_most_four() {
         1,
     )));
     assert_eq!(app.now().await["name"], "Song");
-    // The first answer: the credentials read once at cold start, the sign-in read again right
-    // before the rotated refresh token is written (never over a newer sign-in), and the
-    // rotated refresh token persisted once.
+    // The first answer: the credentials read once at cold start, read again with their
+    // version under the refresh lease (the durable copy decides which refresh token is the
+    // newest), and the rotated refresh token persisted by compare-and-swap on that version: a
+    // staged version, then AWSCURRENT moved to it from the version read.
     assert_eq!(
         app.sm_proxy.take_ops(),
-        vec!["GetSecretValue", "GetSecretValue", "PutSecretValue"],
+        vec![
+            "GetSecretValue",
+            "GetSecretValue",
+            "PutSecretValue",
+            "UpdateSecretVersionStage"
+        ],
         "cold start"
     );
     app.ddb_proxy.take_ops();

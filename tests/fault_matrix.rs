@@ -753,13 +753,14 @@ async fn aws_emulator_stopped_mid_run_and_restarted() {
     run.finish(3).await;
 }
 
-/// Secrets Manager refuses writes during a rotation, then recovers. The time-out variant, and a
+/// Secrets Manager refuses writes (and answers reads) during a rotation, then recovers. The time-out variant, and a
 /// second rotation during the outage, are in `tests/emulator_service.rs`
 /// (`secret_write_*_during_rotation_keeps_the_token_pending`).
 #[tokio::test]
 async fn secret_write_failing_for_a_while() {
     let run = Run::start("secret write failing").await;
-    run.app.sm_proxy.refuse();
+    // Writes refused, reads still answered (a refresh needs the read: without it, no refresh).
+    run.app.sm_faults.fail_all_of("PutSecretValue");
     run.app.fake.expire_access_tokens();
     run.next_window();
     assert_eq!(run.page().await["name"], "Song");
@@ -784,7 +785,7 @@ async fn secret_write_failing_for_a_while() {
         assert_eq!(run.page().await["stale"], false);
     }
     // Secrets Manager is back: the secret catches up.
-    run.app.sm_proxy.pass();
+    run.app.sm_faults.heal();
     let valid = run.stats().valid_refresh_token.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while run.app.secret_token().await != valid {

@@ -7,7 +7,7 @@ use nowplaying::config::Config;
 async fn main() -> Result<(), lambda_http::Error> {
     nowplaying::app::startup_mark("main");
     nowplaying::app::init_tracing("info");
-    let config = match Config::from_env() {
+    let config = match Config::from_env().and_then(|c| c.shared_secret_needs_table().map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             // One line, naming the variable, the value and what is accepted.

@@ -413,14 +413,25 @@ async fn cooldown(stores: &Stores, now: u64, report: &mut Report) {
 /// Refreshes the access token (persisting a rotated refresh token like the service) and asks
 /// currently-playing once.
 async fn spotify_check(config: &Config, stores: &Stores, now: u64, report: &mut Report) {
+    if let Err(e) = config.shared_secret_needs_table() {
+        // A refresh here would take a lease the service cannot see.
+        println!("Spotify:              WARNING: not checked live (no refresh without the shared table): {e}");
+        report.warnings += 1;
+        return;
+    }
     let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
     let tokens = TokenKeeper::new(
         spotify.clone(),
         stores.credentials.clone(),
         stores.state.clone(),
         Arc::new(SystemClock),
-        format!("status-{}", app::instance_id()),
-    );
+        format!(
+            "{}-status-{}",
+            crate::store::OWNER_HOLDER,
+            app::instance_id()
+        ),
+    )
+    .as_owner_command();
     match tokens.refresh_now().await {
         Ok(token) => match spotify.currently_playing(&token, now).await {
             Ok(np) => println!(

@@ -274,9 +274,10 @@ impl SharedState for DynamoState {
         self.put_if(
             key,
             record,
-            "attribute_not_exists(pk) OR #exp < :now OR #owner = :holder",
+            "attribute_not_exists(pk) OR (#exp < :now AND NOT begins_with(#owner, :command)) OR #owner = :holder",
             vec![
                 (":now", AttributeValue::N(now_ms.to_string())),
+                (":command", AttributeValue::S(super::OWNER_HOLDER.to_string())),
                 (
                     ":holder",
                     AttributeValue::S(record.holder.clone().unwrap_or_default()),

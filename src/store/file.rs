@@ -6,7 +6,17 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{CredentialStore, Credentials, StoreError};
+use super::{CredentialStore, Credentials, StoreError, Swap, Versioned};
+
+/// The file's version: a digest of its bytes.
+fn version_of(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// One conditional write at a time in this process (the compare and the rename under one lock).
+static SWAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[derive(Debug, Clone)]
 pub struct FileCredentials {
@@ -74,10 +84,13 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 #[async_trait]
 impl CredentialStore for FileCredentials {
-    async fn load(&self) -> Result<Option<Credentials>, StoreError> {
+    async fn load_versioned(&self) -> Result<Option<Versioned>, StoreError> {
         match std::fs::read_to_string(&self.path) {
             Ok(text) if text.trim().is_empty() => Ok(None),
-            Ok(text) => Credentials::from_json(&self.describe(), &text).map(Some),
+            Ok(text) => Ok(Some(Versioned {
+                credentials: Credentials::from_json(&self.describe(), &text)?,
+                version: version_of(&text),
+            })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.unavailable(e)),
         }
@@ -85,6 +98,24 @@ impl CredentialStore for FileCredentials {
 
     async fn save(&self, credentials: &Credentials) -> Result<(), StoreError> {
         write_atomic(&self.path, credentials.to_json().as_bytes()).map_err(|e| self.unavailable(e))
+    }
+
+    /// Compares the file's digest and renames the new one over it under one lock: exact within
+    /// this process; another process writing the same file between the two (an owner's command
+    /// on the same machine, within microseconds) is the one race a plain file leaves open.
+    async fn save_if(&self, credentials: &Credentials, expected: &str) -> Result<Swap, StoreError> {
+        let _one = SWAP.lock().unwrap_or_else(|e| e.into_inner());
+        let current = match std::fs::read_to_string(&self.path) {
+            Ok(text) => version_of(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Swap::Changed),
+            Err(e) => return Err(self.unavailable(e)),
+        };
+        if current != expected {
+            return Ok(Swap::Changed);
+        }
+        let text = credentials.to_json();
+        write_atomic(&self.path, text.as_bytes()).map_err(|e| self.unavailable(e))?;
+        Ok(Swap::Written(version_of(&text)))
     }
 
     fn describe(&self) -> String {

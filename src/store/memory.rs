@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{CredentialStore, Credentials, Record, SharedState, StoreError};
+use super::{CredentialStore, Credentials, Record, SharedState, StoreError, Swap, Versioned};
 
 #[derive(Debug, Default)]
 pub struct MemoryState {
@@ -38,7 +38,9 @@ impl SharedState for MemoryState {
         let free = match items.get(key) {
             None => true,
             Some(r) => {
-                r.expires_at_ms < now_ms || (r.holder.is_some() && r.holder == record.holder)
+                (r.expires_at_ms < now_ms
+                    && !r.holder.as_deref().is_some_and(super::is_owner_holder))
+                    || (r.holder.is_some() && r.holder == record.holder)
             }
         };
         if free {
@@ -86,26 +88,41 @@ impl SharedState for MemoryState {
 /// Credentials held in memory.
 #[derive(Debug, Default)]
 pub struct MemoryCredentials {
-    inner: Mutex<Option<Credentials>>,
+    /// The document and its version (a counter).
+    inner: Mutex<(Option<Credentials>, u64)>,
 }
 
 impl MemoryCredentials {
     pub fn new(credentials: Option<Credentials>) -> Self {
         MemoryCredentials {
-            inner: Mutex::new(credentials),
+            inner: Mutex::new((credentials, 0)),
         }
     }
 }
 
 #[async_trait]
 impl CredentialStore for MemoryCredentials {
-    async fn load(&self) -> Result<Option<Credentials>, StoreError> {
-        Ok(self.inner.lock().unwrap().clone())
+    async fn load_versioned(&self) -> Result<Option<Versioned>, StoreError> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner.0.clone().map(|credentials| Versioned {
+            credentials,
+            version: inner.1.to_string(),
+        }))
     }
 
     async fn save(&self, credentials: &Credentials) -> Result<(), StoreError> {
-        *self.inner.lock().unwrap() = Some(credentials.clone());
+        let mut inner = self.inner.lock().unwrap();
+        *inner = (Some(credentials.clone()), inner.1 + 1);
         Ok(())
+    }
+
+    async fn save_if(&self, credentials: &Credentials, expected: &str) -> Result<Swap, StoreError> {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.1.to_string() != expected {
+            return Ok(Swap::Changed);
+        }
+        *inner = (Some(credentials.clone()), inner.1 + 1);
+        Ok(Swap::Written(inner.1.to_string()))
     }
 
     fn describe(&self) -> String {

@@ -63,15 +63,50 @@ impl Credentials {
     }
 }
 
+/// The stored document and its version: Secrets Manager's `VersionId` of `AWSCURRENT`, a digest
+/// of the file's bytes. Any write, by anyone, gives a new version.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub credentials: Credentials,
+    pub version: String,
+}
+
+/// What a conditional write ([`CredentialStore::save_if`]) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Swap {
+    /// Written; the new current version.
+    Written(String),
+    /// Not written: the current version is no longer the one expected (someone wrote since).
+    Changed,
+}
+
 /// Where the owner's credentials live.
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
     /// `Ok(None)` when nothing is stored yet.
-    async fn load(&self) -> Result<Option<Credentials>, StoreError>;
-    /// Replaces the whole document, atomically.
+    async fn load(&self) -> Result<Option<Credentials>, StoreError> {
+        Ok(self.load_versioned().await?.map(|v| v.credentials))
+    }
+    /// The document with its version, `Ok(None)` when nothing is stored yet.
+    async fn load_versioned(&self) -> Result<Option<Versioned>, StoreError>;
+    /// Replaces the whole document, atomically, whatever is there (the owner's commands).
     async fn save(&self, credentials: &Credentials) -> Result<(), StoreError>;
+    /// Replaces the document only while `expected` is the current version, checked by the store
+    /// itself when the write takes effect: a write that arrives late, after the owner's
+    /// `disconnect` or a new sign-in, never becomes current (docs/architecture.md, "Refresh-token
+    /// rotation").
+    async fn save_if(&self, credentials: &Credentials, expected: &str) -> Result<Swap, StoreError>;
     /// Where the credentials live, for messages (never the content).
     fn describe(&self) -> String;
+}
+
+/// How the owner's commands name their lease holders: such a lease is taken over only by its
+/// version (seen unchanged for longer than a lease lasts), never by comparing clocks.
+pub const OWNER_HOLDER: &str = "owner-command";
+
+/// Whether a lease holder is one of the owner's commands.
+pub fn is_owner_holder(holder: &str) -> bool {
+    holder.starts_with(OWNER_HOLDER)
 }
 
 /// One item of shared state: a value, the moment it stops being valid (fresh, held, ...), the
@@ -163,6 +198,8 @@ pub trait SharedState: Send + Sync {
     async fn put(&self, key: &str, record: &Record) -> Result<(), StoreError>;
     /// Writes the lease `record` only when there is no item under `key`, or the existing one
     /// lapsed before `now_ms`, or `record.holder` holds it. `Ok(false)` when someone else does.
+    /// A lease held by an owner's command ([`is_owner_holder`]) never lapses by the clock here:
+    /// its expiry is a laptop's, and only its version tells whether it is alive.
     async fn acquire(&self, key: &str, record: &Record, now_ms: u64) -> Result<bool, StoreError>;
     /// Writes `record` only when the item's holder is `expected` (`None`: no item at all),
     /// whatever the clocks say: renewing one's own lease, or taking over a lease whose version

@@ -5,7 +5,11 @@ use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, S
 use aws_sdk_secretsmanager::Client;
 use sha2::Digest;
 
-use super::{CredentialStore, Credentials, StoreError};
+use super::{CredentialStore, Credentials, StoreError, Swap, Versioned};
+
+/// The staging label a conditional write puts its new version under before it moves
+/// `AWSCURRENT` there (docs/architecture.md, "Refresh-token rotation").
+pub const STAGED_LABEL: &str = "NOWPLAYING_STAGED";
 
 #[derive(Debug, Clone)]
 pub struct SecretsCredentials {
@@ -70,7 +74,7 @@ pub fn client_request_token(document: &str) -> String {
 
 #[async_trait]
 impl CredentialStore for SecretsCredentials {
-    async fn load(&self) -> Result<Option<Credentials>, StoreError> {
+    async fn load_versioned(&self) -> Result<Option<Versioned>, StoreError> {
         let client = self.client();
         let result = client
             .get_secret_value()
@@ -79,9 +83,10 @@ impl CredentialStore for SecretsCredentials {
             .await;
         match result {
             Ok(out) => match out.secret_string() {
-                Some(s) if !s.trim().is_empty() => {
-                    Credentials::from_json(&self.describe(), s).map(Some)
-                }
+                Some(s) if !s.trim().is_empty() => Ok(Some(Versioned {
+                    credentials: Credentials::from_json(&self.describe(), s)?,
+                    version: out.version_id().unwrap_or_default().to_string(),
+                })),
                 _ => Ok(None),
             },
             Err(e)
@@ -124,6 +129,47 @@ impl CredentialStore for SecretsCredentials {
                     .await
                     .map_err(|e| self.error(e))?;
                 Ok(())
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// A compare-and-swap on `AWSCURRENT`: the new version is written under [`STAGED_LABEL`]
+    /// (not current, so harmless if it arrives late), then `AWSCURRENT` is moved to it with
+    /// `RemoveFromVersionId` = `expected`, which Secrets Manager refuses unless `expected` still
+    /// holds the label. Both calls are idempotent (the version id derives from `expected` and the
+    /// document), so a retry after a lost answer neither adds a version nor moves the label twice.
+    async fn save_if(&self, credentials: &Credentials, expected: &str) -> Result<Swap, StoreError> {
+        let document = credentials.to_json();
+        let version = client_request_token(&format!("{expected}\n{document}"));
+        let client = self.client();
+        client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .secret_string(&document)
+            .client_request_token(&version)
+            .version_stages(STAGED_LABEL)
+            .send()
+            .await
+            .map_err(|e| self.error(e))?;
+        let client = self.client();
+        let moved = client
+            .update_secret_version_stage()
+            .secret_id(&self.secret_id)
+            .version_stage("AWSCURRENT")
+            .move_to_version_id(&version)
+            .remove_from_version_id(expected)
+            .send()
+            .await;
+        match moved {
+            Ok(_) => Ok(Swap::Written(version)),
+            // `expected` no longer holds AWSCURRENT: someone wrote since it was read.
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_invalid_parameter_exception() || s.is_invalid_request_exception()
+                }) =>
+            {
+                Ok(Swap::Changed)
             }
             Err(e) => Err(self.error(e)),
         }

@@ -4,7 +4,7 @@
 use super::{Keeper, REFRESH_TOKEN_LIFETIME_DAYS, WARN_DAYS};
 use crate::error::Error;
 use crate::secret::Secret;
-use crate::store::{Credentials, Record};
+use crate::store::{Credentials, Record, Versioned};
 
 /// After `invalid_grant` or `invalid_client`: how long before the credential store is read again.
 const AUTH_BACKOFF_MS: u64 = 60_000;
@@ -64,17 +64,22 @@ impl Keeper {
     }
 
     pub(super) async fn load_credentials(&self) -> Result<Credentials, Error> {
+        Ok(self.load_versioned_credentials().await?.credentials)
+    }
+
+    /// The stored sign-in with the store's version; remembered by this process.
+    pub(super) async fn load_versioned_credentials(&self) -> Result<Versioned, Error> {
         let now = self.clock.now_ms();
-        let loaded = self.credentials.load().await?;
+        let loaded = self.credentials.load_versioned().await?;
         {
             let mut l = self.local.lock().unwrap();
             l.loaded_at_ms = Some(now);
-            l.credentials = loaded.clone();
+            l.credentials = loaded.as_ref().map(|v| v.credentials.clone());
         }
         match loaded {
-            Some(c) if c.is_complete() => {
-                self.remind_if_expiring(&c).await;
-                Ok(c)
+            Some(v) if v.credentials.is_complete() => {
+                self.remind_if_expiring(&v.credentials).await;
+                Ok(v)
             }
             _ => Err(Error::NotAuthorized),
         }

@@ -32,6 +32,12 @@ pub use watch::AuthWatch;
 /// renewals (see docs/architecture.md, "Worst case of a refresh"): three store calls of at most
 /// 2 s, two token requests of at most 10 s each and the write-ahead copies: 30 s at most.
 pub const REFRESH_LEASE_MS: u64 = 40_000;
+/// A lease version seen unchanged this long is stuck (its holder died): the owner's commands take
+/// a refresh's lease, and the service an owner's command's, only by that. A live holder renews
+/// at least every 30 s (the longest stretch between renewals), and each renewal is a new version.
+pub const OWNER_STUCK_AFTER: Duration = Duration::from_millis(REFRESH_LEASE_MS + 2_000);
+/// How long an owner's command waits for the refresh lease.
+pub const OWNER_PATIENCE: Duration = Duration::from_millis(REFRESH_LEASE_MS + 10_000);
 /// How long a process waits for another one's refresh before giving up on this request.
 const WAIT_FOR_HOLDER: Duration = Duration::from_millis(3_000);
 
@@ -82,6 +88,10 @@ struct Keeper {
     local: Mutex<Local>,
     refresh_flight: tokio::sync::Mutex<()>,
     watch: AuthWatch,
+    /// An owner's command (`status`): takes the refresh lease by version, never by the clock.
+    owner_command: bool,
+    /// The version of an owner's command's lease as this process saw it, and since when.
+    owner_lease: Mutex<crate::lease::VersionWatch>,
     /// Refresh tasks running in this process, for [`TokenKeeper::settle`].
     running: Arc<Running>,
 }
@@ -120,6 +130,8 @@ impl TokenKeeper {
                 local: Mutex::new(Local::default()),
                 refresh_flight: tokio::sync::Mutex::new(()),
                 watch: AuthWatch::None,
+                owner_command: false,
+                owner_lease: Mutex::new(crate::lease::VersionWatch::new(OWNER_STUCK_AFTER)),
                 running: Arc::default(),
             }),
         }
@@ -130,6 +142,17 @@ impl TokenKeeper {
         Arc::get_mut(&mut self.inner)
             .expect("with_watch is called while building, before the keeper is shared")
             .watch = watch;
+        self
+    }
+
+    /// For the owner's commands: the refresh lease is taken by version, so this machine's clock
+    /// never decides whether a running refresh's lease lapsed. `instance` must name an owner's
+    /// command ([`crate::store::OWNER_HOLDER`]), so the service takes this lease by version too.
+    pub fn as_owner_command(mut self) -> Self {
+        let keeper = Arc::get_mut(&mut self.inner)
+            .expect("as_owner_command is called while building, before the keeper is shared");
+        assert!(crate::store::is_owner_holder(&keeper.instance));
+        keeper.owner_command = true;
         self
     }
 

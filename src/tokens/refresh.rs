@@ -2,17 +2,17 @@
 
 use super::access::use_until;
 use super::credentials::AuthFailure;
-use super::rotation::open_token;
-use super::{sealing_context, AuthWatch, Keeper, REFRESH_LEASE_MS};
-use crate::error::Error;
-use crate::keys::{
-    AUTH_GENERATION_KEY, LATEST_REFRESH_KEY, PENDING_REFRESH_KEY, TOKEN_KEY, TOKEN_LEASE_KEY,
+use super::rotation::{Pending, Persisted, Rotation};
+use super::{
+    sealing_context, AuthWatch, Keeper, OWNER_PATIENCE, OWNER_STUCK_AFTER, REFRESH_LEASE_MS,
 };
+use crate::error::Error;
+use crate::keys::{AUTH_GENERATION_KEY, PENDING_REFRESH_KEY, TOKEN_KEY, TOKEN_LEASE_KEY};
 use crate::lease::Lease;
 use crate::seal::Sealer;
 use crate::secret::Secret;
 use crate::spotify::{SpotifyError, TokenGrant};
-use crate::store::{Credentials, Record};
+use crate::store::{is_owner_holder, Credentials, Record, StoreError, Versioned};
 
 impl Keeper {
     /// Refreshes now, even when a cached access token is still valid (`nowplaying status`).
@@ -34,15 +34,7 @@ impl Keeper {
         rejected: Option<&Secret>,
         force: bool,
     ) -> Result<Secret, Error> {
-        let now = self.clock.now_ms();
-        let acquired = Lease::acquire(
-            self.state.as_ref(),
-            TOKEN_LEASE_KEY,
-            &self.instance,
-            REFRESH_LEASE_MS,
-            now,
-        )
-        .await;
+        let acquired = self.take_refresh_lease().await;
         let mut lease = match acquired {
             Ok(Some(lease)) => lease,
             Ok(None) => return self.wait_for_refresh(sealer, &credentials, rejected).await,
@@ -62,33 +54,81 @@ impl Keeper {
         result
     }
 
+    /// The refresh lease: by the clock among the service's processes (their clocks agree), by
+    /// version for the owner's commands and for a lease one of them holds (a laptop's clock may
+    /// be far off either way). `Ok(None)`: someone else holds it.
+    async fn take_refresh_lease(&self) -> Result<Option<Lease<'_>>, StoreError> {
+        let state = self.state.as_ref();
+        let now = || self.clock.now_ms();
+        if self.owner_command {
+            return Lease::acquire_by_version(
+                state,
+                TOKEN_LEASE_KEY,
+                &self.instance,
+                REFRESH_LEASE_MS,
+                now,
+                OWNER_STUCK_AFTER,
+                OWNER_PATIENCE,
+            )
+            .await;
+        }
+        if let Some(lease) = Lease::acquire(
+            state,
+            TOKEN_LEASE_KEY,
+            &self.instance,
+            REFRESH_LEASE_MS,
+            now(),
+        )
+        .await?
+        {
+            return Ok(Some(lease));
+        }
+        let current = state.get(TOKEN_LEASE_KEY).await?.and_then(|r| r.holder);
+        match current {
+            Some(h)
+                if is_owner_holder(&h)
+                    && self.owner_lease.lock().unwrap().free_or_stuck(Some(&h)) =>
+            {
+                tracing::warn!(
+                    "taking over the refresh lease of an owner's command that stopped renewing it"
+                );
+                Lease::take_over(
+                    state,
+                    TOKEN_LEASE_KEY,
+                    &self.instance,
+                    REFRESH_LEASE_MS,
+                    now(),
+                    Some(&h),
+                )
+                .await
+            }
+            _ => Ok(None),
+        }
+    }
+
     async fn refresh_under_lease(
         &self,
         lease: &mut Lease<'_>,
-        mut credentials: Credentials,
+        credentials: Credentials,
         rejected: Option<&Secret>,
         force: bool,
     ) -> Result<Secret, Error> {
-        // Everything the refresh needs, in one read under the lease (a failed read: no refresh).
+        // Everything the refresh needs from the table, in one read under the lease (a failed
+        // read: no refresh).
         let shared_watch = matches!(self.watch, AuthWatch::Shared);
-        let mut keys = vec![TOKEN_KEY, PENDING_REFRESH_KEY, LATEST_REFRESH_KEY];
+        let mut keys = vec![TOKEN_KEY, PENDING_REFRESH_KEY];
         if shared_watch {
             keys.push(AUTH_GENERATION_KEY);
         }
         let mut items = self.state.get_many(&keys).await?;
-        // The owner's commands change the credentials while holding this lease: looking again
-        // under it means a removed refresh token is never used (and persisted) again.
-        let changed = if shared_watch {
-            self.apply_generation(items.remove(AUTH_GENERATION_KEY).map(|r| r.value))
+        if shared_watch {
+            self.apply_generation(items.remove(AUTH_GENERATION_KEY).map(|r| r.value));
         } else {
-            self.notice_owner_changes().await
-        };
-        if changed {
-            credentials = self.load_credentials().await?;
+            self.notice_owner_changes().await;
         }
-        let sealer = &Sealer::from_client_secret(&credentials.client_secret);
         // Someone may have published a token between our read and our lease.
         if !force {
+            let sealer = &Sealer::from_client_secret(&credentials.client_secret);
             if let Some(t) = items
                 .remove(TOKEN_KEY)
                 .and_then(|r| self.open_access(r, sealer, &credentials, rejected))
@@ -96,24 +136,17 @@ impl Keeper {
                 return Ok(t);
             }
         }
-        // A rotated refresh token that could not be persisted earlier takes precedence; then the
-        // newest one any process saw (the copy of the credentials here is from the cold start).
-        let open = |key: &str| {
-            items
-                .get(key)
-                .and_then(|r| open_token(r, key, sealer, &credentials))
-        };
-        let pending = open(PENDING_REFRESH_KEY);
-        let latest = match pending {
-            Some(_) => None,
-            None => open(LATEST_REFRESH_KEY),
-        };
-        if let Some(t) = latest {
-            credentials.refresh_token = Some(t);
-        }
-        let mut refresh_token = pending
-            .clone()
-            .or_else(|| credentials.refresh_token.clone())
+        // The credential store with its version, read under the lease every time: the durable
+        // copy, and what every write of a rotated token compares with.
+        let mut stored = self.load_versioned_credentials().await?;
+        let sealer = &Sealer::from_client_secret(&stored.credentials.client_secret);
+        // A rotated token whose store write failed: its pending copy names the store's version
+        // it supersedes, and counts only while the store is still at that version.
+        let mut refresh_token = items
+            .get(PENDING_REFRESH_KEY)
+            .and_then(|r| Pending::open(r, sealer, &stored.credentials))
+            .and_then(|p| p.token_over(&stored.version))
+            .or_else(|| stored.credentials.refresh_token.clone())
             .ok_or(Error::NotAuthorized)?;
 
         let mut reread = false;
@@ -121,22 +154,22 @@ impl Keeper {
             let answer = self
                 .spotify
                 .refresh(
-                    &credentials.client_id,
-                    &credentials.client_secret,
+                    &stored.credentials.client_id,
+                    &stored.credentials.client_secret,
                     &refresh_token,
                 )
                 .await;
             match answer {
                 Ok(grant) => break grant,
                 Err(SpotifyError::InvalidGrant) if !reread => {
-                    // Another environment may have rotated it: read the store once more.
+                    // The owner may have signed in again just now: read the store once more.
                     reread = true;
-                    let fresh = self.load_credentials().await?;
-                    match fresh.refresh_token.clone() {
+                    let fresh = self.load_versioned_credentials().await?;
+                    match fresh.credentials.refresh_token.clone() {
                         Some(t) if t != refresh_token => {
                             tracing::info!("the stored refresh token changed; retrying with it");
                             refresh_token = t;
-                            credentials = fresh;
+                            stored = fresh;
                         }
                         _ => {
                             return Err(
@@ -154,15 +187,8 @@ impl Keeper {
                 Err(e) => return Err(e.into()),
             }
         };
-        self.absorb_grant(
-            lease,
-            credentials,
-            refresh_token,
-            pending.is_some(),
-            grant,
-            sealer,
-        )
-        .await
+        self.absorb_grant(lease, stored, refresh_token, grant, sealer)
+            .await
     }
 
     /// Persists a rotated refresh token (if any), then publishes the access token, but only while
@@ -170,22 +196,29 @@ impl Keeper {
     async fn absorb_grant(
         &self,
         lease: &mut Lease<'_>,
-        mut credentials: Credentials,
+        stored: Versioned,
         used: Secret,
-        used_pending: bool,
         grant: TokenGrant,
         sealer: &Sealer,
     ) -> Result<Secret, Error> {
+        // Spotify may or may not rotate; the token used stays valid when it does not.
         let newest = grant.refresh_token.clone().unwrap_or_else(|| used.clone());
+        let mut credentials = stored.credentials;
+        let mut persisted = Persisted::Stored;
         if credentials.refresh_token.as_ref() != Some(&newest) {
             credentials.refresh_token = Some(newest.clone());
             if let Some(scope) = &grant.scope {
                 credentials.scope = Some(scope.clone());
             }
-            self.persist_refresh_token(lease, &credentials, &used, &newest, sealer, false)
+            let rotation = Rotation {
+                credentials: credentials.clone(),
+                base: stored.version,
+                rotated_from: used,
+                newest,
+            };
+            persisted = self
+                .persist_refresh_token(lease, rotation, sealer, false)
                 .await;
-        } else if used_pending {
-            let _ = self.state.delete(PENDING_REFRESH_KEY).await;
         }
         self.local.lock().unwrap().credentials = Some(credentials.clone());
         // A rotated refresh token is kept (above) whatever the rest of the answer is.
@@ -201,6 +234,22 @@ impl Keeper {
 
         let now = self.clock.now_ms();
         let until = use_until(now, grant.expires_in_s);
+        {
+            let mut l = self.local.lock().unwrap();
+            l.access = Some((access_token.clone(), until));
+            l.last_refresh = Some((access_token.clone(), now));
+        }
+        tracing::info!(
+            expires_in_s = grant.expires_in_s,
+            rotated = grant.refresh_token.is_some(),
+            "refreshed the Spotify access token"
+        );
+        if persisted == Persisted::OnlyHere {
+            // Nobody else may refresh while the newest token is only here: the lease is kept
+            // (it lapses by itself) and nothing is published.
+            lease.keep();
+            return Ok(access_token);
+        }
         // Published and the lease given back in one call, only while this acquisition holds it.
         let sealed = sealer.seal(
             &sealing_context(TOKEN_KEY, &credentials),
@@ -216,16 +265,6 @@ impl Keeper {
             ),
             Err(e) => tracing::warn!(error = %e, "could not publish the access token to the shared state"),
         }
-        {
-            let mut l = self.local.lock().unwrap();
-            l.access = Some((access_token.clone(), until));
-            l.last_refresh = Some((access_token.clone(), now));
-        }
-        tracing::info!(
-            expires_in_s = grant.expires_in_s,
-            rotated = grant.refresh_token.is_some(),
-            "refreshed the Spotify access token"
-        );
         Ok(access_token)
     }
 }

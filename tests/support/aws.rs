@@ -522,9 +522,12 @@ pub struct EmulatorApp {
     /// Clients straight to the emulator (the test's own view, never through a proxy).
     pub ddb: aws_sdk_dynamodb::Client,
     pub sm: aws_sdk_secretsmanager::Client,
-    /// The proxies the service's clients go through.
+    /// The proxies the service's clients go through: connection faults and the operation log,
+    /// in front of single-request faults.
     pub ddb_proxy: FaultProxy,
     pub sm_proxy: FaultProxy,
+    pub ddb_faults: RequestFaults,
+    pub sm_faults: RequestFaults,
     /// The service's stores, as built.
     pub stores: nowplaying::app::Stores,
     _dir: tempfile::TempDir,
@@ -546,8 +549,10 @@ impl EmulatorApp {
         let table = create_table(&ddb).await;
         let default_doc = super::credentials(super::fake_spotify::FIRST_REFRESH_TOKEN).to_json();
         let secret_id = create_secret_raw(&sm, document.unwrap_or(&default_doc)).await;
-        let ddb_proxy = FaultProxy::start(&endpoint).await;
-        let sm_proxy = FaultProxy::start(&endpoint).await;
+        let ddb_faults = RequestFaults::start(&endpoint).await;
+        let sm_faults = RequestFaults::start(&endpoint).await;
+        let ddb_proxy = FaultProxy::start(&ddb_faults.url).await;
+        let sm_proxy = FaultProxy::start(&sm_faults.url).await;
         let stores = nowplaying::app::Stores {
             credentials: Arc::new(nowplaying::store::secrets::SecretsCredentials::new(
                 secrets(&sdk, Some(&sm_proxy.url)),
@@ -588,8 +593,52 @@ impl EmulatorApp {
             sm,
             ddb_proxy,
             sm_proxy,
+            ddb_faults,
+            sm_faults,
             stores,
             _dir: dir,
+        }
+    }
+
+    /// Another process on the same table, secret and fake Spotify, reaching both stores through
+    /// proxies of its own, so a test can fail or hold one request of this process alone.
+    pub async fn process(&self, clock: nowplaying::clock::ManualClock) -> Process {
+        let sdk = sdk_config().await;
+        let endpoint = super::aws_endpoint();
+        let ddb_faults = RequestFaults::start(&endpoint).await;
+        let sm_faults = RequestFaults::start(&endpoint).await;
+        let stores = nowplaying::app::Stores {
+            credentials: Arc::new(nowplaying::store::secrets::SecretsCredentials::new(
+                secrets(&sdk, Some(&sm_faults.url)),
+                self.secret_id.clone(),
+            )),
+            state: Arc::new(nowplaying::store::dynamo::DynamoState::new(
+                dynamo(&sdk, Some(&ddb_faults.url)),
+                self.table.clone(),
+            )),
+            shared: true,
+        };
+        let vars = [
+            ("TOKEN_SECRET_ID", self.secret_id.as_str()),
+            ("CACHE_TABLE", self.table.as_str()),
+        ];
+        let config = super::config(
+            &self.fake,
+            &self._dir.path().join("credentials.json"),
+            &vars,
+        );
+        let spotify = nowplaying::spotify::SpotifyClient::new(
+            &config.api_base_url,
+            &config.accounts_base_url,
+        );
+        let app = nowplaying::app::build(&config, &stores, spotify, Arc::new(clock));
+        let url = super::serve(app.clone()).await;
+        Process {
+            url,
+            app,
+            stores,
+            ddb_faults,
+            sm_faults,
         }
     }
 
@@ -645,6 +694,15 @@ impl EmulatorApp {
     }
 }
 
+/// One more process of the service (see [`EmulatorApp::process`]).
+pub struct Process {
+    pub url: String,
+    pub app: nowplaying::http::SharedApp,
+    pub stores: nowplaying::app::Stores,
+    pub ddb_faults: RequestFaults,
+    pub sm_faults: RequestFaults,
+}
+
 /// The `v` attribute of a raw item.
 pub fn attr_s(item: &HashMap<String, AttributeValue>, name: &str) -> String {
     item.get(name)
@@ -689,5 +747,222 @@ impl EmulatorEnv {
 
     pub async fn secret_token(&self) -> String {
         secret_refresh_token(&self.sm, &self.secret_id).await
+    }
+}
+
+/// What a [`RequestFaults`] proxy does with a request that matches a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Answer `500 InternalServerError` without forwarding.
+    Fail,
+    /// Hold it, unanswered, until [`RequestFaults::release_held`], then forward it: the client
+    /// has given up long before, and the write still takes effect (a late write).
+    HoldThenForward,
+}
+
+/// A rule: requests of operation `op` (`PutItem`, `PutSecretValue`, ...) whose body contains
+/// `body_contains`, the next `times` of them.
+#[derive(Debug, Clone)]
+struct Rule {
+    op: String,
+    body_contains: String,
+    action: Action,
+    times: u32,
+    /// Once it fired: fail every request after it too (the store went away for this process).
+    then_fail_all: bool,
+}
+
+#[derive(Default)]
+struct FaultState {
+    rules: Vec<Rule>,
+    fail_all: bool,
+    /// Requests that matched, by rule op, for the test to wait on.
+    fired: Vec<String>,
+}
+
+/// An HTTP proxy in front of the emulator that fails or holds single AWS requests, chosen by
+/// operation and body: how a test hits one write at one moment ("the pending copy's PutItem",
+/// "the UpdateSecretVersionStage of this rotation"). A [`FaultProxy`] usually stands in front
+/// of it, for connection-level faults and the operation log.
+pub struct RequestFaults {
+    pub url: String,
+    state: Arc<Mutex<FaultState>>,
+    release: Arc<tokio::sync::Notify>,
+    released: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RequestFaults {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The AWS JSON error a failed request gets.
+fn injected_500() -> axum::response::Response {
+    let body = r#"{"__type":"InternalServerError","message":"injected by the test proxy"}"#;
+    axum::response::Response::builder()
+        .status(500)
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amzn-errortype", "InternalServerError")
+        .body(axum::body::Body::from(body))
+        .unwrap()
+}
+
+impl RequestFaults {
+    pub async fn start(upstream: &str) -> RequestFaults {
+        let upstream = upstream.trim_end_matches('/').to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(FaultState::default()));
+        let release = Arc::new(tokio::sync::Notify::new());
+        let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let client = reqwest::Client::new();
+        let (st, rel, reld) = (state.clone(), release.clone(), released.clone());
+        let handler = move |req: axum::extract::Request| {
+            let (state, release, released, client, upstream) = (
+                st.clone(),
+                rel.clone(),
+                reld.clone(),
+                client.clone(),
+                upstream.clone(),
+            );
+            async move {
+                let (parts, body) = req.into_parts();
+                let bytes = axum::body::to_bytes(body, 16 << 20)
+                    .await
+                    .unwrap_or_default();
+                let op = parts
+                    .headers
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.rsplit('.').next().unwrap_or(v).to_string())
+                    .unwrap_or_default();
+                let text = String::from_utf8_lossy(&bytes).to_string();
+                let action =
+                    {
+                        let mut s = state.lock().unwrap();
+                        if s.fail_all {
+                            Some(Action::Fail)
+                        } else if let Some(i) = s.rules.iter().position(|r| {
+                            r.times > 0 && r.op == op && text.contains(&r.body_contains)
+                        }) {
+                            let rule = &mut s.rules[i];
+                            rule.times -= 1;
+                            let (action, all) = (rule.action, rule.then_fail_all);
+                            s.fail_all |= all;
+                            s.fired.push(op.clone());
+                            Some(action)
+                        } else {
+                            None
+                        }
+                    };
+                match action {
+                    Some(Action::Fail) => return injected_500(),
+                    Some(Action::HoldThenForward) => {
+                        let wait = release.notified();
+                        tokio::pin!(wait);
+                        wait.as_mut().enable();
+                        if !released.load(Ordering::SeqCst) {
+                            wait.await;
+                        }
+                    }
+                    None => {}
+                }
+                let mut forward = client.request(
+                    parts.method.clone(),
+                    format!(
+                        "{upstream}{}",
+                        parts.uri.path_and_query().map_or("/", |p| p.as_str())
+                    ),
+                );
+                for (name, value) in &parts.headers {
+                    if name != "host" && name != "content-length" {
+                        forward = forward.header(name, value);
+                    }
+                }
+                match forward.body(bytes).send().await {
+                    Ok(r) => {
+                        let mut out = axum::response::Response::builder().status(r.status());
+                        for (name, value) in r.headers() {
+                            if name != "content-length" && name != "transfer-encoding" {
+                                out = out.header(name, value);
+                            }
+                        }
+                        let body = r.bytes().await.unwrap_or_default();
+                        out.body(axum::body::Body::from(body)).unwrap()
+                    }
+                    Err(_) => injected_500(),
+                }
+            }
+        };
+        let app = axum::Router::new().fallback(handler);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        RequestFaults {
+            url,
+            state,
+            release,
+            released,
+            task,
+        }
+    }
+
+    fn add(&self, op: &str, body_contains: &str, action: Action, times: u32, then_fail_all: bool) {
+        self.state.lock().unwrap().rules.push(Rule {
+            op: op.to_string(),
+            body_contains: body_contains.to_string(),
+            action,
+            times,
+            then_fail_all,
+        });
+    }
+
+    /// Fails the next operation `op` whose body contains `body_contains`: both of the SDK's
+    /// attempts (it retries a 500 once), so the call itself fails.
+    pub fn fail_next(&self, op: &str, body_contains: &str) {
+        self.add(op, body_contains, Action::Fail, 2, false);
+    }
+
+    /// Fails every request of operation `op` until [`RequestFaults::heal`].
+    pub fn fail_all_of(&self, op: &str) {
+        self.add(op, "", Action::Fail, u32::MAX, false);
+    }
+
+    /// Fails the next matching request and, from then on, every request (the store goes away
+    /// for this process at that moment) until [`RequestFaults::heal`].
+    pub fn fail_from(&self, op: &str, body_contains: &str) {
+        self.add(op, body_contains, Action::Fail, 1, true);
+    }
+
+    /// Holds every matching request (up to `times`) until [`RequestFaults::release_held`].
+    pub fn hold(&self, op: &str, body_contains: &str, times: u32) {
+        self.released.store(false, Ordering::SeqCst);
+        self.add(op, body_contains, Action::HoldThenForward, times, false);
+    }
+
+    /// Forwards the held requests now (and any that match later).
+    pub fn release_held(&self) {
+        self.released.store(true, Ordering::SeqCst);
+        self.release.notify_waiters();
+    }
+
+    /// Clears every rule and the failing state.
+    pub fn heal(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.rules.clear();
+        s.fail_all = false;
+    }
+
+    /// How many requests of `op` matched a rule so far.
+    pub fn fired(&self, op: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .fired
+            .iter()
+            .filter(|o| *o == op)
+            .count()
     }
 }

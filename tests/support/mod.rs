@@ -75,7 +75,14 @@ pub fn open_token_item(
     SIGN_INS.iter().find_map(|at| {
         let mut c = credentials("");
         c.authorized_at = Some(at.to_string());
-        sealer.open(&nowplaying::tokens::sealing_context(key, &c), sealed)
+        let plain = sealer.open(&nowplaying::tokens::sealing_context(key, &c), sealed)?;
+        // The pending copy names the secret's version it supersedes: `{"base": …, "token": …}`.
+        Some(
+            serde_json::from_str::<serde_json::Value>(&plain)
+                .ok()
+                .and_then(|v| v["token"].as_str().map(str::to_string))
+                .unwrap_or(plain),
+        )
     })
 }
 
