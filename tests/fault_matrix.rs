@@ -864,3 +864,246 @@ async fn lease_holder_killed_mid_refresh() {
     run.finish(4).await;
     assert!(run.errors().is_empty(), "{:#?}", run.errors());
 }
+
+// ---- Token safety, second round (issue 18) -------------------------------------------------
+//
+// Each test fails or holds single AWS requests of one process (its own request-level proxy,
+// `aws::RequestFaults`), with the fake's reuse detection on, and ends with the same invariants
+// as every row above ([`Run::finish`]: every page answer 200, the valid refresh token in the
+// secret or the pending copy, the next forced expiry refreshing without `invalid_grant`).
+
+/// A rotation whose refresh went through the process at `base` (expired token, next window).
+async fn rotate_at(run: &Run, base: &str) -> Value {
+    run.app.fake.expire_access_tokens();
+    run.next_window();
+    run.page_at(base).await
+}
+
+/// 1. Rotation T1→T2 goes through; rotation T2→T3 fails its write-ahead copy (one failed
+/// `PutItem`, both SDK attempts) but writes the secret. Another process refreshes next: it must
+/// present T3, the secret's, never the copy of T2.
+#[tokio::test]
+async fn a_failed_write_ahead_copy_never_outranks_the_secret() {
+    let run = Run::start("issue 18.1: failed write-ahead copy").await;
+    let other = run.app.process(run.clock.clone()).await;
+    assert_eq!(rotate_at(&run, &run.url()).await["stale"], false);
+    let t2 = run.stats().valid_refresh_token.unwrap();
+    assert_eq!(run.app.secret_token().await, t2);
+
+    run.app.ddb_faults.fail_next("PutItem", PENDING_REFRESH_KEY);
+    assert_eq!(rotate_at(&run, &run.url()).await["stale"], false);
+    assert_eq!(
+        run.app.ddb_faults.fired("PutItem"),
+        2,
+        "the copy's write failed"
+    );
+    let t3 = run.stats().valid_refresh_token.unwrap();
+    assert_ne!(t3, t2);
+    assert_eq!(run.app.secret_token().await, t3, "the secret took T3");
+
+    // The next refresh anywhere presents T3.
+    let before = run.stats();
+    let v = rotate_at(&run, &other.url).await;
+    assert_eq!(v["stale"], false, "{v}");
+    let after = run.stats();
+    assert_eq!(after.token_refreshes, before.token_refreshes + 1);
+    assert_eq!(after.invalid_grant, 0, "a rotated-away token came back");
+    run.finish(5).await;
+}
+
+/// 2. DynamoDB fails for the refreshing process right after Spotify answers (from the pending
+/// copy's `PutItem` on): the secret, still reachable, takes the rotated token directly, and the
+/// next holder (another process, once the lease lapses) presents that one.
+#[tokio::test]
+async fn dynamodb_failing_right_after_spotify_answers_writes_the_secret_directly() {
+    let run = Run::start("issue 18.2: DynamoDB fails after the token answer").await;
+    let refreshing = run.app.process(run.clock.clone()).await;
+    refreshing
+        .ddb_faults
+        .fail_from("PutItem", PENDING_REFRESH_KEY);
+    let v = rotate_at(&run, &refreshing.url).await;
+    assert_eq!(v["name"], "Song", "{v}");
+    let valid = run.stats().valid_refresh_token.unwrap();
+    aws::eventually(
+        Duration::from_secs(5),
+        "the secret takes the token",
+        || async { run.app.secret_token().await == valid },
+    )
+    .await;
+    // The refreshing process could not give the lease back: once it lapses, another process
+    // refreshes, with the newest token.
+    run.clock
+        .advance_ms(nowplaying::tokens::REFRESH_LEASE_MS + 1);
+    let before = run.stats();
+    assert_eq!(rotate_at(&run, &run.url()).await["stale"], false);
+    assert_eq!(run.stats().token_refreshes, before.token_refreshes + 1);
+    assert_eq!(run.stats().invalid_grant, 0);
+    refreshing.ddb_faults.heal();
+    run.finish(4).await;
+}
+
+/// 3. `nowplaying status` on a laptop whose clock is an hour ahead (then one an hour behind)
+/// while the service refreshes (its token answer takes 2 s): the command takes the refresh
+/// lease by version, so the two never present the same refresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_on_a_laptop_with_a_wrong_clock_never_shares_a_refresh() {
+    for (name, offset) in [("ahead", 3_600_000i64), ("behind", -3_600_000)] {
+        let run = Run::start("issue 18.3: status with a wrong clock").await;
+        let laptop = ManualClock::new((T0 as i64 + offset) as u64);
+        let status = nowplaying::tokens::TokenKeeper::new(
+            nowplaying::spotify::SpotifyClient::new(&run.app.fake.base, &run.app.fake.base),
+            run.app.stores.credentials.clone(),
+            run.app.stores.state.clone(),
+            std::sync::Arc::new(laptop),
+            format!("{}-status-test", nowplaying::store::OWNER_HOLDER),
+        )
+        .as_owner_command();
+        run.app.fake.set_token(TokenBehavior {
+            delay_ms: 2_000,
+            ..Default::default()
+        });
+        let before = run.stats();
+        let url = run.url();
+        if offset > 0 {
+            // The service refreshes first; status comes while it runs.
+            let (page, checked) = tokio::join!(rotate_at(&run, &url), async {
+                aws::eventually(
+                    Duration::from_secs(5),
+                    "the refresh holds the lease",
+                    || async { run.app.item(TOKEN_LEASE_KEY).await.is_some() },
+                )
+                .await;
+                status.refresh_now().await
+            });
+            assert_eq!(page["name"], "Song", "{name}: {page}");
+            assert!(
+                checked.is_ok(),
+                "{name}: status checks once the lease is free"
+            );
+        } else {
+            // Status refreshes first; the service needs a token while it runs.
+            let (checked, page) = tokio::join!(status.refresh_now(), async {
+                aws::eventually(Duration::from_secs(5), "status holds the lease", || async {
+                    run.app.item(TOKEN_LEASE_KEY).await.is_some()
+                })
+                .await;
+                rotate_at(&run, &url).await
+            });
+            assert!(checked.is_ok(), "{name}");
+            assert_eq!(page["name"], "Song", "{name}: {page}");
+        }
+        let after = run.stats();
+        assert_eq!(after.invalid_grant, before.invalid_grant, "{name}");
+        assert_eq!(
+            after.reuse_detected, 0,
+            "{name}: a refresh token presented twice"
+        );
+        assert!(
+            after.token_refreshes - before.token_refreshes <= 2,
+            "{name}"
+        );
+        run.finish(6).await;
+    }
+}
+
+/// 4. A gives up writing Ta; B rotates Ta→Tb and gives up too, then dies; A's background retry
+/// meets one failed `GetItem` of the pending copy: "don't know" means no write, and the retry
+/// after that finds Tb newer and drops Ta.
+#[tokio::test]
+async fn an_unreadable_pending_copy_never_counts_as_nothing_newer() {
+    let run = Run::start("issue 18.4: unreadable newest copy on retry").await;
+    let a = run.app.process(run.clock.clone()).await;
+    let b = run.app.process(run.clock.clone()).await;
+    let t0 = run.app.secret_token().await;
+    a.sm_faults.fail_all_of("PutSecretValue");
+    assert_eq!(rotate_at(&run, &a.url).await["name"], "Song");
+    let ta = run.stats().valid_refresh_token.unwrap();
+    b.sm_faults.fail_all_of("PutSecretValue");
+    assert_eq!(rotate_at(&run, &b.url).await["name"], "Song");
+    let tb = run.stats().valid_refresh_token.unwrap();
+    assert_ne!(ta, tb);
+    assert_eq!(
+        run.app.secret_token().await,
+        t0,
+        "neither could write the secret"
+    );
+    assert_eq!(run.stats().invalid_grant, 0);
+    // B is gone. A's store is back; its retry is due, and reading the pending copy fails once.
+    a.sm_faults.heal();
+    a.ddb_faults.fail_next("GetItem", PENDING_REFRESH_KEY);
+    run.clock.advance_ms(31_000);
+    run.page_at(&a.url).await;
+    aws::eventually(
+        Duration::from_secs(10),
+        "A's retry reads the copy",
+        || async { a.ddb_faults.fired("GetItem") >= 2 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_ne!(run.app.secret_token().await, ta, "A wrote Ta over Tb");
+    // The next retry reads everything, finds Tb newer, and drops Ta for good.
+    run.clock.advance_ms(31_000);
+    run.page_at(&a.url).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_ne!(run.app.secret_token().await, ta, "A wrote Ta over Tb");
+    run.finish(6).await;
+}
+
+/// 5. Every write of a rotation to Secrets Manager is held past the SDK's deadline, the owner
+/// disconnects, and then the held writes arrive: none becomes current, then or a minute later.
+async fn a_late_secret_write_after_disconnect(op: &'static str) {
+    let run = Run::start("issue 18.5: late secret write after disconnect").await;
+    run.app.sm_faults.hold(op, "", u32::MAX);
+    assert_eq!(rotate_at(&run, &run.url()).await["name"], "Song");
+    aws::eventually(Duration::from_secs(30), "the write is given up", || async {
+        run.errors()
+            .iter()
+            .any(|l| l.contains("could not persist the rotated refresh token"))
+    })
+    .await;
+    // The owner disconnects (the command's own code path; its own write is not held), then
+    // the held writes land.
+    let held = run.app.sm_faults.fired(op);
+    assert!(held >= 4, "{op}: {held} held");
+    run.app.sm_faults.heal();
+    let mut c = credentials("");
+    c.refresh_token = None;
+    let clock = run.clock.clone();
+    nowplaying::owner::replace_authorization(
+        run.app.stores.credentials.as_ref(),
+        Some(run.app.stores.state.as_ref()),
+        &c,
+        move || clock.now_ms(),
+    )
+    .await
+    .expect("disconnect");
+    run.app.sm_faults.release_held();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let gone = || async {
+        aws::secret_json(&run.app.sm, &run.app.secret_id).await["refresh_token"].is_null()
+    };
+    assert!(
+        gone().await,
+        "{op}: a late write brought the refresh token back"
+    );
+    // A minute later (background retries due, pages asked), still none.
+    for _ in 0..3 {
+        run.clock.advance_ms(31_000);
+        assert_eq!(run.page().await, Value::Null);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(gone().await, "{op}: the refresh token came back later");
+    // The owner signs in again; everything works as before.
+    run.reauthorize("refresh-token-after-disconnect").await;
+    run.finish(8).await;
+}
+
+#[tokio::test]
+async fn a_late_staged_write_after_disconnect_never_becomes_current() {
+    a_late_secret_write_after_disconnect("PutSecretValue").await;
+}
+
+#[tokio::test]
+async fn a_late_label_move_after_disconnect_is_refused() {
+    a_late_secret_write_after_disconnect("UpdateSecretVersionStage").await;
+}
