@@ -126,3 +126,21 @@ fn owner_commands_log_warn_and_above_unless_rust_log_says_otherwise() {
     let (_, stderr) = text(&out);
     assert!(!stderr.contains(" INFO "), "{stderr}");
 }
+
+/// Credentials in Secrets Manager without the shared table: the Lambda refuses to start (every
+/// instance would refresh under a lease of its own), naming the variable; `status` does not
+/// refresh from a laptop that cannot see the service's lease.
+#[test]
+fn a_shared_secret_without_the_table_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_nowplaying-lambda"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TOKEN_SECRET_ID", "nowplaying/credentials")
+        .output()
+        .unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("CACHE_TABLE"), "{err}");
+    assert!(err.contains("TOKEN_SECRET_ID"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}

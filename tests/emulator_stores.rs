@@ -420,3 +420,37 @@ async fn a_cache_hit_costs_no_aws_call_and_a_miss_at_most_four() {
     assert_eq!(app.now().await["name"], "Song");
     assert!(app.ddb_proxy.take_ops().is_empty(), "and then a hit again");
 }
+
+/// The compare-and-swap of the credential store on Secrets Manager: a write based on the version
+/// read becomes current; one based on an older version (the owner wrote since) never does, and
+/// its staged version stays out of `AWSCURRENT`. Checks the emulator too: moto needs
+/// `scripts/emulator/moto_server.py` to behave as AWS documents `RemoveFromVersionId`.
+#[tokio::test]
+async fn secrets_compare_and_swap_refuses_a_write_based_on_an_older_version() {
+    use nowplaying::store::Swap;
+    let sdk = aws::sdk_config().await;
+    let sm = aws::secrets(&sdk, None);
+    let id = aws::create_secret(&sm, &credentials("refresh-1")).await;
+    let store = SecretsCredentials::new(sm.clone(), id.clone());
+    let v1 = store.load_versioned().await.unwrap().unwrap().version;
+    let written = store.save_if(&credentials("refresh-2"), &v1).await.unwrap();
+    let Swap::Written(v2) = written else {
+        panic!("{written:?}")
+    };
+    assert_eq!(aws::secret_refresh_token(&sm, &id).await, "refresh-2");
+    assert_eq!(store.load_versioned().await.unwrap().unwrap().version, v2);
+    // The same write again (a retry after a lost answer) changes nothing.
+    assert_eq!(
+        store.save_if(&credentials("refresh-2"), &v1).await.unwrap(),
+        Swap::Changed
+    );
+    // The owner disconnects; a write based on v2 arrives afterwards.
+    let mut gone = credentials("");
+    gone.refresh_token = None;
+    store.save(&gone).await.unwrap();
+    assert_eq!(
+        store.save_if(&credentials("refresh-3"), &v2).await.unwrap(),
+        Swap::Changed
+    );
+    assert!(aws::secret_json(&sm, &id).await["refresh_token"].is_null());
+}

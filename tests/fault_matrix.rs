@@ -879,8 +879,8 @@ async fn rotate_at(run: &Run, base: &str) -> Value {
     run.page_at(base).await
 }
 
-/// 1. Rotation T1→T2 goes through; rotation T2→T3 fails its write-ahead copy (one failed
-/// `PutItem`, both SDK attempts) but writes the secret. Another process refreshes next: it must
+/// Issue 18, path 1: rotation T1→T2 goes through; rotation T2→T3 fails its write-ahead copy
+/// (one failed `PutItem`, both SDK attempts) but writes the secret. Another process refreshes next: it must
 /// present T3, the secret's, never the copy of T2.
 #[tokio::test]
 async fn a_failed_write_ahead_copy_never_outranks_the_secret() {
@@ -911,7 +911,7 @@ async fn a_failed_write_ahead_copy_never_outranks_the_secret() {
     run.finish(5).await;
 }
 
-/// 2. DynamoDB fails for the refreshing process right after Spotify answers (from the pending
+/// Issue 18, path 2: DynamoDB fails for the refreshing process right after Spotify answers (from the pending
 /// copy's `PutItem` on): the secret, still reachable, takes the rotated token directly, and the
 /// next holder (another process, once the lease lapses) presents that one.
 #[tokio::test]
@@ -942,7 +942,7 @@ async fn dynamodb_failing_right_after_spotify_answers_writes_the_secret_directly
     run.finish(4).await;
 }
 
-/// 3. `nowplaying status` on a laptop whose clock is an hour ahead (then one an hour behind)
+/// Issue 18, path 3: `nowplaying status` on a laptop whose clock is an hour ahead (then one an hour behind)
 /// while the service refreshes (its token answer takes 2 s): the command takes the refresh
 /// lease by version, so the two never present the same refresh token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1006,7 +1006,7 @@ async fn status_on_a_laptop_with_a_wrong_clock_never_shares_a_refresh() {
     }
 }
 
-/// 4. A gives up writing Ta; B rotates Ta→Tb and gives up too, then dies; A's background retry
+/// Issue 18, path 4: A gives up writing Ta; B rotates Ta→Tb and gives up too, then dies; A's background retry
 /// meets one failed `GetItem` of the pending copy: "don't know" means no write, and the retry
 /// after that finds Tb newer and drops Ta.
 #[tokio::test]
@@ -1049,7 +1049,7 @@ async fn an_unreadable_pending_copy_never_counts_as_nothing_newer() {
     run.finish(6).await;
 }
 
-/// 5. Every write of a rotation to Secrets Manager is held past the SDK's deadline, the owner
+/// Issue 18, path 5: every write of a rotation to Secrets Manager is held past the SDK's deadline, the owner
 /// disconnects, and then the held writes arrive: none becomes current, then or a minute later.
 async fn a_late_secret_write_after_disconnect(op: &'static str) {
     let run = Run::start("issue 18.5: late secret write after disconnect").await;

@@ -177,7 +177,7 @@ def sdk_calls():
     dynamo_ops = {"get_item", "put_item", "delete_item", "update_item", "batch_get_item",
                   "batch_write_item", "query", "scan", "transact_get_items", "transact_write_items"}
     secret_ops = {"get_secret_value", "put_secret_value", "create_secret", "describe_secret",
-                  "update_secret"}
+                  "update_secret", "update_secret_version_stage"}
     dynamo = set()
     for f in (ROOT / "src").rglob("*.rs"):
         dynamo |= calls(f.relative_to(ROOT), dynamo_ops)
