@@ -624,6 +624,7 @@ impl AnswerCache {
             alert = "owner_must_act",
             reason = "premium_required",
             key,
+            store = %self.state.describe(),
             step,
             cooldown_s = seconds,
             "Spotify answered 403: the Spotify account that owns the app has no active Premium subscription (a development-mode app works only while its owner has Premium). Renew Premium; the service asks Spotify again in {} min and resumes by itself within hours (at most one call an hour until then)",
