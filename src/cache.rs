@@ -583,7 +583,8 @@ impl AnswerCache {
             Error::Spotify(SpotifyError::Unauthorized) => {
                 // Spotify answered 401 even to a token refreshed just now (after the retries of
                 // `Upstream::with_token`): no process asks again for a while, longer each time,
-                // so a storm rotates the refresh token at most about every ten minutes.
+                // so a storm refreshes (and, if Spotify rotates, rotates) the refresh token at most
+                // about every ten minutes.
                 let previous = Cooldown::read(self.state.as_ref()).await;
                 let (c, seconds) = Cooldown::after_unauthorized(previous.as_ref(), now);
                 tracing::warn!(

@@ -8,7 +8,8 @@ use crate::store::{Record, SharedState};
 
 /// The first cooldown after Spotify answered `401` even to a token refreshed just now.
 const UNAUTHORIZED_FIRST_S: u64 = 60;
-/// The longest one: in a `401` storm the refresh token rotates at most about this often.
+/// The longest one: in a `401` storm the refresh token is used (and maybe rotated) at most about
+/// this often.
 pub const UNAUTHORIZED_MAX_S: u64 = 600;
 /// A `401` cooldown that ended less than this ago makes the next one part of the same storm.
 const STORM_MEMORY_MS: u64 = 15 * 60 * 1000;

@@ -62,7 +62,10 @@ pub struct TokenGrant {
     /// `None` when the answer had no (or an empty) `access_token`.
     pub access_token: Option<Secret>,
     pub expires_in_s: u64,
-    /// Present when Spotify rotated the refresh token.
+    /// Present when Spotify rotated the refresh token. Spotify says a refresh answer *might*
+    /// carry one (keep the old token otherwise); callers treat the old one as dead once a new one
+    /// came, as the strictest server (single-use tokens, reuse detection) would, so either
+    /// behaviour is safe.
     pub refresh_token: Option<Secret>,
     pub scope: Option<String>,
 }

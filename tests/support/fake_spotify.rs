@@ -2,7 +2,9 @@
 //! status codes, bodies, delays, `Retry-After`, single-use rotating refresh tokens, an
 //! authorization page that approves or denies, and call counts.
 //!
-//! Refresh tokens are single-use, with reuse detection (on by default, as OAuth 2.1 recommends):
+//! Refresh tokens are single-use, with reuse detection (on by default, as OAuth 2.1 recommends;
+//! Spotify says only that a refresh answer *might* carry a new refresh token, so the service
+//! assumes this strictest server, and `no_rotation` is the other behaviour it may meet):
 //! presenting a refresh token that was rotated away revokes the whole grant, the current refresh
 //! token and every access token, and is answered `invalid_grant` (counted in
 //! [`Stats::reuse_detected`]). The token endpoint can also rotate as the request arrives and
