@@ -133,7 +133,15 @@ type GenerationObserver = Box<dyn Fn(Option<String>) + Send + Sync>;
 struct MissRead {
     entry: Option<(Entry, u64)>,
     cooldown_until: Option<u64>,
+    /// The cooldown item's reason, even when it ran out (`None`: none, or not one we know).
+    cooldown: Option<Cooldown>,
     hidden: bool,
+}
+
+/// What a refill knows from before: the last answer, and the cooldown item as read.
+struct Prior {
+    entry: Option<Entry>,
+    cooldown: Option<Cooldown>,
 }
 
 /// An answer this process holds in memory: served without asking the shared state until
@@ -258,12 +266,21 @@ impl AnswerCache {
                 return self.answer(e, *fresh_until, ttl_ms);
             }
         }
-        let previous = read.entry.map(|(e, _)| e);
+        let prior = Prior {
+            entry: read.entry.map(|(e, _)| e),
+            cooldown: read.cooldown,
+        };
 
         let mut cooling = None;
         if let Some(until) = read.cooldown_until.filter(|u| *u > now) {
-            let e = self.degraded(previous.as_ref(), now);
-            if fallback.is_none() || !(e.value.is_null() || e.from_fallback) {
+            let e = self.degraded(prior.entry.as_ref(), now);
+            // A cooldown only the owner can end (Premium) lasts hours: the fallback fills in
+            // at once rather than after the stale answer has run out.
+            let lasting = prior
+                .cooldown
+                .as_ref()
+                .is_some_and(Cooldown::owner_must_act);
+            if fallback.is_none() || !(e.value.is_null() || e.from_fallback || lasting) {
                 let fresh_until = until.min(now + ttl_ms).max(now + 1);
                 self.write(key, &e, fresh_until, now).await;
                 self.remember(key, &e, fresh_until, now);
@@ -284,7 +301,7 @@ impl AnswerCache {
         let lease = match lease {
             Ok(Some(lease)) => Some(lease),
             Ok(None) => {
-                return match previous {
+                return match prior.entry {
                     Some(e) => self.answer(&e, now, ttl_ms),
                     None => self.wait_for_holder(key, ttl_ms).await,
                 }
@@ -294,10 +311,10 @@ impl AnswerCache {
         };
         match (cooling, fallback) {
             (Some(until), Some(fallback)) => {
-                self.refill(key, ttl_ms, previous, Some(until), lease, fallback)
+                self.refill(key, ttl_ms, prior, Some(until), lease, fallback)
                     .await
             }
-            _ => self.refill(key, ttl_ms, previous, None, lease, fetch).await,
+            _ => self.refill(key, ttl_ms, prior, None, lease, fetch).await,
         }
     }
 
@@ -348,9 +365,11 @@ impl AnswerCache {
         if let Some(observe) = &self.observer {
             observe(items.remove(AUTH_GENERATION_KEY).map(|r| r.value));
         }
+        let cooldown = items.remove(COOLDOWN_KEY);
         MissRead {
             entry: items.remove(key).and_then(|r| parse(&r)),
-            cooldown_until: items.remove(COOLDOWN_KEY).map(|r| r.expires_at_ms),
+            cooldown_until: cooldown.as_ref().map(|r| r.expires_at_ms),
+            cooldown: cooldown.and_then(|r| serde_json::from_str(&r.value).ok()),
             // The switch as `owner::PrivacySwitch::set` writes it.
             hidden: shared_switch && items.get(HIDDEN_KEY).is_some_and(|r| r.value == "true"),
         }
@@ -374,7 +393,7 @@ impl AnswerCache {
         &self,
         key: &str,
         ttl_ms: u64,
-        previous: Option<Entry>,
+        prior: Prior,
         cooling: Option<u64>,
         lease: Option<Lease<'_>>,
         fetch: F,
@@ -405,20 +424,24 @@ impl AnswerCache {
                 Ok(_) if local_switch && self.privacy.is_hidden().await => {
                     (Entry::nothing(0), None)
                 }
-                Ok(value) => (
-                    Entry {
+                Ok(value) => {
+                    if cooling.is_none() {
+                        self.end_premium_cooldown(key, prior.cooldown.as_ref())
+                            .await;
+                    }
+                    let e = Entry {
                         value,
                         last_good_ms: now,
                         stale: false,
                         from_fallback: cooling.is_some(),
-                    },
-                    cooling,
-                ),
+                    };
+                    (e, cooling)
+                }
                 Err(err) if cooling.is_some() => {
                     tracing::warn!(key, error = %err, "the fallback source could not be asked during the cooldown either");
-                    (self.degraded(previous.as_ref(), now), cooling)
+                    (self.degraded(prior.entry.as_ref(), now), cooling)
                 }
-                Err(err) => self.on_failure(key, err, previous.as_ref(), now).await,
+                Err(err) => self.on_failure(key, err, prior.entry.as_ref(), now).await,
             }
         };
         let now = self.clock.now_ms();
@@ -550,10 +573,18 @@ impl AnswerCache {
                     *retry_after_s,
                 ))
             }
+            Error::Spotify(SpotifyError::PremiumRequired) => {
+                match self.premium_cooldown(key, now).await {
+                    Ok(next) => Some(next),
+                    // Another key or process started this step a moment ago: keep to it.
+                    Err(until) => return (self.degraded(previous, now), Some(until)),
+                }
+            }
             Error::Spotify(SpotifyError::Unauthorized) => {
                 // Spotify answered 401 even to a token refreshed just now (after the retries of
                 // `Upstream::with_token`): no process asks again for a while, longer each time,
-                // so a storm rotates the refresh token at most about every ten minutes.
+                // so a storm refreshes (and, if Spotify rotates, rotates) the refresh token at most
+                // about every ten minutes.
                 let previous = Cooldown::read(self.state.as_ref()).await;
                 let (c, seconds) = Cooldown::after_unauthorized(previous.as_ref(), now);
                 tracing::warn!(
@@ -574,6 +605,49 @@ impl AnswerCache {
             tracing::warn!(key, error = %err, "Spotify could not be asked; serving the last good answer");
         }
         (self.degraded(previous, now), until)
+    }
+
+    /// The next step of the Premium cooldown (read from the item, which outlives its end) and
+    /// its one ERROR line; `Err(until)` when a Premium cooldown is already running (started by
+    /// another key or process since this one asked): nothing to write or log.
+    async fn premium_cooldown(&self, key: &str, now: u64) -> Result<(Cooldown, u64), u64> {
+        let previous = Cooldown::read(self.state.as_ref()).await;
+        if let Some((Cooldown::PremiumRequired { .. }, until)) = &previous {
+            if *until > now {
+                return Err(*until);
+            }
+        }
+        let (c, seconds) = Cooldown::after_premium_required(previous.as_ref());
+        let Cooldown::PremiumRequired { step } = c else {
+            unreachable!("after_premium_required gives a Premium cooldown")
+        };
+        tracing::error!(
+            alert = "owner_must_act",
+            reason = "premium_required",
+            key,
+            store = %self.state.describe(),
+            step,
+            cooldown_s = seconds,
+            "Spotify answered 403: the Spotify account that owns the app has no active Premium subscription (a development-mode app works only while its owner has Premium). Renew Premium; the service asks Spotify again in {} min and resumes by itself within hours (at most one call an hour until then)",
+            seconds / 60
+        );
+        Ok((c, seconds))
+    }
+
+    /// The first good answer after a Premium cooldown deletes the item (only that one: a newer
+    /// cooldown written meanwhile stays), so the next lapse starts again at ten minutes.
+    async fn end_premium_cooldown(&self, key: &str, cooldown: Option<&Cooldown>) {
+        let Some(c @ Cooldown::PremiumRequired { step }) = cooldown else {
+            return;
+        };
+        match self.state.release(COOLDOWN_KEY, &c.holder()).await {
+            Ok(()) => tracing::info!(
+                key,
+                step,
+                "Spotify answers again: the Premium cooldown is over"
+            ),
+            Err(e) => tracing::warn!(key, error = %e, "could not clear the Premium cooldown"),
+        }
     }
 
     /// The last good answer marked stale while it is recent enough, else nothing.

@@ -1,6 +1,7 @@
 //! `nowplaying serve --demo`: a simulated Spotify on a loopback port, reached through the real
 //! client code, that moves through every state: playing, paused, an episode, nothing playing
-//! (the recently played track) and a local file. The same server simulates Last.fm's API at
+//! (the recently played track) and a local file. It answers in today's development-mode shape
+//! (no `show.publisher`, track `popularity`, album `label`, ...). The same server simulates Last.fm's API at
 //! `/2.0/` (`--demo --source lastfm`): a scrobble playing now, or only recent ones (paused and
 //! nothing playing look alike there).
 
@@ -132,7 +133,7 @@ async fn currently_playing(State(demo): State<Arc<Demo>>, headers: HeaderMap) ->
                 "duration_ms": 2_400_000,
                 "external_urls": {"spotify": "https://open.spotify.com/episode/512ojhOuo1ktJprKbVcKyQ"},
                 "images": [{"url": format!("{base}/art/podcast.svg"), "width": 640, "height": 640}],
-                "show": {"name": "The Serverless Hour", "publisher": "Demo Radio", "images": []}
+                "show": {"name": "The Serverless Hour", "images": []}
             }
         }),
         "recent" => return StatusCode::NO_CONTENT.into_response(),

@@ -237,6 +237,8 @@ pub async fn fetch_list(
 }
 
 /// A `403` means the sign-in lacks the list's scope: the owner must act, the list is `null`.
+/// Not a `403` naming Premium ([`SpotifyError::PremiumRequired`]): no sign-in grants that, so it
+/// goes to the cache's shared Premium cooldown like `/api/spotify`'s.
 fn missing_scope_is_null(err: Error, key: &str, list: ProfileList) -> Result<Value, Error> {
     match err {
         Error::Spotify(SpotifyError::Forbidden(detail)) => {

@@ -84,13 +84,16 @@ impl Sources {
 
 /// Whether Spotify's failure means "ask Last.fm": not signed in, the owner must act, Spotify
 /// failing (5xx, time-outs, garbage, a refused call), or the token path out of reach. Not a
-/// rate limit or a `401` to a fresh token: those start the cache's cooldown (Spotify is not
-/// asked again until it ends), and the cache asks the fallback during it.
+/// rate limit, a `401` to a fresh token or a lapsed Premium: those start the cache's cooldown
+/// (Spotify is not asked again until it ends), and the cache asks the fallback during it.
 pub fn falls_back(err: &Error) -> bool {
     !matches!(
         err,
-        Error::Spotify(SpotifyError::RateLimited { .. } | SpotifyError::Unauthorized)
-            | Error::RateLimited { .. }
+        Error::Spotify(
+            SpotifyError::RateLimited { .. }
+                | SpotifyError::Unauthorized
+                | SpotifyError::PremiumRequired
+        ) | Error::RateLimited { .. }
     )
 }
 

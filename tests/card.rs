@@ -128,3 +128,24 @@ async fn widget_and_preview_page_are_served() {
         .starts_with("text/html"));
     assert!(r.text().await.unwrap().contains("spotify-now-playing"));
 }
+
+/// An episode as development-mode apps receive it (no `show.publisher`): the card's artist line
+/// and its accessible title name the show, never an empty "by".
+#[tokio::test]
+async fn card_of_an_episode_without_a_publisher_names_the_show() {
+    let app = TestApp::start(&[]).await;
+    let mut ep = bodies::episode();
+    ep["images"] = json!([]);
+    ep["show"]["images"] = json!([]);
+    app.fake
+        .set_current(Scripted::json(bodies::playing(ep, true, 60_000)));
+    let svg = app.get("/api/spotify.svg").await.text().await.unwrap();
+    assert!(
+        svg.contains(": Episode Title by The Show (on Spotify)</title>"),
+        "{svg}"
+    );
+    // The artist line (13 px, under the title) is the show.
+    assert!(svg.contains(">The Show</text>"), "{svg}");
+    assert!(!svg.contains("></text>"), "no empty line: {svg}");
+    assert!(!svg.contains(" by  ") && !svg.contains(" by (on"), "{svg}");
+}

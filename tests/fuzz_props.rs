@@ -639,3 +639,209 @@ fn odd_requests_with_an_origin_list_and_no_cache() {
         128,
     );
 }
+
+// --- Fields development-mode apps no longer receive ------------------------------------------
+
+/// What becomes of one removed field in an answer.
+#[derive(Debug, Clone)]
+enum Removed {
+    Absent,
+    Null,
+    /// Any value: the old one's type or not.
+    Value(Value),
+}
+
+fn arb_removed() -> impl Strategy<Value = Removed> {
+    prop_oneof![
+        1 => Just(Removed::Absent),
+        1 => Just(Removed::Null),
+        1 => arb_leaf().prop_map(Removed::Value),
+        1 => arb_json().prop_map(Removed::Value),
+    ]
+}
+
+/// The answers of every endpoint the service reads, in today's development-mode shape.
+fn dev_mode_answers() -> Vec<Value> {
+    let at = "2026-11-23T10:00:00.000Z";
+    vec![
+        bodies::playing(bodies::track("t1", "Song"), true, 1_000),
+        bodies::playing(bodies::episode(), true, 60_000),
+        bodies::history(&[
+            (bodies::track("t2", "Earlier"), at),
+            (bodies::episode(), at),
+        ]),
+        bodies::page(vec![
+            bodies::track("t3", "Top"),
+            bodies::track("t4", "Next"),
+        ]),
+        bodies::page(vec![
+            bodies::artist("a1", "One"),
+            bodies::artist("a2", "Two"),
+        ]),
+        bodies::saved(&[(bodies::track("t5", "Saved"), at)]),
+    ]
+}
+
+/// The public JSON the service makes of answer `which`.
+fn mapped(which: usize, v: &Value) -> Value {
+    fn j<T: serde::de::DeserializeOwned>(v: &Value) -> T {
+        serde_json::from_value(v.clone()).expect("a lenient wire type parses any object")
+    }
+    let out = match which {
+        0 | 1 => serde_json::to_value(map::current(j(v), READ_AT)),
+        2 => serde_json::to_value(map::recent(j(v), READ_AT)),
+        3 => serde_json::to_value(map::top_tracks(j(v), READ_AT)),
+        4 => serde_json::to_value(map::top_artists(j(v))),
+        _ => serde_json::to_value(map::saved(j(v), READ_AT)),
+    };
+    out.unwrap()
+}
+
+fn set(o: &mut Map<String, Value>, field: &str, change: &Removed) {
+    match change {
+        Removed::Absent => {
+            o.remove(field);
+        }
+        Removed::Null => {
+            o.insert(field.into(), Value::Null);
+        }
+        Removed::Value(x) => {
+            o.insert(field.into(), x.clone());
+        }
+    }
+}
+
+/// Applies `changes` (one per [`bodies::REMOVED_FIELDS`]) to every track, episode, album,
+/// artist and show in `v`.
+fn apply_removed(v: &mut Value, changes: &[Removed]) {
+    match v {
+        Value::Array(a) => a.iter_mut().for_each(|x| apply_removed(x, changes)),
+        Value::Object(o) => {
+            let kind = o.get("type").and_then(Value::as_str).map(str::to_string);
+            let on = |part: &str, o: &mut Map<String, Value>| {
+                for ((p, field), change) in bodies::REMOVED_FIELDS.iter().zip(changes) {
+                    if *p == part {
+                        set(o, field, change);
+                    }
+                }
+            };
+            match kind.as_deref() {
+                Some("track") | Some("episode") => {
+                    on("item", o);
+                    if let Some(Value::Object(album)) = o.get_mut("album") {
+                        on("album", album);
+                    }
+                    if let Some(Value::Object(show)) = o.get_mut("show") {
+                        on("show", show);
+                    }
+                    if let Some(Value::Array(artists)) = o.get_mut("artists") {
+                        for a in artists.iter_mut().filter_map(Value::as_object_mut) {
+                            on("artist", a);
+                        }
+                    }
+                }
+                Some("artist") => on("artist", o),
+                _ => o.values_mut().for_each(|x| apply_removed(x, changes)),
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What an episode's `artists` must be: a non-blank publisher string, else the show's name.
+fn expected_by(publisher: &Removed) -> Option<String> {
+    match publisher {
+        Removed::Value(Value::String(p)) if !p.trim().is_empty() => Some(p.clone()),
+        _ => None,
+    }
+}
+
+/// Sets `artists` of every episode in a mapped answer.
+fn with_episode_artists(v: &mut Value, by: &str) {
+    match v {
+        Value::Array(a) => a.iter_mut().for_each(|x| with_episode_artists(x, by)),
+        Value::Object(o) if o.get("type") == Some(&json!("episode")) => {
+            o.insert("artists".into(), json!(by));
+        }
+        Value::Object(o) => o.values_mut().for_each(|x| with_episode_artists(x, by)),
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Any of the fields development-mode apps lost may be absent, null or of any type: the
+    /// answer is the one today's shape gives, field for field; only a real publisher (a
+    /// non-blank string) changes an episode's `artists`, from the show's name to it.
+    #[test]
+    fn removed_fields_change_nothing_else(
+        which in 0usize..6,
+        changes in prop::collection::vec(arb_removed(), bodies::REMOVED_FIELDS.len()),
+    ) {
+        let base = dev_mode_answers().swap_remove(which);
+        let mut expected = mapped(which, &base);
+        let publisher = &changes[bodies::REMOVED_FIELDS.len() - 1];
+        if let Some(by) = expected_by(publisher) {
+            with_episode_artists(&mut expected, &by);
+        }
+        let mut changed = base.clone();
+        apply_removed(&mut changed, &changes);
+        prop_assert_eq!(mapped(which, &changed), expected);
+    }
+}
+
+/// The table: each removed field alone, absent, null and of each unexpected type, in every
+/// answer, against today's shape; and the older, fuller shape ([`bodies::full`]).
+#[test]
+fn removed_fields_one_by_one() {
+    let odd = [
+        Removed::Absent,
+        Removed::Null,
+        Removed::Value(json!("")),
+        Removed::Value(json!("a string")),
+        Removed::Value(json!(-1)),
+        Removed::Value(json!(1.5)),
+        Removed::Value(json!(true)),
+        Removed::Value(json!([1, "x", null])),
+        Removed::Value(json!({"total": "many"})),
+    ];
+    let mut checked = 0;
+    for (which, base) in dev_mode_answers().into_iter().enumerate() {
+        let today = mapped(which, &base);
+        assert_ne!(today, Value::Null, "answer {which} maps to something");
+        for (i, (part, field)) in bodies::REMOVED_FIELDS.iter().enumerate() {
+            for change in &odd {
+                let mut changes = vec![Removed::Absent; bodies::REMOVED_FIELDS.len()];
+                changes[i] = change.clone();
+                let mut v = base.clone();
+                apply_removed(&mut v, &changes);
+                let mut expected = today.clone();
+                if *field == "publisher" {
+                    if let Some(by) = expected_by(change) {
+                        with_episode_artists(&mut expected, &by);
+                    }
+                }
+                assert_eq!(
+                    mapped(which, &v),
+                    expected,
+                    "answer {which}, {part}.{field} = {change:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 6 * 7 * 9);
+    // The older, fuller shape: the same answer, but an episode is by its publisher.
+    let full = bodies::playing(bodies::full(bodies::episode()), true, 60_000);
+    let mut expected = mapped(1, &dev_mode_answers()[1]);
+    assert_eq!(expected["artists"], "The Show");
+    expected["artists"] = json!("The Publisher");
+    assert_eq!(mapped(1, &full), expected);
+    let track = bodies::full(bodies::track("t1", "Song"));
+    assert_eq!(track["popularity"], 63);
+    assert_eq!(
+        mapped(0, &bodies::playing(track, true, 1_000)),
+        mapped(0, &dev_mode_answers()[0])
+    );
+}

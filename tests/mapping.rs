@@ -42,11 +42,16 @@ async fn paused() {
     assert_eq!(v["progressMs"], 5000);
 }
 
+/// The older, fuller shape (before development-mode apps lost `show.publisher` and the rest):
+/// the publisher is the episode's `artists`, and the other removed fields change nothing.
 #[tokio::test]
-async fn episode_uses_show_and_publisher() {
+async fn episode_in_the_older_fuller_shape_uses_show_and_publisher() {
     let app = TestApp::start(&[]).await;
-    app.fake
-        .set_current(Scripted::json(bodies::playing(bodies::episode(), true, 10)));
+    app.fake.set_current(Scripted::json(bodies::playing(
+        bodies::full(bodies::episode()),
+        true,
+        10,
+    )));
     let v = app.now().await;
     assert_eq!(v["type"], "episode");
     assert_eq!(v["name"], "Episode Title");
@@ -54,6 +59,60 @@ async fn episode_uses_show_and_publisher() {
     assert_eq!(v["artists"], "The Publisher");
     assert_eq!(v["albumImage"], "https://i.scdn.co/image/episode");
     assert_eq!(v["songUrl"], "https://open.spotify.com/episode/ep1");
+    // A track in the fuller shape maps exactly as in today's shape.
+    app.fake.set_current(Scripted::json(bodies::playing(
+        bodies::full(bodies::track("t1", "Song")),
+        true,
+        1234,
+    )));
+    app.expire_cache();
+    let full = app.now().await;
+    app.fake.set_current(Scripted::json(bodies::playing(
+        bodies::track("t1", "Song"),
+        true,
+        1234,
+    )));
+    app.expire_cache();
+    let mut today = app.now().await;
+    today["timestamp"] = full["timestamp"].clone();
+    assert_eq!(full, today);
+}
+
+/// Today's development-mode shape: no `show.publisher` (or an empty one): the show's name.
+#[tokio::test]
+async fn episode_without_a_publisher_is_by_its_show() {
+    let app = TestApp::start(&[]).await;
+    assert!(bodies::episode()["show"].get("publisher").is_none());
+    app.fake
+        .set_current(Scripted::json(bodies::playing(bodies::episode(), true, 10)));
+    let v = app.now().await;
+    assert_eq!(v["type"], "episode");
+    assert_eq!(v["album"], "The Show");
+    assert_eq!(v["artists"], "The Show");
+    for publisher in [json!(""), json!("  "), json!(null), json!(7)] {
+        let mut ep = bodies::episode();
+        ep["show"]["publisher"] = publisher.clone();
+        app.fake
+            .set_current(Scripted::json(bodies::playing(ep, true, 10)));
+        app.expire_cache();
+        assert_eq!(
+            app.now().await["artists"],
+            "The Show",
+            "publisher {publisher}"
+        );
+    }
+    // Recently played, too.
+    app.fake.set_current(Scripted::status(204));
+    app.fake.set_recent(Scripted::json(bodies::recent(
+        bodies::episode(),
+        "2026-11-23T10:00:00.000Z",
+    )));
+    app.expire_cache();
+    let v = app.now().await;
+    assert_eq!(
+        (v["status"].as_str(), v["artists"].as_str()),
+        (Some("recent"), Some("The Show"))
+    );
 }
 
 #[tokio::test]

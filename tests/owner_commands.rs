@@ -970,10 +970,100 @@ async fn status_tells_a_quota_exceeded_cooldown_apart() {
     assert_eq!(code, 0, "a warning, not an action: {out}\n{err}");
     assert!(out.contains("QUOTA_EXCEEDED"), "{out}");
     assert!(out.contains("warning"), "{out}");
+    // Advice that helps since 2025/2026: no "ask for an extension"; the windows, and the
+    // account's other development-mode apps sharing the quota.
+    assert!(!out.contains("extension"), "{out}");
+    for part in [
+        "CACHE_TTL_SECONDS",
+        "TOP_TTL_SECONDS",
+        "other development-mode apps",
+        "250k",
+    ] {
+        assert!(out.contains(part), "{part}: {out}");
+    }
     put_item(&ddb, &table, "cooldown", r#"{"reason":"rate_limited"}"#).await;
     let (_, out, _) = owner.run(&["status"]).await;
     assert!(
         out.contains("rate limited (429)") && !out.contains("QUOTA"),
         "{out}"
     );
+}
+
+/// A lapsed Premium: Spotify answers `403` naming Premium. `status` exits 1 with one line that
+/// says to renew Premium and that the service resumes within hours; never a missing scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_is_one_when_premium_has_lapsed() {
+    let fake = FakeSpotify::start().await;
+    fake.set_current(Scripted::status_json(403, bodies::premium_required()));
+    let owner = Owner::new(&fake, &[]);
+    owner.write_credentials(credentials_doc(
+        Some(FIRST_REFRESH_TOKEN),
+        &rfc3339_days_ago(1),
+    ));
+    let (code, out, err) = owner.run(&["status"]).await;
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("renew Premium"), "{err}");
+    assert!(err.contains("resumes by itself within hours"), "{err}");
+    assert!(out.contains("PROBLEM") && out.contains("Premium"), "{out}");
+    assert!(!out.contains("MISSING"), "{out}");
+    assert!(!err.contains("scope"), "{err}");
+    assert_no_secrets(&out, &err);
+    // Renewed: all good again.
+    playing(&fake);
+    let (code, out, err) = owner.run(&["status"]).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+}
+
+/// A Premium cooldown in the table (the service saw the `403`): `status` says so and exits 1,
+/// even before its own check reaches Spotify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_is_one_during_a_premium_cooldown() {
+    let aws = aws().await;
+    let (ddb, table) = create_table(&aws).await;
+    let fake = FakeSpotify::start().await;
+    fake.set_current(Scripted::status_json(403, bodies::premium_required()));
+    let owner = Owner::new(&fake, &[("CACHE_TABLE", &table)]);
+    owner.write_credentials(credentials_doc(
+        Some(FIRST_REFRESH_TOKEN),
+        &rfc3339_days_ago(1),
+    ));
+    put_item(
+        &ddb,
+        &table,
+        "cooldown",
+        r#"{"reason":"premium_required","step":3}"#,
+    )
+    .await;
+    let (code, out, err) = owner.run(&["status"]).await;
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("3 time(s) in a row"), "{out}");
+    assert!(err.contains("renew Premium"), "{err}");
+    assert_eq!(err.matches("renew Premium").count(), 1, "said once: {err}");
+    assert_no_secrets(&out, &err);
+}
+
+/// `authorize` while the app's owner has no Premium: one line naming Premium (not User
+/// Management or a scope), nothing stored; a plain `403` still points at User Management.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorize_tells_a_lapsed_premium_apart() {
+    let fake = FakeSpotify::start().await;
+    fake.set_current(Scripted::status_json(403, bodies::premium_required()));
+    let owner = Owner::new(&fake, &[]);
+    let auth = Authorize::start(&owner, &fake, &[]).await;
+    auth.browse(|l| l).await;
+    let (code, out, err) = auth.finish().await;
+    assert_one_clear_line(code, &out, &err, "premium");
+    assert!(!err.contains("User Management"), "{err}");
+    assert!(owner.stored().is_none());
+
+    fake.set_current(Scripted::status_json(
+        403,
+        serde_json::json!({"error": {"status": 403, "message": "Forbidden"}}),
+    ));
+    let auth = Authorize::start(&owner, &fake, &[]).await;
+    auth.browse(|l| l).await;
+    let (code, out, err) = auth.finish().await;
+    assert_one_clear_line(code, &out, &err, "user management");
+    assert!(owner.stored().is_none());
 }

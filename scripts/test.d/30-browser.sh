@@ -48,13 +48,32 @@ export NOWPLAYING_URL_LISTS_OFF="http://127.0.0.1:$port_off"
 wait_http "$NOWPLAYING_URL_LISTS_ON/api/spotify" 30
 wait_http "$NOWPLAYING_URL_LISTS_OFF/api/spotify" 30
 
+# An episode as development-mode apps receive it (no show.publisher), on its own fake and server.
+start_fake_spotify "$work/fake-episode.log"
+episode_fake=$FAKE_URL
+fake_admin current '{"body": {"is_playing": true, "progress_ms": 60000, "currently_playing_type": "episode",
+  "item": {"type": "episode", "id": "ep7", "name": "Episode 7: Fields That Went Away", "duration_ms": 1800000,
+    "external_urls": {"spotify": "https://open.spotify.com/episode/ep7"}, "images": [],
+    "show": {"name": "The Development Mode Show", "images": []}}}}'
+FAKE_URL=$main_fake
+write_credentials "$work/credentials-episode.json"
+port_episode=$(free_port)
+env -u CACHE_TABLE -u TOKEN_SECRET_ID \
+  NOWPLAYING_CREDENTIALS="$work/credentials-episode.json" \
+  SPOTIFY_API_BASE_URL="$episode_fake" SPOTIFY_ACCOUNTS_BASE_URL="$episode_fake" \
+  target/debug/nowplaying serve --addr "127.0.0.1:$port_episode" >"$work/serve-episode.log" 2>&1 &
+LIB_PIDS+=($!)
+export NOWPLAYING_URL_EPISODE="http://127.0.0.1:$port_episode"
+wait_http "$NOWPLAYING_URL_EPISODE/api/spotify" 30
+
 if ! bash tests/browser/run.sh; then
   echo "--- serve log"; tail -50 "$work/serve.log"
   echo "--- serve log (lists on)"; tail -20 "$work/serve-on.log"
   echo "--- serve log (lists off)"; tail -20 "$work/serve-off.log"
+  echo "--- serve log (episode)"; tail -20 "$work/serve-episode.log"
   exit 1
 fi
-if grep -q 'test-client-secret-do-not-log\|refresh-token-\|access-[0-9]' "$work/serve.log" "$work/serve-off.log"; then
+if grep -q 'test-client-secret-do-not-log\|refresh-token-\|access-[0-9]' "$work/serve.log" "$work/serve-off.log" "$work/serve-episode.log"; then
   echo "a secret reached the server's log" >&2
   exit 1
 fi

@@ -369,8 +369,11 @@ impl SignIn {
                 np.name, np.artists
             )),
             Ok(None) => Ok("Checked with Spotify: it answers (nothing is playing right now).".into()),
+            Err(SpotifyError::PremiumRequired) => {
+                Err("Spotify refused to read what you are playing (403): the Spotify account that owns the app has no active Premium subscription, which a development-mode app needs; renew Premium, then run `nowplaying authorize` again; nothing was stored".into())
+            }
             Err(SpotifyError::Forbidden(_)) | Err(SpotifyError::Unauthorized) => {
-                Err("Spotify refused to read what you are playing with the new token (403/401): if your app is in development mode, add your account under User Management in the dashboard; nothing was stored".into())
+                Err("Spotify refused to read what you are playing with the new token (403/401): if your app is in development mode, add your account under User Management in the dashboard (and the app's owner needs an active Premium subscription); nothing was stored".into())
             }
             Err(e) => Ok(format!(
                 "Could not check with Spotify right now ({e}); storing the credentials anyway."

@@ -1,6 +1,6 @@
 //! `nowplaying status`: what is configured, reachable and valid. Exits 0 when all is well and 1
 //! when the owner must act (no credentials, a rejected refresh token or client, the refresh-token
-//! limit close, a missing scope, a store out of reach). Never prints a secret or a token.
+//! limit close, a missing scope, a lapsed Premium, a store out of reach). Never prints a secret or a token.
 //!
 //! Each section prints its lines and adds what the owner must do to the report.
 
@@ -16,11 +16,19 @@ use crate::cooldown::Cooldown;
 use crate::error::Error;
 use crate::keys::ANSWER_KEY;
 use crate::lastfm::{LastFmClient, LastFmError, OwnerAction};
-use crate::spotify::SpotifyClient;
+use crate::spotify::{SpotifyClient, SpotifyError};
 use crate::store::Credentials;
 use crate::tokens::{TokenKeeper, WARN_DAYS};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// What to do about a lapsed Premium (Spotify's `403` naming Premium).
+const PREMIUM_ADVICE: &str = "Spotify says the account that owns the app has no active Premium subscription, which a development-mode app needs: renew Premium; the service resumes by itself within hours (it asks Spotify again at most once an hour)";
+
+/// What helps when the development-mode quota is used up: Spotify grants extended quota only to
+/// registered businesses with at least 250k monthly active users (since May 2025), and counts
+/// the development-mode quota per developer account, shared by all its apps (since July 2026).
+const QUOTA_ADVICE: &str = "the development-mode request quota is used up; it is counted per developer account and shared by all of that account's apps, and Spotify extends it only for registered businesses with 250k+ monthly users: raise CACHE_TTL_SECONDS and the list windows (RECENT_TTL_SECONDS, TOP_TTL_SECONDS, SAVED_TTL_SECONDS), and check the account's other development-mode apps";
 
 /// What the sections found: problems (the owner must act) and warnings.
 #[derive(Default)]
@@ -397,8 +405,12 @@ async fn cooldown(stores: &Stores, now: u64, report: &mut Report) {
         Cooldown::RateLimited {
             quota_exceeded: true,
         } => {
-            println!("Spotify cooldown:     WARNING: QUOTA_EXCEEDED: the Spotify app's request quota is used up; no calls for {left} (a development-mode app's quota is small: ask Spotify for an extension in the developer dashboard if this repeats)");
+            println!("Spotify cooldown:     WARNING: QUOTA_EXCEEDED: {QUOTA_ADVICE}; no calls for {left}");
             report.warnings += 1;
+        }
+        Cooldown::PremiumRequired { step } => {
+            println!("Spotify cooldown:     PROBLEM: {PREMIUM_ADVICE} (403 premium required, {step} time(s) in a row); next call in {left}");
+            report.problems.push(PREMIUM_ADVICE.into());
         }
         Cooldown::RateLimited { .. } => {
             println!("Spotify cooldown:     rate limited (429); no calls for {left}")
@@ -444,6 +456,19 @@ async fn spotify_check(config: &Config, stores: &Stores, now: u64, report: &mut 
                     None => "nothing is playing".into(),
                 }
             ),
+            Err(SpotifyError::PremiumRequired) => {
+                println!("Spotify:              PROBLEM: refreshed the access token, but {PREMIUM_ADVICE}");
+                if !report.problems.iter().any(|p| p == PREMIUM_ADVICE) {
+                    report.problems.push(PREMIUM_ADVICE.into());
+                }
+            }
+            Err(SpotifyError::RateLimited {
+                quota_exceeded: true,
+                ..
+            }) => {
+                println!("Spotify:              WARNING: refreshed the access token, but QUOTA_EXCEEDED: {QUOTA_ADVICE}");
+                report.warnings += 1;
+            }
             Err(e) => {
                 println!("Spotify:              refreshed the access token, but currently-playing failed: {e}");
                 report.warnings += 1;

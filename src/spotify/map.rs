@@ -164,11 +164,14 @@ pub fn item_to_model(item: wire::Item, episode_hint: bool, read_at_ms: u64) -> O
             } else {
                 show.images
             };
-            (
-                show.publisher.unwrap_or_default(),
-                show.name.unwrap_or_default(),
-                images,
-            )
+            let name = show.name.unwrap_or_default();
+            // Development-mode apps no longer receive `show.publisher` (2026): the show's name
+            // stands in, so an episode never has an empty artist line.
+            let by = show
+                .publisher
+                .filter(|p| !p.trim().is_empty())
+                .unwrap_or_else(|| name.clone());
+            (by, name, images)
         }
     };
     let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());

@@ -15,7 +15,8 @@ use crate::secret::Secret;
 
 /// What can go wrong when asking Spotify. Which layer acts on which variant: the token keeper
 /// handles `Unauthorized`, `InvalidGrant` and `InvalidClient`; the answer cache handles
-/// `RateLimited` and `Upstream`.
+/// `RateLimited`, `PremiumRequired` and `Upstream`; the lists turn `Forbidden` into a missing
+/// scope.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SpotifyError {
     #[error("Spotify rejected the access token (401)")]
@@ -29,6 +30,12 @@ pub enum SpotifyError {
         retry_after_s: u64,
         quota_exceeded: bool,
     },
+    /// A `403` whose `error.message` names Premium: since 2026 a development-mode app works only
+    /// while the Spotify account that owns it has an active Premium subscription. Only the owner
+    /// can fix it (renew Premium); asking again soon does not help.
+    #[error("Spotify refused the request (403): the Spotify account that owns the app has no active Premium subscription")]
+    PremiumRequired,
+    /// Any other `403` (for the lists: the sign-in lacks the list's scope).
     #[error("Spotify refused the request (403): {0}")]
     Forbidden(String),
     #[error("the refresh token is no longer valid (invalid_grant)")]
@@ -55,7 +62,10 @@ pub struct TokenGrant {
     /// `None` when the answer had no (or an empty) `access_token`.
     pub access_token: Option<Secret>,
     pub expires_in_s: u64,
-    /// Present when Spotify rotated the refresh token.
+    /// Present when Spotify rotated the refresh token. Spotify says a refresh answer *might*
+    /// carry one (keep the old token otherwise); callers treat the old one as dead once a new one
+    /// came, as the strictest server (single-use tokens, reuse detection) would, so either
+    /// behaviour is safe.
     pub refresh_token: Option<Secret>,
     pub scope: Option<String>,
 }
@@ -246,7 +256,7 @@ impl SpotifyClient {
             s if s.is_success() => Ok(Some(body.to_vec())),
             StatusCode::UNAUTHORIZED => Err(SpotifyError::Unauthorized),
             StatusCode::TOO_MANY_REQUESTS => Err(rate_limited(retry_after, &body)),
-            StatusCode::FORBIDDEN => Err(SpotifyError::Forbidden(short(&body))),
+            StatusCode::FORBIDDEN => Err(forbidden(&body)),
             s => Err(SpotifyError::Upstream(format!("HTTP {}", s.as_u16()))),
         }
     }
@@ -375,6 +385,19 @@ pub fn quota_exceeded(body: &[u8]) -> bool {
             .replace([' ', '-'], "_")
             .contains("quota_exceeded")
     })
+}
+
+/// A `403`: [`SpotifyError::PremiumRequired`] when the Web API's `error.message` names Premium
+/// (`"Active premium subscription required for the owner of the app"`; the wording varies, so
+/// "premium" is looked for case-insensitively), else [`SpotifyError::Forbidden`] as before.
+pub fn forbidden(body: &[u8]) -> SpotifyError {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error")?.get("message")?.as_str().map(str::to_owned));
+    match message {
+        Some(m) if m.to_lowercase().contains("premium") => SpotifyError::PremiumRequired,
+        _ => SpotifyError::Forbidden(short(body)),
+    }
 }
 
 /// Reads a body of at most `limit` bytes, chunk by chunk: a bigger one (by its `Content-Length` or
@@ -507,6 +530,32 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("QUOTA_EXCEEDED"), "{e}");
+    }
+
+    #[test]
+    fn a_premium_403_is_told_apart_from_other_403s() {
+        for premium in [
+            &br#"{"error":{"status":403,"message":"Active premium subscription required for the owner of the app"}}"#[..],
+            br#"{"error":{"status":403,"message":"PREMIUM_REQUIRED"}}"#,
+            br#"{"error":{"status":403,"message":"The owner needs Spotify Premium."}}"#,
+        ] {
+            assert_eq!(forbidden(premium), SpotifyError::PremiumRequired);
+        }
+        for other in [
+            &br#"{"error":{"status":403,"message":"Insufficient client scope"}}"#[..],
+            br#"{"error":{"status":403,"message":"Forbidden"}}"#,
+            br#"{"error":"premium"}"#,
+            br#"{"message":"premium"}"#,
+            br#"{"error":{"status":403,"message":7}}"#,
+            b"<html>premium</html>",
+            b"",
+        ] {
+            assert!(
+                matches!(forbidden(other), SpotifyError::Forbidden(_)),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
     }
 
     #[test]

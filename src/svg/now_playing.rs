@@ -38,16 +38,7 @@ pub fn render_card(
     let p = theme.palette();
     let mut out = String::with_capacity(4096 + art_data_uri.map_or(0, str::len));
 
-    let a11y = match answer {
-        None => "Not listening to Spotify".to_string(),
-        Some(np) => format!(
-            "{}: {} by {} (on {})",
-            label(np, now_ms),
-            np.name,
-            np.artists,
-            np.source.display_name()
-        ),
-    };
+    let a11y = a11y_title(answer, now_ms);
 
     let _ = write!(
         out,
@@ -104,14 +95,16 @@ pub fn render_card(
                 p.fg,
                 &truncate(&np.name, TITLE_BUDGET),
             );
-            text(
-                &mut out,
-                74,
-                13,
-                "400",
-                p.muted,
-                &truncate(&np.artists, ARTIST_BUDGET),
-            );
+            if let Some(by) = byline(np) {
+                text(
+                    &mut out,
+                    74,
+                    13,
+                    "400",
+                    p.muted,
+                    &truncate(by, ARTIST_BUDGET),
+                );
+            }
             match progress(np, now_ms) {
                 Some((pos, dur)) => progress_bar(&mut out, &p, pos, dur),
                 // No position for a recent track: show the album instead.
@@ -128,6 +121,34 @@ pub fn render_card(
     }
     out.push_str("</g></svg>");
     out
+}
+
+/// The card's accessible name: what plays, by whom (left out when nobody is known), and where.
+fn a11y_title(answer: Option<&NowPlaying>, now_ms: u64) -> String {
+    let Some(np) = answer else {
+        return "Not listening to Spotify".to_string();
+    };
+    let by = byline(np).map(|b| format!(" by {b}")).unwrap_or_default();
+    format!(
+        "{}: {}{by} (on {})",
+        label(np, now_ms),
+        np.name,
+        np.source.display_name()
+    )
+}
+
+/// Who it is by: the artists, or for an episode without them (an answer cached before
+/// episodes got the show's name there) the show; `None` when nobody is known, so the card never
+/// draws an empty line or an empty "by".
+fn byline(np: &NowPlaying) -> Option<&str> {
+    let artists = np.artists.trim();
+    if !artists.is_empty() {
+        return Some(artists);
+    }
+    match np.kind {
+        ItemType::Episode => np.album.as_deref().map(str::trim).filter(|a| !a.is_empty()),
+        ItemType::Track => None,
+    }
 }
 
 /// Where the answer came from, small and muted on the right of the label line. The card is an
@@ -305,6 +326,25 @@ mod tests {
         );
         assert!(!svg.contains("<script"));
         assert!(!svg.contains("<b>"));
+    }
+
+    #[test]
+    fn nobody_known_means_no_empty_by() {
+        // An episode cached with `artists: ""` (before the show's name stood in): the show.
+        let mut ep = np("Episode 12");
+        ep.kind = ItemType::Episode;
+        ep.artists = " ".into();
+        ep.album = Some("The Show".into());
+        let svg = render_card(Some(&ep), Theme::Light, None, NOW);
+        assert!(svg.contains("Episode 12 by The Show (on Spotify)"), "{svg}");
+        // A track with no artist at all: no "by", and no empty artist line.
+        let mut t = np("take.mp3");
+        t.artists = String::new();
+        let svg = render_card(Some(&t), Theme::Light, None, NOW);
+        assert_well_formed(&svg);
+        assert!(svg.contains(": take.mp3 (on Spotify)</title>"), "{svg}");
+        assert!(!svg.contains(" by "), "{svg}");
+        assert!(!svg.contains("></text>"), "{svg}");
     }
 
     #[test]

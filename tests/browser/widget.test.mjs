@@ -57,7 +57,7 @@ const recent = () =>
     playedAt: new Date(Date.now() - 5 * 60_000 - 5_000).toISOString(),
   });
 
-const episode = () =>
+const episode = (over = {}) =>
   track({
     type: 'episode',
     name: 'Episode 112: The Sound of Silence',
@@ -67,6 +67,7 @@ const episode = () =>
     trackId: '512ojhOuo1ktJprKbVcKyQ',
     progressMs: 1_500_000,
     durationMs: 3_720_000,
+    ...over,
   });
 
 const localFile = () =>
@@ -327,6 +328,22 @@ describe('states', () => {
     assert.match(s.cardLabel, /episode: Episode 112/);
     assert.match(s.announce, /episode/);
     await shot(page, 'episode.png');
+  });
+
+  test('no empty "by": an episode without artists names its show, a track without any says nobody', async (t) => {
+    // An answer cached by an older server: `artists: ""` for an episode without a publisher.
+    const { page } = await open(t, { attrs: { interval: 60 }, answer: () => json(episode({ artists: '' })) });
+    await waitState(page, 'playing');
+    const s = await snapshot(page);
+    assert.equal(s.artist, 'A Podcast About Sound');
+    assert.match(s.cardLabel, /^Now playing episode: Episode 112: The Sound of Silence by A Podcast About Sound\. /);
+    assert.equal(s.announce, 'Now playing episode: Episode 112: The Sound of Silence by A Podcast About Sound');
+    const { page: page2 } = await open(t, { attrs: { interval: 60 }, answer: () => json(track({ artists: '' })) });
+    await waitState(page2, 'playing');
+    const s2 = await snapshot(page2);
+    assert.equal(s2.artist, null, 'no empty artist line');
+    assert.match(s2.cardLabel, /^Now playing: Teardrop\. /);
+    assert.equal(s2.announce, 'Now playing: Teardrop');
   });
 
   test('local file: placeholder art, no link, no image request', async (t) => {

@@ -2,7 +2,9 @@
 //! status codes, bodies, delays, `Retry-After`, single-use rotating refresh tokens, an
 //! authorization page that approves or denies, and call counts.
 //!
-//! Refresh tokens are single-use, with reuse detection (on by default, as OAuth 2.1 recommends):
+//! Refresh tokens are single-use, with reuse detection (on by default, as OAuth 2.1 recommends;
+//! Spotify says only that a refresh answer *might* carry a new refresh token, so the service
+//! assumes this strictest server, and `no_rotation` is the other behaviour it may meet):
 //! presenting a refresh token that was rotated away revokes the whole grant, the current refresh
 //! token and every access token, and is answered `invalid_grant` (counted in
 //! [`Stats::reuse_detected`]). The token endpoint can also rotate as the request arrives and
@@ -679,14 +681,16 @@ async fn admin_stats(State(f): State<FakeSpotify>) -> Json<Stats> {
     Json(f.stats())
 }
 
-/// Spotify-shaped bodies for tests.
+/// Spotify-shaped bodies for tests, in today's development-mode shape (February 2026): no track
+/// `popularity`, `available_markets` or `linked_from`, no album `label`, no artist `followers`
+/// or `popularity`, no `show.publisher`. [`bodies::full`] adds them back (the older shape).
 pub mod bodies {
     use serde_json::{json, Value};
 
     pub fn track(id: &str, name: &str) -> Value {
         json!({
             "type": "track", "id": id, "name": name, "duration_ms": 200_000, "is_local": false,
-            "preview_url": null, "popularity": 50, "explicit": false,
+            "preview_url": null, "explicit": false,
             "external_urls": {"spotify": format!("https://open.spotify.com/track/{id}")},
             "artists": [{"name": "Artist One", "id": "a1"}, {"name": "Artist Two", "id": "a2"}],
             "album": {"name": "The Album", "images": [
@@ -695,6 +699,49 @@ pub mod bodies {
                 {"url": "https://i.scdn.co/image/medium", "width": 300, "height": 300}
             ]}
         })
+    }
+
+    /// Where each field removed from development-mode answers lived, as (path of the object,
+    /// field): `item` is a track or episode, `album`/`artist`/`show` its parts.
+    pub const REMOVED_FIELDS: &[(&str, &str)] = &[
+        ("item", "popularity"),
+        ("item", "available_markets"),
+        ("item", "linked_from"),
+        ("album", "label"),
+        ("artist", "followers"),
+        ("artist", "popularity"),
+        ("show", "publisher"),
+    ];
+
+    /// `item` (a track, an episode or an artist) in the older, fuller shape: every field
+    /// development-mode apps no longer receive, with a value Spotify used to send.
+    pub fn full(mut item: Value) -> Value {
+        match item["type"].as_str() {
+            Some("track") => {
+                item["popularity"] = json!(63);
+                item["available_markets"] = json!(["DE", "GB", "US"]);
+                item["linked_from"] = json!({"id": "linked", "type": "track"});
+                item["album"]["label"] = json!("The Label");
+                if let Some(artists) = item["artists"].as_array_mut() {
+                    for a in artists {
+                        a["followers"] = json!({"href": null, "total": 1234});
+                        a["popularity"] = json!(40);
+                    }
+                }
+            }
+            Some("episode") => item["show"]["publisher"] = json!("The Publisher"),
+            Some("artist") => {
+                item["followers"] = json!({"href": null, "total": 1234});
+                item["popularity"] = json!(70);
+            }
+            _ => {}
+        }
+        item
+    }
+
+    /// The Web API's `403` when the app's owner has no active Premium subscription.
+    pub fn premium_required() -> Value {
+        json!({"error": {"status": 403, "message": "Active premium subscription required for the owner of the app"}})
     }
 
     pub fn playing(item: Value, is_playing: bool, progress_ms: u64) -> Value {
@@ -709,7 +756,7 @@ pub mod bodies {
             "type": "episode", "id": "ep1", "name": "Episode Title", "duration_ms": 3_600_000,
             "external_urls": {"spotify": "https://open.spotify.com/episode/ep1"},
             "images": [{"url": "https://i.scdn.co/image/episode", "width": 640, "height": 640}],
-            "show": {"name": "The Show", "publisher": "The Publisher",
+            "show": {"name": "The Show",
                      "images": [{"url": "https://i.scdn.co/image/show", "width": 640, "height": 640}]}
         })
     }
@@ -735,7 +782,7 @@ pub mod bodies {
 
     pub fn artist(id: &str, name: &str) -> Value {
         json!({
-            "type": "artist", "id": id, "name": name, "popularity": 70,
+            "type": "artist", "id": id, "name": name,
             "genres": ["trip hop", "electronica"],
             "external_urls": {"spotify": format!("https://open.spotify.com/artist/{id}")},
             "images": [

@@ -87,6 +87,22 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * Who an item is by: its artists, or for an episode without them (development-mode apps get no
+ * `show.publisher`; an older server answered "") the show's name; '' when neither is known.
+ */
+function byline(d) {
+  const artists = typeof d.artists === 'string' ? d.artists.trim() : '';
+  if (artists || d.type !== 'episode') return artists;
+  return typeof d.album === 'string' ? d.album.trim() : '';
+}
+
+/** " by …" for a label, or nothing at all when nobody is known (never an empty "by"). */
+function byPart(d) {
+  const by = byline(d);
+  return by ? ` by ${by}` : '';
+}
+
 /** A line of text that ellipsises and carries its full value as a tooltip. */
 function textLine(cls, testid, text, part = testid) {
   return h('div', { class: `line ${cls}`, part, 'data-testid': testid, title: text, dir: 'auto' }, text);

@@ -128,6 +128,7 @@ export class SpotifyNowPlaying extends PollingElement {
     }
 
     const episode = d.type === 'episode';
+    const by = byline(d);
     const statusText = { playing: 'Now playing', paused: 'Paused', recent: 'Recently played' }[state];
     const href = safeUrl(d.songUrl);
     const img = safeUrl(d.albumImage);
@@ -141,7 +142,7 @@ export class SpotifyNowPlaying extends PollingElement {
           href,
           target: '_blank',
           rel: 'noopener noreferrer',
-          'aria-label': `${statusText}${episode ? ' episode' : ''}: ${d.name} by ${d.artists}. ${openLabel(d)}`,
+          'aria-label': `${statusText}${episode ? ' episode' : ''}: ${d.name}${byPart(d)}. ${openLabel(d)}`,
         })
       : h('div', { class: 'card', part: 'card', 'data-testid': 'card' });
 
@@ -197,7 +198,7 @@ export class SpotifyNowPlaying extends PollingElement {
       { class: 'body' },
       label,
       textLine('title', 'title', d.name),
-      textLine('artist', 'artist', d.artists || ''),
+      by ? textLine('artist', 'artist', by) : null,
       h('div', { class: 'meta' }, textLine('album', 'album', episode ? `Podcast · ${d.album || ''}` : d.album || ''), mark),
     );
 
@@ -225,7 +226,7 @@ export class SpotifyNowPlaying extends PollingElement {
 
     card.append(art, body);
     this._setCard(card);
-    this._say(`${statusText}${episode ? ' episode' : ''}: ${d.name} by ${d.artists}`);
+    this._say(`${statusText}${episode ? ' episode' : ''}: ${d.name}${byPart(d)}`);
   }
 
   /** Updates the moving parts: progress bar, elapsed time, "x minutes ago". */

@@ -174,14 +174,14 @@ export class SpotifyRecentTracks extends SpotifyListElement {
     const ol = h('ol', { class: 'rows', 'data-testid': 'rows' });
     for (const it of items) {
       const name = it.name;
-      const artists = typeof it.artists === 'string' ? it.artists : '';
+      const artists = byline(it);
       const count = Number.isInteger(it.count) && it.count > 1 ? it.count : 1;
-      const row = linkOr('div', { class: 'row', 'data-testid': 'row' }, it.songUrl, `${name} by ${artists}${count > 1 ? `, played ${count} times` : ''}. ${openLabel(it)}`);
+      const row = linkOr('div', { class: 'row', 'data-testid': 'row' }, it.songUrl, `${name}${byPart(it)}${count > 1 ? `, played ${count} times` : ''}. ${openLabel(it)}`);
       const ago = h('span', { 'data-testid': 'ago' });
       if (typeof it.playedAt === 'string') this._refs.push({ el: ago, at: it.playedAt });
       row.append(
         artBox('thumb', it.albumImage, `Album art for ${typeof it.album === 'string' && it.album ? it.album : name}`),
-        h('div', { class: 'text' }, textLine('title', 'title', name), textLine('artist', 'artist', artists)),
+        h('div', { class: 'text' }, textLine('title', 'title', name), artists ? textLine('artist', 'artist', artists) : null),
         h('div', { class: 'meta' }, count > 1 ? h('span', { class: 'count', 'data-testid': 'count', title: `Played ${count} times in a row` }, `×${count}`) : null, ago),
       );
       ol.append(h('li', {}, row));
