@@ -273,18 +273,12 @@ impl AnswerCache {
 
         let mut cooling = None;
         if let Some(until) = read.cooldown_until.filter(|u| *u > now) {
-            let e = self.degraded(prior.entry.as_ref(), now);
-            // A cooldown only the owner can end (Premium) lasts hours: the fallback fills in
-            // at once rather than after the stale answer has run out.
-            let lasting = prior
-                .cooldown
-                .as_ref()
-                .is_some_and(Cooldown::owner_must_act);
-            if fallback.is_none() || !(e.value.is_null() || e.from_fallback || lasting) {
-                let fresh_until = until.min(now + ttl_ms).max(now + 1);
-                self.write(key, &e, fresh_until, now).await;
-                self.remember(key, &e, fresh_until, now);
-                return self.answer(&e, fresh_until, ttl_ms);
+            let has_fallback = fallback.is_some();
+            if let Some(a) = self
+                .while_cooling(key, ttl_ms, &prior, until, now, has_fallback)
+                .await
+            {
+                return a;
             }
             cooling = Some(until);
         }
@@ -316,6 +310,33 @@ impl AnswerCache {
             }
             _ => self.refill(key, ttl_ms, prior, None, lease, fetch).await,
         }
+    }
+
+    /// During a cooldown that ends at `until`: the stale answer (or `null`) to serve, or `None`
+    /// when the fallback source is to fill this window instead (no stale answer left, the stale
+    /// one is the fallback's own, or a cooldown only the owner can end (Premium), which lasts
+    /// hours: then the fallback fills in at once rather than after the stale answer ran out).
+    async fn while_cooling(
+        &self,
+        key: &str,
+        ttl_ms: u64,
+        prior: &Prior,
+        until: u64,
+        now: u64,
+        has_fallback: bool,
+    ) -> Option<Answer> {
+        let e = self.degraded(prior.entry.as_ref(), now);
+        let lasting = prior
+            .cooldown
+            .as_ref()
+            .is_some_and(Cooldown::owner_must_act);
+        if has_fallback && (e.value.is_null() || e.from_fallback || lasting) {
+            return None;
+        }
+        let fresh_until = until.min(now + ttl_ms).max(now + 1);
+        self.write(key, &e, fresh_until, now).await;
+        self.remember(key, &e, fresh_until, now);
+        Some(self.answer(&e, fresh_until, ttl_ms))
     }
 
     /// The copy this process holds, while it may be served without asking the shared state.
