@@ -225,13 +225,13 @@ async fn disconnect_takes_effect_within_one_cache_window() {
     assert_eq!(after.token_refreshes, before.token_refreshes);
 }
 
-/// A miss whose access token has run out: the miss's four calls, and four more for the refresh
+/// A miss whose access token has run out: the miss's four calls, and five more for the refresh
 /// when Spotify does not rotate (the shared token's read, the lease, one read of what the refresh
-/// needs, and one call that publishes the new token and gives the lease back only while this
-/// process still holds it). A rotation adds the write-ahead copies, the lease's renewal, the
-/// sign-in's re-read and the secret's write.
+/// needs, the secret read with its version under the lease, and one call that publishes the new
+/// token and gives the lease back only while this process still holds it). A rotation adds the
+/// write-ahead copy and the secret's compare-and-swap (a staged write, the label moved).
 #[tokio::test]
-async fn a_miss_with_a_refresh_costs_four_more_calls() {
+async fn a_miss_with_a_refresh_costs_five_more_calls() {
     let clock = ManualClock::new(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app, "Song");
@@ -255,9 +255,10 @@ async fn a_miss_with_a_refresh_costs_four_more_calls() {
             "GetItem",            // a holder that just finished?
             "GetItem",            // the refresh: the shared access token
             "PutItem",            // the refresh lease
-            "BatchGetItem",       // token, pending and newest refresh tokens, generation
+            "BatchGetItem",       // token, pending copy, generation
             "TransactWriteItems", // the new token published, the lease given back, fenced
             "TransactWriteItems", // the answer published, its lease given back
+            "GetSecretValue",     // the refresh: the secret with its version, under the lease
         ],
         "{calls:?}"
     );
