@@ -1,11 +1,92 @@
-//! One clock for the whole service, so tests can move time instead of sleeping.
+//! One clock for the whole service, so tests can move time instead of sleeping, and the one type
+//! for a moment in time ([`Timestamp`]). Windows, leases and cooldowns are
+//! [`std::time::Duration`]s; only the wire formats (DynamoDB attributes, JSON fields) carry bare
+//! numbers, converted at the edge.
 
+use std::ops::{Add, Sub};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-/// Epoch milliseconds.
+/// A moment as the wall clock tells it, to the millisecond since the Unix epoch. Ordered, cheap to
+/// copy; add or subtract a [`Duration`] to move it, and subtract two to get the time between
+/// them (saturating at zero, as clocks of different machines may disagree).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(u64);
+
+impl Timestamp {
+    /// The epoch itself (nothing happened yet).
+    pub const EPOCH: Timestamp = Timestamp(0);
+    /// A moment no deadline reaches: what a permanent record expires at.
+    pub const FAR_FUTURE: Timestamp = Timestamp(u64::MAX / 2);
+
+    /// The moment `millis` milliseconds after the epoch (a wire format's number).
+    pub const fn from_millis(millis: u64) -> Timestamp {
+        Timestamp(millis)
+    }
+
+    /// The moment `secs` seconds after the epoch (DynamoDB's TTL attribute, Spotify's
+    /// `expires_in` added to now).
+    pub const fn from_secs(secs: u64) -> Timestamp {
+        Timestamp(secs.saturating_mul(1000))
+    }
+
+    /// Milliseconds since the epoch, for a wire format.
+    pub const fn as_millis(self) -> u64 {
+        self.0
+    }
+
+    /// Whole seconds since the epoch, for a wire format (rounded down).
+    pub const fn as_secs(self) -> u64 {
+        self.0 / 1000
+    }
+
+    /// The time from `earlier` to this moment; zero when `earlier` is not earlier.
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+
+    /// The time from this moment to `later`; zero when `later` has passed.
+    pub fn until(self, later: Timestamp) -> Duration {
+        later.since(self)
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Add<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(millis(d)))
+    }
+}
+
+impl Sub<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_sub(millis(d)))
+    }
+}
+
+impl Sub<Timestamp> for Timestamp {
+    type Output = Duration;
+    /// The same as [`Timestamp::since`].
+    fn sub(self, earlier: Timestamp) -> Duration {
+        self.since(earlier)
+    }
+}
+
+/// The source of "now" for the service.
 pub trait Clock: Send + Sync + 'static {
-    fn now_ms(&self) -> u64;
+    /// The current moment.
+    fn now(&self) -> Timestamp;
+
+    /// The current moment in epoch milliseconds (being replaced by [`Clock::now`]).
+    fn now_ms(&self) -> u64 {
+        self.now().as_millis()
+    }
 }
 
 /// The wall clock.
@@ -13,11 +94,13 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now_ms(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        )
     }
 }
 
@@ -26,24 +109,69 @@ impl Clock for SystemClock {
 pub struct ManualClock(Arc<AtomicU64>);
 
 impl ManualClock {
+    /// A clock standing at `start`.
+    pub fn at(start: Timestamp) -> Self {
+        ManualClock(Arc::new(AtomicU64::new(start.as_millis())))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(millis(by), Ordering::SeqCst);
+    }
+
+    /// Puts the clock at `to` (forward or back).
+    pub fn set(&self, to: Timestamp) {
+        self.0.store(to.as_millis(), Ordering::SeqCst);
+    }
+
+    /// A clock standing at `start_ms` (being replaced by [`ManualClock::at`]).
     pub fn new(start_ms: u64) -> Self {
-        ManualClock(Arc::new(AtomicU64::new(start_ms)))
+        Self::at(Timestamp::from_millis(start_ms))
     }
 
+    /// Being replaced by [`ManualClock::advance`].
     pub fn advance_ms(&self, ms: u64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
+        self.advance(Duration::from_millis(ms));
     }
 
+    /// Being replaced by [`ManualClock::set`].
     pub fn set_ms(&self, ms: u64) {
-        self.0.store(ms, Ordering::SeqCst);
+        self.set(Timestamp::from_millis(ms));
     }
 }
 
 impl Clock for ManualClock {
-    fn now_ms(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.0.load(Ordering::SeqCst))
     }
 }
 
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timestamp_moves_by_durations_and_saturates() {
+        let t = Timestamp::from_secs(10);
+        assert_eq!((t + Duration::from_millis(250)).as_millis(), 10_250);
+        assert_eq!((t - Duration::from_secs(3)).as_secs(), 7);
+        assert_eq!(t - Duration::from_secs(60), Timestamp::EPOCH);
+        assert_eq!(t.since(Timestamp::from_secs(4)), Duration::from_secs(6));
+        assert_eq!(Timestamp::from_secs(4).since(t), Duration::ZERO);
+        assert_eq!(Timestamp::from_secs(4).until(t), Duration::from_secs(6));
+        assert!(Timestamp::FAR_FUTURE > t + Duration::from_secs(100 * 365 * 24 * 3600));
+    }
+
+    #[test]
+    fn the_manual_clock_moves_only_when_told() {
+        let clock = ManualClock::at(Timestamp::from_secs(1));
+        assert_eq!(clock.now(), Timestamp::from_millis(1000));
+        clock.advance(Duration::from_millis(1500));
+        assert_eq!(clock.now().as_millis(), 2500);
+        clock.set(Timestamp::from_secs(1));
+        assert_eq!(clock.now().as_secs(), 1);
+    }
+}
