@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, Timestamp};
 use crate::cooldown::Cooldown;
 use crate::error::Error;
 use crate::keys::{lease_key, AUTH_GENERATION_KEY, COOLDOWN_KEY, HIDDEN_KEY};
@@ -122,7 +122,7 @@ pub async fn stored_answer(
             value: e.value,
             good_at_ms: e.last_good_ms,
             stale: e.stale,
-            fresh_until_ms: record.expires_at_ms,
+            fresh_until_ms: record.expires_at.as_millis(),
         }))
 }
 
@@ -288,8 +288,8 @@ impl AnswerCache {
             self.state.as_ref(),
             &lease_key,
             &self.instance,
-            self.settings.lease_ms,
-            now,
+            Duration::from_millis(self.settings.lease_ms),
+            Timestamp::from_millis(now),
         )
         .await;
         let lease = match lease {
@@ -389,7 +389,7 @@ impl AnswerCache {
         let cooldown = items.remove(COOLDOWN_KEY);
         MissRead {
             entry: items.remove(key).and_then(|r| parse(&r)),
-            cooldown_until: cooldown.as_ref().map(|r| r.expires_at_ms),
+            cooldown_until: cooldown.as_ref().map(|r| r.expires_at.as_millis()),
             cooldown: cooldown.and_then(|r| serde_json::from_str(&r.value).ok()),
             // The switch as `owner::PrivacySwitch::set` writes it.
             hidden: shared_switch && items.get(HIDDEN_KEY).is_some_and(|r| r.value == "true"),
@@ -503,7 +503,12 @@ impl AnswerCache {
         unless: Option<&str>,
     ) -> bool {
         let value = serde_json::to_string(entry).expect("entry serialises");
-        let record = Record::kept(value, fresh_until, now, self.settings.keep_s);
+        let record = Record::kept(
+            value,
+            Timestamp::from_millis(fresh_until),
+            Timestamp::from_millis(now),
+            Duration::from_secs(self.settings.keep_s),
+        );
         let lease_key = lease_key(key);
         match self
             .state
@@ -607,7 +612,9 @@ impl AnswerCache {
                 // so a storm refreshes (and, if Spotify rotates, rotates) the refresh token at most
                 // about every ten minutes.
                 let previous = Cooldown::read(self.state.as_ref()).await;
-                let (c, seconds) = Cooldown::after_unauthorized(previous.as_ref(), now);
+                let (c, length) =
+                    Cooldown::after_unauthorized(previous.as_ref(), Timestamp::from_millis(now));
+                let seconds = length.as_secs();
                 tracing::warn!(
                     key,
                     cooldown_s = seconds,
@@ -621,7 +628,10 @@ impl AnswerCache {
             .as_ref()
             .map(|(_, s)| now.saturating_add(s.saturating_mul(1000)));
         if let (Some((c, _)), Some(until)) = (&cooldown, until) {
-            let _ = self.state.put(COOLDOWN_KEY, &c.record(until)).await;
+            let _ = self
+                .state
+                .put(COOLDOWN_KEY, &c.record(Timestamp::from_millis(until)))
+                .await;
         } else {
             tracing::warn!(key, error = %err, "Spotify could not be asked; serving the last good answer");
         }
@@ -634,11 +644,12 @@ impl AnswerCache {
     async fn premium_cooldown(&self, key: &str, now: u64) -> Result<(Cooldown, u64), u64> {
         let previous = Cooldown::read(self.state.as_ref()).await;
         if let Some((Cooldown::PremiumRequired { .. }, until)) = &previous {
-            if *until > now {
-                return Err(*until);
+            if until.as_millis() > now {
+                return Err(until.as_millis());
             }
         }
-        let (c, seconds) = Cooldown::after_premium_required(previous.as_ref());
+        let (c, length) = Cooldown::after_premium_required(previous.as_ref());
+        let seconds = length.as_secs();
         let Cooldown::PremiumRequired { step } = c else {
             unreachable!("after_premium_required gives a Premium cooldown")
         };
@@ -708,7 +719,12 @@ impl AnswerCache {
 
     async fn write(&self, key: &str, entry: &Entry, fresh_until: u64, now: u64) {
         let value = serde_json::to_string(entry).expect("entry serialises");
-        let record = Record::kept(value, fresh_until, now, self.settings.keep_s);
+        let record = Record::kept(
+            value,
+            Timestamp::from_millis(fresh_until),
+            Timestamp::from_millis(now),
+            Duration::from_secs(self.settings.keep_s),
+        );
         if let Err(e) = self.state.put(key, &record).await {
             tracing::warn!(key, error = %e, "could not store the answer");
         }
@@ -728,5 +744,5 @@ impl AnswerCache {
 /// A stored answer and its `fresh_until`; `None` when the item is not an answer.
 fn parse(record: &Record) -> Option<(Entry, u64)> {
     let entry: Entry = serde_json::from_str(&record.value).ok()?;
-    Some((entry, record.expires_at_ms))
+    Some((entry, record.expires_at.as_millis()))
 }

@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::clock::Timestamp;
 use crate::store::{Record, SharedState, StoreError};
 
 /// A lease this process holds. Release it with [`Lease::release`]; a holder that dies releases
@@ -20,8 +21,8 @@ pub struct Lease<'a> {
     renewals: u32,
     /// The version as stored now (`<id>.<renewals>`).
     holder: String,
-    duration_ms: u64,
-    expires_at_ms: u64,
+    duration: Duration,
+    expires_at: Timestamp,
     /// Given back already (by [`Lease::publish_and_release`]).
     released: bool,
 }
@@ -31,7 +32,7 @@ impl std::fmt::Debug for Lease<'_> {
         f.debug_struct("Lease")
             .field("key", &self.key)
             .field("holder", &self.holder)
-            .field("expires_at_ms", &self.expires_at_ms)
+            .field("expires_at", &self.expires_at)
             .finish()
     }
 }
@@ -82,15 +83,15 @@ impl<'a> Lease<'a> {
         state: &'a dyn SharedState,
         key: &str,
         instance: &str,
-        duration_ms: u64,
-        now_ms: u64,
+        duration: Duration,
+        now: Timestamp,
     ) -> Result<Option<Lease<'a>>, StoreError> {
-        let lease = Lease::new(state, key, instance, duration_ms, now_ms);
+        let lease = Lease::new(state, key, instance, duration, now);
         let taken = state
             .acquire(
                 key,
-                &Record::lease(lease.holder.clone(), lease.expires_at_ms),
-                now_ms,
+                &Record::lease(lease.holder.clone(), lease.expires_at),
+                now,
             )
             .await?;
         Ok(taken.then_some(lease))
@@ -100,8 +101,8 @@ impl<'a> Lease<'a> {
         state: &'a dyn SharedState,
         key: &str,
         instance: &str,
-        duration_ms: u64,
-        now_ms: u64,
+        duration: Duration,
+        now: Timestamp,
     ) -> Lease<'a> {
         let id = new_id(instance);
         Lease {
@@ -110,8 +111,8 @@ impl<'a> Lease<'a> {
             holder: version(&id, 0),
             id,
             renewals: 0,
-            duration_ms,
-            expires_at_ms: now_ms + duration_ms,
+            duration,
+            expires_at: now + duration,
             released: false,
         }
     }
@@ -122,15 +123,15 @@ impl<'a> Lease<'a> {
         state: &'a dyn SharedState,
         key: &str,
         instance: &str,
-        duration_ms: u64,
-        now_ms: u64,
+        duration: Duration,
+        now: Timestamp,
         current: Option<&str>,
     ) -> Result<Option<Lease<'a>>, StoreError> {
-        let lease = Lease::new(state, key, instance, duration_ms, now_ms);
-        let mut record = Record::lease(lease.holder.clone(), lease.expires_at_ms);
+        let lease = Lease::new(state, key, instance, duration, now);
+        let mut record = Record::lease(lease.holder.clone(), lease.expires_at);
         // Kept a day past a laptop's idea of its expiry: the store's clean-up must not remove a
         // live command's lease because that laptop's clock is behind.
-        record.delete_after_s += 24 * 3600;
+        record.delete_after = record.delete_after + Duration::from_secs(24 * 3600);
         let taken = state.replace_if_held_by(key, &record, current).await?;
         Ok(taken.then_some(lease))
     }
@@ -142,8 +143,8 @@ impl<'a> Lease<'a> {
         state: &'a dyn SharedState,
         key: &str,
         instance: &str,
-        duration_ms: u64,
-        now_ms: impl Fn() -> u64,
+        duration: Duration,
+        now: impl Fn() -> Timestamp,
         stuck_after: Duration,
         patience: Duration,
     ) -> Result<Option<Lease<'a>>, StoreError> {
@@ -152,15 +153,9 @@ impl<'a> Lease<'a> {
         loop {
             let current = state.get(key).await?.and_then(|r| r.holder);
             if watch.free_or_stuck(current.as_deref()) {
-                let lease = Lease::take_over(
-                    state,
-                    key,
-                    instance,
-                    duration_ms,
-                    now_ms(),
-                    current.as_deref(),
-                )
-                .await?;
+                let lease =
+                    Lease::take_over(state, key, instance, duration, now(), current.as_deref())
+                        .await?;
                 if lease.is_some() {
                     return Ok(lease);
                 }
@@ -172,11 +167,11 @@ impl<'a> Lease<'a> {
         }
     }
 
-    /// Extends the lease by its duration from `now_ms`, only if this acquisition still holds it,
+    /// Extends the lease by its duration from `now`, only if this acquisition still holds it,
     /// as a new version (the renewal count goes up, so the owner's commands see it is alive).
     /// `Ok(false)`: it lapsed and someone else took it (or the owner did): publish nothing.
-    pub async fn renew(&mut self, now_ms: u64) -> Result<bool, StoreError> {
-        let until = now_ms + self.duration_ms;
+    pub async fn renew(&mut self, now: Timestamp) -> Result<bool, StoreError> {
+        let until = now + self.duration;
         let next = version(&self.id, self.renewals + 1);
         let record = Record::lease(next.clone(), until);
         let held = self
@@ -186,7 +181,7 @@ impl<'a> Lease<'a> {
         if held {
             self.renewals += 1;
             self.holder = next;
-            self.expires_at_ms = until;
+            self.expires_at = until;
         }
         Ok(held)
     }
@@ -197,9 +192,9 @@ impl<'a> Lease<'a> {
         self.released = true;
     }
 
-    /// Epoch ms at which the lease lapses unless renewed.
-    pub fn expires_at_ms(&self) -> u64 {
-        self.expires_at_ms
+    /// The moment the lease lapses unless renewed.
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
     }
 
     /// The lease's version as stored now.
@@ -259,38 +254,46 @@ mod tests {
     use super::*;
     use crate::store::memory::MemoryState;
 
+    fn at(millis: u64) -> Timestamp {
+        Timestamp::from_millis(millis)
+    }
+
+    fn ms(millis: u64) -> Duration {
+        Duration::from_millis(millis)
+    }
+
     #[tokio::test]
     async fn a_lapsed_holder_cannot_renew_after_another_took_over() {
         let state = MemoryState::new();
-        let mut late = Lease::acquire(&state, "lease:x", "a", 1_000, 0)
+        let mut late = Lease::acquire(&state, "lease:x", "a", ms(1_000), at(0))
             .await
             .unwrap()
             .unwrap();
-        assert!(Lease::acquire(&state, "lease:x", "b", 1_000, 500)
+        assert!(Lease::acquire(&state, "lease:x", "b", ms(1_000), at(500))
             .await
             .unwrap()
             .is_none());
-        let next = Lease::acquire(&state, "lease:x", "b", 1_000, 1_001)
+        let next = Lease::acquire(&state, "lease:x", "b", ms(1_000), at(1_001))
             .await
             .unwrap()
             .unwrap();
-        assert!(!late.renew(1_100).await.unwrap(), "the version changed");
+        assert!(!late.renew(at(1_100)).await.unwrap(), "the version changed");
         next.release().await;
         // Even with the item gone, the late holder's version is not the current one.
-        assert!(!late.renew(1_200).await.unwrap());
+        assert!(!late.renew(at(1_200)).await.unwrap());
         late.release().await;
     }
 
     #[tokio::test]
     async fn a_renewed_lease_is_the_same_version_and_lasts_longer() {
         let state = MemoryState::new();
-        let mut lease = Lease::acquire(&state, "lease:x", "a", 1_000, 0)
+        let mut lease = Lease::acquire(&state, "lease:x", "a", ms(1_000), at(0))
             .await
             .unwrap()
             .unwrap();
-        assert!(lease.renew(900).await.unwrap());
-        assert_eq!(lease.expires_at_ms(), 1_900);
-        assert!(Lease::acquire(&state, "lease:x", "b", 1_000, 1_500)
+        assert!(lease.renew(at(900)).await.unwrap());
+        assert_eq!(lease.expires_at(), at(1_900));
+        assert!(Lease::acquire(&state, "lease:x", "b", ms(1_000), at(1_500))
             .await
             .unwrap()
             .is_none());
@@ -299,27 +302,27 @@ mod tests {
     #[tokio::test]
     async fn publishing_is_fenced_by_the_version() {
         let state = MemoryState::new();
-        let mut lease = Lease::acquire(&state, "lease:x", "a", 1_000, 0)
+        let mut lease = Lease::acquire(&state, "lease:x", "a", ms(1_000), at(0))
             .await
             .unwrap()
             .unwrap();
         assert!(lease
-            .publish_and_release("k", &Record::until("v1", 5))
+            .publish_and_release("k", &Record::until("v1", at(5)))
             .await
             .unwrap());
         assert_eq!(state.get("k").await.unwrap().unwrap().value, "v1");
         assert!(state.get("lease:x").await.unwrap().is_none(), "given back");
         // A holder whose lease lapsed and was taken over publishes nothing.
-        let mut late = Lease::acquire(&state, "lease:x", "a", 1_000, 0)
+        let mut late = Lease::acquire(&state, "lease:x", "a", ms(1_000), at(0))
             .await
             .unwrap()
             .unwrap();
-        let next = Lease::acquire(&state, "lease:x", "b", 1_000, 2_000)
+        let next = Lease::acquire(&state, "lease:x", "b", ms(1_000), at(2_000))
             .await
             .unwrap()
             .unwrap();
         assert!(!late
-            .publish_and_release("k", &Record::until("v2", 5))
+            .publish_and_release("k", &Record::until("v2", at(5)))
             .await
             .unwrap());
         assert_eq!(state.get("k").await.unwrap().unwrap().value, "v1");
@@ -333,7 +336,7 @@ mod tests {
     #[tokio::test]
     async fn by_version_ignores_a_clock_that_is_far_ahead() {
         let state = MemoryState::new();
-        let held = Lease::acquire(&state, "lease:x", "svc", 60_000, 0)
+        let held = Lease::acquire(&state, "lease:x", "svc", ms(60_000), at(0))
             .await
             .unwrap()
             .unwrap();
@@ -343,8 +346,8 @@ mod tests {
             &state,
             "lease:x",
             "laptop",
-            1_000,
-            || 3_600_000,
+            ms(1_000),
+            || at(3_600_000),
             Duration::from_secs(5),
             Duration::from_millis(300),
         )
@@ -356,8 +359,8 @@ mod tests {
             &state,
             "lease:x",
             "laptop",
-            1_000,
-            || 3_600_000,
+            ms(1_000),
+            || at(3_600_000),
             Duration::from_secs(5),
             Duration::from_millis(300),
         )

@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::clock::Timestamp;
 use crate::error::Error;
 use crate::keys::{all_answer_keys, AUTH_GENERATION_KEY, HIDDEN_KEY, TOKEN_ITEMS, TOKEN_LEASE_KEY};
 use crate::lease::Lease;
 use crate::store::{CredentialStore, Credentials, Record, SharedState, StoreError};
-use crate::tokens::{OWNER_PATIENCE, OWNER_STUCK_AFTER, REFRESH_LEASE_MS};
+use crate::tokens::{OWNER_PATIENCE, OWNER_STUCK_AFTER, REFRESH_LEASE};
 
 /// Where the privacy switch lives: the shared table's `hidden` item, or a local file next to
 /// the credentials file (without a table).
@@ -43,13 +44,11 @@ impl PrivacySwitch {
 
     /// Turns the switch on or off; with a table, also drops every cached answer. Returns where
     /// the switch lives, for the owner.
-    pub async fn set(&self, hide: bool, now_ms: u64) -> Result<String, String> {
+    pub async fn set(&self, hide: bool, now: Timestamp) -> Result<String, String> {
         match self {
             PrivacySwitch::Shared(state) => {
                 let result = if hide {
-                    state
-                        .put(HIDDEN_KEY, &Record::permanent("true", now_ms))
-                        .await
+                    state.put(HIDDEN_KEY, &Record::permanent("true", now)).await
                 } else {
                     state.delete(HIDDEN_KEY).await
                 };
@@ -117,7 +116,7 @@ pub async fn replace_authorization(
     store: &dyn CredentialStore,
     state: Option<&dyn SharedState>,
     credentials: &Credentials,
-    now_ms: impl Fn() -> u64,
+    now: impl Fn() -> Timestamp,
 ) -> Result<Replaced, Error> {
     let Some(state) = state else {
         store.save(credentials).await?;
@@ -127,8 +126,8 @@ pub async fn replace_authorization(
         state,
         TOKEN_LEASE_KEY,
         crate::store::OWNER_HOLDER,
-        REFRESH_LEASE_MS,
-        &now_ms,
+        REFRESH_LEASE,
+        &now,
         // A refresh renews its lease (a new version each time) while it works; one that keeps a
         // version longer than that is dead.
         OWNER_STUCK_AFTER,
@@ -138,7 +137,7 @@ pub async fn replace_authorization(
     let Some(lease) = lease else {
         return Err(Error::Busy);
     };
-    let result = replace_under_lease(store, state, credentials, &now_ms).await;
+    let result = replace_under_lease(store, state, credentials, &now).await;
     lease.release().await;
     result
 }
@@ -147,13 +146,13 @@ async fn replace_under_lease(
     store: &dyn CredentialStore,
     state: &dyn SharedState,
     credentials: &Credentials,
-    now_ms: &impl Fn() -> u64,
+    now: &impl Fn() -> Timestamp,
 ) -> Result<Replaced, Error> {
-    new_generation(state, now_ms()).await?;
+    new_generation(state, now()).await?;
     clear_tokens_and_answers(state).await?;
     store.save(credentials).await?;
     let told = async {
-        new_generation(state, now_ms()).await?;
+        new_generation(state, now()).await?;
         clear_tokens_and_answers(state).await
     }
     .await;
@@ -169,8 +168,8 @@ async fn replace_under_lease(
     })
 }
 
-async fn new_generation(state: &dyn SharedState, now: u64) -> Result<(), StoreError> {
-    let value = format!("{now}-{:016x}", rand::random::<u64>());
+async fn new_generation(state: &dyn SharedState, now: Timestamp) -> Result<(), StoreError> {
+    let value = format!("{}-{:016x}", now.as_millis(), rand::random::<u64>());
     state
         .put(AUTH_GENERATION_KEY, &Record::permanent(value, now))
         .await

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, Timestamp};
 use crate::config::{Config, SourceChoice};
 use crate::error::Error;
 use crate::keys::LASTFM_COOLDOWN_KEY;
@@ -218,9 +218,9 @@ impl LastFm {
             }
         }
         if let Ok(Some(r)) = self.state.get(LASTFM_COOLDOWN_KEY).await {
-            if r.expires_at_ms > now {
+            if r.expires_at.as_millis() > now {
                 return Err(LastFmError::RateLimited {
-                    retry_after_s: (r.expires_at_ms - now).div_ceil(1000),
+                    retry_after_s: (r.expires_at.as_millis() - now).div_ceil(1000),
                 }
                 .into());
             }
@@ -238,7 +238,7 @@ impl LastFm {
                     .state
                     .put(
                         LASTFM_COOLDOWN_KEY,
-                        &Record::until(until.to_string(), until),
+                        &Record::until(until.to_string(), Timestamp::from_millis(until)),
                     )
                     .await;
             }

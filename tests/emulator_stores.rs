@@ -7,7 +7,7 @@ use serde_json::json;
 use support::aws::{self, attr_n, attr_s, EmulatorApp};
 use support::*;
 
-use nowplaying::clock::{Clock, ManualClock, SystemClock};
+use nowplaying::clock::{Clock, ManualClock, SystemClock, Timestamp};
 use nowplaying::seal::Sealer;
 use nowplaying::secret::Secret;
 use nowplaying::store::dynamo::DynamoState;
@@ -17,9 +17,9 @@ use nowplaying::store::{CredentialStore, Record, SharedState};
 fn lease(owner: &str, exp: u64) -> Record {
     Record {
         value: String::new(),
-        expires_at_ms: exp,
+        expires_at: Timestamp::from_millis(exp),
         holder: Some(owner.into()),
-        delete_after_s: exp / 1000 + 3600,
+        delete_after: Timestamp::from_secs(exp / 1000 + 3600),
     }
 }
 
@@ -37,7 +37,11 @@ async fn dynamo_lease_is_a_conditional_write() {
 
     // Taken once.
     assert!(s
-        .acquire("lease:x", &lease("a", now + 1_000), now)
+        .acquire(
+            "lease:x",
+            &lease("a", now + 1_000),
+            Timestamp::from_millis(now)
+        )
         .await
         .unwrap());
     let item = aws::raw_item(&client, &table, "lease:x").await.unwrap();
@@ -47,11 +51,19 @@ async fn dynamo_lease_is_a_conditional_write() {
 
     // Refused while held, also at the very moment it lapses (`exp < now` is strict).
     assert!(!s
-        .acquire("lease:x", &lease("b", now + 2_000), now + 500)
+        .acquire(
+            "lease:x",
+            &lease("b", now + 2_000),
+            Timestamp::from_millis(now + 500)
+        )
         .await
         .unwrap());
     assert!(!s
-        .acquire("lease:x", &lease("b", now + 2_000), now + 1_000)
+        .acquire(
+            "lease:x",
+            &lease("b", now + 2_000),
+            Timestamp::from_millis(now + 1_000)
+        )
         .await
         .unwrap());
     assert_eq!(
@@ -65,21 +77,37 @@ async fn dynamo_lease_is_a_conditional_write() {
 
     // The owner renews while it holds it.
     assert!(s
-        .acquire("lease:x", &lease("a", now + 1_500), now + 900)
+        .acquire(
+            "lease:x",
+            &lease("a", now + 1_500),
+            Timestamp::from_millis(now + 900)
+        )
         .await
         .unwrap());
     assert!(!s
-        .acquire("lease:x", &lease("b", now + 3_000), now + 1_200)
+        .acquire(
+            "lease:x",
+            &lease("b", now + 3_000),
+            Timestamp::from_millis(now + 1_200)
+        )
         .await
         .unwrap());
 
     // Taken by another after expiry.
     assert!(s
-        .acquire("lease:x", &lease("b", now + 4_000), now + 1_501)
+        .acquire(
+            "lease:x",
+            &lease("b", now + 4_000),
+            Timestamp::from_millis(now + 1_501)
+        )
         .await
         .unwrap());
     assert!(!s
-        .acquire("lease:x", &lease("a", now + 5_000), now + 2_000)
+        .acquire(
+            "lease:x",
+            &lease("a", now + 5_000),
+            Timestamp::from_millis(now + 2_000)
+        )
         .await
         .unwrap());
 
@@ -105,7 +133,11 @@ async fn dynamo_lease_is_a_conditional_write() {
     .await
     .unwrap();
     assert!(!s
-        .acquire("answer", &lease("a", now + 1_000), now)
+        .acquire(
+            "answer",
+            &lease("a", now + 1_000),
+            Timestamp::from_millis(now)
+        )
         .await
         .unwrap());
 }
@@ -118,9 +150,9 @@ async fn dynamo_round_trip_and_freshness_by_exp_not_ttl() {
 
     let r = Record {
         value: "{\"v\":1}".into(),
-        expires_at_ms: now + 60_000,
+        expires_at: Timestamp::from_millis(now + 60_000),
         holder: None,
-        delete_after_s: past_ttl,
+        delete_after: Timestamp::from_secs(past_ttl),
     };
     s.put("answer:now", &r).await.unwrap();
     // DynamoDB deletes expired items lazily (up to days later); the store returns the item as
@@ -140,7 +172,11 @@ async fn dynamo_round_trip_and_freshness_by_exp_not_ttl() {
     )
     .await;
     assert!(!s
-        .acquire("lease:a", &lease("me", now + 5_000), now)
+        .acquire(
+            "lease:a",
+            &lease("me", now + 5_000),
+            Timestamp::from_millis(now)
+        )
         .await
         .unwrap());
     // ... and one whose `exp` passed is free even though `ttl` is far ahead.
@@ -155,7 +191,11 @@ async fn dynamo_round_trip_and_freshness_by_exp_not_ttl() {
     )
     .await;
     assert!(s
-        .acquire("lease:b", &lease("me", now + 5_000), now)
+        .acquire(
+            "lease:b",
+            &lease("me", now + 5_000),
+            Timestamp::from_millis(now)
+        )
         .await
         .unwrap());
 

@@ -188,7 +188,7 @@ impl Run {
             self.app.stores.credentials.as_ref(),
             Some(self.app.stores.state.as_ref()),
             &c,
-            move || clock.now_ms(),
+            move || clock.now(),
         )
         .await
         .expect("authorize stores the credentials");
@@ -933,7 +933,7 @@ async fn dynamodb_failing_right_after_spotify_answers_writes_the_secret_directly
     // The refreshing process could not give the lease back: once it lapses, another process
     // refreshes, with the newest token.
     run.clock
-        .advance_ms(nowplaying::tokens::REFRESH_LEASE_MS + 1);
+        .advance(nowplaying::tokens::REFRESH_LEASE + Duration::from_millis(1));
     let before = run.stats();
     assert_eq!(rotate_at(&run, &run.url()).await["stale"], false);
     assert_eq!(run.stats().token_refreshes, before.token_refreshes + 1);
@@ -1073,7 +1073,7 @@ async fn a_late_secret_write_after_disconnect(op: &'static str) {
         run.app.stores.credentials.as_ref(),
         Some(run.app.stores.state.as_ref()),
         &c,
-        move || clock.now_ms(),
+        move || clock.now(),
     )
     .await
     .expect("disconnect");

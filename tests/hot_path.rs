@@ -10,7 +10,7 @@ use support::aws::{self, EmulatorApp};
 use support::fake_spotify::{bodies, Scripted};
 use support::*;
 
-use nowplaying::clock::ManualClock;
+use nowplaying::clock::{ManualClock, Timestamp};
 use nowplaying::keys::ANSWER_KEY;
 use nowplaying::owner::{replace_authorization, PrivacySwitch};
 
@@ -138,7 +138,7 @@ async fn hide_and_show_take_effect_within_one_cache_window() {
     let ttl = app.app.cache.settings().ttl_ms;
     let switch = PrivacySwitch::Shared(app.stores.state.clone());
 
-    switch.set(true, T0).await.unwrap();
+    switch.set(true, Timestamp::from_millis(T0)).await.unwrap();
     // The process still holds this window's answer (documented: within one window, not at once).
     assert_eq!(app.now().await["name"], "Song");
     clock.advance_ms(ttl);
@@ -155,7 +155,10 @@ async fn hide_and_show_take_effect_within_one_cache_window() {
     assert!(app.now().await.is_null());
     assert_eq!(ops(&app), Vec::<String>::new(), "null held in memory too");
 
-    switch.set(false, T0 + ttl).await.unwrap();
+    switch
+        .set(false, Timestamp::from_millis(T0 + ttl))
+        .await
+        .unwrap();
     clock.advance_ms(ttl);
     assert_eq!(app.now().await["name"], "Song", "shown after one window");
 }
@@ -185,7 +188,7 @@ async fn an_answer_fetched_while_hide_ran_is_not_published() {
     })
     .await;
     PrivacySwitch::Shared(app.stores.state.clone())
-        .set(true, T0)
+        .set(true, Timestamp::from_millis(T0))
         .await
         .unwrap();
     let v = request.await.unwrap();
@@ -213,7 +216,7 @@ async fn disconnect_takes_effect_within_one_cache_window() {
         app.stores.credentials.as_ref(),
         Some(app.stores.state.as_ref()),
         &credentials,
-        || T0,
+        || Timestamp::from_millis(T0),
     )
     .await
     .unwrap();

@@ -466,7 +466,7 @@ async fn fallback_while_the_sign_in_is_revoked_and_back_after_authorize() {
         &FileCredentials::new(&app.creds_path),
         None,
         &c,
-        || 0,
+        || nowplaying::clock::Timestamp::EPOCH,
     )
     .await
     .unwrap();

@@ -381,7 +381,7 @@ async fn a_lease_holder_killed_mid_refresh_is_taken_over() {
     eprintln!("killed process {index} (pid {pid}) at {killed_at:?}; lease item now {lease_item:?}");
     // The lease is sized for the worst case of a refresh (docs/architecture.md), so a dead
     // holder blocks refreshes for that long.
-    let lease = Duration::from_millis(nowplaying::tokens::REFRESH_LEASE_MS);
+    let lease = nowplaying::tokens::REFRESH_LEASE;
     let poll_until = Instant::now() + lease + Duration::from_secs(15);
     let mut recovered_at = None;
     loop {

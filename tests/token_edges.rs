@@ -577,7 +577,7 @@ async fn reauthorize(edge: &Edge, token: &str) {
         edge.app.stores.credentials.as_ref(),
         Some(edge.app.stores.state.as_ref()),
         &c,
-        move || clock.now_ms(),
+        move || clock.now(),
     )
     .await
     .expect("authorize");
@@ -608,11 +608,11 @@ async fn a_late_lease_holder_cannot_undo_a_disconnect() {
 
     // The lease changes hands, and the disconnect's writes land.
     let state = edge.app.stores.state.clone();
-    let now = edge.clock.now_ms();
+    let now = edge.clock.now();
     state
         .put(
             TOKEN_LEASE_KEY,
-            &Record::lease("owner-command#laptop", now + 60_000),
+            &Record::lease("owner-command#laptop", now + Duration::from_secs(60)),
         )
         .await
         .unwrap();
@@ -672,7 +672,7 @@ async fn a_disconnect_during_a_refresh_waits_for_it_and_sticks() {
     });
     let page = refresh_in_flight(&edge).await;
     // The owner's laptop is an hour ahead: by the clocks the lease lapsed long ago.
-    let laptop = edge.clock.now_ms() + 3_600_000;
+    let laptop = edge.clock.now() + Duration::from_secs(3600);
     let started = Instant::now();
     let replaced = nowplaying::owner::replace_authorization(
         edge.app.stores.credentials.as_ref(),

@@ -19,6 +19,7 @@ use sha2::Digest;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::app;
+use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::owner::replace_authorization;
 use crate::secret::Secret;
@@ -336,11 +337,11 @@ impl SignIn {
                 "Spotify's answer held no access token: nothing was stored; run `nowplaying authorize` again".into()
             });
         };
-        let now_ms = now_ms();
-        let mut lines = vec![self.check_token(&access_token, now_ms).await?];
+        let now = crate::cli::now();
+        let mut lines = vec![self.check_token(&access_token, now).await?];
         let granted = grant.scope.clone().unwrap_or_else(|| self.scopes.join(" "));
         lines.extend(self.missing_scopes_warning(&granted));
-        lines.extend(self.store(refresh_token, granted, now_ms).await?);
+        lines.extend(self.store(refresh_token, granted, now).await?);
         Ok(lines)
     }
 
@@ -362,8 +363,12 @@ impl SignIn {
     }
 
     /// One call proves that the token reads what the page needs: the line to print.
-    async fn check_token(&self, access_token: &Secret, now_ms: u64) -> Result<String, String> {
-        match self.spotify.currently_playing(access_token, now_ms).await {
+    async fn check_token(&self, access_token: &Secret, now: Timestamp) -> Result<String, String> {
+        match self
+            .spotify
+            .currently_playing(access_token, now.as_millis())
+            .await
+        {
             Ok(Some(np)) => Ok(format!(
                 "Checked with Spotify: you are listening to \"{}\" by {}.",
                 np.name, np.artists
@@ -401,13 +406,13 @@ impl SignIn {
         &self,
         refresh_token: Secret,
         granted: String,
-        now_ms: u64,
+        now: Timestamp,
     ) -> Result<Vec<String>, String> {
         let mut credentials = self.existing.clone().unwrap_or_default();
         credentials.client_id = self.client_id.clone();
         credentials.client_secret = self.client_secret.clone();
         credentials.refresh_token = Some(refresh_token);
-        credentials.authorized_at = Some(rfc3339(now_ms));
+        credentials.authorized_at = Some(rfc3339(now));
         credentials.scope = Some(granted);
 
         let stores = &self.stores;
@@ -416,7 +421,7 @@ impl SignIn {
             stores.credentials.as_ref(),
             state_store,
             &credentials,
-            crate::cli::now_ms,
+            crate::cli::now,
         )
         .await
         .map_err(|e| format!("{e}; nothing was stored"))?;
@@ -583,13 +588,9 @@ fn open_browser(url: &str) -> bool {
         .is_ok()
 }
 
-fn now_ms() -> u64 {
-    crate::cli::now_ms()
-}
-
-/// Epoch milliseconds as RFC 3339 (UTC, whole seconds).
-pub fn rfc3339(ms: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64)
+/// A moment as RFC 3339 (UTC, whole seconds).
+pub fn rfc3339(at: Timestamp) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(at.as_secs() as i64)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -634,6 +635,9 @@ mod tests {
 
     #[test]
     fn rfc3339_is_utc_seconds() {
-        assert_eq!(rfc3339(1_795_428_000_000), "2026-11-23T10:00:00Z");
+        assert_eq!(
+            rfc3339(Timestamp::from_secs(1_795_428_000)),
+            "2026-11-23T10:00:00Z"
+        );
     }
 }

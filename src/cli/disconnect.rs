@@ -30,7 +30,7 @@ pub async fn run(config: Config) -> Result<(), String> {
                     stores.credentials.as_ref(),
                     state,
                     &credentials,
-                    crate::cli::now_ms,
+                    crate::cli::now,
                 )
                 .await
                 .map_err(|e| {

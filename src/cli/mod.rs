@@ -7,9 +7,9 @@ pub mod privacy;
 pub mod serve;
 pub mod status;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, SystemClock, Timestamp};
 
-/// The wall clock in epoch milliseconds.
-pub fn now_ms() -> u64 {
-    SystemClock.now_ms()
+/// The wall clock's moment now.
+pub fn now() -> Timestamp {
+    SystemClock.now()
 }

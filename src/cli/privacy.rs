@@ -8,7 +8,7 @@ use crate::config::Config;
 pub async fn run(config: Config, hide: bool) -> Result<(), String> {
     let stores = app::stores(&config).await;
     let switch = app::privacy_switch(&config, &stores);
-    let where_ = switch.set(hide, crate::cli::now_ms()).await?;
+    let where_ = switch.set(hide, crate::cli::now()).await?;
     if hide {
         println!(
             "Hidden: /api/spotify now answers null and does not ask Spotify (switch in {where_})."

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::app::{self, Stores};
 use crate::cache::{stored_answer, StoredAnswer};
-use crate::clock::SystemClock;
+use crate::clock::{SystemClock, Timestamp};
 use crate::config::{AllowedOrigins, Config, SourceChoice};
 use crate::cooldown::Cooldown;
 use crate::error::Error;
@@ -19,8 +19,6 @@ use crate::lastfm::{LastFmClient, LastFmError, OwnerAction};
 use crate::spotify::{SpotifyClient, SpotifyError};
 use crate::store::Credentials;
 use crate::tokens::{TokenKeeper, WARN_DAYS};
-
-const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// What to do about a lapsed Premium (Spotify's `403` naming Premium).
 const PREMIUM_ADVICE: &str = "Spotify says the account that owns the app has no active Premium subscription, which a development-mode app needs: renew Premium; the service resumes by itself within hours (it asks Spotify again at most once an hour)";
@@ -39,7 +37,7 @@ struct Report {
 
 pub async fn run(config: Config) -> Result<(), String> {
     let stores = app::stores(&config).await;
-    let now = crate::cli::now_ms();
+    let now = crate::cli::now();
     let mut report = Report::default();
 
     configuration(&config, &stores);
@@ -146,7 +144,7 @@ fn configuration(config: &Config, stores: &Stores) {
 async fn lastfm_section(
     config: &Config,
     credentials: Result<&Option<Credentials>, &()>,
-    now: u64,
+    now: Timestamp,
     report: &mut Report,
 ) {
     if !config.source.uses_lastfm() {
@@ -183,7 +181,7 @@ async fn lastfm_section(
         return;
     };
     let client = LastFmClient::new(&config.lastfm_api_base_url);
-    match client.recent_tracks(&key, &user, 1, now).await {
+    match client.recent_tracks(&key, &user, 1, now.as_millis()).await {
         Ok(tracks) => {
             let shown = crate::lastfm::map::now_playing(tracks, true);
             println!(
@@ -251,7 +249,7 @@ async fn reachability(
 fn authorization(
     config: &Config,
     credentials: Result<&Option<Credentials>, &()>,
-    now: u64,
+    now: Timestamp,
     report: &mut Report,
 ) -> bool {
     println!("Authorization");
@@ -284,20 +282,19 @@ fn authorization(
     complete
 }
 
-fn signin_limit(c: &Credentials, now: u64, report: &mut Report) {
-    let Some(limit) = crate::tokens::signin_limit_ms(c) else {
+fn signin_limit(c: &Credentials, now: Timestamp, report: &mut Report) {
+    let Some(limit) = crate::tokens::signin_limit(c) else {
         println!("  authorized at:      unknown (run `nowplaying authorize` to record it)");
         report.warnings += 1;
         return;
     };
-    let left_ms = limit - now as i64;
-    let left_days = left_ms.div_euclid(DAY_MS);
-    let limit_text = super::authorize::rfc3339(limit.max(0) as u64);
+    let left_days = crate::tokens::days_left(now, limit);
+    let limit_text = super::authorize::rfc3339(limit);
     println!(
         "  authorized at:      {}",
         c.authorized_at.as_deref().unwrap_or_default()
     );
-    if left_ms <= 0 {
+    if limit <= now {
         println!("  token limit:        WARNING: Spotify's six-month limit passed on {limit_text}");
         report.problems.push(
             "the refresh token is past its six-month limit: run `nowplaying authorize`".into(),
@@ -344,18 +341,18 @@ fn scopes(config: &Config, c: &Credentials, report: &mut Report) {
     }
 }
 
-fn cached_answer(stores: &Stores, answer: Option<Option<StoredAnswer>>, now: u64) {
+fn cached_answer(stores: &Stores, answer: Option<Option<StoredAnswer>>, now: Timestamp) {
     match answer {
         Some(Some(a)) => {
             let age = if a.good_at_ms > 0 {
                 format!(
                     ", read from Spotify {} ago",
-                    human_age(now.saturating_sub(a.good_at_ms))
+                    human_age(now.since(Timestamp::from_millis(a.good_at_ms)))
                 )
             } else {
                 String::new()
             };
-            let fresh = if now < a.fresh_until_ms {
+            let fresh = if now.as_millis() < a.fresh_until_ms {
                 "current"
             } else {
                 "expired"
@@ -393,14 +390,14 @@ fn cached_answer(stores: &Stores, answer: Option<Option<StoredAnswer>>, now: u64
 }
 
 /// A shared cooldown still running: why no process asks Spotify, and until when.
-async fn cooldown(stores: &Stores, now: u64, report: &mut Report) {
+async fn cooldown(stores: &Stores, now: Timestamp, report: &mut Report) {
     let Some((c, until)) = Cooldown::read(stores.state.as_ref()).await else {
         return;
     };
     if until <= now {
         return;
     }
-    let left = human_age(until - now);
+    let left = human_age(until.since(now));
     match c {
         Cooldown::RateLimited {
             quota_exceeded: true,
@@ -424,7 +421,7 @@ async fn cooldown(stores: &Stores, now: u64, report: &mut Report) {
 
 /// Refreshes the access token (persisting a rotated refresh token like the service) and asks
 /// currently-playing once.
-async fn spotify_check(config: &Config, stores: &Stores, now: u64, report: &mut Report) {
+async fn spotify_check(config: &Config, stores: &Stores, now: Timestamp, report: &mut Report) {
     if let Err(e) = config.shared_secret_needs_table() {
         // A refresh here would take a lease the service cannot see.
         println!("Spotify:              WARNING: not checked live (no refresh without the shared table): {e}");
@@ -445,7 +442,7 @@ async fn spotify_check(config: &Config, stores: &Stores, now: u64, report: &mut 
     )
     .as_owner_command();
     match tokens.refresh_now().await {
-        Ok(token) => match spotify.currently_playing(&token, now).await {
+        Ok(token) => match spotify.currently_playing(&token, now.as_millis()).await {
             Ok(np) => println!(
                 "Spotify:              OK: refreshed the access token; {}",
                 match np {
@@ -489,8 +486,8 @@ async fn spotify_check(config: &Config, stores: &Stores, now: u64, report: &mut 
     }
 }
 
-fn human_age(ms: u64) -> String {
-    let s = ms / 1000;
+fn human_age(age: std::time::Duration) -> String {
+    let s = age.as_secs();
     match s {
         0..=119 => format!("{s} s"),
         120..=7199 => format!("{} min", s / 60),
@@ -515,23 +512,24 @@ fn describe_answer(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn ages_and_dates() {
-        assert_eq!(human_age(5_000), "5 s");
-        assert_eq!(human_age(600_000), "10 min");
+        assert_eq!(human_age(Duration::from_secs(5)), "5 s");
+        assert_eq!(human_age(Duration::from_secs(600)), "10 min");
         let c = Credentials {
             authorized_at: Some("2026-11-23T10:00:00Z".into()),
             ..Default::default()
         };
         assert_eq!(
-            crate::tokens::signin_limit_ms(&c),
-            Some(1_795_428_000_000 + 182 * DAY_MS)
+            crate::tokens::signin_limit(&c),
+            Some(Timestamp::from_secs(1_795_428_000 + 182 * 24 * 3600))
         );
         let bad = Credentials {
             authorized_at: Some("yesterday".into()),
             ..Default::default()
         };
-        assert_eq!(crate::tokens::signin_limit_ms(&bad), None);
+        assert_eq!(crate::tokens::signin_limit(&bad), None);
     }
 }

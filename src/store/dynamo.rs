@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::{Record, SharedState, StoreError};
+use crate::clock::Timestamp;
 
 #[derive(Debug, Clone)]
 pub struct DynamoState {
@@ -51,11 +52,11 @@ impl DynamoState {
             ("v".to_string(), AttributeValue::S(r.value.clone())),
             (
                 "exp".to_string(),
-                AttributeValue::N(r.expires_at_ms.to_string()),
+                AttributeValue::N(r.expires_at.as_millis().to_string()),
             ),
             (
                 "ttl".to_string(),
-                AttributeValue::N(r.delete_after_s.to_string()),
+                AttributeValue::N(r.delete_after.as_secs().to_string()),
             ),
         ]);
         if let Some(holder) = &r.holder {
@@ -145,9 +146,9 @@ impl DynamoState {
     fn record(item: &HashMap<String, AttributeValue>) -> Record {
         Record {
             value: string(item, "v").unwrap_or_default(),
-            expires_at_ms: num(item, "exp"),
+            expires_at: Timestamp::from_millis(num(item, "exp")),
             holder: string(item, "owner"),
-            delete_after_s: num(item, "ttl"),
+            delete_after: Timestamp::from_secs(num(item, "ttl")),
         }
     }
 
@@ -270,13 +271,18 @@ impl SharedState for DynamoState {
         Ok(())
     }
 
-    async fn acquire(&self, key: &str, record: &Record, now_ms: u64) -> Result<bool, StoreError> {
+    async fn acquire(
+        &self,
+        key: &str,
+        record: &Record,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         self.put_if(
             key,
             record,
             "attribute_not_exists(pk) OR (#exp < :now AND NOT begins_with(#owner, :command)) OR #owner = :holder",
             vec![
-                (":now", AttributeValue::N(now_ms.to_string())),
+                (":now", AttributeValue::N(now.as_millis().to_string())),
                 (":command", AttributeValue::S(super::OWNER_HOLDER.to_string())),
                 (
                     ":holder",

@@ -4,27 +4,29 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use std::collections::HashMap;
 
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, Timestamp};
 use crate::store::memory::MemoryState;
 use crate::store::{Record, SharedState, StoreError};
 
 /// How often the "falling back to memory" warning repeats while the primary is down.
-const WARN_EVERY_MS: u64 = 30_000;
+const WARN_EVERY: Duration = Duration::from_secs(30);
 /// After the primary failed: how long every call goes straight to memory before it is tried again.
-const RETRY_PRIMARY_AFTER_MS: u64 = 10_000;
+const RETRY_PRIMARY_AFTER: Duration = Duration::from_secs(10);
 
 pub struct FallbackState {
     primary: Arc<dyn SharedState>,
     local: MemoryState,
     clock: SharedClock,
-    last_warn_ms: AtomicU64,
-    /// Epoch ms until which the primary is not asked (0: it is asked).
-    down_until_ms: AtomicU64,
+    /// When the warning was last logged, in epoch milliseconds (0: never).
+    last_warned: AtomicU64,
+    /// Until when the primary is not asked, in epoch milliseconds (0: it is asked).
+    down_until: AtomicU64,
 }
 
 impl FallbackState {
@@ -33,23 +35,24 @@ impl FallbackState {
             primary,
             local: MemoryState::new(),
             clock,
-            last_warn_ms: AtomicU64::new(0),
-            down_until_ms: AtomicU64::new(0),
+            last_warned: AtomicU64::new(0),
+            down_until: AtomicU64::new(0),
         }
     }
 
     /// Whether to ask the primary now: it has not failed lately.
     fn primary_up(&self) -> bool {
-        self.clock.now_ms() >= self.down_until_ms.load(Ordering::Relaxed)
+        self.clock.now() >= Timestamp::from_millis(self.down_until.load(Ordering::Relaxed))
     }
 
     fn warn(&self, op: &str, err: &StoreError) {
-        let now = self.clock.now_ms();
-        self.down_until_ms
-            .store(now + RETRY_PRIMARY_AFTER_MS, Ordering::Relaxed);
-        let last = self.last_warn_ms.load(Ordering::Relaxed);
-        if last == 0 || now.saturating_sub(last) >= WARN_EVERY_MS {
-            self.last_warn_ms.store(now.max(1), Ordering::Relaxed);
+        let now = self.clock.now();
+        self.down_until
+            .store((now + RETRY_PRIMARY_AFTER).as_millis(), Ordering::Relaxed);
+        let last = self.last_warned.load(Ordering::Relaxed);
+        if last == 0 || now.since(Timestamp::from_millis(last)) >= WARN_EVERY {
+            self.last_warned
+                .store(now.as_millis().max(1), Ordering::Relaxed);
             tracing::warn!(
                 store = %self.primary.describe(),
                 op,
@@ -100,15 +103,20 @@ impl SharedState for FallbackState {
         Ok(())
     }
 
-    async fn acquire(&self, key: &str, record: &Record, now_ms: u64) -> Result<bool, StoreError> {
+    async fn acquire(
+        &self,
+        key: &str,
+        record: &Record,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         if !self.primary_up() {
-            return self.local.acquire(key, record, now_ms).await;
+            return self.local.acquire(key, record, now).await;
         }
-        match self.primary.acquire(key, record, now_ms).await {
+        match self.primary.acquire(key, record, now).await {
             Ok(taken) => Ok(taken),
             Err(e) => {
                 self.warn("lease", &e);
-                self.local.acquire(key, record, now_ms).await
+                self.local.acquire(key, record, now).await
             }
         }
     }
@@ -212,7 +220,7 @@ mod tests {
         async fn put(&self, _: &str, _: &Record) -> Result<(), StoreError> {
             Err(self.fail())
         }
-        async fn acquire(&self, _: &str, _: &Record, _: u64) -> Result<bool, StoreError> {
+        async fn acquire(&self, _: &str, _: &Record, _: Timestamp) -> Result<bool, StoreError> {
             Err(self.fail())
         }
         async fn replace_if_held_by(
@@ -247,17 +255,17 @@ mod tests {
     #[tokio::test]
     async fn a_failed_primary_is_left_alone_for_a_while_then_probed() {
         let primary = Arc::new(Down::default());
-        let clock = ManualClock::new(1_000_000);
+        let clock = ManualClock::at(Timestamp::from_secs(1_000));
         let state = FallbackState::new(primary.clone(), Arc::new(clock.clone()));
-        let r = Record::until("x", 2_000_000);
+        let r = Record::until("x", Timestamp::from_secs(2_000));
         state.put("k", &r).await.unwrap();
         assert_eq!(primary.0.load(Ordering::SeqCst), 1);
         // Served from memory without asking the primary again.
         assert_eq!(state.get("k").await.unwrap(), Some(r.clone()));
-        assert!(state.acquire("l", &r, 0).await.unwrap());
+        assert!(state.acquire("l", &r, Timestamp::EPOCH).await.unwrap());
         state.release("l", "o").await.unwrap();
         assert_eq!(primary.0.load(Ordering::SeqCst), 1);
-        clock.advance_ms(RETRY_PRIMARY_AFTER_MS);
+        clock.advance(RETRY_PRIMARY_AFTER);
         assert_eq!(state.get("k").await.unwrap(), Some(r));
         assert_eq!(primary.0.load(Ordering::SeqCst), 2, "probed again");
     }

@@ -6,6 +6,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::clock::Timestamp;
+
 use super::{CredentialStore, Credentials, Record, SharedState, StoreError, Swap, Versioned};
 
 #[derive(Debug, Default)]
@@ -33,13 +35,17 @@ impl SharedState for MemoryState {
         Ok(())
     }
 
-    async fn acquire(&self, key: &str, record: &Record, now_ms: u64) -> Result<bool, StoreError> {
+    async fn acquire(
+        &self,
+        key: &str,
+        record: &Record,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut items = self.items.lock().unwrap();
         let free = match items.get(key) {
             None => true,
             Some(r) => {
-                (r.expires_at_ms < now_ms
-                    && !r.holder.as_deref().is_some_and(super::is_owner_holder))
+                (r.expires_at < now && !r.holder.as_deref().is_some_and(super::is_owner_holder))
                     || (r.holder.is_some() && r.holder == record.holder)
             }
         };
@@ -135,16 +141,20 @@ mod tests {
     use super::*;
 
     fn rec(holder: &str, exp: u64) -> Record {
-        Record::lease(holder, exp)
+        Record::lease(holder, Timestamp::from_millis(exp))
+    }
+
+    fn at(ms: u64) -> Timestamp {
+        Timestamp::from_millis(ms)
     }
 
     #[tokio::test]
     async fn lease_semantics() {
         let s = MemoryState::new();
-        assert!(s.acquire("l", &rec("a", 100), 0).await.unwrap());
-        assert!(!s.acquire("l", &rec("b", 200), 50).await.unwrap());
-        assert!(s.acquire("l", &rec("a", 150), 50).await.unwrap());
-        assert!(s.acquire("l", &rec("b", 300), 151).await.unwrap());
+        assert!(s.acquire("l", &rec("a", 100), at(0)).await.unwrap());
+        assert!(!s.acquire("l", &rec("b", 200), at(50)).await.unwrap());
+        assert!(s.acquire("l", &rec("a", 150), at(50)).await.unwrap());
+        assert!(s.acquire("l", &rec("b", 300), at(151)).await.unwrap());
         s.release("l", "a").await.unwrap();
         assert!(s.get("l").await.unwrap().is_some());
         s.release("l", "b").await.unwrap();

@@ -10,6 +10,9 @@ pub mod secrets;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use std::time::Duration;
+
+use crate::clock::Timestamp;
 use crate::secret::Secret;
 
 /// A store could not be read or written.
@@ -111,61 +114,67 @@ pub fn is_owner_holder(holder: &str) -> bool {
 
 /// One item of shared state: a value, the moment it stops being valid (fresh, held, ...), the
 /// lease holder (leases only) and the moment the store may delete it. Build one with the
-/// constructors below, which derive the clean-up moment; nobody writes `delete_after_s` by hand.
+/// constructors below, which derive the clean-up moment; nobody sets `delete_after` by hand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub value: String,
-    /// Epoch milliseconds at which the value stops being fresh (or the lease lapses).
-    pub expires_at_ms: u64,
+    /// The moment the value stops being fresh (or the lease lapses).
+    pub expires_at: Timestamp,
     /// Who holds the lease (a unique id per acquisition: the lease's version).
     pub holder: Option<String>,
-    /// Epoch seconds after which the store may delete the item (DynamoDB TTL). A deadline,
-    /// for clean-up only: readers decide from `expires_at_ms`.
-    pub delete_after_s: u64,
+    /// The moment after which the store may delete the item (DynamoDB's TTL attribute, stored in
+    /// epoch seconds). A deadline for clean-up only: readers decide from `expires_at`.
+    pub delete_after: Timestamp,
 }
 
 /// How long past its own deadline an item is kept before the store may clean it up.
-const CLEAN_UP_AFTER_S: u64 = 3600;
-/// For items that must never be cleaned up (the sign-in generation, the privacy switch).
-const KEEP_FOR_GOOD_S: u64 = 10 * 365 * 24 * 3600;
+const CLEAN_UP_AFTER: Duration = Duration::from_secs(3600);
+/// How long items that must never be cleaned up are kept (the sign-in generation, the privacy
+/// switch): ten years.
+const KEEP_FOR_GOOD: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 impl Record {
-    /// A value valid until `until_ms`, cleaned up an hour after that.
-    pub fn until(value: impl Into<String>, until_ms: u64) -> Record {
+    /// A value valid until `until`, cleaned up an hour after that.
+    pub fn until(value: impl Into<String>, until: Timestamp) -> Record {
         Record {
             value: value.into(),
-            expires_at_ms: until_ms,
+            expires_at: until,
             holder: None,
-            delete_after_s: until_ms / 1000 + CLEAN_UP_AFTER_S,
+            delete_after: until + CLEAN_UP_AFTER,
         }
     }
 
-    /// A value fresh until `fresh_until_ms` but kept for `keep_s` from `now_ms` (an answer that
-    /// may still be served stale).
-    pub fn kept(value: impl Into<String>, fresh_until_ms: u64, now_ms: u64, keep_s: u64) -> Record {
+    /// A value fresh until `fresh_until` but kept for `keep` from `now` (an answer that may still
+    /// be served stale).
+    pub fn kept(
+        value: impl Into<String>,
+        fresh_until: Timestamp,
+        now: Timestamp,
+        keep: Duration,
+    ) -> Record {
         Record {
             value: value.into(),
-            expires_at_ms: fresh_until_ms,
+            expires_at: fresh_until,
             holder: None,
-            delete_after_s: now_ms / 1000 + keep_s,
+            delete_after: now + keep,
         }
     }
 
     /// A value that never expires and that the store's clean-up never removes.
-    pub fn permanent(value: impl Into<String>, now_ms: u64) -> Record {
+    pub fn permanent(value: impl Into<String>, now: Timestamp) -> Record {
         Record {
             value: value.into(),
-            expires_at_ms: u64::MAX / 2,
+            expires_at: Timestamp::FAR_FUTURE,
             holder: None,
-            delete_after_s: now_ms / 1000 + KEEP_FOR_GOOD_S,
+            delete_after: now + KEEP_FOR_GOOD,
         }
     }
 
-    /// A lease held by `holder` until `until_ms`.
-    pub fn lease(holder: impl Into<String>, until_ms: u64) -> Record {
+    /// A lease held by `holder` until `until`.
+    pub fn lease(holder: impl Into<String>, until: Timestamp) -> Record {
         Record {
             holder: Some(holder.into()),
-            ..Record::until(String::new(), until_ms)
+            ..Record::until(String::new(), until)
         }
     }
 
@@ -197,10 +206,11 @@ pub trait SharedState: Send + Sync {
     }
     async fn put(&self, key: &str, record: &Record) -> Result<(), StoreError>;
     /// Writes the lease `record` only when there is no item under `key`, or the existing one
-    /// lapsed before `now_ms`, or `record.holder` holds it. `Ok(false)` when someone else does.
+    /// lapsed before `now`, or `record.holder` holds it. `Ok(false)` when someone else does.
     /// A lease held by an owner's command ([`is_owner_holder`]) never lapses by the clock here:
     /// its expiry is a laptop's, and only its version tells whether it is alive.
-    async fn acquire(&self, key: &str, record: &Record, now_ms: u64) -> Result<bool, StoreError>;
+    async fn acquire(&self, key: &str, record: &Record, now: Timestamp)
+        -> Result<bool, StoreError>;
     /// Writes `record` only when the item's holder is `expected` (`None`: no item at all),
     /// whatever the clocks say: renewing one's own lease, or taking over a lease whose version
     /// was seen unchanged for longer than a lease lasts. `Ok(false)` when it changed.

@@ -1,6 +1,9 @@
 //! The fast path: the access token in memory, else the one another process published.
 
-use super::{sealing_context, Keeper, WAIT_FOR_HOLDER};
+use std::time::Duration;
+
+use super::{sealing_context, InUse, Keeper, WAIT_FOR_HOLDER};
+use crate::clock::Timestamp;
 use crate::cooldown::Cooldown;
 use crate::error::Error;
 use crate::keys::TOKEN_KEY;
@@ -10,25 +13,24 @@ use crate::spotify::SpotifyError;
 use crate::store::{Credentials, Record};
 
 /// Stop using an access token this long before Spotify says it expires.
-const EXPIRY_MARGIN_MS: u64 = 60_000;
+const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 /// However short a lifetime Spotify announces (`expires_in` of 0 or a few seconds), a token is
 /// used this long before the next refresh, so a strange answer cannot cost a refresh per miss.
-const MIN_USE_MS: u64 = 30_000;
+const MIN_USE: Duration = Duration::from_secs(30);
 /// A token this process refreshed less than this ago counts as "refreshed just now".
-const JUST_NOW_MS: u64 = 60_000;
+const JUST_NOW: Duration = Duration::from_secs(60);
 
-/// Until when an access token that Spotify said lasts `expires_in_s` from `now_ms` is used.
-pub(super) fn use_until(now_ms: u64, expires_in_s: u64) -> u64 {
-    let life = expires_in_s.saturating_mul(1000);
-    now_ms.saturating_add(life.saturating_sub(EXPIRY_MARGIN_MS).max(MIN_USE_MS))
+/// Until when an access token that Spotify said lasts `expires_in` from `now` is used.
+pub(super) fn use_until(now: Timestamp, expires_in: Duration) -> Timestamp {
+    now + expires_in.saturating_sub(EXPIRY_MARGIN).max(MIN_USE)
 }
 
 impl Keeper {
     pub(super) fn local_access(&self, rejected: Option<&Secret>) -> Option<Secret> {
-        let now = self.clock.now_ms();
+        let now = self.clock.now();
         let local = self.local.lock().unwrap();
         match &local.access {
-            Some((t, until)) if now < *until && Some(t) != rejected => Some(t.clone()),
+            Some(a) if now < a.until && Some(&a.token) != rejected => Some(a.token.clone()),
             _ => None,
         }
     }
@@ -60,10 +62,10 @@ impl Keeper {
     /// Spotify rejected a token this process refreshed just now while a `401` storm goes on:
     /// another refresh would only rotate the refresh token once more.
     async fn storm_goes_on(&self, rejected: &Secret) -> bool {
-        let now = self.clock.now_ms();
+        let now = self.clock.now();
         let just_refreshed = matches!(
             &self.local.lock().unwrap().last_refresh,
-            Some((t, at)) if t == rejected && now.saturating_sub(*at) < JUST_NOW_MS
+            Some(r) if r.token == *rejected && now.since(r.at) < JUST_NOW
         );
         just_refreshed
             && Cooldown::is_storm(Cooldown::read(self.state.as_ref()).await.as_ref(), now)
@@ -89,7 +91,7 @@ impl Keeper {
         credentials: &Credentials,
         rejected: Option<&Secret>,
     ) -> Option<Secret> {
-        if self.clock.now_ms() >= record.expires_at_ms {
+        if self.clock.now() >= record.expires_at {
             return None;
         }
         let token =
@@ -97,7 +99,10 @@ impl Keeper {
         if Some(&token) == rejected {
             return None;
         }
-        self.local.lock().unwrap().access = Some((token.clone(), record.expires_at_ms));
+        self.local.lock().unwrap().access = Some(InUse {
+            token: token.clone(),
+            until: record.expires_at,
+        });
         Some(token)
     }
 
@@ -122,11 +127,14 @@ mod tests {
 
     #[test]
     fn odd_lifetimes_still_leave_time_between_refreshes() {
-        assert_eq!(use_until(0, 3600), 3_540_000);
-        assert_eq!(use_until(0, 0), MIN_USE_MS);
-        assert_eq!(use_until(0, 5), MIN_USE_MS);
+        let start = Timestamp::EPOCH;
+        let secs = Duration::from_secs;
+        assert_eq!(use_until(start, secs(3600)), start + secs(3540));
+        assert_eq!(use_until(start, secs(0)), start + MIN_USE);
+        assert_eq!(use_until(start, secs(5)), start + MIN_USE);
+        let later = Timestamp::from_secs(1_000);
         assert!(
-            use_until(1_000_000, u64::MAX) > 1_000_000,
+            use_until(later, Duration::MAX) > later,
             "saturates, no overflow"
         );
     }

@@ -19,25 +19,25 @@ use std::time::Duration;
 
 use sha2::Digest;
 
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, Timestamp};
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::spotify::SpotifyClient;
 use crate::store::{CredentialStore, Credentials, SharedState};
 
-pub use credentials::signin_limit_ms;
+pub use credentials::{days_left, rfc3339_date, signin_limit};
 pub use watch::AuthWatch;
 
 /// How long the refresh lease lasts: the worst case of the work done under it between two
 /// renewals (see docs/architecture.md, "Worst case of a refresh"): three store calls of at most
 /// 2 s, two token requests of at most 10 s each and the write-ahead copies: 30 s at most.
-pub const REFRESH_LEASE_MS: u64 = 40_000;
+pub const REFRESH_LEASE: Duration = Duration::from_secs(40);
 /// A lease version seen unchanged this long is stuck (its holder died): the owner's commands take
 /// a refresh's lease, and the service an owner's command's, only by that. A live holder renews
 /// at least every 30 s (the longest stretch between renewals), and each renewal is a new version.
-pub const OWNER_STUCK_AFTER: Duration = Duration::from_millis(REFRESH_LEASE_MS + 2_000);
+pub const OWNER_STUCK_AFTER: Duration = REFRESH_LEASE.saturating_add(Duration::from_secs(2));
 /// How long an owner's command waits for the refresh lease.
-pub const OWNER_PATIENCE: Duration = Duration::from_millis(REFRESH_LEASE_MS + 10_000);
+pub const OWNER_PATIENCE: Duration = REFRESH_LEASE.saturating_add(Duration::from_secs(10));
 /// How long a process waits for another one's refresh before giving up on this request.
 const WAIT_FOR_HOLDER: Duration = Duration::from_millis(3_000);
 
@@ -49,24 +49,40 @@ pub const WARN_DAYS: i64 = 14;
 /// What this process keeps in memory.
 #[derive(Default)]
 struct Local {
-    /// Loaded once per cold start; reloaded only when needed.
+    /// The stored sign-in, loaded once per cold start and reloaded only when needed.
     credentials: Option<Credentials>,
-    loaded_at_ms: Option<u64>,
-    /// The access token and the moment to stop using it (expiry minus the margin).
-    access: Option<(Secret, u64)>,
-    /// The access token this process's last refresh got, and when.
-    last_refresh: Option<(Secret, u64)>,
-    /// When set, the refresh token that Spotify rejected and until when not to retry it.
-    rejected: Option<(Option<Secret>, u64, credentials::AuthFailure)>,
+    /// When the credential store was last read.
+    loaded_at: Option<Timestamp>,
+    /// The access token in use.
+    access: Option<InUse>,
+    /// The access token this process's last refresh got.
+    last_refresh: Option<Refreshed>,
+    /// The refresh token (or client) Spotify rejected, while this process leaves it alone.
+    rejected: Option<credentials::Rejection>,
     /// The authorization generation seen last (`None`: not read yet).
     generation: Option<String>,
-    /// The generation as a caller just read it from the table ([`TokenKeeper::observe_generation`])
-    /// and when (epoch ms): the next fast-path check uses it instead of a read of its own.
-    observed: Option<(Option<String>, u64)>,
+    /// The generation as a caller just read it from the table
+    /// ([`TokenKeeper::observe_generation`]): the next fast-path check uses it instead of a read
+    /// of its own.
+    observed: Option<watch::Observed>,
     /// A rotated refresh token whose write to the credential store was given up.
     unpersisted: Option<rotation::Unpersisted>,
     /// Whether the six-month reminder was logged by this process.
     reminded: bool,
+}
+
+/// An access token and the moment this process stops using it (its expiry minus a margin).
+#[derive(Clone)]
+struct InUse {
+    token: Secret,
+    until: Timestamp,
+}
+
+/// An access token this process's own refresh got, and when.
+#[derive(Clone)]
+struct Refreshed {
+    token: Secret,
+    at: Timestamp,
 }
 
 /// The access token for this process. Cheap to clone and share; the slow path (store reads, the
@@ -168,8 +184,11 @@ impl TokenKeeper {
     /// refresh lease always reads the table itself.
     pub fn observe_generation(&self, value: Option<String>) {
         if matches!(self.inner.watch, AuthWatch::Shared) {
-            let now = self.inner.clock.now_ms();
-            self.inner.local.lock().unwrap().observed = Some((value, now));
+            let at = self.inner.clock.now();
+            self.inner.local.lock().unwrap().observed = Some(watch::Observed {
+                generation: value,
+                at,
+            });
         }
     }
 

@@ -1,10 +1,13 @@
 //! Refreshing the access token under the refresh lease, one process at a time.
 
+use std::time::Duration;
+
 use super::access::use_until;
 use super::credentials::AuthFailure;
 use super::rotation::{Pending, Persisted, Rotation};
 use super::{
-    sealing_context, AuthWatch, Keeper, OWNER_PATIENCE, OWNER_STUCK_AFTER, REFRESH_LEASE_MS,
+    sealing_context, AuthWatch, InUse, Keeper, Refreshed, OWNER_PATIENCE, OWNER_STUCK_AFTER,
+    REFRESH_LEASE,
 };
 use crate::error::Error;
 use crate::keys::{AUTH_GENERATION_KEY, PENDING_REFRESH_KEY, TOKEN_KEY, TOKEN_LEASE_KEY};
@@ -59,27 +62,21 @@ impl Keeper {
     /// be far off either way). `Ok(None)`: someone else holds it.
     async fn take_refresh_lease(&self) -> Result<Option<Lease<'_>>, StoreError> {
         let state = self.state.as_ref();
-        let now = || self.clock.now_ms();
+        let now = || self.clock.now();
         if self.owner_command {
             return Lease::acquire_by_version(
                 state,
                 TOKEN_LEASE_KEY,
                 &self.instance,
-                REFRESH_LEASE_MS,
+                REFRESH_LEASE,
                 now,
                 OWNER_STUCK_AFTER,
                 OWNER_PATIENCE,
             )
             .await;
         }
-        if let Some(lease) = Lease::acquire(
-            state,
-            TOKEN_LEASE_KEY,
-            &self.instance,
-            REFRESH_LEASE_MS,
-            now(),
-        )
-        .await?
+        if let Some(lease) =
+            Lease::acquire(state, TOKEN_LEASE_KEY, &self.instance, REFRESH_LEASE, now()).await?
         {
             return Ok(Some(lease));
         }
@@ -96,7 +93,7 @@ impl Keeper {
                     state,
                     TOKEN_LEASE_KEY,
                     &self.instance,
-                    REFRESH_LEASE_MS,
+                    REFRESH_LEASE,
                     now(),
                     Some(&h),
                 )
@@ -149,46 +146,62 @@ impl Keeper {
             .or_else(|| stored.credentials.refresh_token.clone())
             .ok_or(Error::NotAuthorized)?;
 
+        let grant = self.ask_spotify(&mut stored, &mut refresh_token).await?;
+        self.absorb_grant(lease, stored, refresh_token, grant, sealer)
+            .await
+    }
+
+    /// The token request with `refresh_token`. When Spotify answers `invalid_grant`, the store is
+    /// read once more (the owner may have signed in again just now) and, when it holds another
+    /// token, the request is made with that one: `stored` and `refresh_token` then name it.
+    async fn ask_spotify(
+        &self,
+        stored: &mut Versioned,
+        refresh_token: &mut Secret,
+    ) -> Result<TokenGrant, Error> {
         let mut reread = false;
-        let grant = loop {
+        loop {
             let answer = self
                 .spotify
                 .refresh(
                     &stored.credentials.client_id,
                     &stored.credentials.client_secret,
-                    &refresh_token,
+                    refresh_token,
                 )
                 .await;
             match answer {
-                Ok(grant) => break grant,
+                Ok(grant) => return Ok(grant),
                 Err(SpotifyError::InvalidGrant) if !reread => {
                     // The owner may have signed in again just now: read the store once more.
                     reread = true;
                     let fresh = self.load_versioned_credentials().await?;
                     match fresh.credentials.refresh_token.clone() {
-                        Some(t) if t != refresh_token => {
+                        Some(t) if t != *refresh_token => {
                             tracing::info!("the stored refresh token changed; retrying with it");
-                            refresh_token = t;
-                            stored = fresh;
+                            *refresh_token = t;
+                            *stored = fresh;
                         }
                         _ => {
-                            return Err(
-                                self.auth_failed(Some(refresh_token), AuthFailure::InvalidGrant)
-                            )
+                            return Err(self.auth_failed(
+                                Some(refresh_token.clone()),
+                                AuthFailure::InvalidGrant,
+                            ))
                         }
                     }
                 }
                 Err(SpotifyError::InvalidGrant) => {
-                    return Err(self.auth_failed(Some(refresh_token), AuthFailure::InvalidGrant))
+                    return Err(
+                        self.auth_failed(Some(refresh_token.clone()), AuthFailure::InvalidGrant)
+                    )
                 }
                 Err(SpotifyError::InvalidClient) => {
-                    return Err(self.auth_failed(Some(refresh_token), AuthFailure::InvalidClient))
+                    return Err(
+                        self.auth_failed(Some(refresh_token.clone()), AuthFailure::InvalidClient)
+                    )
                 }
                 Err(e) => return Err(e.into()),
             }
-        };
-        self.absorb_grant(lease, stored, refresh_token, grant, sealer)
-            .await
+        }
     }
 
     /// Persists a rotated refresh token (if any), then publishes the access token, but only while
@@ -232,12 +245,18 @@ impl Keeper {
             );
         };
 
-        let now = self.clock.now_ms();
-        let until = use_until(now, grant.expires_in_s);
+        let now = self.clock.now();
+        let until = use_until(now, Duration::from_secs(grant.expires_in_s));
         {
             let mut l = self.local.lock().unwrap();
-            l.access = Some((access_token.clone(), until));
-            l.last_refresh = Some((access_token.clone(), now));
+            l.access = Some(InUse {
+                token: access_token.clone(),
+                until,
+            });
+            l.last_refresh = Some(Refreshed {
+                token: access_token.clone(),
+                at: now,
+            });
         }
         tracing::info!(
             expires_in_s = grant.expires_in_s,

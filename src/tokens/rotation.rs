@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{fingerprint, sealing_context, Keeper, REFRESH_LEASE_MS};
+use super::{fingerprint, sealing_context, Keeper, REFRESH_LEASE};
+use crate::clock::Timestamp;
 use crate::keys::{PENDING_REFRESH_KEY, TOKEN_LEASE_KEY};
 use crate::lease::Lease;
 use crate::seal::Sealer;
@@ -18,10 +19,10 @@ use crate::store::{Credentials, Record, Swap, Versioned};
 const PERSIST_ATTEMPTS: u32 = 4;
 const PERSIST_FIRST_DELAY: Duration = Duration::from_millis(100);
 /// How long the shared state keeps a rotated refresh token's pending copy.
-const PENDING_KEEP_MS: u64 = 200 * 24 * 3600 * 1000;
+const PENDING_KEEP: Duration = Duration::from_secs(200 * 24 * 3600);
 /// After a rotated refresh token could not be persisted: how long before a cache miss tries the
 /// write again (in the background), rather than waiting for the next refresh.
-const PERSIST_RETRY_MS: u64 = 30_000;
+const PERSIST_RETRY: Duration = Duration::from_secs(30);
 
 /// One rotation to persist: the credentials with the new token, the credential store's version
 /// the rotation started from, the token presented to Spotify and the one it gave back.
@@ -37,7 +38,7 @@ pub(super) struct Rotation {
 #[derive(Clone)]
 pub(super) struct Unpersisted {
     rotation: Rotation,
-    retry_at_ms: u64,
+    retry_at: Timestamp,
 }
 
 /// Where a rotated refresh token ended up.
@@ -148,7 +149,7 @@ impl Keeper {
                 tokio::time::sleep(delay).await;
                 delay *= 3;
                 // A heartbeat the owner's commands can see; its failure stops nothing.
-                let _ = lease.renew(self.clock.now_ms()).await;
+                let _ = lease.renew(self.clock.now()).await;
                 if !kept {
                     kept = self.write_pending(&rotation, sealer).await;
                 }
@@ -246,7 +247,7 @@ impl Keeper {
                 &sealing_context(PENDING_REFRESH_KEY, &rotation.credentials),
                 &plain,
             ),
-            self.clock.now_ms() + PENDING_KEEP_MS,
+            self.clock.now() + PENDING_KEEP,
         )
         // Whoever wrote it clears it: a later rotation by another process is not undone.
         .held_by(self.instance.clone());
@@ -273,7 +274,7 @@ impl Keeper {
     ) -> Persisted {
         self.local.lock().unwrap().unpersisted = Some(Unpersisted {
             rotation,
-            retry_at_ms: self.clock.now_ms() + PERSIST_RETRY_MS,
+            retry_at: self.clock.now() + PERSIST_RETRY,
         });
         let where_ = if kept {
             "it is kept sealed in the shared state; the next refresh, in any process, uses it and retries the write"
@@ -306,12 +307,12 @@ impl Keeper {
 
     /// Starts [`Keeper::retry_persist`] in the background when a given-up write is due again.
     pub(super) fn retry_persist_if_due(self: &Arc<Self>) {
-        let now = self.clock.now_ms();
+        let now = self.clock.now();
         let due = {
             let mut l = self.local.lock().unwrap();
             match &mut l.unpersisted {
-                Some(u) if u.retry_at_ms <= now => {
-                    u.retry_at_ms = now + PERSIST_RETRY_MS;
+                Some(u) if u.retry_at <= now => {
+                    u.retry_at = now + PERSIST_RETRY;
                     true
                 }
                 _ => false,
@@ -333,12 +334,12 @@ impl Keeper {
     /// request tries again.
     async fn retry_persist(&self) {
         let _flight = self.refresh_flight.lock().await;
-        let now = self.clock.now_ms();
+        let now = self.clock.now();
         let Ok(Some(mut lease)) = Lease::acquire(
             self.state.as_ref(),
             TOKEN_LEASE_KEY,
             &self.instance,
-            REFRESH_LEASE_MS,
+            REFRESH_LEASE,
             now,
         )
         .await

@@ -1,11 +1,20 @@
 //! Noticing the owner's `authorize` and `disconnect` from a running process.
 
+use std::time::Duration;
+
 use super::Keeper;
+use crate::clock::Timestamp;
 use crate::keys::AUTH_GENERATION_KEY;
 use crate::store::Credentials;
 
 /// How long a generation observed by the answer cache stands for a read of the keeper's own.
-const OBSERVED_FOR_MS: u64 = 1_000;
+const OBSERVED_FOR: Duration = Duration::from_secs(1);
+
+/// The sign-in generation exactly as a caller read it from the shared table, and when.
+pub(super) struct Observed {
+    pub(super) generation: Option<String>,
+    pub(super) at: Timestamp,
+}
 
 /// How a running process notices that the owner's commands changed the credentials.
 #[derive(Debug, Clone, Default)]
@@ -42,19 +51,19 @@ impl Keeper {
     }
 
     /// [`Keeper::notice_owner_changes`] with the generation a caller observed in the last
-    /// [`OBSERVED_FOR_MS`] (see `TokenKeeper::observe_generation`), else with a read of its own.
+    /// [`OBSERVED_FOR`] (see `TokenKeeper::observe_generation`), else with a read of its own.
     /// An observation is used once.
     pub(super) async fn notice_owner_changes_observed(&self) -> bool {
-        let now_ms = self.clock.now_ms();
+        let now = self.clock.now();
         let observed = self
             .local
             .lock()
             .unwrap()
             .observed
             .take()
-            .filter(|(_, at)| now_ms.saturating_sub(*at) <= OBSERVED_FOR_MS);
+            .filter(|o| now.since(o.at) <= OBSERVED_FOR);
         match observed {
-            Some((generation, _)) => self.apply_generation(generation),
+            Some(o) => self.apply_generation(o.generation),
             None => self.notice_owner_changes().await,
         }
     }
