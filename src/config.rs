@@ -133,6 +133,11 @@ pub struct Config {
     pub lastfm_api_key: Option<Secret>,
     /// `LASTFM_API_BASE_URL`, without the trailing `/`.
     pub lastfm_api_base_url: String,
+    /// `OWNER_SPOTIFY_ID`: the owner's Spotify user id; set, the console at `/owner` is on.
+    pub owner_spotify_id: Option<String>,
+    /// `PUBLIC_URL`: the base URL the console's callback is registered under (no trailing `/`);
+    /// unset, `serve` uses its own address and Lambda the request context's domain.
+    pub public_url: Option<String>,
 }
 
 pub const DEFAULT_API_BASE_URL: &str = "https://api.spotify.com";
@@ -182,6 +187,15 @@ impl Config {
                 DEFAULT_LASTFM_API_BASE_URL,
                 "an http(s) URL such as https://ws.audioscrobbler.com/2.0/",
             )?,
+            owner_spotify_id: env.owner_spotify_id()?,
+            public_url: match env.get("PUBLIC_URL") {
+                None => None,
+                Some(_) => Some(env.url(
+                    "PUBLIC_URL",
+                    "",
+                    "an http(s) base URL such as https://abc123.execute-api.eu-west-1.amazonaws.com",
+                )?),
+            },
             token_secret_id,
             source,
         })
@@ -323,6 +337,26 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                     expected,
                 }),
             },
+        }
+    }
+
+    /// A Spotify user id: letters, digits, `.`, `_` and `-` (what profile links show).
+    fn owner_spotify_id(&self) -> Result<Option<String>, ConfigError> {
+        match self.get("OWNER_SPOTIFY_ID") {
+            None => Ok(None),
+            Some(v)
+                if v.len() <= 128
+                    && v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) =>
+            {
+                Ok(Some(v))
+            }
+            Some(v) => Err(ConfigError {
+                variable: "OWNER_SPOTIFY_ID",
+                value: v,
+                expected:
+                    "your Spotify user id (letters, digits, . _ -), as in open.spotify.com/user/ID",
+            }),
         }
     }
 

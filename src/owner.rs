@@ -1,6 +1,8 @@
 //! What the owner's commands change in the stores, in one place: replacing or removing the
 //! sign-in (`authorize`, `disconnect`), dropping every cached answer, and the privacy switch
-//! (`hide` / `show`), which the answer cache reads from here too.
+//! (`hide` / `show`), which the answer cache reads from here too. `nowplaying authorize` and the
+//! browser console (`crate::console`) store a sign-in through the same [`store_sign_in`], and
+//! `nowplaying disconnect` and the console's disconnect through the same [`disconnect`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use crate::clock::Timestamp;
 use crate::error::Error;
 use crate::keys::{all_answer_keys, AUTH_GENERATION_KEY, HIDDEN_KEY, TOKEN_ITEMS, TOKEN_LEASE_KEY};
 use crate::lease::Lease;
+use crate::secret::Secret;
 use crate::store::{CredentialStore, Credentials, Record, SharedState, StoreError};
 use crate::tokens::{OWNER_PATIENCE, OWNER_STUCK_AFTER, REFRESH_LEASE};
 
@@ -173,4 +176,104 @@ async fn new_generation(state: &dyn SharedState, now: Timestamp) -> Result<(), S
     state
         .put(AUTH_GENERATION_KEY, &Record::permanent(value, now))
         .await
+}
+
+/// A completed sign-in: what Spotify granted for the app `client_id`.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub refresh_token: Secret,
+    /// The scopes granted (space-separated).
+    pub scope: String,
+}
+
+/// The credentials document a sign-in stores: what was stored before (fields the service does not
+/// know, such as `lastfm_api_key` and `console_key`, kept), with the app, the new refresh token,
+/// the moment and the scopes.
+pub fn signed_in_document(
+    existing: Option<Credentials>,
+    sign_in: &SignIn,
+    now: Timestamp,
+) -> Credentials {
+    let mut credentials = existing.unwrap_or_default();
+    credentials.client_id = sign_in.client_id.clone();
+    credentials.client_secret = sign_in.client_secret.clone();
+    credentials.refresh_token = Some(sign_in.refresh_token.clone());
+    credentials.authorized_at = Some(rfc3339(now));
+    credentials.scope = Some(sign_in.scope.clone());
+    credentials
+}
+
+/// Stores a new sign-in in place of the old one: [`signed_in_document`] written through
+/// [`replace_authorization`] (the lease, the generation, the write order). The one path of
+/// `nowplaying authorize` and of the console's callback.
+pub async fn store_sign_in(
+    store: &dyn CredentialStore,
+    state: Option<&dyn SharedState>,
+    existing: Option<Credentials>,
+    sign_in: &SignIn,
+    now: impl Fn() -> Timestamp,
+) -> Result<(Credentials, Replaced), Error> {
+    let credentials = signed_in_document(existing, sign_in, now());
+    let replaced = replace_authorization(store, state, &credentials, now).await?;
+    Ok((credentials, replaced))
+}
+
+/// What [`disconnect`] found and did.
+#[derive(Debug)]
+pub struct Disconnected {
+    /// A refresh token was stored (and is gone now).
+    pub had_token: bool,
+    /// What replacing the document did to the shared state (`None`: nothing was stored at all;
+    /// the shared token items and answers were then cleared directly, with a table).
+    pub replaced: Option<Replaced>,
+    /// Clearing the shared state without a stored document failed.
+    pub clear_error: Option<String>,
+}
+
+/// Removes the refresh token (the client id and secret stay) through [`replace_authorization`];
+/// with nothing stored, still clears the shared token items and answers. `Err`: nothing changed.
+pub async fn disconnect(
+    store: &dyn CredentialStore,
+    state: Option<&dyn SharedState>,
+    now: impl Fn() -> Timestamp,
+) -> Result<Disconnected, Error> {
+    let existing = store.load().await?;
+    let had_token = existing
+        .as_ref()
+        .is_some_and(|c| c.refresh_token.as_ref().is_some_and(|t| !t.is_empty()));
+    match existing {
+        Some(mut credentials) => {
+            credentials.refresh_token = None;
+            let replaced = replace_authorization(store, state, &credentials, now).await?;
+            Ok(Disconnected {
+                had_token,
+                replaced: Some(replaced),
+                clear_error: None,
+            })
+        }
+        None => {
+            let clear_error = match state {
+                Some(state) => clear_tokens_and_answers(state)
+                    .await
+                    .err()
+                    .map(|e| e.to_string()),
+                None => None,
+            };
+            Ok(Disconnected {
+                had_token,
+                replaced: None,
+                clear_error,
+            })
+        }
+    }
+}
+
+/// A moment as RFC 3339 (UTC, whole seconds), as `authorized_at` is stored.
+pub fn rfc3339(at: Timestamp) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(at.as_secs() as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

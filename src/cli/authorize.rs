@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::app;
 use crate::clock::Timestamp;
 use crate::config::Config;
-use crate::owner::replace_authorization;
+use crate::owner::store_sign_in;
 use crate::secret::Secret;
 use crate::spotify::{SpotifyClient, SpotifyError, TokenGrant};
 use crate::store::{Credentials, StoreError};
@@ -341,7 +341,7 @@ impl SignIn {
         let mut lines = vec![self.check_token(&access_token, now).await?];
         let granted = grant.scope.clone().unwrap_or_else(|| self.scopes.join(" "));
         lines.extend(self.missing_scopes_warning(&granted));
-        lines.extend(self.store(refresh_token, granted, now).await?);
+        lines.extend(self.store(refresh_token, granted).await?);
         Ok(lines)
     }
 
@@ -402,25 +402,20 @@ impl SignIn {
     }
 
     /// Stores the credentials (and clears the shared state); the lines to print.
-    async fn store(
-        &self,
-        refresh_token: Secret,
-        granted: String,
-        now: Timestamp,
-    ) -> Result<Vec<String>, String> {
-        let mut credentials = self.existing.clone().unwrap_or_default();
-        credentials.client_id = self.client_id.clone();
-        credentials.client_secret = self.client_secret.clone();
-        credentials.refresh_token = Some(refresh_token);
-        credentials.authorized_at = Some(rfc3339(now));
-        credentials.scope = Some(granted);
-
+    async fn store(&self, refresh_token: Secret, granted: String) -> Result<Vec<String>, String> {
+        let sign_in = crate::owner::SignIn {
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            refresh_token,
+            scope: granted,
+        };
         let stores = &self.stores;
         let state_store = stores.shared.then_some(stores.state.as_ref());
-        let replaced = replace_authorization(
+        let (_, replaced) = store_sign_in(
             stores.credentials.as_ref(),
             state_store,
-            &credentials,
+            self.existing.clone(),
+            &sign_in,
             crate::cli::now,
         )
         .await
@@ -588,13 +583,7 @@ fn open_browser(url: &str) -> bool {
         .is_ok()
 }
 
-/// A moment as RFC 3339 (UTC, whole seconds).
-pub fn rfc3339(at: Timestamp) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(at.as_secs() as i64)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+pub use crate::owner::rfc3339;
 
 #[cfg(test)]
 mod tests {

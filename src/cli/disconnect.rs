@@ -5,43 +5,21 @@
 
 use crate::app;
 use crate::config::Config;
-use crate::owner::{clear_tokens_and_answers, replace_authorization};
 
 use super::authorize::SPOTIFY_APPS_URL;
 
 pub async fn run(config: Config) -> Result<(), String> {
     let stores = app::stores(&config).await;
     let store = stores.credentials.describe();
-    let existing = stores
-        .credentials
-        .load()
-        .await
-        .map_err(|e| format!("{e}: nothing was changed"))?;
-    let had_token = existing
-        .as_ref()
-        .is_some_and(|c| c.refresh_token.as_ref().is_some_and(|t| !t.is_empty()));
-
     let state = stores.shared.then_some(stores.state.as_ref());
-    let replaced = match existing {
-        Some(mut credentials) => {
-            credentials.refresh_token = None;
-            Some(
-                replace_authorization(
-                    stores.credentials.as_ref(),
-                    state,
-                    &credentials,
-                    crate::cli::now,
-                )
-                .await
-                .map_err(|e| {
-                    format!(
-                        "could not remove the refresh token: {e}; nothing was changed: fix it and run `nowplaying disconnect` again"
-                    )
-                })?,
+    let done = crate::owner::disconnect(stores.credentials.as_ref(), state, crate::cli::now)
+        .await
+        .map_err(|e| {
+            format!(
+                "could not remove the refresh token: {e}; nothing was changed: fix it and run `nowplaying disconnect` again"
             )
-        }
-        None => None,
-    };
+        })?;
+    let had_token = done.had_token;
 
     if had_token {
         println!("Disconnected: removed the refresh token from the {store} (client id and secret kept for `nowplaying authorize`).");
@@ -49,13 +27,11 @@ pub async fn run(config: Config) -> Result<(), String> {
         println!("No refresh token was stored in the {store}; nothing to remove there.");
     }
     if stores.shared {
-        let cleared = match replaced {
+        let cleared = match done.replaced {
             Some(r) if !r.cleared_shared => Err(r.shared_error.unwrap_or_default()),
             Some(_) => Ok(()),
-            // No credentials at all: still clear what may be cached.
-            None => clear_tokens_and_answers(stores.state.as_ref())
-                .await
-                .map_err(|e| e.to_string()),
+            // No credentials at all: what may be cached was cleared directly.
+            None => done.clear_error.map_or(Ok(()), Err),
         };
         match cleared {
             Ok(()) => println!(
