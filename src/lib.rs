@@ -22,6 +22,7 @@ pub mod lists;
 pub mod model;
 pub mod nowplaying;
 pub mod owner;
+pub mod report;
 pub mod seal;
 pub mod secret;
 pub mod source;

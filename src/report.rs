@@ -1,0 +1,788 @@
+//! The owner's status report, in one home: what is configured, reachable and valid, as sections
+//! of labelled lines, with the problems (the owner must act) and warnings they found and the
+//! six-month sign-in deadline. `nowplaying status` prints it as text (`crate::cli::status`), the
+//! console at `/owner` shows it as HTML and JSON (`crate::console`). Never holds a secret or a token.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cache::{stored_answer, StoredAnswer};
+use crate::clock::{SharedClock, Timestamp};
+use crate::config::{AllowedOrigins, Config, SourceChoice};
+use crate::cooldown::Cooldown;
+use crate::error::Error;
+use crate::keys::ANSWER_KEY;
+use crate::lastfm::{LastFmClient, LastFmError, OwnerAction};
+use crate::owner::PrivacySwitch;
+use crate::spotify::{SpotifyClient, SpotifyError};
+use crate::store::{CredentialStore, Credentials, SharedState};
+use crate::tokens::{TokenKeeper, WARN_DAYS};
+
+/// What to do about a lapsed Premium (Spotify's `403` naming Premium).
+const PREMIUM_ADVICE: &str = "Spotify says the account that owns the app has no active Premium subscription, which a development-mode app needs: renew Premium; the service resumes by itself within hours (it asks Spotify again at most once an hour)";
+
+/// What helps when the development-mode quota is used up: Spotify grants extended quota only to
+/// registered businesses with at least 250k monthly active users (since May 2025), and counts
+/// the development-mode quota per developer account, shared by all its apps (since July 2026).
+const QUOTA_ADVICE: &str = "the development-mode request quota is used up; it is counted per developer account and shared by all of that account's apps, and Spotify extends it only for registered businesses with 250k+ monthly users: raise CACHE_TTL_SECONDS and the list windows (RECENT_TTL_SECONDS, TOP_TTL_SECONDS, SAVED_TTL_SECONDS), and check the account's other development-mode apps";
+
+/// How a line reads: plain, a warning, or a problem the owner must act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warning,
+    Problem,
+}
+
+/// One labelled line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    pub label: String,
+    pub value: String,
+    pub level: Level,
+}
+
+/// A titled group of lines; `title: None` for the report's own lines (privacy switch, cached
+/// answer, cooldown, the live check).
+#[derive(Debug, Clone, Serialize)]
+pub struct Section {
+    pub title: Option<String>,
+    pub lines: Vec<Line>,
+}
+
+/// Spotify's six-month limit of the stored sign-in.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deadline {
+    /// The moment, RFC 3339.
+    pub limit: String,
+    /// Whole days left (negative once passed).
+    pub days_left: i64,
+    /// `ok`, `warning` (within the warning days: sign in again) or `problem` (passed).
+    pub level: Level,
+}
+
+/// What the sections found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// The six-month deadline, when a complete sign-in with a known time is stored.
+    pub deadline: Option<Deadline>,
+    /// The privacy switch is on.
+    pub hidden: bool,
+    pub sections: Vec<Section>,
+    /// What the owner must do (empty: nothing).
+    pub problems: Vec<String>,
+    pub warnings: usize,
+}
+
+/// What the report reads.
+#[derive(Clone)]
+pub struct Inputs {
+    pub config: Config,
+    pub credentials: Arc<dyn CredentialStore>,
+    /// The raw shared state (no fallback).
+    pub state: Arc<dyn SharedState>,
+    /// Whether `state` is shared between processes (DynamoDB).
+    pub shared: bool,
+    pub privacy: PrivacySwitch,
+    /// Check live with Spotify (a refresh and one currently-playing call), as `nowplaying status`
+    /// does; the console reads the stores only.
+    pub live: bool,
+    pub clock: SharedClock,
+}
+
+macro_rules! item {
+    ($report:expr, $label:expr, $($fmt:tt)+) => {
+        $report.item($label, format!($($fmt)+))
+    };
+}
+
+macro_rules! top {
+    ($report:expr, $label:expr, $($fmt:tt)+) => {
+        $report.top($label, format!($($fmt)+))
+    };
+}
+
+impl Report {
+    fn title(&mut self, title: &str) {
+        self.sections.push(Section {
+            title: Some(title.to_string()),
+            lines: Vec::new(),
+        });
+    }
+
+    /// A line of the current section.
+    fn item(&mut self, label: &str, value: String) {
+        let line = Line {
+            label: label.to_string(),
+            level: level_of(&value),
+            value,
+        };
+        match self.sections.last_mut() {
+            Some(s) if s.title.is_some() => s.lines.push(line),
+            _ => self.sections.push(Section {
+                title: None,
+                lines: vec![line],
+            }),
+        }
+    }
+
+    /// A line of the report's own (after the titled sections).
+    fn top(&mut self, label: &str, value: String) {
+        let line = Line {
+            label: label.to_string(),
+            level: level_of(&value),
+            value,
+        };
+        match self.sections.last_mut() {
+            Some(s) if s.title.is_none() => s.lines.push(line),
+            _ => self.sections.push(Section {
+                title: None,
+                lines: vec![line],
+            }),
+        }
+    }
+
+    /// The report as `nowplaying status` prints it, line by line, with the closing verdict.
+    pub fn text(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.sections {
+            match &s.title {
+                Some(t) => {
+                    out.push(t.clone());
+                    for l in &s.lines {
+                        out.push(format!("  {:<20}{}", format!("{}:", l.label), l.value));
+                    }
+                }
+                None => {
+                    for l in &s.lines {
+                        out.push(format!("{:<22}{}", format!("{}:", l.label), l.value));
+                    }
+                }
+            }
+        }
+        if self.problems.is_empty() {
+            out.push(self.verdict());
+        }
+        out
+    }
+
+    /// One line: all good, working with warnings, or what must be done.
+    pub fn verdict(&self) -> String {
+        if !self.problems.is_empty() {
+            format!("action needed: {}", self.problems.join("; "))
+        } else if self.warnings == 0 {
+            "All good.".to_string()
+        } else {
+            format!("Working, with {} warning(s) above.", self.warnings)
+        }
+    }
+}
+
+fn level_of(value: &str) -> Level {
+    if value.contains("PROBLEM") {
+        Level::Problem
+    } else if value.contains("WARNING") || value.contains("MISSING") {
+        Level::Warning
+    } else {
+        Level::Ok
+    }
+}
+
+/// Builds the report.
+pub async fn build(inputs: &Inputs) -> Report {
+    let config = &inputs.config;
+    let now = inputs.clock.now();
+    let mut report = Report::default();
+
+    configuration(config, inputs, &mut report);
+    let (credentials, answer) = reachability(inputs, &mut report).await;
+    lastfm_section(config, credentials.as_ref(), now, &mut report).await;
+    let complete = if config.source.uses_spotify() {
+        authorization(config, credentials.as_ref(), now, &mut report)
+    } else {
+        report.title("Authorization");
+        item!(report, "Spotify", "not needed (SOURCE=lastfm)");
+        false
+    };
+    let hidden = inputs.privacy.is_hidden().await;
+    report.hidden = hidden;
+    top!(
+        report,
+        "Privacy switch",
+        "{}",
+        if hidden {
+            "ON: /api/spotify answers null (`nowplaying show` turns it off)"
+        } else {
+            "off"
+        }
+    );
+    cached_answer(inputs, answer, now, &mut report);
+    if inputs.shared {
+        cooldown(inputs, now, &mut report).await;
+    }
+    if complete && inputs.live {
+        spotify_check(inputs, now, &mut report).await;
+    } else if complete {
+        top!(
+            report,
+            "Spotify",
+            "not checked live here (`nowplaying status` refreshes and asks Spotify once)"
+        );
+    } else if config.source.uses_spotify() {
+        top!(report, "Spotify", "not checked (no usable credentials)");
+    }
+    report
+}
+
+fn configuration(config: &Config, stores: &Inputs, report: &mut Report) {
+    report.title("Configuration");
+    item!(report, "credentials", "{}", stores.credentials.describe());
+    if stores.shared {
+        item!(report, "shared state", "{}", stores.state.describe());
+    } else {
+        item!(
+            report,
+            "shared state",
+            "none (CACHE_TABLE unset: each process keeps its own cache)"
+        );
+    }
+    item!(
+        report,
+        "source",
+        "{}",
+        match config.source {
+            SourceChoice::Spotify => "spotify",
+            SourceChoice::Lastfm => "lastfm (Spotify is not asked)",
+            SourceChoice::SpotifyThenLastfm =>
+                "spotify,lastfm (Spotify first; Last.fm when Spotify can't be asked)",
+        }
+    );
+    item!(report, "cache window", "{} s", config.cache_ttl.as_secs());
+    match &config.allowed_origins {
+        AllowedOrigins::Any => item!(report, "allowed origins", "* (any)"),
+        AllowedOrigins::List(list) => item!(report, "allowed origins", "{}", list.join(", ")),
+    }
+    item!(
+        report,
+        "recent fallback",
+        "{}",
+        if config.show_recent {
+            "on (the last played track when nothing plays)"
+        } else {
+            "off (null when nothing plays)"
+        }
+    );
+    let mut endpoints = Vec::new();
+    if config.profile_endpoints.top {
+        endpoints.push("top");
+    }
+    if config.profile_endpoints.saved {
+        endpoints.push("saved");
+    }
+    item!(
+        report,
+        "profile endpoints",
+        "{}",
+        if endpoints.is_empty() {
+            "none".to_string()
+        } else {
+            endpoints.join(", ")
+        }
+    );
+    if config.api_base_url != crate::config::DEFAULT_API_BASE_URL
+        || config.accounts_base_url != crate::config::DEFAULT_ACCOUNTS_BASE_URL
+    {
+        item!(
+            report,
+            "Spotify",
+            "API {}, accounts {}",
+            config.api_base_url,
+            config.accounts_base_url
+        );
+    }
+}
+
+/// Last.fm, when it is a source: the user, where the key comes from, and one
+/// `user.getRecentTracks` call, which proves the key (errors 10, 26), the user (6) and that the
+/// recent listening is public (17).
+async fn lastfm_section(
+    config: &Config,
+    credentials: Result<&Option<Credentials>, &()>,
+    now: Timestamp,
+    report: &mut Report,
+) {
+    if !config.source.uses_lastfm() {
+        return;
+    }
+    report.title("Last.fm");
+    let user = config.lastfm_user.clone().unwrap_or_default();
+    item!(report, "user", "{user}");
+    let key = match (&config.lastfm_api_key, credentials) {
+        (Some(k), _) => {
+            item!(report, "API key", "from LASTFM_API_KEY");
+            Some(k.clone())
+        }
+        (None, Ok(c)) => match c.as_ref().and_then(crate::source::stored_key) {
+            Some(k) => {
+                item!(
+                    report,
+                    "API key",
+                    "stored in the credentials (lastfm_api_key)"
+                );
+                Some(k)
+            }
+            None => {
+                item!(report, "API key", "MISSING");
+                report
+                    .problems
+                    .push(OwnerAction::NoKey.advice().to_string());
+                None
+            }
+        },
+        (None, Err(())) => {
+            item!(
+                report,
+                "API key",
+                "unknown (the credentials store is unreachable)"
+            );
+            None
+        }
+    };
+    let Some(key) = key else {
+        item!(report, "check", "not done (no API key)");
+        return;
+    };
+    let client = LastFmClient::new(&config.lastfm_api_base_url);
+    match client.recent_tracks(&key, &user, 1, now.as_millis()).await {
+        Ok(tracks) => {
+            let shown = crate::lastfm::map::now_playing(tracks, true);
+            item!(
+                report,
+                "check",
+                "OK: the key works, the user exists, recent listening is public; {}",
+                match shown {
+                    Some(np) => describe_answer(&serde_json::to_value(np).unwrap_or(Value::Null)),
+                    None => "no scrobbles yet".into(),
+                }
+            );
+        }
+        Err(LastFmError::OwnerMustAct(action)) => {
+            item!(report, "check", "PROBLEM: {}", action.advice());
+            report.problems.push(action.advice().to_string());
+        }
+        Err(e) => {
+            item!(report, "check", "WARNING: could not check right now: {e}");
+            report.warnings += 1;
+        }
+    }
+}
+
+/// The stores: the credentials (`Some` when loaded) and the cached answer (`Some` when the
+/// shared state was read).
+async fn reachability(
+    stores: &Inputs,
+    report: &mut Report,
+) -> (
+    Result<Option<Credentials>, ()>,
+    Option<Option<StoredAnswer>>,
+) {
+    report.title("Stores");
+    let credentials = match stores.credentials.load().await {
+        Ok(c) => {
+            item!(report, "credentials store", "reachable");
+            Ok(c)
+        }
+        Err(e) => {
+            item!(report, "credentials store", "PROBLEM: {e}");
+            report.problems.push(format!(
+                "the {} is unreachable or unusable",
+                stores.credentials.describe()
+            ));
+            Err(())
+        }
+    };
+    let mut answer = None;
+    if stores.shared {
+        match stored_answer(stores.state.as_ref(), ANSWER_KEY).await {
+            Ok(a) => {
+                item!(report, "shared state", "reachable");
+                answer = Some(a);
+            }
+            Err(e) => {
+                item!(report, "shared state", "PROBLEM: {e}");
+                report
+                    .problems
+                    .push(format!("the {} is unreachable", stores.state.describe()));
+            }
+        }
+    }
+    (credentials, answer)
+}
+
+/// The stored sign-in: complete, its six-month limit, its scopes. Returns whether it is usable.
+fn authorization(
+    config: &Config,
+    credentials: Result<&Option<Credentials>, &()>,
+    now: Timestamp,
+    report: &mut Report,
+) -> bool {
+    report.title("Authorization");
+    let loaded = credentials.is_ok();
+    let credentials = credentials.ok().and_then(|c| c.as_ref());
+    let complete = credentials.is_some_and(|c| c.is_complete());
+    match credentials {
+        Some(c) if c.is_complete() => {
+            item!(report, "credentials", "stored (client id {})", c.client_id)
+        }
+        Some(c) if !c.client_id.is_empty() && c.refresh_token.is_none() => {
+            item!(
+                report,
+                "credentials",
+                "client id {} but no refresh token (disconnected)",
+                c.client_id
+            );
+        }
+        Some(_) => item!(report, "credentials", "incomplete"),
+        None if loaded => item!(report, "credentials", "none stored"),
+        None => item!(report, "credentials", "unknown (store unreachable)"),
+    }
+    if loaded && !complete {
+        report
+            .problems
+            .push("no usable credentials: run `nowplaying authorize`".into());
+    }
+    if let Some(c) = credentials.filter(|c| c.is_complete()) {
+        signin_limit(c, now, report);
+        scopes(config, c, report);
+    }
+    complete
+}
+
+fn signin_limit(c: &Credentials, now: Timestamp, report: &mut Report) {
+    let Some(limit) = crate::tokens::signin_limit(c) else {
+        item!(
+            report,
+            "authorized at",
+            "unknown (run `nowplaying authorize` to record it)"
+        );
+        report.warnings += 1;
+        return;
+    };
+    let left_days = crate::tokens::days_left(now, limit);
+    let limit_text = crate::owner::rfc3339(limit);
+    report.deadline = Some(Deadline {
+        limit: limit_text.clone(),
+        days_left: left_days,
+        level: if limit <= now {
+            Level::Problem
+        } else if left_days < WARN_DAYS {
+            Level::Warning
+        } else {
+            Level::Ok
+        },
+    });
+    item!(
+        report,
+        "authorized at",
+        "{}",
+        c.authorized_at.as_deref().unwrap_or_default()
+    );
+    if limit <= now {
+        item!(
+            report,
+            "token limit",
+            "WARNING: Spotify's six-month limit passed on {limit_text}"
+        );
+        report.problems.push(
+            "the refresh token is past its six-month limit: run `nowplaying authorize`".into(),
+        );
+    } else if left_days < WARN_DAYS {
+        item!(
+            report,
+            "token limit",
+            "WARNING: Spotify's six-month limit runs out on {limit_text} ({left_days} days left)"
+        );
+        report.problems.push(format!(
+            "the refresh token's six-month limit runs out in {left_days} days: run `nowplaying authorize`"
+        ));
+    } else {
+        item!(
+            report,
+            "token limit",
+            "{limit_text} ({left_days} days left)"
+        );
+    }
+}
+
+fn scopes(config: &Config, c: &Credentials, report: &mut Report) {
+    let extra = config.profile_endpoints.extra_scopes();
+    match c.scope.as_deref() {
+        Some(scope) => {
+            item!(report, "scopes", "{scope}");
+            let missing: Vec<&str> = extra
+                .iter()
+                .copied()
+                .filter(|s| !scope.split_whitespace().any(|g| g == *s))
+                .collect();
+            if !missing.is_empty() {
+                item!(
+                    report,
+                    "scopes",
+                    "MISSING {} (needed by PROFILE_ENDPOINTS)",
+                    missing.join(", ")
+                );
+                report.problems.push(format!(
+                    "the sign-in lacks {}: run `nowplaying authorize` to grant it",
+                    missing.join(", ")
+                ));
+            }
+        }
+        None if !extra.is_empty() => {
+            item!(
+                report,
+                "scopes",
+                "not recorded; PROFILE_ENDPOINTS needs {}: run `nowplaying authorize` to be sure",
+                extra.join(", ")
+            );
+            report.warnings += 1;
+        }
+        None => item!(report, "scopes", "not recorded"),
+    }
+}
+
+fn cached_answer(
+    stores: &Inputs,
+    answer: Option<Option<StoredAnswer>>,
+    now: Timestamp,
+    report: &mut Report,
+) {
+    match answer {
+        Some(Some(a)) => {
+            let age = if a.good_at_ms > 0 {
+                format!(
+                    ", read from Spotify {} ago",
+                    human_age(now.since(Timestamp::from_millis(a.good_at_ms)))
+                )
+            } else {
+                String::new()
+            };
+            let fresh = if now.as_millis() < a.fresh_until_ms {
+                "current"
+            } else {
+                "expired"
+            };
+            let from = match a.value.get("source").and_then(Value::as_str) {
+                Some("lastfm") => " from Last.fm",
+                Some(_) => " from Spotify",
+                None => "",
+            };
+            let age = if from == " from Last.fm" {
+                age.replace("read from Spotify", "read")
+            } else {
+                age
+            };
+            top!(
+                report,
+                "Cached answer",
+                "{}{from}{age} ({fresh}{})",
+                describe_answer(&a.value),
+                if a.stale { ", stale" } else { "" }
+            );
+            if !a.value.is_null() {
+                top!(
+                    report,
+                    "Last answered by",
+                    "{}",
+                    if from == " from Last.fm" {
+                        "Last.fm"
+                    } else {
+                        "Spotify"
+                    }
+                );
+            }
+        }
+        Some(None) => top!(report, "Cached answer", "none"),
+        None if stores.shared => {}
+        None => top!(
+            report,
+            "Cached answer",
+            "kept by each running process (no CACHE_TABLE)"
+        ),
+    }
+}
+
+/// A shared cooldown still running: why no process asks Spotify, and until when.
+async fn cooldown(stores: &Inputs, now: Timestamp, report: &mut Report) {
+    let Some((c, until)) = Cooldown::read(stores.state.as_ref()).await else {
+        return;
+    };
+    if until <= now {
+        return;
+    }
+    let left = human_age(until.since(now));
+    match c {
+        Cooldown::RateLimited {
+            quota_exceeded: true,
+        } => {
+            top!(
+                report,
+                "Spotify cooldown",
+                "WARNING: QUOTA_EXCEEDED: {QUOTA_ADVICE}; no calls for {left}"
+            );
+            report.warnings += 1;
+        }
+        Cooldown::PremiumRequired { step } => {
+            top!(report, "Spotify cooldown", "PROBLEM: {PREMIUM_ADVICE} (403 premium required, {step} time(s) in a row); next call in {left}");
+            report.problems.push(PREMIUM_ADVICE.into());
+        }
+        Cooldown::RateLimited { .. } => {
+            top!(
+                report,
+                "Spotify cooldown",
+                "rate limited (429); no calls for {left}"
+            )
+        }
+        Cooldown::Unauthorized { streak } => {
+            top!(report, "Spotify cooldown", "WARNING: Spotify rejects fresh access tokens (401, {streak} time(s) in a row); no calls for {left}");
+            report.warnings += 1;
+        }
+    }
+}
+
+/// Refreshes the access token (persisting a rotated refresh token like the service) and asks
+/// currently-playing once.
+async fn spotify_check(stores: &Inputs, now: Timestamp, report: &mut Report) {
+    let config = &stores.config;
+    if let Err(e) = config.shared_secret_needs_table() {
+        // A refresh here would take a lease the service cannot see.
+        top!(
+            report,
+            "Spotify",
+            "WARNING: not checked live (no refresh without the shared table): {e}"
+        );
+        report.warnings += 1;
+        return;
+    }
+    let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
+    let tokens = TokenKeeper::new(
+        spotify.clone(),
+        stores.credentials.clone(),
+        stores.state.clone(),
+        stores.clock.clone(),
+        format!(
+            "{}-status-{}-{:016x}",
+            crate::store::OWNER_HOLDER,
+            std::process::id(),
+            rand::random::<u64>()
+        ),
+    )
+    .as_owner_command();
+    match tokens.refresh_now().await {
+        Ok(token) => match spotify.currently_playing(&token, now.as_millis()).await {
+            Ok(np) => top!(
+                report,
+                "Spotify",
+                "OK: refreshed the access token; {}",
+                match np {
+                    Some(np) => format!(
+                        "now {}",
+                        describe_answer(&serde_json::to_value(np).unwrap_or(Value::Null))
+                    ),
+                    None => "nothing is playing".into(),
+                }
+            ),
+            Err(SpotifyError::PremiumRequired) => {
+                top!(
+                    report,
+                    "Spotify",
+                    "PROBLEM: refreshed the access token, but {PREMIUM_ADVICE}"
+                );
+                if !report.problems.iter().any(|p| p == PREMIUM_ADVICE) {
+                    report.problems.push(PREMIUM_ADVICE.into());
+                }
+            }
+            Err(SpotifyError::RateLimited {
+                quota_exceeded: true,
+                ..
+            }) => {
+                top!(
+                    report,
+                    "Spotify",
+                    "WARNING: refreshed the access token, but QUOTA_EXCEEDED: {QUOTA_ADVICE}"
+                );
+                report.warnings += 1;
+            }
+            Err(e) => {
+                top!(
+                    report,
+                    "Spotify",
+                    "refreshed the access token, but currently-playing failed: {e}"
+                );
+                report.warnings += 1;
+            }
+        },
+        Err(e @ (Error::MustReauthorize | Error::InvalidClient | Error::NotAuthorized)) => {
+            top!(report, "Spotify", "PROBLEM: {e}");
+            report.problems.push(e.to_string());
+        }
+        Err(Error::Store(e)) => {
+            top!(report, "Spotify", "PROBLEM: {e}");
+            report.problems.push(e.to_string());
+        }
+        Err(e) => {
+            top!(report, "Spotify", "WARNING: could not check right now: {e}");
+            report.warnings += 1;
+        }
+    }
+}
+
+fn human_age(age: std::time::Duration) -> String {
+    let s = age.as_secs();
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{} h", s / 3600),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
+fn describe_answer(v: &Value) -> String {
+    if v.is_null() {
+        return "null (nothing to show)".into();
+    }
+    let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+    format!(
+        "{} \"{}\" by {}",
+        field("status"),
+        field("name"),
+        field("artists")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn ages_and_dates() {
+        assert_eq!(human_age(Duration::from_secs(5)), "5 s");
+        assert_eq!(human_age(Duration::from_secs(600)), "10 min");
+        let c = Credentials {
+            authorized_at: Some("2026-11-23T10:00:00Z".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            crate::tokens::signin_limit(&c),
+            Some(Timestamp::from_secs(1_795_428_000 + 182 * 24 * 3600))
+        );
+        let bad = Credentials {
+            authorized_at: Some("yesterday".into()),
+            ..Default::default()
+        };
+        assert_eq!(crate::tokens::signin_limit(&bad), None);
+    }
+}
