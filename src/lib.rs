@@ -25,6 +25,7 @@ pub mod owner;
 pub mod report;
 pub mod seal;
 pub mod secret;
+pub mod signin;
 pub mod source;
 pub mod spotify;
 pub mod store;

@@ -13,9 +13,7 @@ use axum::extract::{Query, State};
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
-use base64::Engine;
 use serde::Deserialize;
-use sha2::Digest;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::app;
@@ -25,9 +23,6 @@ use crate::owner::store_sign_in;
 use crate::secret::Secret;
 use crate::spotify::{SpotifyClient, SpotifyError, TokenGrant};
 use crate::store::{Credentials, StoreError};
-
-/// The scopes every installation needs.
-pub const BASE_SCOPES: [&str; 2] = ["user-read-currently-playing", "user-read-recently-played"];
 
 /// Where the owner revokes the app's access at Spotify.
 pub const SPOTIFY_APPS_URL: &str = "https://www.spotify.com/account/apps/";
@@ -55,54 +50,7 @@ impl Default for Options {
     }
 }
 
-/// The scopes to ask for: the base two and those of the configured profile endpoints.
-pub fn scopes(config: &Config) -> Vec<&'static str> {
-    let mut scopes = BASE_SCOPES.to_vec();
-    scopes.extend(config.profile_endpoints.extra_scopes());
-    scopes
-}
-
-/// A PKCE pair: a random verifier (86 characters, RFC 7636 allows 43 to 128) and its S256 challenge.
-pub fn pkce() -> (Secret, String) {
-    let mut bytes = [0u8; 64];
-    rand::Rng::fill(&mut rand::thread_rng(), &mut bytes[..]);
-    let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(verifier.as_bytes()));
-    (Secret::new(verifier), challenge)
-}
-
-/// A random `state` for one sign-in.
-pub fn random_state() -> String {
-    let bytes: [u8; 24] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The authorization URL at `{accounts_base_url}/authorize`.
-pub fn authorization_url(
-    accounts_base_url: &str,
-    client_id: &str,
-    redirect_uri: &str,
-    scopes: &[&str],
-    state: &str,
-    challenge: &str,
-) -> String {
-    let base = format!("{}/authorize", accounts_base_url.trim_end_matches('/'));
-    url::Url::parse_with_params(
-        &base,
-        &[
-            ("client_id", client_id),
-            ("response_type", "code"),
-            ("redirect_uri", redirect_uri),
-            ("scope", &scopes.join(" ")),
-            ("state", state),
-            ("code_challenge_method", "S256"),
-            ("code_challenge", challenge),
-        ],
-    )
-    .expect("the accounts base URL was validated by the configuration")
-    .to_string()
-}
+pub use crate::signin::{authorization_url, pkce, random_state, scopes, BASE_SCOPES};
 
 /// What Spotify sends back to the redirect URI.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -588,6 +536,8 @@ pub use crate::owner::rfc3339;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use sha2::Digest;
 
     #[test]
     fn pkce_pair_matches_s256() {
