@@ -156,7 +156,9 @@ pub fn build(
         let keeper = tokens.clone();
         cache = cache.observing_generation(move |g| keeper.observe_generation(g));
     }
+    let console = console(config, stores, &spotify, &tokens, &clock);
     Arc::new(AppState {
+        console,
         cache,
         upstream: Upstream::new(spotify, tokens.clone(), clock),
         tokens,
@@ -173,6 +175,41 @@ pub fn build(
         profile: crate::lists::ProfileSettings::from_config(config),
         sources,
     })
+}
+
+/// The owner's console, when `OWNER_SPOTIFY_ID` is set and Spotify is a source.
+fn console(
+    config: &Config,
+    stores: &Stores,
+    spotify: &SpotifyClient,
+    tokens: &TokenKeeper,
+    clock: &SharedClock,
+) -> Option<Arc<crate::console::Console>> {
+    let owner_id = config.owner_spotify_id.clone()?;
+    if !config.source.uses_spotify() {
+        return None;
+    }
+    let report = crate::report::Inputs {
+        config: config.clone(),
+        credentials: stores.credentials.clone(),
+        state: stores.state.clone(),
+        shared: stores.shared,
+        privacy: privacy_switch(config, stores),
+        live: false,
+        clock: clock.clone(),
+    };
+    Some(Arc::new(crate::console::Console::new(
+        crate::console::ConsoleParts {
+            owner_id,
+            public_url: config.public_url.clone(),
+            accounts_base: config.accounts_base_url.clone(),
+            scopes: crate::signin::scopes(config),
+            spotify: spotify.clone(),
+            shared: stores.shared.then(|| stores.state.clone()),
+            tokens: tokens.clone(),
+            report,
+        },
+    )))
 }
 
 /// Where album art may come from: Spotify's image CDNs, Last.fm's (when it is a source), and the

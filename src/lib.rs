@@ -11,6 +11,7 @@ pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod cooldown;
 pub mod demo;
 pub mod error;

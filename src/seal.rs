@@ -35,6 +35,18 @@ impl Sealer {
         }
     }
 
+    /// A sealer under a key derived from `key_material` for one purpose (`info`): the console's
+    /// cookies, under its `console_key`.
+    pub fn derive(key_material: &[u8], salt: &[u8], info: &[u8]) -> Sealer {
+        let hk = Hkdf::<Sha256>::new(Some(salt), key_material);
+        let mut key = [0u8; 32];
+        hk.expand(info, &mut key)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        Sealer {
+            cipher: Aes256Gcm::new(&key.into()),
+        }
+    }
+
     /// Seals `plain`, bound to `context` (the item's key), as printable text.
     pub fn seal(&self, context: &str, plain: &str) -> String {
         let nonce_bytes: [u8; 12] = rand::random();

@@ -58,4 +58,3 @@ pub fn authorization_url(
     .expect("the accounts base URL was validated by the configuration")
     .to_string()
 }
-

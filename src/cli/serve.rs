@@ -12,6 +12,25 @@ use crate::store::{CredentialStore, Credentials};
 
 /// Serves until Ctrl-C. Returns a one-line error for the owner when it cannot start.
 pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!("{addr} is already in use: pick another with --addr 127.0.0.1:PORT")
+        } else {
+            format!("could not listen on {addr}: {e}")
+        }
+    })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("could not read the listening address: {e}"))?;
+    if config.public_url.is_none() {
+        // The console's callback: this server's own address (loopback when it listens on all).
+        let host = if local.ip().is_unspecified() {
+            std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, local.port()))
+        } else {
+            local
+        };
+        config.public_url = Some(format!("http://{host}"));
+    }
     let state = if demo {
         let base = crate::demo::start()
             .await
@@ -45,8 +64,16 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
         app::build(&config, &stores, spotify, Arc::new(SystemClock))
     } else {
         let stores = app::stores(&config).await;
-        // Spotify's sign-in is needed only when Spotify is the only source; Last.fm needs its key.
-        if config.source == SourceChoice::Spotify {
+        let console = config.owner_spotify_id.is_some() && config.source.uses_spotify();
+        if console {
+            // The console signs and seals with a key that must exist before any sign-in.
+            crate::console::ensure_console_key(stores.credentials.as_ref())
+                .await
+                .map_err(|e| format!("{e}: the owner's console needs its console_key there"))?;
+        }
+        // Spotify's sign-in is needed only when Spotify is the only source (and the console,
+        // which can sign in, is off); Last.fm needs its key.
+        if config.source == SourceChoice::Spotify && !console {
             check_credentials(stores.credentials.as_ref()).await?;
         }
         if config.source.uses_lastfm() {
@@ -56,16 +83,6 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
         app::build(&config, &stores, spotify, Arc::new(SystemClock))
     };
 
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            format!("{addr} is already in use: pick another with --addr 127.0.0.1:PORT")
-        } else {
-            format!("could not listen on {addr}: {e}")
-        }
-    })?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| format!("could not read the listening address: {e}"))?;
     if demo {
         say(&format!(
             "nowplaying demo (simulated {}, no account needed): open http://{local}/",
@@ -84,6 +101,11 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
         say(&format!(
             "nowplaying serving on http://{local}/ (API: http://{local}/api/spotify)"
         ));
+        if let (Some(_), Some(public)) = (&config.owner_spotify_id, &config.public_url) {
+            say(&format!(
+                "owner's console: {public}/owner (register {public}/owner/callback as a redirect URI of your Spotify app)"
+            ));
+        }
     }
     tracing::info!(addr = %local, demo, "serving");
     axum::serve(listener, crate::http::router(state))

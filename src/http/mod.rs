@@ -43,6 +43,8 @@ pub struct AppState {
     pub profile: ProfileSettings,
     /// Where answers come from (`SOURCE`): Spotify, Last.fm, or both.
     pub sources: Sources,
+    /// The owner's console at `/owner`, when `OWNER_SPOTIFY_ID` is set.
+    pub console: Option<Arc<crate::console::Console>>,
 }
 
 pub type SharedApp = Arc<AppState>;
@@ -53,7 +55,8 @@ pub const ART_MAX_BYTES: usize = 256 * 1024;
 /// The Router for both front doors.
 pub fn router(app: SharedApp) -> Router {
     use middleware::{method_not_allowed, preflight};
-    Router::new()
+    let console = app.console.clone();
+    let router = Router::new()
         .route(
             "/api/spotify",
             get(json::now_playing)
@@ -104,5 +107,10 @@ pub fn router(app: SharedApp) -> Router {
             app.clone(),
             middleware::headers,
         ))
-        .with_state(app)
+        .with_state(app);
+    // Without the console every /owner path falls through to the 404 above.
+    match console {
+        Some(console) => router.merge(crate::console::router(console)),
+        None => router,
+    }
 }

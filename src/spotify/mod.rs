@@ -219,6 +219,21 @@ impl SpotifyClient {
         Ok(saved.map(|s| map::saved(s, now_ms)).unwrap_or_default())
     }
 
+    /// `GET /v1/me`: the signed-in user's Spotify id (no scope needed), as the console checks who
+    /// signed in.
+    pub async fn me(&self, token: &Secret) -> Result<String, SpotifyError> {
+        #[derive(serde::Deserialize)]
+        struct Me {
+            #[serde(default)]
+            id: Option<String>,
+        }
+        let url = format!("{}/v1/me", self.api_base);
+        match self.get_object::<Me>(&url, token).await? {
+            Some(Me { id: Some(id) }) if !id.is_empty() => Ok(id),
+            _ => Err(SpotifyError::Upstream("GET /v1/me held no user id".into())),
+        }
+    }
+
     /// A GET parsed as a JSON object of Spotify's wire type; `Ok(None)` on `204`.
     async fn get_object<T: serde::de::DeserializeOwned>(
         &self,
