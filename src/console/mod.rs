@@ -649,7 +649,11 @@ impl Console {
         // A sign-in that was already used (its cookie replayed): a newer sign-in is stored.
         let stored = self.credentials.load().await.map_err(unavailable)?;
         let stored_at = stored.as_ref().and_then(authorized_at_secs);
-        if stored_at.is_some_and(|at| Timestamp::from_millis(pending.iat).as_secs() <= at) {
+        // (A stored moment ahead of this clock, from a machine whose clock runs fast, is not held
+        // against the owner: Spotify spends each code once anyway.)
+        if stored_at.is_some_and(|at| {
+            Timestamp::from_millis(pending.iat).as_secs() <= at && at <= now.as_secs()
+        }) {
             return Err(refused(
                 "This sign-in was already used: a sign-in at least as new is stored.",
             ));

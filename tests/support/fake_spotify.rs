@@ -33,6 +33,8 @@ use sha2::Digest;
 pub const CLIENT_ID: &str = "test-client-id";
 pub const CLIENT_SECRET: &str = "test-client-secret-do-not-log";
 pub const FIRST_REFRESH_TOKEN: &str = "refresh-token-0";
+/// The Spotify user id `GET /v1/me` answers unless told otherwise.
+pub const OWNER_ID: &str = "the-owner";
 
 /// One scripted answer of an endpoint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -166,6 +168,12 @@ pub struct Stats {
     /// Path and query of every image request (`/img/...`), in order.
     #[serde(default)]
     pub image_calls: Vec<String>,
+    /// `GET /v1/me` calls.
+    #[serde(default)]
+    pub me: u64,
+    /// `GET /authorize` requests (the consent page or its redirect).
+    #[serde(default)]
+    pub authorize_pages: u64,
 }
 
 struct Inner {
@@ -182,6 +190,10 @@ struct Inner {
     access: HashMap<String, Instant>,
     codes: HashMap<String, (String, Option<String>, String)>,
     deny_authorization: bool,
+    /// `/authorize` shows a consent page with an approve button instead of redirecting at once.
+    consent_page: bool,
+    /// The id `GET /v1/me` answers.
+    me_id: String,
     stats: Stats,
 }
 
@@ -215,12 +227,16 @@ impl FakeSpotify {
             access: HashMap::new(),
             codes: HashMap::new(),
             deny_authorization: false,
+            consent_page: false,
+            me_id: OWNER_ID.to_string(),
             stats: Stats::default(),
         }));
         let fake = FakeSpotify { base, inner };
         let app = Router::new()
             .route("/api/token", post(token))
             .route("/authorize", get(authorize))
+            .route("/authorize/approve", post(approve))
+            .route("/v1/me", get(me))
             .route("/v1/me/player/currently-playing", get(currently_playing))
             .route("/v1/me/player/recently-played", get(recently_played))
             .route("/v1/me/top/{kind}", get(top))
@@ -233,6 +249,8 @@ impl FakeSpotify {
             .route("/_admin/expire", post(admin_expire))
             .route("/_admin/refresh-token", post(admin_refresh_token))
             .route("/_admin/stats", get(admin_stats))
+            .route("/_admin/consent", post(admin_consent))
+            .route("/_admin/me", post(admin_me))
             .with_state(fake.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -272,6 +290,14 @@ impl FakeSpotify {
         let mut i = self.inner.lock().unwrap();
         i.refresh_token = t.map(str::to_string);
         i.retired.clear();
+    }
+    /// `/authorize` shows a consent page with an "Agree" button (as Spotify's does).
+    pub fn consent_page(&self, on: bool) {
+        self.inner.lock().unwrap().consent_page = on;
+    }
+    /// The user id `GET /v1/me` answers from now on.
+    pub fn set_me(&self, id: &str) {
+        self.inner.lock().unwrap().me_id = id.to_string();
     }
     pub fn deny_authorization(&self, deny: bool) {
         self.inner.lock().unwrap().deny_authorization = deny;
@@ -412,8 +438,79 @@ struct AuthorizeQuery {
     response_type: String,
 }
 
-/// The consent page, approving (or denying) at once: redirects to `redirect_uri`.
-async fn authorize(State(f): State<FakeSpotify>, Query(q): Query<AuthorizeQuery>) -> Response {
+/// The consent page: approving (or denying) at once, redirecting to `redirect_uri`; or, with
+/// [`FakeSpotify::consent_page`], a page whose "Agree" button does that.
+async fn authorize(
+    State(f): State<FakeSpotify>,
+    uri: axum::http::Uri,
+    Query(q): Query<AuthorizeQuery>,
+) -> Response {
+    let consent = {
+        let mut i = f.inner.lock().unwrap();
+        i.stats.authorize_pages += 1;
+        i.consent_page
+    };
+    if consent && q.client_id == CLIENT_ID {
+        let query = uri.query().unwrap_or_default();
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('"', "&quot;")
+                .replace('<', "&lt;")
+        };
+        return axum::response::Html(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Fake Spotify: consent</title></head>\
+<body><h1>Fake Spotify</h1><p>nowplaying wants to read what you play ({}).</p>\
+<form method=\"post\" action=\"/authorize/approve\"><input type=\"hidden\" name=\"query\" value=\"{}\">\
+<button type=\"submit\" data-testid=\"approve\">Agree</button></form></body></html>",
+            esc(q.scope.as_deref().unwrap_or_default()),
+            esc(query)
+        ))
+        .into_response();
+    }
+    authorize_now(f, q)
+}
+
+/// The consent page's "Agree": the redirect `/authorize` gives without the page.
+async fn approve(
+    State(f): State<FakeSpotify>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let query = form.get("query").cloned().unwrap_or_default();
+    match serde_urlencoded_query(&query) {
+        Some(q) => authorize_now(f, q),
+        None => (StatusCode::BAD_REQUEST, "bad consent form").into_response(),
+    }
+}
+
+fn serde_urlencoded_query(query: &str) -> Option<AuthorizeQuery> {
+    let uri: axum::http::Uri = format!("/authorize?{query}").parse().ok()?;
+    Query::<AuthorizeQuery>::try_from_uri(&uri)
+        .ok()
+        .map(|Query(q)| q)
+}
+
+/// `GET /v1/me`: the configured user id.
+async fn me(State(f): State<FakeSpotify>, headers: HeaderMap) -> Response {
+    if !f.check_bearer(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let mut i = f.inner.lock().unwrap();
+    i.stats.me += 1;
+    Json(json!({"id": i.me_id.clone(), "display_name": "Fake User", "type": "user"}))
+        .into_response()
+}
+
+async fn admin_consent(State(f): State<FakeSpotify>, Json(on): Json<bool>) -> StatusCode {
+    f.consent_page(on);
+    StatusCode::NO_CONTENT
+}
+
+async fn admin_me(State(f): State<FakeSpotify>, Json(id): Json<String>) -> StatusCode {
+    f.set_me(&id);
+    StatusCode::NO_CONTENT
+}
+
+fn authorize_now(f: FakeSpotify, q: AuthorizeQuery) -> Response {
     if q.client_id != CLIENT_ID || q.response_type != "code" {
         return (StatusCode::BAD_REQUEST, "INVALID_CLIENT: Invalid client").into_response();
     }
