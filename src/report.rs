@@ -17,7 +17,7 @@ use crate::keys::ANSWER_KEY;
 use crate::lastfm::{LastFmClient, LastFmError, OwnerAction};
 use crate::owner::PrivacySwitch;
 use crate::spotify::{SpotifyClient, SpotifyError};
-use crate::store::{CredentialStore, Credentials, SharedState};
+use crate::store::{CredentialStore, Credentials, Table};
 use crate::tokens::{TokenKeeper, WARN_DAYS};
 
 /// What to do about a lapsed Premium (Spotify's `403` naming Premium).
@@ -82,10 +82,10 @@ pub struct Report {
 pub struct Inputs {
     pub config: Config,
     pub credentials: Arc<dyn CredentialStore>,
-    /// The raw shared state (no fallback).
-    pub state: Arc<dyn SharedState>,
-    /// Whether `state` is shared between processes (DynamoDB).
-    pub shared: bool,
+    /// The state the token keeper leases in: the shared table, or this process's memory.
+    pub table: Table,
+    /// The table shared by every process, when there is one.
+    pub shared: Option<Table>,
     pub privacy: PrivacySwitch,
     /// Check live with Spotify (a refresh and one currently-playing call), as `nowplaying status`
     /// does; the console reads the stores only.
@@ -220,7 +220,7 @@ pub async fn build(inputs: &Inputs) -> Report {
         }
     );
     cached_answer(inputs, answer, now, &mut report);
-    if inputs.shared {
+    if inputs.shared.is_some() {
         cooldown(inputs, now, &mut report).await;
     }
     if complete && inputs.live {
@@ -240,8 +240,8 @@ pub async fn build(inputs: &Inputs) -> Report {
 fn configuration(config: &Config, stores: &Inputs, report: &mut Report) {
     report.title("Configuration");
     item!(report, "credentials", "{}", stores.credentials.describe());
-    if stores.shared {
-        item!(report, "shared state", "{}", stores.state.describe());
+    if let Some(table) = &stores.shared {
+        item!(report, "shared state", "{}", table.describe());
     } else {
         item!(
             report,
@@ -405,8 +405,8 @@ async fn reachability(
         }
     };
     let mut answer = None;
-    if stores.shared {
-        match stored_answer(stores.state.as_ref(), ANSWER_KEY).await {
+    if let Some(table) = &stores.shared {
+        match stored_answer(table.as_ref(), ANSWER_KEY).await {
             Ok(a) => {
                 item!(report, "shared state", "reachable");
                 answer = Some(a);
@@ -415,7 +415,7 @@ async fn reachability(
                 item!(report, "shared state", "PROBLEM: {e}");
                 report
                     .problems
-                    .push(format!("the {} is unreachable", stores.state.describe()));
+                    .push(format!("the {} is unreachable", table.describe()));
             }
         }
     }
@@ -605,7 +605,7 @@ fn cached_answer(
             }
         }
         Some(None) => top!(report, "Cached answer", "none"),
-        None if stores.shared => {}
+        None if stores.shared.is_some() => {}
         None => top!(
             report,
             "Cached answer",
@@ -616,7 +616,10 @@ fn cached_answer(
 
 /// A shared cooldown still running: why no process asks Spotify, and until when.
 async fn cooldown(stores: &Inputs, now: Timestamp, report: &mut Report) {
-    let Some((c, until)) = Cooldown::read(stores.state.as_ref()).await else {
+    let Some(table) = &stores.shared else {
+        return;
+    };
+    let Some((c, until)) = Cooldown::read(table.as_ref()).await else {
         return;
     };
     if until <= now {
@@ -670,7 +673,7 @@ async fn spotify_check(stores: &Inputs, now: Timestamp, report: &mut Report) {
     let tokens = TokenKeeper::new(
         spotify.clone(),
         stores.credentials.clone(),
-        stores.state.clone(),
+        stores.table.clone(),
         stores.clock.clone(),
         format!(
             "{}-status-{}-{:016x}",

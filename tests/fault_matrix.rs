@@ -186,7 +186,7 @@ impl Run {
         let clock = self.clock.clone();
         let replaced = nowplaying::owner::replace_authorization(
             self.app.stores.credentials.as_ref(),
-            Some(self.app.stores.state.as_ref()),
+            Some(self.app.stores.table().as_ref()),
             &c,
             move || clock.now(),
         )
@@ -953,7 +953,7 @@ async fn status_on_a_laptop_with_a_wrong_clock_never_shares_a_refresh() {
         let status = nowplaying::tokens::TokenKeeper::new(
             nowplaying::spotify::SpotifyClient::new(&run.app.fake.base, &run.app.fake.base),
             run.app.stores.credentials.clone(),
-            run.app.stores.state.clone(),
+            run.app.stores.table().clone(),
             std::sync::Arc::new(laptop),
             format!("{}-status-test", nowplaying::store::OWNER_HOLDER),
         )
@@ -1071,7 +1071,7 @@ async fn a_late_secret_write_after_disconnect(op: &'static str) {
     let clock = run.clock.clone();
     nowplaying::owner::replace_authorization(
         run.app.stores.credentials.as_ref(),
-        Some(run.app.stores.state.as_ref()),
+        Some(run.app.stores.table().as_ref()),
         &c,
         move || clock.now(),
     )

@@ -136,7 +136,7 @@ async fn hide_and_show_take_effect_within_one_cache_window() {
     playing(&app, "Song");
     assert_eq!(app.now().await["name"], "Song");
     let ttl = app.app.cache.settings().ttl_ms;
-    let switch = PrivacySwitch::Shared(app.stores.state.clone());
+    let switch = PrivacySwitch::Shared(app.stores.table().state());
 
     switch.set(true, Timestamp::from_millis(T0)).await.unwrap();
     // The process still holds this window's answer (documented: within one window, not at once).
@@ -187,7 +187,7 @@ async fn an_answer_fetched_while_hide_ran_is_not_published() {
         app.fake.stats().currently_playing == 2
     })
     .await;
-    PrivacySwitch::Shared(app.stores.state.clone())
+    PrivacySwitch::Shared(app.stores.table().state())
         .set(true, Timestamp::from_millis(T0))
         .await
         .unwrap();
@@ -214,7 +214,7 @@ async fn disconnect_takes_effect_within_one_cache_window() {
     credentials.refresh_token = None;
     replace_authorization(
         app.stores.credentials.as_ref(),
-        Some(app.stores.state.as_ref()),
+        Some(app.stores.table().as_ref()),
         &credentials,
         || Timestamp::from_millis(T0),
     )

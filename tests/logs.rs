@@ -86,7 +86,7 @@ async fn owner_alert_lines_carry_the_fields_the_metric_filter_matches() {
         });
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let state: Arc<dyn nowplaying::store::SharedState> =
+    let state: Arc<nowplaying::store::memory::MemoryState> =
         Arc::new(nowplaying::store::memory::MemoryState::new());
     let fake = support::fake_spotify::FakeSpotify::start().await;
     let app = TestApp::start_with(fake, &[("PROFILE_ENDPOINTS", "top")], state.clone()).await;

@@ -114,11 +114,11 @@ impl Console {
         let dir = tempfile::tempdir().unwrap();
         let creds = dir.path().join("credentials.json");
         std::fs::write(&creds, doc.to_string()).unwrap();
-        let stores = Stores {
-            credentials: Arc::new(FileCredentials::new(&creds)),
-            state: Arc::new(MemoryState::new()),
-            shared: false,
-        };
+        let stores = Stores::local(
+            Arc::new(FileCredentials::new(&creds)),
+            Arc::new(MemoryState::new()),
+            &creds,
+        );
         let mut c = Console::on(FakeSpotify::start().await, &stores, &creds, extra).await;
         c._dir = Some(dir);
         c

@@ -575,7 +575,7 @@ async fn reauthorize(edge: &Edge, token: &str) {
     let clock = edge.clock.clone();
     let replaced = nowplaying::owner::replace_authorization(
         edge.app.stores.credentials.as_ref(),
-        Some(edge.app.stores.state.as_ref()),
+        Some(edge.app.stores.table().as_ref()),
         &c,
         move || clock.now(),
     )
@@ -607,7 +607,7 @@ async fn a_late_lease_holder_cannot_undo_a_disconnect() {
     let page = refresh_in_flight(&edge).await;
 
     // The lease changes hands, and the disconnect's writes land.
-    let state = edge.app.stores.state.clone();
+    let state = edge.app.stores.table().clone();
     let now = edge.clock.now();
     state
         .put(
@@ -676,7 +676,7 @@ async fn a_disconnect_during_a_refresh_waits_for_it_and_sticks() {
     let started = Instant::now();
     let replaced = nowplaying::owner::replace_authorization(
         edge.app.stores.credentials.as_ref(),
-        Some(edge.app.stores.state.as_ref()),
+        Some(edge.app.stores.table().as_ref()),
         &disconnected(),
         move || laptop,
     )

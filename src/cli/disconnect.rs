@@ -11,7 +11,8 @@ use super::authorize::SPOTIFY_APPS_URL;
 pub async fn run(config: Config) -> Result<(), String> {
     let stores = app::stores(&config).await;
     let store = stores.credentials.describe();
-    let state = stores.shared.then_some(stores.state.as_ref());
+    let table = stores.shared_table();
+    let state = table.map(|t| t.as_ref());
     let done = crate::owner::disconnect(stores.credentials.as_ref(), state, crate::cli::now)
         .await
         .map_err(|e| {
@@ -26,7 +27,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     } else {
         println!("No refresh token was stored in the {store}; nothing to remove there.");
     }
-    if stores.shared {
+    if let Some(table) = table {
         let cleared = match done.replaced {
             Some(r) if !r.cleared_shared => Err(r.shared_error.unwrap_or_default()),
             Some(_) => Ok(()),
@@ -36,13 +37,13 @@ pub async fn run(config: Config) -> Result<(), String> {
         match cleared {
             Ok(()) => println!(
                 "Deleted the cached access token and every cached answer from the {}: /api/spotify answers null; running processes take effect within {} s (one cache window).",
-                stores.state.describe(),
+                table.describe(),
                 config.cache_ttl.as_secs()
             ),
             Err(e) => {
                 return Err(format!(
                     "removed the refresh token, but could not clear the {} ({e}): run `nowplaying disconnect` again",
-                    stores.state.describe()
+                    table.describe()
                 ))
             }
         }

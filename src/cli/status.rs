@@ -15,10 +15,10 @@ use crate::report::{self, Inputs};
 pub async fn run(config: Config) -> Result<(), String> {
     let stores = app::stores(&config).await;
     let inputs = Inputs {
-        privacy: app::privacy_switch(&config, &stores),
+        privacy: stores.deployment.privacy_switch(),
         credentials: stores.credentials.clone(),
-        state: stores.state.clone(),
-        shared: stores.shared,
+        table: stores.table().clone(),
+        shared: stores.shared_table().cloned(),
         live: true,
         clock: Arc::new(SystemClock),
         config,

@@ -553,17 +553,16 @@ impl EmulatorApp {
         let sm_faults = RequestFaults::start(&endpoint).await;
         let ddb_proxy = FaultProxy::start(&ddb_faults.url).await;
         let sm_proxy = FaultProxy::start(&sm_faults.url).await;
-        let stores = nowplaying::app::Stores {
-            credentials: Arc::new(nowplaying::store::secrets::SecretsCredentials::new(
+        let stores = nowplaying::app::Stores::shared(
+            Arc::new(nowplaying::store::secrets::SecretsCredentials::new(
                 secrets(&sdk, Some(&sm_proxy.url)),
                 secret_id.clone(),
             )),
-            state: Arc::new(nowplaying::store::dynamo::DynamoState::new(
+            nowplaying::store::dynamo::DynamoState::new(
                 dynamo(&sdk, Some(&ddb_proxy.url)),
                 table.clone(),
-            )),
-            shared: true,
-        };
+            ),
+        );
         let fake = super::FakeSpotify::start().await;
         let dir = tempfile::tempdir().unwrap();
         let mut vars = vec![
@@ -607,17 +606,16 @@ impl EmulatorApp {
         let endpoint = super::aws_endpoint();
         let ddb_faults = RequestFaults::start(&endpoint).await;
         let sm_faults = RequestFaults::start(&endpoint).await;
-        let stores = nowplaying::app::Stores {
-            credentials: Arc::new(nowplaying::store::secrets::SecretsCredentials::new(
+        let stores = nowplaying::app::Stores::shared(
+            Arc::new(nowplaying::store::secrets::SecretsCredentials::new(
                 secrets(&sdk, Some(&sm_faults.url)),
                 self.secret_id.clone(),
             )),
-            state: Arc::new(nowplaying::store::dynamo::DynamoState::new(
+            nowplaying::store::dynamo::DynamoState::new(
                 dynamo(&sdk, Some(&ddb_faults.url)),
                 self.table.clone(),
-            )),
-            shared: true,
-        };
+            ),
+        );
         let vars = [
             ("TOKEN_SECRET_ID", self.secret_id.as_str()),
             ("CACHE_TABLE", self.table.as_str()),

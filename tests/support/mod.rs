@@ -16,7 +16,7 @@ use nowplaying::http::SharedApp;
 use nowplaying::spotify::SpotifyClient;
 use nowplaying::store::file::FileCredentials;
 use nowplaying::store::memory::MemoryState;
-use nowplaying::store::{CredentialStore, Credentials, SharedState};
+use nowplaying::store::{CredentialStore, Credentials};
 
 #[allow(unused_imports)]
 pub use fake_spotify::{bodies, FakeSpotify, Scripted, TokenBehavior};
@@ -109,7 +109,7 @@ impl TestApp {
     pub async fn start_with(
         fake: FakeSpotify,
         extra: &[(&str, &str)],
-        state: Arc<dyn SharedState>,
+        state: Arc<MemoryState>,
     ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let creds_path = dir.path().join("credentials.json");
@@ -119,11 +119,7 @@ impl TestApp {
             .await
             .unwrap();
         let config = config(&fake, &creds_path, extra);
-        let stores = Stores {
-            credentials: Arc::new(store),
-            state,
-            shared: false,
-        };
+        let stores = Stores::local(Arc::new(store), state, &creds_path);
         let clock = ManualClock::new(T0);
         let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
         let app = nowplaying::app::build(&config, &stores, spotify, Arc::new(clock.clone()));
