@@ -241,3 +241,53 @@ async fn serve_answers_at_its_deadline_and_the_refresh_goes_on() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn the_console_names_its_callback_after_the_request_context_not_the_host_header() {
+    let app = TestApp::start(&[("OWNER_SPOTIFY_ID", "the-owner")]).await;
+    let mut doc = app.stored_credentials();
+    doc["console_key"] = json!("console-key-for-tests-0123456789abcdef");
+    std::fs::write(&app.creds_path, doc.to_string()).unwrap();
+    let fixture = "apigw-http-v2.json";
+    let resp = invoke(
+        &app,
+        event(fixture, "GET", "/owner/signin", &[("host", "evil.example")]),
+    )
+    .await;
+    assert_eq!(resp["statusCode"], 303, "{resp}");
+    let location = resp["headers"]["location"].as_str().unwrap();
+    let q: std::collections::HashMap<String, String> = url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(
+        q["redirect_uri"],
+        "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/owner/callback"
+    );
+    let cookies = resp["multiValueHeaders"]["set-cookie"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .or_else(|| {
+            resp["cookies"]
+                .as_array()
+                .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        })
+        .or_else(|| {
+            resp["headers"]["set-cookie"]
+                .as_str()
+                .map(|s| vec![s.to_string()])
+        })
+        .unwrap_or_else(|| panic!("no cookie: {resp}"));
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("np_owner_signin=") && c.contains("; Secure")),
+        "{cookies:?}"
+    );
+    assert_eq!(resp["headers"]["cache-control"], "no-store");
+}
