@@ -66,14 +66,35 @@ LIB_PIDS+=($!)
 export NOWPLAYING_URL_EPISODE="http://127.0.0.1:$port_episode"
 wait_http "$NOWPLAYING_URL_EPISODE/api/spotify" 30
 
+# The owner's console: its own fake Spotify with a consent page, no credentials at all (first
+# setup happens in the browser; serve creates the console_key), a 2-second cache window.
+start_fake_spotify "$work/fake-console.log"
+console_fake=$FAKE_URL
+fake_admin consent 'true'
+fake_admin current "{\"body\": {\"is_playing\": true, \"progress_ms\": 1000, \"currently_playing_type\": \"track\",
+  \"item\": {\"type\": \"track\", \"id\": \"t2\", \"name\": \"Console Song\", \"duration_ms\": 200000,
+    \"external_urls\": {\"spotify\": \"https://open.spotify.com/track/t2\"},
+    \"artists\": [{\"name\": \"The Owners\"}], \"album\": {\"name\": \"Signed In\", \"images\": []}}}}"
+FAKE_URL=$main_fake
+port_console=$(free_port)
+env -u CACHE_TABLE -u TOKEN_SECRET_ID -u PUBLIC_URL -u PROFILE_ENDPOINTS \
+  NOWPLAYING_CREDENTIALS="$work/credentials-console.json" OWNER_SPOTIFY_ID=the-owner CACHE_TTL_SECONDS=2 \
+  SPOTIFY_API_BASE_URL="$console_fake" SPOTIFY_ACCOUNTS_BASE_URL="$console_fake" \
+  target/debug/nowplaying serve --addr "127.0.0.1:$port_console" >"$work/serve-console.log" 2>&1 &
+LIB_PIDS+=($!)
+export NOWPLAYING_CONSOLE_URL="http://127.0.0.1:$port_console" CONSOLE_FAKE_URL="$console_fake"
+export CONSOLE_CREDENTIALS="$work/credentials-console.json"
+wait_http "$NOWPLAYING_CONSOLE_URL/api/spotify" 30
+
 if ! bash tests/browser/run.sh; then
   echo "--- serve log"; tail -50 "$work/serve.log"
   echo "--- serve log (lists on)"; tail -20 "$work/serve-on.log"
   echo "--- serve log (lists off)"; tail -20 "$work/serve-off.log"
   echo "--- serve log (episode)"; tail -20 "$work/serve-episode.log"
+  echo "--- serve log (console)"; tail -30 "$work/serve-console.log"
   exit 1
 fi
-if grep -q 'test-client-secret-do-not-log\|refresh-token-\|access-[0-9]' "$work/serve.log" "$work/serve-off.log" "$work/serve-episode.log"; then
+if grep -q 'test-client-secret-do-not-log\|refresh-token-\|access-[0-9]' "$work/serve.log" "$work/serve-off.log" "$work/serve-episode.log" "$work/serve-console.log"; then
   echo "a secret reached the server's log" >&2
   exit 1
 fi

@@ -155,7 +155,7 @@ async fn security_headers(State(c): State<Arc<Console>>, mut resp: Response) -> 
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     resp
 }

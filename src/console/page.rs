@@ -46,7 +46,7 @@ pub fn document(title: &str, body: &str, refresh_to: Option<&str>) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<meta name=\"referrer\" content=\"no-referrer\">{refresh}\
+<meta name=\"referrer\" content=\"same-origin\">{refresh}\
 <title>{} · nowplaying</title><link rel=\"stylesheet\" href=\"/owner/console.css\"></head>\
 <body><main>{body}</main></body></html>",
         esc(title)

@@ -25,6 +25,10 @@ ALERT_RESOURCES = {"AlertTopic", "AlertSubscription", "OwnerMustActFilter", "Own
 ALERT_OUTPUTS = {"AlertTopicArn"}
 CDN_RESOURCES = {"CdnCachePolicy", "CdnDistribution"}
 CDN_OUTPUTS = {"CdnUrl", "CdnBaseUrl"}
+CONSOLE_OUTPUTS = {"OwnerCallbackUrl", "OwnerConsoleUrl"}
+# The owner's console: GET and POST for /owner and below, always routed (the function answers 404
+# there without OwnerSpotifyId).
+CONSOLE_ROUTES = {("GET", "/owner"), ("GET", "/owner/{proxy+}"), ("POST", "/owner/{proxy+}")}
 FILTER_PATTERN = '{ $.fields.alert = "owner_must_act" }'
 SCOPES = {"top": "user-top-read", "saved": "user-library-read"}
 
@@ -193,6 +197,7 @@ def check_combination(template, params):
     outputs = ev.present("Outputs")
     alerts = params["AlertEmail"] != ""
     cdn = params["EnableCdn"] == "true"
+    console = params["OwnerSpotifyId"] != ""
     label = ", ".join(f"{k}={v!r}" for k, v in params.items())
 
     for group, wanted, names in [
@@ -202,7 +207,8 @@ def check_combination(template, params):
         for name in names:
             check((name in resources) == wanted,
                   f"[{label}] {name} {'missing' if wanted else 'present'} ({group})")
-    for group, wanted, names in [("alert outputs", alerts, ALERT_OUTPUTS), ("CDN outputs", cdn, CDN_OUTPUTS)]:
+    for group, wanted, names in [("alert outputs", alerts, ALERT_OUTPUTS), ("CDN outputs", cdn, CDN_OUTPUTS),
+                                 ("console outputs", console, CONSOLE_OUTPUTS)]:
         for name in names:
             check((name in outputs) == wanted,
                   f"[{label}] output {name} {'missing' if wanted else 'present'} ({group})")
@@ -227,6 +233,23 @@ def check_combination(template, params):
                        ("SAVED_TTL_SECONDS", "SavedTtlSeconds")]:
         check(str(env.get(var)) == ev.params[param], f"[{label}] {var}={env.get(var)!r}, not {param}")
 
+    if console:
+        check(env.get("OWNER_SPOTIFY_ID") == params["OwnerSpotifyId"],
+              f"[{label}] OWNER_SPOTIFY_ID={env.get('OWNER_SPOTIFY_ID')!r}")
+        url = outputs["OwnerCallbackUrl"]["Value"]["Fn::Sub"]
+        check(url.startswith("https://${HttpApi}.execute-api.") and url.endswith("/owner/callback"),
+              f"[{label}] OwnerCallbackUrl {url}")
+    else:
+        check("OWNER_SPOTIFY_ID" not in env, f"[{label}] OWNER_SPOTIFY_ID set while empty")
+    check("PUBLIC_URL" not in env, f"[{label}] PUBLIC_URL in the function's environment (circular with the API)")
+    routes = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in fn["Events"].values()}
+    check(CONSOLE_ROUTES <= routes, f"[{label}] console routes missing: {sorted(CONSOLE_ROUTES - routes)}")
+    secret = resources["TokenSecret"]["Properties"]
+    gen = secret.get("GenerateSecretString", {})
+    check(gen.get("GenerateStringKey") == "console_key" and "SecretString" not in secret
+          and int(gen.get("PasswordLength", 0)) >= 32,
+          f"[{label}] the secret is not created with a random console_key: {secret}")
+
     command = outputs["AuthorizeCommand"]["Value"]
     command = command["Fn::Sub"] if isinstance(command, dict) else command
     check(command.endswith("nowplaying authorize"), f"[{label}] AuthorizeCommand: {command}")
@@ -250,6 +273,10 @@ def check_combination(template, params):
         sub = resources["AlertSubscription"]["Properties"]
         check(sub["Protocol"] == "email" and sub["Endpoint"] == params["AlertEmail"],
               f"[{label}] subscription {sub}")
+        text = alarm["AlarmDescription"]
+        text = text["Fn::Sub"] if isinstance(text, dict) else text
+        check(("/owner " in text) == console, f"[{label}] the alarm's e-mail and the console URL: {text}")
+        check(len(text) <= 1024, f"[{label}] AlarmDescription longer than 1024 characters")
 
     if cdn:
         key = resources["CdnCachePolicy"]["Properties"]["CachePolicyConfig"]
@@ -290,11 +317,12 @@ def check_static(template):
 
 
 def combinations():
-    for alert, cdn, profile, origins in itertools.product(
+    for alert, cdn, profile, origins, owner in itertools.product(
         ["", "owner@example.com"], ["false", "true"], ["", "top", "saved", "top,saved"],
-        ["*", "https://me.example,https://www.me.example"],
+        ["*", "https://me.example,https://www.me.example"], ["", "the.owner-1"],
     ):
-        yield {"AlertEmail": alert, "EnableCdn": cdn, "ProfileEndpoints": profile, "AllowedOrigins": origins}
+        yield {"AlertEmail": alert, "EnableCdn": cdn, "ProfileEndpoints": profile, "AllowedOrigins": origins,
+               "OwnerSpotifyId": owner}
 
 
 def run(template):
@@ -316,6 +344,11 @@ def self_test(template):
             "FilterPattern", '{ $.alert = "owner_must_act" }'),
         "an extra IAM action": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"]["Policies"][0][
             "Statement"][0]["Action"].append("dynamodb:UpdateItem"),
+        "OwnerCallbackUrl without its condition": lambda t: t["Outputs"]["OwnerCallbackUrl"].pop("Condition"),
+        "no console routes": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"]["Events"].pop(
+            "PostOwnerPaths"),
+        "secret without console_key": lambda t: t["Resources"]["TokenSecret"]["Properties"].pop(
+            "GenerateSecretString"),
         "AuthorizeCommand ignores ProfileEndpoints": lambda t: t["Outputs"]["AuthorizeCommand"].__setitem__(
             "Value", t["Outputs"]["AuthorizeCommand"]["Value"]["Fn::If"][2]),
     }
