@@ -291,3 +291,29 @@ async fn the_console_names_its_callback_after_the_request_context_not_the_host_h
     );
     assert_eq!(resp["headers"]["cache-control"], "no-store");
 }
+
+#[tokio::test]
+async fn the_console_through_the_cdn_sends_the_browser_to_its_own_address() {
+    let app = TestApp::start(&[("OWNER_SPOTIFY_ID", "the-owner")]).await;
+    let mut doc = app.stored_credentials();
+    doc["console_key"] = json!("console-key-for-tests-0123456789abcdef");
+    std::fs::write(&app.creds_path, doc.to_string()).unwrap();
+    let resp = invoke(
+        &app,
+        event(
+            "apigw-http-v2.json",
+            "GET",
+            "/owner",
+            &[
+                ("x-amz-cf-id", "abc"),
+                ("via", "2.0 x.cloudfront.net (CloudFront)"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(resp["statusCode"], 303, "{resp}");
+    assert_eq!(
+        resp["headers"]["location"],
+        "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/owner"
+    );
+}

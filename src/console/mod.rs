@@ -435,8 +435,18 @@ async fn css() -> Response {
         .into_response()
 }
 
+/// Through the CDN (which forwards no cookies), on Lambda: the console's own address instead, where
+/// its callback and cookies are.
+fn via_cdn(c: &Console, parts: &Parts, base: &Base) -> Option<Response> {
+    (c.public_url.is_none() && parts.headers.contains_key("x-amz-cf-id"))
+        .then(|| see_other(&format!("{}{}", base.url, parts.uri.path())))
+}
+
 async fn home(State(c): State<Arc<Console>>, parts: Parts) -> Result<Response, Refusal> {
     let base = c.base(&parts)?;
+    if let Some(r) = via_cdn(&c, &parts, &base) {
+        return Ok(r);
+    }
     let q: HomeQuery = Query::try_from_uri(&parts.uri)
         .map(|Query(q)| q)
         .unwrap_or(HomeQuery { done: None });
@@ -467,6 +477,9 @@ async fn home(State(c): State<Arc<Console>>, parts: Parts) -> Result<Response, R
 /// Starts a sign-in with the stored app (the "Sign in" and "Renew" links).
 async fn signin_get(State(c): State<Arc<Console>>, parts: Parts) -> Result<Response, Refusal> {
     let base = c.base(&parts)?;
+    if let Some(r) = via_cdn(&c, &parts, &base) {
+        return Ok(r);
+    }
     c.keys().await?;
     let stored = c.credentials.load().await.map_err(unavailable)?;
     let Some(app) = stored

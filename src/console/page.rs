@@ -10,7 +10,7 @@ pub const CSS: &str = r#":root{color-scheme:light dark;--fg:#111827;--muted:#6b7
 main{max-width:44rem;margin:0 auto;padding:1.5rem 1rem 3rem}h1{font-size:1.4rem;margin:.2rem 0 1rem}h2{font-size:1.05rem;margin:1.4rem 0 .5rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:1rem 1.1rem;margin:.8rem 0}
 .deadline{font-size:1.15rem}.deadline strong{font-size:1.6rem}.muted{color:var(--muted)}.small{font-size:.85rem}
-.ok{color:var(--ok)}.warning{color:var(--warn)}.problem{color:var(--bad)}
+.ok{color:var(--ok)}dd.ok{color:inherit}.warning{color:var(--warn)}.problem{color:var(--bad)}
 .notice{border-left:4px solid var(--accent)}.refused{border-left:4px solid var(--bad)}
 dl{display:grid;grid-template-columns:minmax(8rem,max-content) 1fr;gap:.25rem 1rem;margin:0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem}.actions form{margin:0}
