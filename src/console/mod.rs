@@ -11,9 +11,11 @@
 //! - a session is an HMAC-signed cookie naming the sign-in's `authorized_at`: a new sign-in or a
 //!   disconnect ends every session; every POST checks the session, `Origin` and a CSRF token.
 
+mod actions;
 mod cookies;
 pub mod keys;
 mod page;
+mod sign_in;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
@@ -30,11 +32,11 @@ use crate::clock::{SharedClock, Timestamp};
 use crate::owner::PrivacySwitch;
 use crate::report::{self, Report};
 use crate::secret::Secret;
-use crate::spotify::{SpotifyClient, SpotifyError};
+use crate::spotify::SpotifyClient;
 use crate::store::{CredentialStore, Credentials, SharedState, StoreError};
 use crate::tokens::TokenKeeper;
 
-use keys::{App, Keys, Pending, SessionClaims, CONSOLE_KEY_FIELD};
+use keys::{Keys, SessionClaims, CONSOLE_KEY_FIELD};
 
 /// How long a sign-in in progress lasts.
 pub const SIGN_IN_TTL: Duration = Duration::from_secs(10 * 60);
@@ -121,13 +123,16 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/owner", get(home))
         .route("/owner/", get(home))
         .route("/owner/console.css", get(css))
-        .route("/owner/signin", get(signin_get).post(signin_post))
-        .route("/owner/callback", get(callback))
-        .route("/owner/hide", axum::routing::post(hide))
-        .route("/owner/show", axum::routing::post(show))
-        .route("/owner/disconnect", axum::routing::post(disconnect))
-        .route("/owner/signout", axum::routing::post(signout))
-        .route("/owner/status.json", get(status_json))
+        .route(
+            "/owner/signin",
+            get(sign_in::signin_get).post(sign_in::signin_post),
+        )
+        .route("/owner/callback", get(sign_in::callback))
+        .route("/owner/hide", post(actions::hide))
+        .route("/owner/show", post(actions::show))
+        .route("/owner/disconnect", post(actions::disconnect))
+        .route("/owner/signout", post(actions::signout))
+        .route("/owner/status.json", get(actions::status_json))
         .layer(DefaultBodyLimit::max(8 * 1024))
         .layer(axum::middleware::map_response_with_state(
             console.clone(),
@@ -472,433 +477,4 @@ async fn home(State(c): State<Arc<Console>>, parts: Parts) -> Result<Response, R
             notice,
         }),
     ))
-}
-
-/// Starts a sign-in with the stored app (the "Sign in" and "Renew" links).
-async fn signin_get(State(c): State<Arc<Console>>, parts: Parts) -> Result<Response, Refusal> {
-    let base = c.base(&parts)?;
-    if let Some(r) = via_cdn(&c, &parts, &base) {
-        return Ok(r);
-    }
-    c.keys().await?;
-    let stored = c.credentials.load().await.map_err(unavailable)?;
-    let Some(app) = stored
-        .filter(|s| !s.client_id.is_empty() && !s.client_secret.is_empty())
-        .map(|s| App {
-            client_id: s.client_id,
-            client_secret: s.client_secret,
-        })
-    else {
-        return Err(refuse(
-            StatusCode::CONFLICT,
-            "No Spotify app yet",
-            "No client id and secret are stored yet: enter them in the console's first-setup form.",
-        ));
-    };
-    c.start(&base, app, false).await
-}
-
-/// The first-setup form (or "use another app"): the app's credentials travel sealed in the
-/// sign-in cookie and are stored only after the owner's sign-in with them.
-async fn signin_post(
-    State(c): State<Arc<Console>>,
-    parts: Parts,
-    body: String,
-) -> Result<Response, Refusal> {
-    let base = c.base(&parts)?;
-    check_origin(&parts, &base)?;
-    let f = form(&body);
-    let client_id = f.get("client_id").map(|s| s.trim()).unwrap_or("");
-    let client_secret = f.get("client_secret").map(|s| s.trim()).unwrap_or("");
-    let plausible = |s: &str, max: usize| {
-        !s.is_empty()
-            && s.len() <= max
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    if !plausible(client_id, 128) || !plausible(client_secret, 256) {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "Check the form",
-            "The client id and the client secret are both needed, as the Spotify developer dashboard shows them (letters and digits). Nothing was stored.",
-        ));
-    }
-    c.keys().await?;
-    let app = App {
-        client_id: client_id.to_string(),
-        client_secret: Secret::new(client_secret),
-    };
-    c.start(&base, app, true).await
-}
-
-impl Console {
-    /// 303 to Spotify's authorize page, the sign-in sealed into its cookie. Writes nothing.
-    async fn start(&self, base: &Base, app: App, carry_app: bool) -> Result<Response, Refusal> {
-        let keys = self.keys().await?;
-        let (verifier, challenge) = crate::signin::pkce();
-        let state = crate::signin::random_state();
-        let now = self.now();
-        let pending = Pending {
-            state: state.clone(),
-            verifier,
-            redirect_uri: base.callback(),
-            iat: now.as_millis(),
-            exp: (now + SIGN_IN_TTL).as_millis(),
-            app: carry_app.then(|| app.clone()),
-        };
-        let url = crate::signin::authorization_url(
-            &self.accounts_base,
-            &app.client_id,
-            &pending.redirect_uri,
-            &self.scopes,
-            &state,
-            &challenge,
-        );
-        let mut r = see_other(&url);
-        r.headers_mut().append(
-            header::SET_COOKIE,
-            cookies::set(
-                cookies::SIGN_IN,
-                &keys.seal(SIGN_IN_PURPOSE, &pending),
-                SIGN_IN_TTL.as_secs(),
-                "Lax",
-                base.secure,
-            ),
-        );
-        Ok(r)
-    }
-}
-
-#[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
-async fn callback(State(c): State<Arc<Console>>, parts: Parts) -> Response {
-    let base = match c.base(&parts) {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    let mut r = match c.complete(&base, &parts).await {
-        Ok(r) => r,
-        Err(refusal) => refusal.into_response(),
-    };
-    // Whatever happened, this sign-in is over.
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        cookies::clear(cookies::SIGN_IN, "Lax", base.secure),
-    );
-    r
-}
-
-impl Console {
-    /// Checks the callback against its sign-in, then (only then) asks Spotify, checks who signed
-    /// in, stores the sign-in and opens a session.
-    async fn complete(&self, base: &Base, parts: &Parts) -> Result<Response, Refusal> {
-        let q: CallbackQuery = Query::try_from_uri(&parts.uri)
-            .map(|Query(q)| q)
-            .map_err(|_| {
-                refuse(
-                    StatusCode::BAD_REQUEST,
-                    "Sign-in refused",
-                    "This callback's query cannot be read. Nothing was stored.",
-                )
-            })?;
-        let keys = self.keys().await?;
-        let refused = |reason: &str| {
-            refuse(
-                StatusCode::BAD_REQUEST,
-                "Sign-in refused",
-                format!("{reason} Nothing was stored and Spotify was not asked; start again from the console."),
-            )
-        };
-        let Some(raw) = cookies::get(&parts.headers, cookies::SIGN_IN) else {
-            return Err(refused(
-                "No sign-in was started in this browser (its cookie is missing or expired).",
-            ));
-        };
-        let Some(pending) = keys.open::<Pending>(SIGN_IN_PURPOSE, raw) else {
-            return Err(refused(
-                "The sign-in cookie is damaged or was not made by this console.",
-            ));
-        };
-        let now = self.now();
-        if pending.exp <= now.as_millis() {
-            return Err(refused("This sign-in expired (it lasts 10 minutes)."));
-        }
-        if !q
-            .state
-            .as_deref()
-            .is_some_and(|s| keys::same(s, &pending.state))
-        {
-            return Err(refused("The state in Spotify's redirect does not match the sign-in started in this browser."));
-        }
-        if pending.redirect_uri != base.callback() {
-            return Err(refused("This sign-in was started under another address."));
-        }
-        if let Some(error) = q.error.as_deref() {
-            let text: String = error
-                .chars()
-                .filter(|c| c.is_ascii_graphic())
-                .take(60)
-                .collect();
-            return Err(refuse(
-                StatusCode::FORBIDDEN,
-                "Not signed in",
-                if text == "access_denied" {
-                    "You declined the access on Spotify's page. Nothing was stored.".to_string()
-                } else {
-                    format!("Spotify refused the sign-in ({text}). Nothing was stored.")
-                },
-            ));
-        }
-        let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
-            return Err(refused(
-                "Spotify's redirect carried neither a code nor an error.",
-            ));
-        };
-        // A sign-in that was already used (its cookie replayed): a newer sign-in is stored.
-        let stored = self.credentials.load().await.map_err(unavailable)?;
-        let stored_at = stored.as_ref().and_then(authorized_at_secs);
-        // (A stored moment ahead of this clock, from a machine whose clock runs fast, is not held
-        // against the owner: Spotify spends each code once anyway.)
-        if stored_at.is_some_and(|at| {
-            Timestamp::from_millis(pending.iat).as_secs() <= at && at <= now.as_secs()
-        }) {
-            return Err(refused(
-                "This sign-in was already used: a sign-in at least as new is stored.",
-            ));
-        }
-        let app = match pending.app.clone().or_else(|| {
-            stored
-                .as_ref()
-                .filter(|s| !s.client_id.is_empty() && !s.client_secret.is_empty())
-                .map(|s| App {
-                    client_id: s.client_id.clone(),
-                    client_secret: s.client_secret.clone(),
-                })
-        }) {
-            Some(app) => app,
-            None => {
-                return Err(refused(
-                    "No Spotify app is stored and this sign-in carried none.",
-                ))
-            }
-        };
-        self.finish(base, &pending, app, code, stored).await
-    }
-
-    async fn finish(
-        &self,
-        base: &Base,
-        pending: &Pending,
-        app: App,
-        code: &str,
-        stored: Option<Credentials>,
-    ) -> Result<Response, Refusal> {
-        let failed = |status: StatusCode, reason: String| refuse(status, "Not signed in", reason);
-        let grant = self
-            .spotify
-            .exchange_code(
-                &app.client_id,
-                &app.client_secret,
-                code,
-                &pending.redirect_uri,
-                pending.verifier.expose(),
-            )
-            .await
-            .map_err(|e| match e {
-                SpotifyError::InvalidClient => failed(StatusCode::BAD_REQUEST, "Spotify rejected the client id or secret (invalid_client): check them in the Spotify developer dashboard. Nothing was stored.".into()),
-                SpotifyError::InvalidGrant => failed(StatusCode::BAD_REQUEST, format!("Spotify did not accept the authorization code (invalid_grant): check that the redirect URI {} is registered exactly so, then sign in again. Nothing was stored.", pending.redirect_uri)),
-                e => failed(StatusCode::BAD_GATEWAY, format!("Could not exchange the authorization code ({e}). Nothing was stored.")),
-            })?;
-        let (Some(refresh_token), Some(access_token)) = (grant.refresh_token, grant.access_token)
-        else {
-            return Err(failed(
-                StatusCode::BAD_GATEWAY,
-                "Spotify's answer held no refresh or access token. Nothing was stored.".into(),
-            ));
-        };
-        let id = self.spotify.me(&access_token).await.map_err(|e| {
-            failed(
-                StatusCode::BAD_GATEWAY,
-                format!("Could not ask Spotify who signed in ({e}). Nothing was stored."),
-            )
-        })?;
-        if id != self.owner_id {
-            tracing::warn!(
-                alert = "owner_console_refused",
-                "owner console: a sign-in by another Spotify account was refused"
-            );
-            return Err(refuse(
-                StatusCode::FORBIDDEN,
-                "Not the owner",
-                format!(
-                    "You signed in with the Spotify account \"{id}\", which is not this service's owner. Nothing was stored."
-                ),
-            ));
-        }
-        let sign_in = crate::owner::SignIn {
-            client_id: app.client_id,
-            client_secret: app.client_secret,
-            refresh_token,
-            scope: grant.scope.unwrap_or_else(|| self.scopes.join(" ")),
-        };
-        let clock = self.clock.clone();
-        let (saved, replaced) = crate::owner::store_sign_in(
-            self.credentials.as_ref(),
-            self.shared.as_deref(),
-            stored,
-            &sign_in,
-            move || clock.now(),
-        )
-        .await
-        .map_err(|e| {
-            failed(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{e}. Nothing was stored; try again."),
-            )
-        })?;
-        if let Some(e) = replaced.shared_error {
-            tracing::warn!(error = %e, "owner console: stored the sign-in, but could not clear the shared token items");
-        }
-        self.tokens.forget();
-        tracing::info!("owner console: the owner signed in; the new sign-in is stored");
-        let keys = self.keys().await?;
-        let now = self.now();
-        let claims = SessionClaims {
-            at: saved.authorized_at.unwrap_or_default(),
-            iat: now.as_millis(),
-            exp: (now + SESSION_TTL).as_millis(),
-            csrf: keys::random_token(),
-        };
-        // A page that navigates to /owner itself: after Spotify's cross-site redirect, a
-        // `SameSite=Strict` cookie is sent only with a navigation this site starts.
-        let mut r = html(
-            StatusCode::OK,
-            page::document(
-                "Signed in",
-                "<h1>Signed in</h1><p><a class=\"button primary\" href=\"/owner?done=signedin\">Open the console</a></p>",
-                Some("/owner?done=signedin"),
-            ),
-        );
-        r.headers_mut().append(
-            header::SET_COOKIE,
-            cookies::set(
-                cookies::SESSION,
-                &keys.sign(SESSION_PURPOSE, &claims),
-                SESSION_TTL.as_secs(),
-                "Strict",
-                base.secure,
-            ),
-        );
-        Ok(r)
-    }
-}
-
-async fn hide(
-    State(c): State<Arc<Console>>,
-    parts: Parts,
-    body: String,
-) -> Result<Response, Refusal> {
-    c.switch(&parts, &body, true).await
-}
-
-async fn show(
-    State(c): State<Arc<Console>>,
-    parts: Parts,
-    body: String,
-) -> Result<Response, Refusal> {
-    c.switch(&parts, &body, false).await
-}
-
-impl Console {
-    async fn switch(&self, parts: &Parts, body: &str, hide: bool) -> Result<Response, Refusal> {
-        self.guard(parts, body).await?;
-        self.privacy
-            .set(hide, self.now())
-            .await
-            .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, "Try again", e))?;
-        tracing::info!(hidden = hide, "owner console: privacy switch changed");
-        Ok(see_other(if hide {
-            "/owner?done=hidden"
-        } else {
-            "/owner?done=shown"
-        }))
-    }
-}
-
-async fn disconnect(
-    State(c): State<Arc<Console>>,
-    parts: Parts,
-    body: String,
-) -> Result<Response, Refusal> {
-    let (base, _) = c.guard(&parts, &body).await?;
-    let clock = c.clock.clone();
-    let done = crate::owner::disconnect(c.credentials.as_ref(), c.shared.as_deref(), move || {
-        clock.now()
-    })
-    .await
-    .map_err(|e| {
-        refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again",
-            format!("Could not remove the refresh token ({e}); nothing was changed."),
-        )
-    })?;
-    if let Some(e) = done
-        .replaced
-        .and_then(|r| r.shared_error)
-        .or(done.clear_error)
-    {
-        tracing::warn!(error = %e, "owner console: disconnected, but could not clear the shared token items");
-    }
-    c.tokens.forget();
-    tracing::info!("owner console: disconnected");
-    let mut r = see_other("/owner?done=disconnected");
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        cookies::clear(cookies::SESSION, "Strict", base.secure),
-    );
-    Ok(r)
-}
-
-async fn signout(
-    State(c): State<Arc<Console>>,
-    parts: Parts,
-    body: String,
-) -> Result<Response, Refusal> {
-    let (base, _) = c.guard(&parts, &body).await?;
-    let mut r = see_other("/owner?done=signedout");
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        cookies::clear(cookies::SESSION, "Strict", base.secure),
-    );
-    Ok(r)
-}
-
-/// The report as JSON, for scripts (with the session cookie).
-async fn status_json(State(c): State<Arc<Console>>, parts: Parts) -> Response {
-    let signed_in = match c.keys().await {
-        Ok(_) => c.session(&parts.headers).await,
-        Err(e) => Err(e),
-    };
-    match signed_in {
-        Ok(Some(_)) => {
-            let report = c.report().await;
-            let mut v = serde_json::to_value(&report).unwrap_or_default();
-            v["verdict"] = serde_json::Value::String(report.verdict());
-            v["ownerSpotifyId"] = serde_json::Value::String(c.owner_id.clone());
-            axum::Json(v).into_response()
-        }
-        Ok(None) => refuse(
-            StatusCode::UNAUTHORIZED,
-            "Not signed in",
-            "this needs the owner's session cookie: sign in at /owner",
-        )
-        .json(),
-        Err(e) => e.json(),
-    }
 }
