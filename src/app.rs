@@ -281,7 +281,7 @@ fn console(
         table: stores.table().clone(),
         shared: stores.shared_table().cloned(),
         privacy: stores.deployment.privacy_switch(),
-        live: false,
+        live: crate::report::Live::Service(tokens.clone()),
         clock: clock.clone(),
     };
     Some(Arc::new(crate::console::Console::new(

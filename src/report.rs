@@ -87,10 +87,19 @@ pub struct Inputs {
     /// The table shared by every process, when there is one.
     pub shared: Option<Table>,
     pub privacy: PrivacySwitch,
-    /// Check live with Spotify (a refresh and one currently-playing call), as `nowplaying status`
-    /// does; the console reads the stores only.
-    pub live: bool,
+    /// How to check live with Spotify.
+    pub live: Live,
     pub clock: SharedClock,
+}
+
+/// The live check: one currently-playing call, with a token got one of two ways.
+#[derive(Clone)]
+pub enum Live {
+    /// A refresh now, as an owner's command (`nowplaying status`).
+    Refresh,
+    /// The running service's own access token (the console): no refresh unless it is due, and no
+    /// call while a shared cooldown runs.
+    Service(TokenKeeper),
 }
 
 macro_rules! item {
@@ -220,17 +229,15 @@ pub async fn build(inputs: &Inputs) -> Report {
         }
     );
     cached_answer(inputs, answer, now, &mut report);
-    if inputs.shared.is_some() {
-        cooldown(inputs, now, &mut report).await;
-    }
-    if complete && inputs.live {
-        spotify_check(inputs, now, &mut report).await;
-    } else if complete {
+    let cooling = inputs.shared.is_some() && cooldown(inputs, now, &mut report).await;
+    if complete && cooling && matches!(inputs.live, Live::Service(_)) {
         top!(
             report,
             "Spotify",
-            "not checked live here (`nowplaying status` refreshes and asks Spotify once)"
+            "not checked live (the cooldown above runs)"
         );
+    } else if complete {
+        spotify_check(inputs, now, &mut report).await;
     } else if config.source.uses_spotify() {
         top!(report, "Spotify", "not checked (no usable credentials)");
     }
@@ -615,15 +622,16 @@ fn cached_answer(
 }
 
 /// A shared cooldown still running: why no process asks Spotify, and until when.
-async fn cooldown(stores: &Inputs, now: Timestamp, report: &mut Report) {
+/// Returns whether one runs.
+async fn cooldown(stores: &Inputs, now: Timestamp, report: &mut Report) -> bool {
     let Some(table) = &stores.shared else {
-        return;
+        return false;
     };
     let Some((c, until)) = Cooldown::read(table.as_ref()).await else {
-        return;
+        return false;
     };
     if until <= now {
-        return;
+        return false;
     }
     let left = human_age(until.since(now));
     match c {
@@ -653,42 +661,52 @@ async fn cooldown(stores: &Inputs, now: Timestamp, report: &mut Report) {
             report.warnings += 1;
         }
     }
+    true
 }
 
 /// Refreshes the access token (persisting a rotated refresh token like the service) and asks
 /// currently-playing once.
 async fn spotify_check(stores: &Inputs, now: Timestamp, report: &mut Report) {
     let config = &stores.config;
-    if let Err(e) = config.shared_secret_needs_table() {
-        // A refresh here would take a lease the service cannot see.
-        top!(
-            report,
-            "Spotify",
-            "WARNING: not checked live (no refresh without the shared table): {e}"
-        );
-        report.warnings += 1;
-        return;
-    }
     let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
-    let tokens = TokenKeeper::new(
-        spotify.clone(),
-        stores.credentials.clone(),
-        stores.table.clone(),
-        stores.clock.clone(),
-        format!(
-            "{}-status-{}-{:016x}",
-            crate::store::OWNER_HOLDER,
-            std::process::id(),
-            rand::random::<u64>()
+    let (token, how) = match &stores.live {
+        Live::Service(keeper) => (
+            keeper.access_token(None).await,
+            "asked with the service's access token",
         ),
-    )
-    .as_owner_command();
-    match tokens.refresh_now().await {
+        Live::Refresh => {
+            if let Err(e) = config.shared_secret_needs_table() {
+                // A refresh here would take a lease the service cannot see.
+                top!(
+                    report,
+                    "Spotify",
+                    "WARNING: not checked live (no refresh without the shared table): {e}"
+                );
+                report.warnings += 1;
+                return;
+            }
+            let tokens = TokenKeeper::new(
+                spotify.clone(),
+                stores.credentials.clone(),
+                stores.table.clone(),
+                stores.clock.clone(),
+                format!(
+                    "{}-status-{}-{:016x}",
+                    crate::store::OWNER_HOLDER,
+                    std::process::id(),
+                    rand::random::<u64>()
+                ),
+            )
+            .as_owner_command();
+            (tokens.refresh_now().await, "refreshed the access token")
+        }
+    };
+    match token {
         Ok(token) => match spotify.currently_playing(&token, now.as_millis()).await {
             Ok(np) => top!(
                 report,
                 "Spotify",
-                "OK: refreshed the access token; {}",
+                "OK: {how}; {}",
                 match np {
                     Some(np) => format!(
                         "now {}",
@@ -698,11 +716,7 @@ async fn spotify_check(stores: &Inputs, now: Timestamp, report: &mut Report) {
                 }
             ),
             Err(SpotifyError::PremiumRequired) => {
-                top!(
-                    report,
-                    "Spotify",
-                    "PROBLEM: refreshed the access token, but {PREMIUM_ADVICE}"
-                );
+                top!(report, "Spotify", "PROBLEM: {how}, but {PREMIUM_ADVICE}");
                 if !report.problems.iter().any(|p| p == PREMIUM_ADVICE) {
                     report.problems.push(PREMIUM_ADVICE.into());
                 }
@@ -714,7 +728,7 @@ async fn spotify_check(stores: &Inputs, now: Timestamp, report: &mut Report) {
                 top!(
                     report,
                     "Spotify",
-                    "WARNING: refreshed the access token, but QUOTA_EXCEEDED: {QUOTA_ADVICE}"
+                    "WARNING: {how}, but QUOTA_EXCEEDED: {QUOTA_ADVICE}"
                 );
                 report.warnings += 1;
             }
@@ -722,7 +736,7 @@ async fn spotify_check(stores: &Inputs, now: Timestamp, report: &mut Report) {
                 top!(
                     report,
                     "Spotify",
-                    "refreshed the access token, but currently-playing failed: {e}"
+                    "{how}, but currently-playing failed: {e}"
                 );
                 report.warnings += 1;
             }

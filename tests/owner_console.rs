@@ -298,6 +298,17 @@ async fn first_setup_through_the_form_signs_in_and_shows_the_status() {
         page.find("data-testid=\"deadline\"").unwrap()
             < page.find("data-testid=\"report\"").unwrap()
     );
+    assert!(
+        page.contains("OK: asked with the service&#39;s access token; nothing is playing"),
+        "the live check, without a refresh of its own: {page}"
+    );
+    // The first access token after a sign-in is one refresh (as the service's next answer needs);
+    // the next page views refresh nothing.
+    let refreshes = c.fake.stats().token_refreshes;
+    assert!(refreshes <= 1);
+    b.get(&c.path("/owner")).await;
+    b.get(&c.path("/owner/status.json")).await;
+    assert_eq!(c.fake.stats().token_refreshes, refreshes);
     for secret in [
         CLIENT_SECRET,
         stored["refresh_token"].as_str().unwrap(),

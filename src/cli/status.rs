@@ -19,7 +19,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         credentials: stores.credentials.clone(),
         table: stores.table().clone(),
         shared: stores.shared_table().cloned(),
-        live: true,
+        live: report::Live::Refresh,
         clock: Arc::new(SystemClock),
         config,
     };
