@@ -5,7 +5,9 @@
 //! source to ask, with [`falls_back`].
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use crate::cache::Failure;
 use crate::clock::{SharedClock, Timestamp};
 use crate::config::{Config, SourceChoice};
 use crate::error::Error;
@@ -20,86 +22,96 @@ use crate::store::{CredentialStore, Record, SharedState};
 pub const LASTFM_KEY_FIELD: &str = "lastfm_api_key";
 /// How often the credential store is read again while it holds no key, or after Last.fm
 /// rejected the one it held.
-const KEY_RECHECK_MS: u64 = 60_000;
+const KEY_RECHECK: Duration = Duration::from_secs(60);
 
-/// The configured sources.
-pub struct Sources {
-    pub choice: SourceChoice,
-    /// Present whenever `choice` uses Last.fm.
-    pub lastfm: Option<LastFm>,
+/// The configured sources: which one answers, and Last.fm's client wherever it takes part, so
+/// a choice that names Last.fm always has it.
+pub enum Sources {
+    /// Spotify alone (`SOURCE=spotify`, the default).
+    Spotify,
+    /// Last.fm alone (`SOURCE=lastfm`).
+    Lastfm(LastFm),
+    /// Spotify first, and Last.fm when Spotify can't be asked (`SOURCE=spotify,lastfm`).
+    SpotifyThenLastfm(LastFm),
 }
 
 impl Sources {
-    /// Spotify only.
-    pub fn spotify() -> Sources {
-        Sources {
-            choice: SourceChoice::Spotify,
-            lastfm: None,
-        }
-    }
-
-    /// As configured; `credentials` is where `lastfm_api_key` may live, `state` holds Last.fm's
-    /// cooldown.
+    /// Builds the sources as configured; `credentials` is where `lastfm_api_key` may live,
+    /// `state` holds Last.fm's cooldown. A choice naming Last.fm without `LASTFM_USER` falls
+    /// back to Spotify alone.
     pub fn from_config(
         config: &Config,
         credentials: Arc<dyn CredentialStore>,
         state: Arc<dyn SharedState>,
         clock: SharedClock,
     ) -> Sources {
-        let lastfm = match (&config.lastfm_user, config.source.uses_lastfm()) {
-            (Some(user), true) => Some(LastFm::new(
+        let Some(user) = config.lastfm_user.clone() else {
+            return Sources::Spotify;
+        };
+        let lastfm = || {
+            LastFm::new(
                 LastFmClient::new(&config.lastfm_api_base_url),
-                user.clone(),
+                user,
                 config.lastfm_api_key.clone(),
                 credentials,
                 state,
                 clock,
-            )),
-            _ => None,
+            )
         };
-        Sources {
-            choice: if lastfm.is_some() {
-                config.source
-            } else {
-                SourceChoice::Spotify
-            },
-            lastfm,
+        match config.source {
+            SourceChoice::Spotify => Sources::Spotify,
+            SourceChoice::Lastfm => Sources::Lastfm(lastfm()),
+            SourceChoice::SpotifyThenLastfm => Sources::SpotifyThenLastfm(lastfm()),
         }
-    }
-
-    /// Last.fm, when it is the only source.
-    pub fn lastfm_only(&self) -> Option<&LastFm> {
-        (self.choice == SourceChoice::Lastfm)
-            .then_some(self.lastfm.as_ref())
-            .flatten()
-    }
-
-    /// Last.fm, when it is the fallback.
-    pub fn lastfm_fallback(&self) -> Option<&LastFm> {
-        (self.choice == SourceChoice::SpotifyThenLastfm)
-            .then_some(self.lastfm.as_ref())
-            .flatten()
     }
 }
 
-/// Whether Spotify's failure means "ask Last.fm": not signed in, the owner must act, Spotify
-/// failing (5xx, time-outs, garbage, a refused call), or the token path out of reach. Not a
-/// rate limit, a `401` to a fresh token or a lapsed Premium: those start the cache's cooldown
-/// (Spotify is not asked again until it ends), and the cache asks the fallback during it.
+/// Tells whether Spotify's failure means "ask Last.fm": not signed in, the owner must act,
+/// Spotify failing (5xx, time-outs, garbage, a refused call), or the token path out of reach.
+/// Not a rate limit, a `401` to a fresh token or a lapsed Premium: those start the cache's
+/// cooldown (Spotify is not asked again until it ends), and the cache asks the fallback during
+/// it.
 pub fn falls_back(err: &Error) -> bool {
-    !matches!(
-        err,
-        Error::Spotify(
-            SpotifyError::RateLimited { .. }
-                | SpotifyError::Unauthorized
-                | SpotifyError::PremiumRequired
-        ) | Error::RateLimited { .. }
+    matches!(
+        Failure::from(err),
+        Failure::OwnerMustAct | Failure::Transient
     )
 }
 
-/// What to report when the fallback failed too: the owner-must-act error only when both say so
-/// (then `null`); otherwise a temporary failure (stale, then `null`), never Last.fm's rate limit
-/// (a cooldown would stop Spotify too).
+/// The sources' errors as the answer cache sees them (docs/architecture.md, "The answer
+/// cache", step 7).
+impl From<&Error> for Failure {
+    fn from(err: &Error) -> Failure {
+        if err.owner_must_act() {
+            return Failure::OwnerMustAct;
+        }
+        match err {
+            Error::Spotify(SpotifyError::RateLimited {
+                retry_after,
+                quota_exceeded,
+            }) => Failure::RateLimited {
+                origin: "Spotify",
+                wait: *retry_after,
+                quota_exceeded: *quota_exceeded,
+            },
+            Error::RateLimited {
+                origin,
+                retry_after,
+            } => Failure::RateLimited {
+                origin,
+                wait: *retry_after,
+                quota_exceeded: false,
+            },
+            Error::Spotify(SpotifyError::PremiumRequired) => Failure::PremiumRequired,
+            Error::Spotify(SpotifyError::Unauthorized) => Failure::Unauthorized,
+            _ => Failure::Transient,
+        }
+    }
+}
+
+/// Decides what to report when the fallback failed too: the owner-must-act error only when
+/// both say so (then `null`); otherwise a temporary failure (stale, then `null`), never
+/// Last.fm's rate limit (a cooldown would stop Spotify too).
 pub fn both_failed(spotify: Error, lastfm: Error) -> Error {
     match (spotify.owner_must_act(), lastfm.owner_must_act()) {
         (true, true) => spotify,
@@ -115,11 +127,11 @@ pub fn both_failed(spotify: Error, lastfm: Error) -> Error {
 struct Local {
     /// The key from the credential store and when it was read.
     stored_key: Option<Secret>,
-    read_at_ms: Option<u64>,
+    read_at: Option<Timestamp>,
     /// The owner's problem logged last (logged again only when it changes).
     alerted: Option<OwnerAction>,
-    /// After an owner's problem: Last.fm is not asked again before this (epoch ms).
-    blocked_until_ms: u64,
+    /// After an owner's problem, Last.fm is not asked again before this moment.
+    blocked_until: Timestamp,
 }
 
 /// Last.fm as a source.
@@ -164,7 +176,7 @@ impl LastFm {
     /// The answer of `/api/spotify`: the track Last.fm marks as playing, else the newest
     /// scrobble (when `show_recent`).
     pub async fn now_playing(&self, show_recent: bool) -> Result<Option<NowPlaying>, Error> {
-        let now = self.clock.now_ms();
+        let now = self.clock.now();
         // Two: the newest scrobble besides a now-playing track (which Last.fm may or may not
         // count in `limit`).
         let tracks = self
@@ -175,7 +187,7 @@ impl LastFm {
 
     /// The history (`/api/spotify/recent`), repeats folded.
     pub async fn history(&self, limit: u8) -> Result<Vec<ListTrack>, Error> {
-        let now = self.clock.now_ms();
+        let now = self.clock.now();
         let tracks = self
             .ask(|key| async move {
                 self.client
@@ -187,7 +199,7 @@ impl LastFm {
     }
 
     pub async fn top_tracks(&self, period: Period) -> Result<Vec<ListTrack>, Error> {
-        let now = self.clock.now_ms();
+        let now = self.clock.now();
         self.ask(|key| async move { self.client.top_tracks(&key, &self.user, period, now).await })
             .await
     }
@@ -198,7 +210,7 @@ impl LastFm {
     }
 
     pub async fn loved_tracks(&self) -> Result<Vec<ListTrack>, Error> {
-        let now = self.clock.now_ms();
+        let now = self.clock.now();
         self.ask(|key| async move { self.client.loved_tracks(&key, &self.user, now).await })
             .await
     }
@@ -210,17 +222,18 @@ impl LastFm {
         F: FnOnce(Secret) -> Fut,
         Fut: std::future::Future<Output = Result<T, LastFmError>>,
     {
-        let now = self.clock.now_ms();
+        let now = self.clock.now();
         {
             let l = self.local.lock().unwrap();
-            if let Some(action) = l.alerted.filter(|_| now < l.blocked_until_ms) {
+            if let Some(action) = l.alerted.filter(|_| now < l.blocked_until) {
                 return Err(LastFmError::OwnerMustAct(action).into());
             }
         }
         if let Ok(Some(r)) = self.state.get(LASTFM_COOLDOWN_KEY).await {
-            if r.expires_at.as_millis() > now {
+            if r.expires_at > now {
+                let left = now.until(r.expires_at);
                 return Err(LastFmError::RateLimited {
-                    retry_after_s: (r.expires_at.as_millis() - now).div_ceil(1000),
+                    retry_after: Duration::from_secs(left.as_millis().div_ceil(1000) as u64),
                 }
                 .into());
             }
@@ -232,13 +245,13 @@ impl LastFm {
         match &result {
             Ok(_) => self.local.lock().unwrap().alerted = None,
             Err(LastFmError::OwnerMustAct(action)) => self.alert(*action),
-            Err(LastFmError::RateLimited { retry_after_s }) => {
-                let until = now.saturating_add(retry_after_s.saturating_mul(1000));
+            Err(LastFmError::RateLimited { retry_after }) => {
+                let until = now + *retry_after;
                 let _ = self
                     .state
                     .put(
                         LASTFM_COOLDOWN_KEY,
-                        &Record::until(until.to_string(), Timestamp::from_millis(until)),
+                        &Record::until(until.as_millis().to_string(), until),
                     )
                     .await;
             }
@@ -247,13 +260,13 @@ impl LastFm {
         result.map_err(Error::from)
     }
 
-    /// Logs the owner's problem once, and pauses asking Last.fm for [`KEY_RECHECK_MS`] (then
+    /// Logs the owner's problem once, and pauses asking Last.fm for [`KEY_RECHECK`] (then
     /// the key is read from the store again: the owner may have put a new one there).
     fn alert(&self, action: OwnerAction) {
         let mut l = self.local.lock().unwrap();
-        l.blocked_until_ms = self.clock.now_ms().saturating_add(KEY_RECHECK_MS);
+        l.blocked_until = self.clock.now() + KEY_RECHECK;
         l.stored_key = None;
-        l.read_at_ms = None;
+        l.read_at = None;
         if l.alerted == Some(action) {
             return;
         }
@@ -273,15 +286,13 @@ impl LastFm {
         if let Some(k) = &self.env_key {
             return Ok(k.clone());
         }
-        let now = self.clock.now_ms();
+        let now = self.clock.now();
         {
             let l = self.local.lock().unwrap();
             if let Some(k) = &l.stored_key {
                 return Ok(k.clone());
             }
-            if l.read_at_ms
-                .is_some_and(|at| now.saturating_sub(at) < KEY_RECHECK_MS)
-            {
+            if l.read_at.is_some_and(|at| now.since(at) < KEY_RECHECK) {
                 return Err(LastFmError::OwnerMustAct(OwnerAction::NoKey));
             }
         }
@@ -294,7 +305,7 @@ impl LastFm {
             }
         };
         let mut l = self.local.lock().unwrap();
-        l.read_at_ms = Some(now);
+        l.read_at = Some(now);
         l.stored_key = stored.clone();
         stored.ok_or(LastFmError::OwnerMustAct(OwnerAction::NoKey))
     }

@@ -56,7 +56,7 @@ fn assert_logs_clean() {
 
 /// Moves past the cache window.
 fn next_window(app: &EmulatorApp, clock: &ManualClock) {
-    clock.advance_ms(app.app.cache.settings().ttl_ms + 1);
+    clock.advance_ms(app.app.cache.settings().ttl.as_millis() as u64 + 1);
 }
 
 #[tokio::test]

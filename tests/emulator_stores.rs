@@ -445,7 +445,7 @@ async fn a_cache_hit_costs_no_aws_call_and_a_miss_at_most_four() {
     // A miss with a valid token: one read of everything it needs (answer, cooldown, switch,
     // sign-in generation), the lease, the look for a holder that just finished, and the answer
     // written with the lease given back. No Secrets Manager call.
-    clock.advance_ms(app.app.cache.settings().ttl_ms + 1);
+    clock.advance_ms(app.app.cache.settings().ttl.as_millis() as u64 + 1);
     assert_eq!(app.now().await["name"], "Song");
     assert_eq!(app.fake.stats().currently_playing, 2);
     assert!(

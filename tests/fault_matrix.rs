@@ -87,7 +87,7 @@ impl Run {
     }
 
     fn ttl(&self) -> u64 {
-        self.app.app.cache.settings().ttl_ms
+        self.app.app.cache.settings().ttl.as_millis() as u64
     }
 
     /// Moves the clock past the cache window.
@@ -658,7 +658,7 @@ async fn token_endpoint_slow_while_the_answer_lease_runs_out() {
         )
         .await;
         run.clock
-            .advance_ms(run.app.app.cache.settings().lease_ms + 500);
+            .advance_ms(run.app.app.cache.settings().lease.as_millis() as u64 + 500);
         assert!(
             run.app.item(TOKEN_LEASE_KEY).await.is_some(),
             "token lease held"

@@ -47,7 +47,7 @@ async fn inside_the_window_a_process_makes_no_aws_call_and_after_it_at_most_four
     playing(&app, "Song");
     assert_eq!(app.now().await["name"], "Song");
     ops(&app);
-    let ttl = app.app.cache.settings().ttl_ms;
+    let ttl = app.app.cache.settings().ttl.as_millis() as u64;
 
     for i in 0..50 {
         if i == 25 {
@@ -123,7 +123,7 @@ async fn a_list_with_a_long_window_is_held_in_memory_for_one_cache_window_at_mos
 
     // Past one `/api/spotify` window (not the list's ten minutes) the process looks at the
     // table again: one read, the copy there is still fresh, Spotify is not asked.
-    clock.advance_ms(app.app.cache.settings().ttl_ms);
+    clock.advance_ms(app.app.cache.settings().ttl.as_millis() as u64);
     get_json(&app, "/api/spotify/recent").await;
     assert_eq!(ops(&app), vec!["BatchGetItem"]);
     assert_eq!(app.fake.stats().recently_played, 1);
@@ -135,7 +135,7 @@ async fn hide_and_show_take_effect_within_one_cache_window() {
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app, "Song");
     assert_eq!(app.now().await["name"], "Song");
-    let ttl = app.app.cache.settings().ttl_ms;
+    let ttl = app.app.cache.settings().ttl.as_millis() as u64;
     let switch = PrivacySwitch::Shared(app.stores.state.clone());
 
     switch.set(true, Timestamp::from_millis(T0)).await.unwrap();
@@ -169,7 +169,7 @@ async fn an_answer_fetched_while_hide_ran_is_not_published() {
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app, "Song");
     assert_eq!(app.now().await["name"], "Song");
-    clock.advance_ms(app.app.cache.settings().ttl_ms);
+    clock.advance_ms(app.app.cache.settings().ttl.as_millis() as u64);
     app.fake.set_current(
         Scripted::json(bodies::playing(bodies::track("t2", "Secret song"), true, 1)).delayed(800),
     );
@@ -208,7 +208,7 @@ async fn disconnect_takes_effect_within_one_cache_window() {
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app, "Song");
     assert_eq!(app.now().await["name"], "Song");
-    let ttl = app.app.cache.settings().ttl_ms;
+    let ttl = app.app.cache.settings().ttl.as_millis() as u64;
 
     let mut credentials = app.stores.credentials.load().await.unwrap().unwrap();
     credentials.refresh_token = None;

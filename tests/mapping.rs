@@ -145,7 +145,10 @@ async fn episodes_are_requested_with_additional_types() {
     });
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let client = nowplaying::spotify::SpotifyClient::new(&base, &base);
-    let got = client.currently_playing(&"tok".into(), 1).await.unwrap();
+    let got = client
+        .currently_playing(&"tok".into(), nowplaying::clock::Timestamp::from_millis(1))
+        .await
+        .unwrap();
     assert!(got.is_none());
     let seen = seen.lock().unwrap();
     assert_eq!(

@@ -70,7 +70,7 @@ async fn a_lapsed_premium_backs_off_alerts_once_per_step_and_clears_on_renewal()
     app.fake.set_current(song());
     assert_eq!(app.now().await["name"], "Song", "warm-up");
     let good_at = clock.now_ms();
-    let ttl = app.app.cache.settings().ttl_ms;
+    let ttl = app.app.cache.settings().ttl.as_millis() as u64;
 
     clock.advance_ms(ttl + 1);
     app.fake.set_current(premium());
@@ -262,7 +262,7 @@ async fn with_the_lastfm_fallback_lastfm_answers_while_premium_is_lapsed() {
     .await;
     app.fake.set_current(song());
     assert_eq!(app.now().await["source"], "spotify");
-    let ttl = app.app.cache.settings().ttl_ms;
+    let ttl = app.app.cache.settings().ttl.as_millis() as u64;
     app.fake.set_current(premium());
     clock.advance_ms(ttl + 1);
     let v = app.now().await;

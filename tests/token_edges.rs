@@ -70,7 +70,7 @@ impl Edge {
 
     fn next_window(&self) {
         self.clock
-            .advance_ms(self.app.app.cache.settings().ttl_ms + 1);
+            .advance_ms(self.app.app.cache.settings().ttl.as_millis() as u64 + 1);
     }
 
     /// `GET /api/spotify`: always `200`, the good answer (maybe stale) or `null`.

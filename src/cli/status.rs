@@ -181,7 +181,7 @@ async fn lastfm_section(
         return;
     };
     let client = LastFmClient::new(&config.lastfm_api_base_url);
-    match client.recent_tracks(&key, &user, 1, now.as_millis()).await {
+    match client.recent_tracks(&key, &user, 1, now).await {
         Ok(tracks) => {
             let shown = crate::lastfm::map::now_playing(tracks, true);
             println!(
@@ -344,15 +344,15 @@ fn scopes(config: &Config, c: &Credentials, report: &mut Report) {
 fn cached_answer(stores: &Stores, answer: Option<Option<StoredAnswer>>, now: Timestamp) {
     match answer {
         Some(Some(a)) => {
-            let age = if a.good_at_ms > 0 {
+            let age = if a.good_at > Timestamp::EPOCH {
                 format!(
                     ", read from Spotify {} ago",
-                    human_age(now.since(Timestamp::from_millis(a.good_at_ms)))
+                    human_age(now.since(a.good_at))
                 )
             } else {
                 String::new()
             };
-            let fresh = if now.as_millis() < a.fresh_until_ms {
+            let fresh = if now < a.fresh_until {
                 "current"
             } else {
                 "expired"
@@ -442,7 +442,7 @@ async fn spotify_check(config: &Config, stores: &Stores, now: Timestamp, report:
     )
     .as_owner_command();
     match tokens.refresh_now().await {
-        Ok(token) => match spotify.currently_playing(&token, now.as_millis()).await {
+        Ok(token) => match spotify.currently_playing(&token, now).await {
             Ok(np) => println!(
                 "Spotify:              OK: refreshed the access token; {}",
                 match np {

@@ -156,7 +156,7 @@ impl TestApp {
 
     /// Moves past the cache window.
     pub fn expire_cache(&self) {
-        let ttl = self.app.cache.settings().ttl_ms;
+        let ttl = self.app.cache.settings().ttl.as_millis() as u64;
         self.clock.advance_ms(ttl + 1);
     }
 
