@@ -320,3 +320,208 @@ pub fn stored_key(c: &crate::store::Credentials) -> Option<Secret> {
         .filter(|k| !k.is_empty())
         .map(Secret::new)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::memory::{MemoryCredentials, MemoryState};
+    use crate::store::Credentials;
+
+    const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned()).unwrap()
+    }
+
+    fn sources(pairs: &[(&str, &str)]) -> Sources {
+        Sources::from_config(
+            &config(pairs),
+            Arc::new(MemoryCredentials::new(None)),
+            Arc::new(MemoryState::new()),
+            Arc::new(ManualClock::at(T0)),
+        )
+    }
+
+    #[test]
+    fn the_choice_becomes_the_variant_with_last_fm_wherever_it_takes_part() {
+        assert!(matches!(sources(&[]), Sources::Spotify));
+        let user = ("LASTFM_USER", "rj");
+        match sources(&[("SOURCE", "lastfm"), user]) {
+            Sources::Lastfm(l) => assert_eq!(l.user(), "rj"),
+            _ => panic!("SOURCE=lastfm is Last.fm alone"),
+        }
+        assert!(matches!(
+            sources(&[("SOURCE", "spotify,lastfm"), user]),
+            Sources::SpotifyThenLastfm(_)
+        ));
+        // A user name alone does not turn Last.fm on.
+        assert!(matches!(sources(&[user]), Sources::Spotify));
+    }
+
+    #[test]
+    fn every_error_is_classified_for_the_cache() {
+        let secs = Duration::from_secs;
+        let cases = [
+            (Error::NotAuthorized, Failure::OwnerMustAct),
+            (Error::MustReauthorize, Failure::OwnerMustAct),
+            (Error::InvalidClient, Failure::OwnerMustAct),
+            (
+                LastFmError::OwnerMustAct(OwnerAction::NoKey).into(),
+                Failure::OwnerMustAct,
+            ),
+            (
+                SpotifyError::RateLimited {
+                    retry_after: secs(30),
+                    quota_exceeded: true,
+                }
+                .into(),
+                Failure::RateLimited {
+                    origin: "Spotify",
+                    wait: secs(30),
+                    quota_exceeded: true,
+                },
+            ),
+            (
+                LastFmError::RateLimited {
+                    retry_after: secs(60),
+                }
+                .into(),
+                Failure::RateLimited {
+                    origin: "Last.fm",
+                    wait: secs(60),
+                    quota_exceeded: false,
+                },
+            ),
+            (SpotifyError::Unauthorized.into(), Failure::Unauthorized),
+            (
+                SpotifyError::PremiumRequired.into(),
+                Failure::PremiumRequired,
+            ),
+            (
+                SpotifyError::Forbidden("scope".into()).into(),
+                Failure::Transient,
+            ),
+            (SpotifyError::InvalidGrant.into(), Failure::Transient),
+            (
+                SpotifyError::Upstream("502".into()).into(),
+                Failure::Transient,
+            ),
+            (
+                LastFmError::Upstream("down".into()).into(),
+                Failure::Transient,
+            ),
+            (Error::Busy, Failure::Transient),
+        ];
+        for (err, want) in cases {
+            assert_eq!(Failure::from(&err), want, "{err}");
+            // Last.fm is asked instead exactly when no cooldown would keep Spotify quiet.
+            let cooling = matches!(
+                want,
+                Failure::RateLimited { .. } | Failure::Unauthorized | Failure::PremiumRequired
+            );
+            assert_eq!(falls_back(&err), !cooling, "{err}");
+        }
+    }
+
+    #[test]
+    fn when_both_fail_only_a_shared_owner_problem_is_null() {
+        let owner = || Error::NotAuthorized;
+        let lastfm_owner = || Error::from(LastFmError::OwnerMustAct(OwnerAction::NoSuchUser));
+        assert!(both_failed(owner(), lastfm_owner()).owner_must_act());
+        let e = both_failed(owner(), LastFmError::Upstream("down".into()).into());
+        assert_eq!(Failure::from(&e), Failure::Transient);
+        // Last.fm's rate limit never becomes the shared cooldown.
+        let e = both_failed(
+            owner(),
+            LastFmError::RateLimited {
+                retry_after: Duration::from_secs(60),
+            }
+            .into(),
+        );
+        assert_eq!(Failure::from(&e), Failure::Transient);
+        let e = both_failed(SpotifyError::Upstream("x".into()).into(), lastfm_owner());
+        assert!(matches!(e, Error::Spotify(SpotifyError::Upstream(_))));
+    }
+
+    /// Last.fm behind a base URL where nothing listens: any call that gets out fails at once.
+    fn lastfm(
+        env_key: Option<&str>,
+        credentials: Arc<MemoryCredentials>,
+        state: Arc<MemoryState>,
+        clock: &ManualClock,
+    ) -> LastFm {
+        LastFm::new(
+            LastFmClient::new("http://127.0.0.1:9/2.0"),
+            "rj".into(),
+            env_key.map(Secret::new),
+            credentials,
+            state,
+            Arc::new(clock.clone()),
+        )
+    }
+
+    #[tokio::test]
+    async fn last_fms_own_cooldown_answers_without_a_call_with_the_seconds_left() {
+        let state = Arc::new(MemoryState::new());
+        let clock = ManualClock::at(T0);
+        let until = T0 + Duration::from_millis(30_500);
+        state
+            .put(
+                LASTFM_COOLDOWN_KEY,
+                &Record::until(until.as_millis().to_string(), until),
+            )
+            .await
+            .unwrap();
+        let l = lastfm(
+            Some("k"),
+            Arc::new(MemoryCredentials::new(None)),
+            state,
+            &clock,
+        );
+        let err = l.now_playing(true).await.unwrap_err();
+        assert!(
+            matches!(err, Error::RateLimited { origin: "Last.fm", retry_after } if retry_after == Duration::from_secs(31)),
+            "{err}"
+        );
+        // After it, the call goes out (and fails: nothing listens there).
+        clock.set(until);
+        let err = l.now_playing(true).await.unwrap_err();
+        assert_eq!(Failure::from(&err), Failure::Transient, "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_key_is_looked_for_again_after_a_minute() {
+        let credentials = Arc::new(MemoryCredentials::new(Some(Credentials::default())));
+        let clock = ManualClock::at(T0);
+        let l = lastfm(
+            None,
+            credentials.clone(),
+            Arc::new(MemoryState::new()),
+            &clock,
+        );
+        let no_key = |e: Error| {
+            matches!(
+                e,
+                Error::LastFm(LastFmError::OwnerMustAct(OwnerAction::NoKey))
+            )
+        };
+        assert!(no_key(l.now_playing(true).await.unwrap_err()));
+        // The owner stores a key; within the minute the service does not look.
+        let mut with_key = Credentials::default();
+        with_key
+            .extra
+            .insert(LASTFM_KEY_FIELD.into(), " key ".into());
+        credentials.save(&with_key).await.unwrap();
+        clock.advance(KEY_RECHECK - Duration::from_millis(1));
+        assert!(no_key(l.now_playing(true).await.unwrap_err()));
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(l.key().await.unwrap().expose(), "key");
+    }
+}

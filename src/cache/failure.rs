@@ -1,7 +1,10 @@
 //! Step 7 of the answer cache: what a failed fetch means for the page and for the shared
-//! cooldown. The cache sees a failure only as a [`Failure`]; the sources' errors are turned into
-//! one where they are known (`impl From<&crate::error::Error> for Failure` lives in
-//! `crate::source`), so the cache knows no client's error type.
+//! cooldown. The cache sees a failure only as a [`Failure`]: a fetch's error type is one the
+//! cache can turn into a `Failure` ([`FetchError`]). The sources' errors are classified where
+//! they are known (`impl From<&crate::error::Error> for Failure` lives in `crate::source`), so
+//! the cache knows no client's error type.
+
+use std::fmt;
 
 use std::time::Duration;
 
@@ -30,6 +33,42 @@ pub enum Failure {
     OwnerMustAct,
     /// Anything else (an outage, a time-out, garbage): the last good answer marked stale.
     Transient,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::RateLimited { origin, wait, .. } => {
+                write!(f, "{origin} rate limit, retry after {} s", wait.as_secs())
+            }
+            Failure::Unauthorized => f.write_str("a 401 to a fresh access token"),
+            Failure::PremiumRequired => f.write_str("the app's owner has no Premium"),
+            Failure::OwnerMustAct => f.write_str("only the owner can fix this"),
+            Failure::Transient => f.write_str("a temporary failure"),
+        }
+    }
+}
+
+/// A failure is its own classification (fetches that know what failed, such as the tests').
+impl From<&Failure> for Failure {
+    fn from(f: &Failure) -> Failure {
+        f.clone()
+    }
+}
+
+/// What the cache needs of a fetch's error: a [`Failure`] to act on, and a text for the log.
+/// Every error type that a `Failure` can be made from has it.
+pub trait FetchError: fmt::Display {
+    fn failure(&self) -> Failure;
+}
+
+impl<E: fmt::Display> FetchError for E
+where
+    Failure: for<'e> From<&'e E>,
+{
+    fn failure(&self) -> Failure {
+        Failure::from(self)
+    }
 }
 
 impl AnswerCache {

@@ -17,7 +17,6 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::cooldown::Cooldown;
-use crate::error::Error;
 use crate::keys::{lease_key, AUTH_GENERATION_KEY, COOLDOWN_KEY, HIDDEN_KEY};
 use crate::lease::{self, Lease};
 use crate::owner::PrivacySwitch;
@@ -25,7 +24,7 @@ use crate::store::SharedState;
 
 use entry::{parse, Entry};
 pub use entry::{stored_answer, StoredAnswer};
-pub use failure::Failure;
+pub use failure::{Failure, FetchError};
 
 /// The shortest window a cooling answer gets, so that it is never already expired.
 const AT_LEAST: Duration = Duration::from_millis(1);
@@ -213,10 +212,11 @@ impl AnswerCache {
     /// Returns the answer under `key` with a window of `ttl`: the copy in memory while fresh
     /// (no call at all), else the fresh copy in the shared state, else one `fetch` across all
     /// processes, else the stale copy or `null`.
-    pub async fn get_or_fetch<F, Fut>(&self, key: &str, ttl: Duration, fetch: F) -> Answer
+    pub async fn get_or_fetch<F, Fut, E>(&self, key: &str, ttl: Duration, fetch: F) -> Answer
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Value, Error>>,
+        Fut: Future<Output = Result<Value, E>>,
+        E: FetchError,
     {
         let (miss, _flight) = self.look_up(key, ttl).await;
         match miss {
@@ -235,7 +235,7 @@ impl AnswerCache {
     /// of `null` when no stale answer is left, when the stale one came from the fallback
     /// itself, or when only the owner can end the cooldown. Its failures never start or change
     /// the cooldown.
-    pub async fn get_or_fetch_with_fallback<F, Fut, G, GFut>(
+    pub async fn get_or_fetch_with_fallback<F, Fut, G, GFut, E>(
         &self,
         key: &str,
         ttl: Duration,
@@ -244,9 +244,10 @@ impl AnswerCache {
     ) -> Answer
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Value, Error>>,
+        Fut: Future<Output = Result<Value, E>>,
         G: FnOnce() -> GFut,
-        GFut: Future<Output = Result<Value, Error>>,
+        GFut: Future<Output = Result<Value, E>>,
+        E: FetchError,
     {
         let (miss, _flight) = self.look_up(key, ttl).await;
         match miss {
@@ -348,7 +349,7 @@ impl AnswerCache {
 
     /// Step 5: takes the key's lease and refills under it. When another process holds it, the
     /// stale copy is served at once, or, with no copy, the holder's answer is waited for.
-    async fn fetch_under_lease<F, Fut>(
+    async fn fetch_under_lease<F, Fut, E>(
         &self,
         key: &str,
         ttl: Duration,
@@ -358,7 +359,8 @@ impl AnswerCache {
     ) -> Answer
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Value, Error>>,
+        Fut: Future<Output = Result<Value, E>>,
+        E: FetchError,
     {
         let lease = Lease::acquire(
             self.state.as_ref(),
@@ -385,7 +387,7 @@ impl AnswerCache {
     /// Step 6: under the lease, re-reads (the previous holder may have written its answer and
     /// released the lease between our read and our lease: then that answer is the one for this
     /// window), asks the source and publishes what to serve.
-    async fn refill<F, Fut>(
+    async fn refill<F, Fut, E>(
         &self,
         key: &str,
         ttl: Duration,
@@ -396,7 +398,8 @@ impl AnswerCache {
     ) -> Answer
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Value, Error>>,
+        Fut: Future<Output = Result<Value, E>>,
+        E: FetchError,
     {
         if let Some(answer) = self.fresh(key, ttl).await {
             if let Some(lease) = lease {
@@ -445,10 +448,11 @@ impl AnswerCache {
     /// shared switch was read with the miss) hides the page. The switch is asked again after
     /// the call: `hide` drops every cached answer, and one fetched while it ran must not come
     /// back.
-    async fn ask<F, Fut>(&self, fetch: F) -> Asked
+    async fn ask<F, Fut, E>(&self, fetch: F) -> Asked
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Value, Error>>,
+        Fut: Future<Output = Result<Value, E>>,
+        E: FetchError,
     {
         let local_switch = !self.shared_switch();
         if local_switch && self.privacy.is_hidden().await {
@@ -457,7 +461,7 @@ impl AnswerCache {
         match tokio::time::timeout(self.settings.fetch_deadline, fetch()).await {
             Ok(Ok(_)) if local_switch && self.privacy.is_hidden().await => Asked::Hidden,
             Ok(Ok(value)) => Asked::Answered(value),
-            Ok(Err(e)) => Asked::Failed(Failure::from(&e), e.to_string()),
+            Ok(Err(e)) => Asked::Failed(e.failure(), e.to_string()),
             Err(_) => Asked::Failed(
                 Failure::Transient,
                 format!(
@@ -531,10 +535,11 @@ impl AnswerCache {
 
     /// `CACHE_TTL_SECONDS=0`: every request asks Spotify, the way a typical copy-pasted route
     /// works. Only for comparison (`scripts/bench`'s baseline) and debugging.
-    async fn uncached<F, Fut>(&self, fetch: F) -> Answer
+    async fn uncached<F, Fut, E>(&self, fetch: F) -> Answer
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Value, Error>>,
+        Fut: Future<Output = Result<Value, E>>,
+        E: FetchError,
     {
         let value = if self.privacy.is_hidden().await {
             Value::Null
