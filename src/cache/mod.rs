@@ -6,6 +6,7 @@ mod entry;
 mod failure;
 #[cfg(test)]
 mod tests;
+mod tiers;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,14 +18,15 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::cooldown::Cooldown;
-use crate::keys::{lease_key, AUTH_GENERATION_KEY, COOLDOWN_KEY, HIDDEN_KEY};
-use crate::lease::{self, Lease};
+use crate::keys::{lease_key, HIDDEN_KEY};
+use crate::lease::Lease;
 use crate::owner::PrivacySwitch;
 use crate::store::SharedState;
 
-use entry::{parse, Entry};
+use entry::Entry;
 pub use entry::{stored_answer, StoredAnswer};
 pub use failure::{Failure, FetchError};
+use tiers::Remembered;
 
 /// The shortest window a cooling answer gets, so that it is never already expired.
 const AT_LEAST: Duration = Duration::from_millis(1);
@@ -85,15 +87,6 @@ impl Answer {
 /// [`AnswerCache::observing_generation`]).
 type GenerationObserver = Box<dyn Fn(Option<String>) + Send + Sync>;
 
-/// What one miss reads from the shared state, in one call.
-struct MissRead {
-    entry: Option<(Entry, Timestamp)>,
-    cooldown_until: Option<Timestamp>,
-    /// The cooldown item's reason, even when it ran out (`None`: none, or not one we know).
-    cooldown: Option<Cooldown>,
-    hidden: bool,
-}
-
 /// What a miss saw in the shared state, kept for the steps after the read.
 struct Seen {
     /// The stored answer; it is no longer fresh (a fresh one is served at once).
@@ -147,14 +140,6 @@ impl Outcome {
             cooling_until: None,
         }
     }
-}
-
-/// An answer this process holds in memory: served without asking the shared state until
-/// `until` (its `fresh_until`, capped at one `/api/spotify` window from when it was read).
-struct Remembered {
-    entry: Entry,
-    fresh_until: Timestamp,
-    until: Timestamp,
 }
 
 /// The cache for every answer of one process, over the shared state.
@@ -560,103 +545,6 @@ impl AnswerCache {
             fresh_until: now,
             served_at: now,
             window: Duration::ZERO,
-        }
-    }
-
-    /// The privacy switch lives in the shared state (read with every miss), not in a file.
-    fn shared_switch(&self) -> bool {
-        matches!(self.privacy, PrivacySwitch::Shared(_))
-    }
-
-    /// The copy this process holds, while it may be served without asking the shared state.
-    fn remembered(&self, key: &str, ttl: Duration) -> Option<Answer> {
-        let now = self.clock.now();
-        let memory = self.memory.lock().unwrap();
-        let r = memory.get(key)?;
-        (now < r.until).then(|| self.answer(&r.entry, r.fresh_until, ttl))
-    }
-
-    /// Keeps `e` in memory until `fresh_until`, but at most one `/api/spotify` window from `now`:
-    /// that bounds how long a process goes without seeing the privacy switch, `disconnect` or a
-    /// newer answer, even for the lists' longer windows.
-    fn remember(&self, key: &str, e: &Entry, fresh_until: Timestamp, now: Timestamp) {
-        let until = fresh_until.min(now + self.settings.ttl);
-        if until <= now {
-            return;
-        }
-        self.memory.lock().unwrap().insert(
-            key.to_string(),
-            Remembered {
-                entry: e.clone(),
-                fresh_until,
-                until,
-            },
-        );
-    }
-
-    /// Reads everything a miss needs in one call: the answer, the cooldown, the shared privacy
-    /// switch and (for the token keeper) the sign-in generation.
-    async fn read_for_miss(&self, key: &str) -> MissRead {
-        let shared_switch = self.shared_switch();
-        let mut keys = vec![key, COOLDOWN_KEY];
-        if shared_switch {
-            keys.push(HIDDEN_KEY);
-        }
-        if self.observer.is_some() {
-            keys.push(AUTH_GENERATION_KEY);
-        }
-        let mut items = match self.state.get_many(&keys).await {
-            Ok(items) => items,
-            Err(e) => {
-                tracing::debug!(key, error = %e, "could not read the shared state");
-                HashMap::new()
-            }
-        };
-        if let Some(observe) = &self.observer {
-            observe(items.remove(AUTH_GENERATION_KEY).map(|r| r.value));
-        }
-        let cooldown = items.remove(COOLDOWN_KEY);
-        MissRead {
-            entry: items.remove(key).and_then(|r| parse(&r)),
-            cooldown_until: cooldown.as_ref().map(|r| r.expires_at),
-            cooldown: cooldown.and_then(|r| serde_json::from_str(&r.value).ok()),
-            // The switch as `owner::PrivacySwitch::set` writes it.
-            hidden: shared_switch && items.get(HIDDEN_KEY).is_some_and(|r| r.value == "true"),
-        }
-    }
-
-    /// The copy under `key` when it is still fresh.
-    async fn fresh(&self, key: &str, ttl: Duration) -> Option<Answer> {
-        let (e, fresh_until) = self.read(key).await?;
-        let now = self.clock.now();
-        (now < fresh_until).then(|| {
-            self.remember(key, &e, fresh_until, now);
-            self.answer(&e, fresh_until, ttl)
-        })
-    }
-
-    async fn wait_for_holder(&self, key: &str, ttl: Duration) -> Answer {
-        let waited = lease::wait_for_holder(self.settings.wait_for_holder, || async {
-            self.read(key).await
-        })
-        .await;
-        match waited {
-            Some((e, fresh_until)) => {
-                self.remember(key, &e, fresh_until, self.clock.now());
-                self.answer(&e, fresh_until, ttl)
-            }
-            None => self.answer(&Entry::nothing(), self.clock.now(), ttl),
-        }
-    }
-
-    async fn read(&self, key: &str) -> Option<(Entry, Timestamp)> {
-        parse(&self.state.get(key).await.ok()??)
-    }
-
-    async fn write(&self, key: &str, entry: &Entry, fresh_until: Timestamp, now: Timestamp) {
-        let record = entry.record(fresh_until, now, self.settings.keep);
-        if let Err(e) = self.state.put(key, &record).await {
-            tracing::warn!(key, error = %e, "could not store the answer");
         }
     }
 
