@@ -157,8 +157,9 @@ impl Clock for ManualClock {
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
 
-/// A [`Duration`] on the wire as whole milliseconds (`#[serde(with = "crate::clock::millis")]`),
-/// for the JSON fields that carry a length as a number of milliseconds.
+/// These functions put a [`Duration`] on the wire as whole milliseconds
+/// (`#[serde(with = "crate::clock::millis")]`), for the JSON fields that carry a length as a
+/// number of milliseconds.
 pub mod millis {
     use std::time::Duration;
 
@@ -173,7 +174,7 @@ pub mod millis {
     }
 }
 
-/// An optional [`Duration`] on the wire as whole milliseconds or `null`
+/// These functions put an optional [`Duration`] on the wire as whole milliseconds or `null`
 /// (`#[serde(default, with = "crate::clock::opt_millis")]`).
 pub mod opt_millis {
     use std::time::Duration;

@@ -30,13 +30,13 @@ pub const STATES: [&str; 5] = ["playing", "paused", "episode", "recent", "local"
 struct Demo {
     started: Instant,
     base: String,
-    /// How long the demo stays in each state (at least a millisecond).
+    /// The demo stays this long in each state (at least a millisecond).
     step: Duration,
 }
 
 impl Demo {
-    /// The state shown now, and how far into it the demo is, in milliseconds (for the wire's
-    /// `progress_ms`).
+    /// Returns the state shown now and how far into it the demo is, in milliseconds (for the
+    /// wire's `progress_ms`).
     fn phase(&self) -> (usize, u64) {
         let ms = self.started.elapsed().as_millis() as u64;
         let step = self.step.as_millis() as u64;
@@ -313,7 +313,7 @@ async fn lastfm(
     Json(body).into_response()
 }
 
-/// A Last.fm error answer: `403` with the error's code and message.
+/// Answers with a Last.fm error: `403` with the error's code and message.
 fn lastfm_error(code: u32, message: &str) -> Response {
     (
         StatusCode::FORBIDDEN,
@@ -322,7 +322,7 @@ fn lastfm_error(code: u32, message: &str) -> Response {
         .into_response()
 }
 
-/// The catalogue's track `i` as Last.fm lists a scrobble `minutes` ago.
+/// Lists the catalogue's track `i` as Last.fm shows a scrobble `minutes` ago.
 fn lastfm_scrobble(base: &str, i: usize, minutes: i64) -> Value {
     let (_, name, artists, album, art, _) = CATALOGUE[i % CATALOGUE.len()];
     let uts = (time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes)).unix_timestamp();
@@ -339,8 +339,8 @@ fn lastfm_scrobble(base: &str, i: usize, minutes: i64) -> Value {
     })
 }
 
-/// `user.getRecentTracks`: up to `limit` scrobbles, after the track playing now while the
-/// Spotify demo plays something.
+/// Answers `user.getRecentTracks` with up to `limit` scrobbles, after the track playing now
+/// while the Spotify demo plays something.
 fn lastfm_recent_tracks(demo: &Demo, limit: usize) -> Value {
     let base = &demo.base;
     let mut tracks: Vec<Value> = [(0, 7), (1, 11), (1, 15), (2, 19), (3, 24), (4, 30), (0, 36)]
@@ -358,7 +358,7 @@ fn lastfm_recent_tracks(demo: &Demo, limit: usize) -> Value {
     json!({"recenttracks": {"track": tracks, "@attr": {"user": DEMO_LASTFM_USER, "page": "1", "total": "7"}}})
 }
 
-/// `user.getTopTracks`: the whole catalogue, ranked, with durations in seconds.
+/// Answers `user.getTopTracks` with the whole catalogue, ranked, with durations in seconds.
 fn lastfm_top_tracks(base: &str) -> Value {
     json!({"toptracks": {"track": (0..CATALOGUE.len()).map(|i| {
         let mut t = lastfm_scrobble(base, i, 0);
@@ -370,7 +370,7 @@ fn lastfm_top_tracks(base: &str) -> Value {
     }).collect::<Vec<_>>()}})
 }
 
-/// `user.getTopArtists`: four artists, ranked.
+/// Answers `user.getTopArtists` with four artists, ranked.
 fn lastfm_top_artists(base: &str) -> Value {
     let artists: Vec<Value> = [
         ("The Rollbacks", "dusk"),
@@ -391,7 +391,7 @@ fn lastfm_top_artists(base: &str) -> Value {
     json!({"topartists": {"artist": artists}})
 }
 
-/// `user.getLovedTracks`: three tracks loved a day apart, without albums.
+/// Answers `user.getLovedTracks` with three tracks loved a day apart, without albums.
 fn lastfm_loved_tracks(base: &str) -> Value {
     json!({"lovedtracks": {"track": (0..3).map(|i| {
         let mut t = lastfm_scrobble(base, i + 2, 60 * 24 * (i as i64 + 1));

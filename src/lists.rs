@@ -180,7 +180,7 @@ impl ProfileSettings {
         }
     }
 
-    /// The list's cache window.
+    /// Returns the list's cache window.
     pub fn ttl(&self, list: ProfileList) -> Duration {
         match list {
             ProfileList::Recent => self.recent_ttl,

@@ -75,14 +75,15 @@ pub struct NowPlaying {
     pub song_url: Option<String>,
     pub track_id: Option<String>,
     pub preview_url: Option<String>,
-    /// The position when read (`progressMs`, in milliseconds); null for a recent track.
+    /// The position when it was read is `progressMs` (in milliseconds), null for a recent
+    /// track.
     #[serde(rename = "progressMs", default, with = "crate::clock::opt_millis")]
     pub progress: Option<Duration>,
-    /// The length (`durationMs`, in milliseconds): always a number from Spotify, null from
+    /// The length is `durationMs` (in milliseconds): always a number from Spotify, null from
     /// Last.fm, which does not say.
     #[serde(rename = "durationMs", default, with = "crate::clock::opt_millis")]
     pub duration: Option<Duration>,
-    /// The moment this was read from the source (epoch milliseconds on the wire).
+    /// This was read from the source at this moment (epoch milliseconds on the wire).
     pub timestamp: Timestamp,
     pub played_at: Option<String>,
     pub stale: bool,

@@ -20,18 +20,18 @@ use crate::store::{CredentialStore, Record, SharedState};
 
 /// The field of the credentials JSON that holds the Last.fm API key.
 pub const LASTFM_KEY_FIELD: &str = "lastfm_api_key";
-/// How often the credential store is read again while it holds no key, or after Last.fm
+/// The credential store is read again this often while it holds no key, or after Last.fm
 /// rejected the one it held.
 const KEY_RECHECK: Duration = Duration::from_secs(60);
 
-/// The configured sources: which one answers, and Last.fm's client wherever it takes part, so
-/// a choice that names Last.fm always has it.
+/// The configured sources say which one answers, and they hold Last.fm's client wherever it
+/// takes part, so a choice that names Last.fm always has it.
 pub enum Sources {
-    /// Spotify alone (`SOURCE=spotify`, the default).
+    /// Spotify answers alone (`SOURCE=spotify`, the default).
     Spotify,
-    /// Last.fm alone (`SOURCE=lastfm`).
+    /// Last.fm answers alone (`SOURCE=lastfm`).
     Lastfm(LastFm),
-    /// Spotify first, and Last.fm when Spotify can't be asked (`SOURCE=spotify,lastfm`).
+    /// Spotify answers first, and Last.fm when Spotify can't be asked (`SOURCE=spotify,lastfm`).
     SpotifyThenLastfm(LastFm),
 }
 
@@ -78,8 +78,8 @@ pub fn falls_back(err: &Error) -> bool {
     )
 }
 
-/// The sources' errors as the answer cache sees them (docs/architecture.md, "The answer
-/// cache", step 7).
+/// The sources' errors are classified here as the answer cache sees them (docs/architecture.md,
+/// "The answer cache", step 7).
 impl From<&Error> for Failure {
     fn from(err: &Error) -> Failure {
         if err.owner_must_act() {

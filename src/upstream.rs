@@ -30,7 +30,7 @@ impl Upstream {
         &self.spotify
     }
 
-    /// The current moment, for the answers' `timestamp`.
+    /// Returns the current moment, for the answers' `timestamp`.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

@@ -6,14 +6,14 @@ use serde_json::Value;
 use crate::clock::Timestamp;
 use crate::store::{Record, SharedState, StoreError};
 
-/// What the cache stores per key (the field names and their units are the stored format).
+/// The cache stores one entry per key (the field names and their units are the stored format).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Entry {
-    /// The answer (`null` for nothing to show).
+    /// The answer is `null` when there is nothing to show.
     #[serde(rename = "v")]
     pub value: Value,
-    /// The moment the answer was last read from the source successfully (stored as epoch
-    /// milliseconds; the epoch itself means never).
+    /// This is the moment the answer was last read from the source successfully (stored as
+    /// epoch milliseconds; the epoch itself means never).
     #[serde(rename = "good_at")]
     pub last_good: Timestamp,
     #[serde(default)]
@@ -25,12 +25,12 @@ pub(super) struct Entry {
 }
 
 impl Entry {
-    /// Nothing to show, never read successfully.
+    /// Returns an entry with nothing to show, never read successfully.
     pub fn nothing() -> Entry {
         Entry::nothing_since(Timestamp::EPOCH)
     }
 
-    /// Nothing to show, with the moment of the last good answer kept.
+    /// Returns an entry with nothing to show that keeps the moment of the last good answer.
     pub fn nothing_since(last_good: Timestamp) -> Entry {
         Entry {
             value: Value::Null,
@@ -40,7 +40,7 @@ impl Entry {
         }
     }
 
-    /// A good answer read at `now`.
+    /// Returns a good answer read at `now`.
     pub fn good(value: Value, now: Timestamp) -> Entry {
         Entry {
             value,
@@ -50,8 +50,8 @@ impl Entry {
         }
     }
 
-    /// The record that stores this entry: current until `fresh_until`, kept for `keep` from
-    /// `now` for stale use.
+    /// Returns the record that stores this entry: it is current until `fresh_until` and kept
+    /// for `keep` from `now` for stale use.
     pub fn record(
         &self,
         fresh_until: Timestamp,
@@ -63,20 +63,21 @@ impl Entry {
     }
 }
 
-/// A stored answer and its `fresh_until`; `None` when the item is not an answer.
+/// Parses a stored answer and its `fresh_until`; returns `None` when the item is not an answer.
 pub(super) fn parse(record: &Record) -> Option<(Entry, Timestamp)> {
     let entry: Entry = serde_json::from_str(&record.value).ok()?;
     Some((entry, record.expires_at))
 }
 
-/// The cached answer as stored, for `nowplaying status`.
+/// The cached answer as stored is what `nowplaying status` shows.
 #[derive(Debug, Clone)]
 pub struct StoredAnswer {
     pub value: Value,
-    /// The moment it was last read from the source successfully ([`Timestamp::EPOCH`]: never).
+    /// This is the moment it was last read from the source successfully ([`Timestamp::EPOCH`]:
+    /// never).
     pub good_at: Timestamp,
     pub stale: bool,
-    /// The moment until which it is the current answer.
+    /// It is the current answer until this moment.
     pub fresh_until: Timestamp,
 }
 

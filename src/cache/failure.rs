@@ -14,7 +14,7 @@ use crate::clock::Timestamp;
 use crate::cooldown::Cooldown;
 use crate::keys::COOLDOWN_KEY;
 
-/// Why a fetch failed, as far as the cache cares.
+/// A fetch fails for one of these reasons, as far as the cache cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// The source asked for a pause (`429`, Last.fm's error 29): no process asks it again for
@@ -31,7 +31,8 @@ pub enum Failure {
     PremiumRequired,
     /// Only the owner can fix it (no sign-in, a rejected sign-in or key): the page shows `null`.
     OwnerMustAct,
-    /// Anything else (an outage, a time-out, garbage): the last good answer marked stale.
+    /// Anything else went wrong (an outage, a time-out, garbage): the last good answer is
+    /// served marked stale.
     Transient,
 }
 
@@ -56,8 +57,8 @@ impl From<&Failure> for Failure {
     }
 }
 
-/// What the cache needs of a fetch's error: a [`Failure`] to act on, and a text for the log.
-/// Every error type that a `Failure` can be made from has it.
+/// A fetch's error gives the cache a [`Failure`] to act on and a text for the log. Every error
+/// type that a `Failure` can be made from has it.
 pub trait FetchError: fmt::Display {
     fn failure(&self) -> Failure;
 }

@@ -28,28 +28,28 @@ pub use entry::{stored_answer, StoredAnswer};
 pub use failure::{Failure, FetchError};
 use tiers::Remembered;
 
-/// The shortest window a cooling answer gets, so that it is never already expired.
+/// A cooling answer's window lasts at least this long, so that it is never already expired.
 const AT_LEAST: Duration = Duration::from_millis(1);
 
-/// Tunables of the answer cache.
+/// The tunables of the answer cache are these.
 #[derive(Debug, Clone)]
 pub struct CacheSettings {
-    /// The `/api/spotify` window (`CACHE_TTL_SECONDS`); each list has its own.
+    /// This is the `/api/spotify` window (`CACHE_TTL_SECONDS`); each list has its own.
     pub ttl: Duration,
-    /// How long the last good answer may be served as `stale` while Spotify fails.
+    /// The last good answer may be served as `stale` this long while Spotify fails.
     pub stale_max: Duration,
-    /// How long a fetch lease lasts (a dead holder blocks nobody for longer).
+    /// A fetch lease lasts this long (a dead holder blocks nobody for longer).
     pub lease: Duration,
     /// How long a caller with no copy at all waits for the lease holder's answer.
     pub wait_for_holder: Duration,
     /// The whole Spotify exchange (token, currently-playing, recently-played) is cut off here.
     pub fetch_deadline: Duration,
-    /// How long the store keeps an answer for stale use (its clean-up attribute).
+    /// The store keeps an answer this long for stale use (its clean-up attribute).
     pub keep: Duration,
 }
 
 impl CacheSettings {
-    /// The defaults, with `ttl` as the `/api/spotify` window.
+    /// Returns the defaults, with `ttl` as the `/api/spotify` window.
     pub fn with_ttl(ttl: Duration) -> Self {
         CacheSettings {
             ttl,
@@ -62,17 +62,17 @@ impl CacheSettings {
     }
 }
 
-/// An answer with what the HTTP layer needs for its headers.
+/// An answer carries what the HTTP layer needs for its headers.
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub value: Value,
     /// The answer is served because the source could not be asked.
     pub stale: bool,
-    /// The moment until which this answer is the current one.
+    /// The answer is the current one until this moment.
     pub fresh_until: Timestamp,
-    /// The moment at which it was served.
+    /// The answer was served at this moment.
     pub served_at: Timestamp,
-    /// The window of the key it came from.
+    /// The key the answer came from has this window.
     pub window: Duration,
 }
 
@@ -87,17 +87,17 @@ impl Answer {
 /// [`AnswerCache::observing_generation`]).
 type GenerationObserver = Box<dyn Fn(Option<String>) + Send + Sync>;
 
-/// What a miss saw in the shared state, kept for the steps after the read.
+/// A miss keeps what it saw in the shared state for the steps after the read.
 struct Seen {
-    /// The stored answer; it is no longer fresh (a fresh one is served at once).
+    /// The stored answer is no longer fresh (a fresh one is served at once).
     entry: Option<Entry>,
-    /// The cooldown item as read, even when it ran out.
+    /// The cooldown item is kept as read, even when it ran out.
     cooldown: Option<Cooldown>,
-    /// The moment of the read.
+    /// The read happened at this moment.
     at: Timestamp,
 }
 
-/// Where a request goes once the cache has looked at what it holds (steps 1 to 4).
+/// A request goes one of four ways once the cache has looked at what it holds (steps 1 to 4).
 enum Miss {
     /// It is answered without asking any source.
     Serve(Answer),
@@ -109,17 +109,18 @@ enum Miss {
     Fetch(Seen),
 }
 
-/// Which source a refill asks.
+/// A refill asks one of two sources.
 #[derive(Debug, Clone, Copy)]
 enum Ask {
-    /// The configured source: its answer ends a Premium cooldown, its failure may start one.
+    /// The configured source is asked: its answer ends a Premium cooldown, its failure may
+    /// start one.
     Source,
-    /// The fallback source during a cooldown that runs until `until`: its answer fills the
-    /// window up to the cooldown's end, and its failures change no cooldown.
+    /// The fallback source is asked during a cooldown that runs until `until`: its answer
+    /// fills the window up to the cooldown's end, and its failures change no cooldown.
     Fallback { until: Timestamp },
 }
 
-/// What asking a source gave.
+/// Asking a source gives an answer, a failure, or nothing at all when the page is hidden.
 enum Asked {
     Answered(Value),
     Failed(Failure, String),
@@ -127,7 +128,7 @@ enum Asked {
     Hidden,
 }
 
-/// What a refill publishes: the entry, and the end of the cooldown its window must not outlast.
+/// A refill publishes an entry and the end of the cooldown its window must not outlast.
 struct Outcome {
     entry: Entry,
     cooling_until: Option<Timestamp>,
@@ -142,7 +143,7 @@ impl Outcome {
     }
 }
 
-/// The cache for every answer of one process, over the shared state.
+/// The cache holds every answer of one process, over the shared state.
 pub struct AnswerCache {
     state: Arc<dyn SharedState>,
     clock: SharedClock,
@@ -150,7 +151,7 @@ pub struct AnswerCache {
     instance: String,
     privacy: PrivacySwitch,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// The memory tier: what this process read or wrote last, per key.
+    /// The memory tier holds what this process read or wrote last, per key.
     memory: Mutex<HashMap<String, Remembered>>,
     observer: Option<GenerationObserver>,
 }
@@ -185,7 +186,7 @@ impl AnswerCache {
         self
     }
 
-    /// The `/api/spotify` window.
+    /// Returns the `/api/spotify` window.
     pub fn ttl(&self) -> Duration {
         self.settings.ttl
     }
@@ -559,8 +560,8 @@ impl AnswerCache {
     }
 }
 
-/// The window of an answer served during a cooldown that ends at `until`: one `ttl` from `now`,
-/// or less when the cooldown ends sooner, but never already over.
+/// Returns the window of an answer served during a cooldown that ends at `until`: one `ttl`
+/// from `now`, or less when the cooldown ends sooner, but never already over.
 fn cooling_window(until: Timestamp, now: Timestamp, ttl: Duration) -> Timestamp {
     until.min(now + ttl).max(now + AT_LEAST)
 }

@@ -12,7 +12,7 @@ use crate::keys::{AUTH_GENERATION_KEY, COOLDOWN_KEY, HIDDEN_KEY};
 use crate::lease;
 use crate::owner::PrivacySwitch;
 
-/// What one miss reads from the shared state, in one call.
+/// A miss reads all of this from the shared state, in one call.
 pub(super) struct MissRead {
     pub entry: Option<(Entry, Timestamp)>,
     pub cooldown_until: Option<Timestamp>,
@@ -21,7 +21,7 @@ pub(super) struct MissRead {
     pub hidden: bool,
 }
 
-/// An answer this process holds in memory: served without asking the shared state until
+/// This process holds an answer in memory and serves it without asking the shared state until
 /// `until` (its `fresh_until`, capped at one `/api/spotify` window from when it was read).
 pub(super) struct Remembered {
     pub entry: Entry,
@@ -30,12 +30,14 @@ pub(super) struct Remembered {
 }
 
 impl AnswerCache {
-    /// The privacy switch lives in the shared state (read with every miss), not in a file.
+    /// Tells whether the privacy switch lives in the shared state (read with every miss)
+    /// rather than in a file.
     pub(super) fn shared_switch(&self) -> bool {
         matches!(self.privacy, PrivacySwitch::Shared(_))
     }
 
-    /// The copy this process holds, while it may be served without asking the shared state.
+    /// Returns the copy this process holds while it may be served without asking the shared
+    /// state.
     pub(super) fn remembered(&self, key: &str, ttl: Duration) -> Option<Answer> {
         let now = self.clock.now();
         let memory = self.memory.lock().unwrap();
@@ -92,7 +94,7 @@ impl AnswerCache {
         }
     }
 
-    /// The copy under `key` when it is still fresh.
+    /// Returns the copy under `key` when it is still fresh.
     pub(super) async fn fresh(&self, key: &str, ttl: Duration) -> Option<Answer> {
         let (e, fresh_until) = self.read(key).await?;
         let now = self.clock.now();

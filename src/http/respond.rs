@@ -11,7 +11,7 @@ use sha2::Digest;
 use super::params::ParamError;
 use crate::cache::Answer;
 
-/// How long a browser or CDN may keep serving an old answer while Spotify or we fail.
+/// A browser or CDN may keep serving an old answer this long while Spotify or we fail.
 const STALE_IF_ERROR: Duration = Duration::from_secs(300);
 pub(super) const ALLOW: &str = "GET, HEAD, OPTIONS";
 
@@ -78,7 +78,7 @@ pub fn cache_control(answer: &Answer) -> String {
     )
 }
 
-/// A length in whole seconds for a header, a started second counting as one.
+/// Returns a length in whole seconds for a header; a started second counts as one.
 fn whole_seconds(d: Duration) -> u64 {
     u64::try_from(d.as_millis().div_ceil(1000)).unwrap_or(u64::MAX)
 }

@@ -62,7 +62,7 @@ fn rate_limit_kind(quota_exceeded: bool) -> &'static str {
 pub struct TokenGrant {
     /// `None` when the answer had no (or an empty) `access_token`.
     pub access_token: Option<Secret>,
-    /// How long the access token is valid (`expires_in`; an hour when Spotify does not say).
+    /// The access token is valid this long (`expires_in`; an hour when Spotify does not say).
     pub expires_in: Duration,
     /// Present when Spotify rotated the refresh token. Spotify says a refresh answer *might*
     /// carry one (keep the old token otherwise); callers treat the old one as dead once a new one
@@ -85,7 +85,8 @@ pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_API_BODY_BYTES: usize = 1024 * 1024;
 /// The largest token endpoint body read (a token answer is a few hundred bytes).
 pub const MAX_TOKEN_BODY_BYTES: usize = 64 * 1024;
-/// Retry-After when Spotify sends a 429 without one, or one that is not a number of seconds.
+/// Spotify's 429 means this pause when it has no `Retry-After`, or one that is not a number of
+/// seconds.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// [`DEFAULT_RETRY_AFTER`] in seconds, kept while the integration tests move to the
 /// `Duration`.

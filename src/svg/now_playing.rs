@@ -54,7 +54,7 @@ pub fn render_card(
     out
 }
 
-/// The opening tag with the accessible name, the art's clip path and the card's background.
+/// Writes the opening tag with the accessible name, the art's clip path and the background.
 fn frame(out: &mut String, p: &Palette, a11y: &str) {
     let _ = write!(
         out,
@@ -75,7 +75,7 @@ fn frame(out: &mut String, p: &Palette, a11y: &str) {
     );
 }
 
-/// The album art, clipped to the rounded square (`uri` is a checked `data:` URI).
+/// Draws the album art, clipped to the rounded square (`uri` is a checked `data:` URI).
 fn album_art(out: &mut String, uri: &str) {
     let _ = write!(
         out,
@@ -84,15 +84,15 @@ fn album_art(out: &mut String, uri: &str) {
     );
 }
 
-/// The text of the card when nothing is shown.
+/// Writes the text of the card when nothing is shown.
 fn idle_lines(out: &mut String, p: &Palette) {
     text(out, 36, 12, "600", p.accent, "Spotify");
     text(out, 62, 16, "700", p.fg, "Not listening to Spotify");
     text(out, 84, 13, "400", p.muted, "Check back later");
 }
 
-/// The status line with the source mark, the title, who it is by, and the progress bar (or
-/// the album, for a track without a position).
+/// Writes the status line with the source mark, the title, who it is by, and the progress bar
+/// (or the album, for a track without a position).
 fn item_lines(out: &mut String, p: &Palette, np: &NowPlaying, now: Timestamp) {
     let status = truncate(&label(np, now), LABEL_BUDGET);
     text(out, 30, 12, "600", p.accent, &status);
@@ -191,7 +191,8 @@ fn relative_time(rfc3339: &str, now: Timestamp) -> Option<String> {
     })
 }
 
-/// Position and duration for the bar: advanced to `now` while playing, clamped.
+/// Returns the position and duration for the bar; the position is advanced to `now` while
+/// playing and clamped.
 fn progress(np: &NowPlaying, now: Timestamp) -> Option<(Duration, Duration)> {
     let pos = np.progress?;
     if np.status == Status::Recent {
