@@ -2,7 +2,7 @@
 //! runs: `cargo run --example fake_spotify -- [--port N]`. Prints `listening on http://…` and
 //! serves until killed; script it through `/_admin/*`.
 
-#[path = "../support/fake_spotify.rs"]
+#[path = "../it/support/fake_spotify.rs"]
 mod fake_spotify;
 
 #[tokio::main]

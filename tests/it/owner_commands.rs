@@ -2,7 +2,7 @@
 //! AWS emulator: `authorize` (the whole browser round trip, and each way it must fail cleanly),
 //! `disconnect` (a running `serve` stops within one cache window), `status` (exit codes), `hide` / `show`.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

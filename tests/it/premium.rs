@@ -6,7 +6,7 @@
 //! to an hour, then hourly), one ERROR line per step carries the owner's alert, the lists never
 //! call it a missing scope, and the first good answer after the owner renews clears it.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::aws::{self, attr_n, attr_s, EmulatorApp};

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod aws;
+pub mod emulator;
 pub mod fake_lastfm;
 pub mod fake_spotify;
 
@@ -21,11 +22,10 @@ use nowplaying::store::{CredentialStore, Credentials, SharedState};
 #[allow(unused_imports)]
 pub use fake_spotify::{bodies, FakeSpotify, Scripted, TokenBehavior};
 
-/// The AWS emulator that `scripts/test` started. Tests that need it fail (never skip) without it.
+/// The AWS emulator: the one `scripts/test` started, or one this test binary starts (see
+/// [`emulator`]). Tests that need it fail (never skip) without it.
 pub fn aws_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").expect(
-        "AWS_ENDPOINT_URL is not set: run the tests through scripts/test, which starts the AWS emulator",
-    )
+    emulator::endpoint()
 }
 
 /// A configuration pointing at the fake Spotify, from these extra variables.

@@ -1,6 +1,6 @@
 //! Access-token refresh, 401 retry, refresh-token rotation into the credentials file, and
 //! invalid_grant back-off.
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::*;

@@ -2,7 +2,7 @@
 //! `/api/spotify/top/{tracks,artists}`, `/api/spotify/saved` and `/api/spotify/top.svg`. Every
 //! parameter edge case, the fold of repeats, a missing scope, off until turned on, and one
 //! upstream call per list and window under 50 concurrent clients.
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,5 @@
 //! The answer cache in one process: the window, single flight, 429, stale then null.
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::*;

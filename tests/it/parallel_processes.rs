@@ -3,7 +3,7 @@
 //! per cache window and one refresh per expiry across all of them, no token ever lost or logged,
 //! and a lease holder killed mid-refresh is taken over once its lease lapses.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -1,5 +1,5 @@
 //! Every mapping case, through the real Spotify client (HTTP to the fake) and the real Router.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::*;

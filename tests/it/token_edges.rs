@@ -9,7 +9,7 @@
 //! `invalid_grant` and no reuse detected at the fake; the stores hold the refresh token the fake
 //! considers valid; the next forced expiry refreshes fine, without a new `invalid_grant`.
 
-mod support;
+use crate::support;
 
 use std::process::Stdio;
 use std::sync::Mutex;

@@ -17,7 +17,7 @@
 //! (time-out) variants of the store outages in `tests/emulator_service.rs`, and a real SIGKILL of
 //! a `nowplaying serve` process mid-refresh in `tests/parallel_processes.rs`.
 
-mod support;
+use crate::support;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! rotation, store outages, a dead lease holder, and `invalid_grant` after another environment
 //! rotated the token.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

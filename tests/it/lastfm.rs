@@ -1,7 +1,7 @@
 //! Last.fm as a source (`SOURCE=lastfm`) and as the fallback (`SOURCE=spotify,lastfm`), against
 //! the fake Last.fm and the fake Spotify over HTTP, with the clock moved by the test.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

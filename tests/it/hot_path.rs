@@ -2,7 +2,7 @@
 //! a process that holds a fresh answer makes none, a miss makes at most four, and the owner's
 //! `hide` and `disconnect` reach a running process within one cache window.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

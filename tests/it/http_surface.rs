@@ -1,5 +1,5 @@
 //! The contract's headers over real HTTP: Cache-Control, ETag/304, CORS, HEAD, 405, 404.
-mod support;
+use crate::support;
 
 use reqwest::header;
 use serde_json::Value;

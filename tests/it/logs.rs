@@ -1,6 +1,6 @@
 //! What the service logs: one ERROR line telling the owner to run `authorize` on invalid_grant,
 //! and never a secret (client secret, refresh tokens, access tokens).
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -25,11 +25,14 @@ impl Write for Buffer {
 async fn invalid_grant_logs_one_error_and_no_secret_is_ever_logged() {
     let buffer = Buffer::default();
     let writer = buffer.clone();
-    tracing_subscriber::fmt()
+    // This test's own subscriber, for this thread (the runtime and the app's tasks run on it):
+    // the other tests of the binary log elsewhere.
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter("debug")
         .json()
         .with_writer(move || writer.clone())
-        .init();
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = TestApp::start(&[]).await;
     app.fake.set_current(Scripted::json(bodies::playing(

@@ -1,7 +1,7 @@
 //! The DynamoDB and Secrets Manager stores against the AWS emulator over HTTP: conditional
 //! writes, freshness, round trips, idempotent writes, sealing, and what a cache hit costs.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::aws::{self, attr_n, attr_s, EmulatorApp};
