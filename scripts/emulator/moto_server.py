@@ -10,7 +10,7 @@ AWSCURRENT (docs/architecture.md, "Refresh-token rotation"):
 
 AWS: "If the label is attached and you either do not specify this parameter, or the version ID does
 not match, then the operation fails" (UpdateSecretVersionStage, RemoveFromVersionId). This launcher
-makes moto do that, and nothing else; tests/emulator_stores.rs checks the behaviour.
+makes moto do that, and nothing else; tests/it/emulator_stores.rs checks the behaviour.
 
 Usage: python moto_server.py [--exit-with-stdin] -H 127.0.0.1 -p PORT (the arguments of
 moto_server). With --exit-with-stdin the server exits when its standard input closes: the test

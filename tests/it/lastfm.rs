@@ -175,7 +175,7 @@ async fn owner_must_act_errors_answer_null_and_pause_asking() {
             assert_eq!(app.now().await, Value::Null);
             assert_eq!(lf.calls(RECENT), calls, "{code}: asked again at once");
             lf.set(RECENT, Scripted::json(bodies::now_playing()));
-            app.clock.advance_ms(61_000);
+            app.clock.advance(Duration::from_secs(61));
             assert_eq!(app.now().await["name"], "Now Song", "{code}");
             assert_eq!(lf.calls(RECENT), calls + 1);
         }
@@ -202,7 +202,7 @@ async fn temporary_errors_and_garbage_serve_stale_then_null() {
             (&json!("Now Song"), &json!(true), &json!("lastfm")),
             "{failure:?}"
         );
-        app.clock.advance_ms(STALE_MAX_MS + 1);
+        app.clock.advance(Duration::from_millis(STALE_MAX_MS + 1));
         assert_eq!(app.now().await, Value::Null, "{failure:?}");
     }
 }
@@ -239,7 +239,7 @@ async fn the_rate_limit_is_a_shared_cooldown() {
     );
     let calls = lf.calls(RECENT);
     for _ in 0..5 {
-        app.clock.advance_ms(10_000);
+        app.clock.advance(Duration::from_secs(10));
         assert_eq!(app.now().await["stale"], true);
     }
     assert_eq!(
@@ -248,7 +248,7 @@ async fn the_rate_limit_is_a_shared_cooldown() {
         "Last.fm was asked during its cooldown"
     );
     lf.set(RECENT, Scripted::json(bodies::recent_only()));
-    app.clock.advance_ms(11_000);
+    app.clock.advance(Duration::from_secs(11));
     let v = app.now().await;
     assert_eq!(
         (&v["name"], &v["stale"]),
@@ -407,7 +407,7 @@ async fn the_key_can_live_in_the_credentials_and_its_absence_is_null() {
         .save(&c)
         .await
         .unwrap();
-    app.clock.advance_ms(61_000);
+    app.clock.advance(Duration::from_secs(61));
     assert_eq!(app.now().await["name"], "Now Song");
     assert_eq!(lf.calls(RECENT), 1);
     assert_spotify_untouched(&app);
@@ -500,7 +500,7 @@ async fn a_spotify_cooldown_without_a_stale_answer_asks_lastfm() {
     }
     assert_eq!(app.fake.stats().currently_playing, 1);
     app.fake.set_current(spotify_playing());
-    app.clock.advance_ms(120_000);
+    app.clock.advance(Duration::from_secs(120));
     let v = app.now().await;
     assert_eq!(v["source"], "spotify", "{v}");
     assert_eq!(app.fake.stats().currently_playing, 2);
@@ -602,7 +602,7 @@ async fn an_owner_problem_is_logged_once_without_the_key() {
     lf.set_error(RECENT, 403, 17);
     for _ in 0..4 {
         assert_eq!(app.now().await, Value::Null);
-        app.clock.advance_ms(61_000);
+        app.clock.advance(Duration::from_secs(61));
     }
     assert!(lf.calls(RECENT) >= 3);
     let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();

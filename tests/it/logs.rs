@@ -1,6 +1,7 @@
 //! What the service logs: one ERROR line telling the owner to run `authorize` on invalid_grant,
 //! and never a secret (client secret, refresh tokens, access tokens).
 use crate::support;
+use nowplaying::clock::Timestamp;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -95,7 +96,8 @@ async fn owner_alert_lines_carry_the_fields_the_metric_filter_matches() {
     let app = TestApp::start_with(fake, &[("PROFILE_ENDPOINTS", "top")], state.clone()).await;
     // 170 days after the sign-in (2026-11-23): Spotify's limit is 12 days away.
     let signed_in = 1_795_428_000_000u64;
-    app.clock.set_ms(signed_in + 170 * 86_400_000);
+    app.clock
+        .set(Timestamp::from_millis(signed_in + 170 * 86_400_000));
     app.fake.set_current(Scripted::json(bodies::playing(
         bodies::track("t1", "Song"),
         true,
@@ -106,9 +108,9 @@ async fn owner_alert_lines_carry_the_fields_the_metric_filter_matches() {
     // its credentials): no second reminder.
     let second = TestApp::start_with(app.fake.clone(), &[], state).await;
     let later = signed_in + 170 * 86_400_000 + 6_000;
-    second.clock.set_ms(later);
+    second.clock.set(Timestamp::from_millis(later));
     assert_eq!(second.now().await["name"], "Song");
-    app.clock.set_ms(later);
+    app.clock.set(Timestamp::from_millis(later));
 
     app.fake.set_path(
         "/v1/me/top/artists",

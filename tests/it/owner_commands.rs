@@ -506,7 +506,7 @@ async fn authorize_denied_stores_nothing() {
 async fn authorize_with_a_wrong_state_stores_nothing() {
     let fake = FakeSpotify::start().await;
     let owner = Owner::new(&fake, &[]);
-    // A stray callback does not end the sign-in (issue 11): it waits for the real one until
+    // A stray callback does not end the sign-in: it waits for the real one until
     // its time-out.
     let auth = Authorize::start(&owner, &fake, &["--timeout", "3"]).await;
     let state = auth.query()["state"].clone();
@@ -678,7 +678,7 @@ async fn disconnect_with_a_secret_and_a_table_answers_null_within_one_cache_wind
     .await;
     let fake = FakeSpotify::start().await;
     playing(&fake);
-    // A running process answers from memory for at most one cache window (issue 12): then it
+    // A running process answers from memory for at most one cache window: then it
     // reads the table again and notices.
     let owner = Owner::new(
         &fake,
@@ -873,7 +873,7 @@ async fn hide_and_show_with_a_table_switch_the_record_and_drop_the_answer() {
     let (ddb, table) = create_table(&aws).await;
     let fake = FakeSpotify::start().await;
     playing(&fake);
-    // A running process answers from memory for at most one cache window (issue 12).
+    // A running process answers from memory for at most one cache window.
     let owner = Owner::new(
         &fake,
         &[("CACHE_TABLE", &table), ("CACHE_TTL_SECONDS", "2")],

@@ -2,6 +2,9 @@
 //! runs: `cargo run --example fake_spotify -- [--port N]`. Prints `listening on http://…` and
 //! serves until killed; script it through `/_admin/*`.
 
+// The integration tests' fake, whole: this process serves it and leaves the scripting helpers
+// (statuses, bodies) to the tests and to `/_admin/*`.
+#[allow(dead_code)]
 #[path = "../it/support/fake_spotify.rs"]
 mod fake_spotify;
 

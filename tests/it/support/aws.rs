@@ -1,7 +1,6 @@
 //! The AWS emulator (moto, started by `scripts/test`) for tests: a uniquely named table and
 //! secret per test, created with the AWS SDK over HTTP, clients that can be routed through a
 //! [`FaultProxy`], and raw reads of what the stores wrote.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -318,11 +317,6 @@ impl FaultProxy {
         self.set(Mode::Blackhole)
     }
 
-    /// The operations forwarded so far (short names: `GetItem`, `PutSecretValue`, ...).
-    pub fn ops(&self) -> Vec<String> {
-        self.ops.lock().unwrap().clone()
-    }
-
     /// The operations forwarded since the last call, and forgets them.
     pub fn take_ops(&self) -> Vec<String> {
         std::mem::take(&mut *self.ops.lock().unwrap())
@@ -632,11 +626,9 @@ impl EmulatorApp {
             &config.accounts_base_url,
         );
         let app = nowplaying::app::build(&config, &stores, spotify, Arc::new(clock));
-        let url = super::serve(app.clone()).await;
+        let url = super::serve(app).await;
         Process {
             url,
-            app,
-            stores,
             ddb_faults,
             sm_faults,
         }
@@ -697,8 +689,6 @@ impl EmulatorApp {
 /// One more process of the service (see [`EmulatorApp::process`]).
 pub struct Process {
     pub url: String,
-    pub app: nowplaying::http::SharedApp,
-    pub stores: nowplaying::app::Stores,
     pub ddb_faults: RequestFaults,
     pub sm_faults: RequestFaults,
 }

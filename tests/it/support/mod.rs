@@ -1,17 +1,18 @@
 //! Shared test support: the fake Spotify, an in-process app on a loopback port with a clock
 //! the test moves, and the AWS emulator's address.
-#![allow(dead_code)]
 
 pub mod aws;
 pub mod emulator;
 pub mod fake_lastfm;
 pub mod fake_spotify;
+pub mod fault;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use nowplaying::app::Stores;
-use nowplaying::clock::ManualClock;
+use nowplaying::clock::{ManualClock, Timestamp};
 use nowplaying::config::Config;
 use nowplaying::http::SharedApp;
 use nowplaying::spotify::SpotifyClient;
@@ -19,7 +20,6 @@ use nowplaying::store::file::FileCredentials;
 use nowplaying::store::memory::MemoryState;
 use nowplaying::store::{CredentialStore, Credentials, SharedState};
 
-#[allow(unused_imports)]
 pub use fake_spotify::{bodies, FakeSpotify, Scripted, TokenBehavior};
 
 /// The AWS emulator: the one `scripts/test` started, or one this test binary starts (see
@@ -86,6 +86,18 @@ pub fn open_token_item(
     })
 }
 
+/// The service's cache window (`CACHE_TTL_SECONDS`).
+pub fn cache_window(app: &SharedApp) -> Duration {
+    Duration::from_millis(app.cache.settings().ttl_ms)
+}
+
+/// The sealer of the tests' client: what the service seals its token items with.
+pub fn sealer() -> nowplaying::seal::Sealer {
+    nowplaying::seal::Sealer::from_client_secret(&nowplaying::secret::Secret::new(
+        fake_spotify::CLIENT_SECRET,
+    ))
+}
+
 /// The service on a loopback port, with a clock the test moves.
 pub struct TestApp {
     pub url: String,
@@ -97,7 +109,8 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-pub const T0: u64 = 1_795_000_000_000;
+/// The moment every test's clock starts at (2026-11-18, a few days before [`SIGN_INS`]).
+pub const T0: Timestamp = Timestamp::from_millis(1_795_000_000_000);
 
 impl TestApp {
     /// A fresh fake Spotify, a credentials file with its first refresh token, memory state.
@@ -124,7 +137,7 @@ impl TestApp {
             state,
             shared: false,
         };
-        let clock = ManualClock::new(T0);
+        let clock = ManualClock::at(T0);
         let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
         let app = nowplaying::app::build(&config, &stores, spotify, Arc::new(clock.clone()));
         let url = serve(app.clone()).await;
@@ -156,8 +169,8 @@ impl TestApp {
 
     /// Moves past the cache window.
     pub fn expire_cache(&self) {
-        let ttl = self.app.cache.settings().ttl_ms;
-        self.clock.advance_ms(ttl + 1);
+        self.clock
+            .advance(cache_window(&self.app) + Duration::from_millis(1));
     }
 
     pub fn stored_credentials(&self) -> serde_json::Value {
