@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::aws::{self, attr_n, attr_s};
-use support::fault::{song, Run};
+use support::fault::Run;
 use support::*;
 
 use nowplaying::clock::{Clock, ManualClock};

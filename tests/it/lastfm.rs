@@ -2,6 +2,7 @@
 //! the fake Last.fm and the fake Spotify over HTTP, with the clock moved by the test.
 
 use crate::support;
+use support::logs::LogBuffer;
 
 use std::time::Duration;
 
@@ -573,23 +574,10 @@ async fn lists_fall_back_when_spotify_is_not_signed_in() {
     assert_eq!(lf.calls(TOP_TRACKS), 1);
 }
 
-#[derive(Clone, Default)]
-struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The owner's problem is logged once as an ERROR with `alert` and `reason`; the key never.
 #[tokio::test]
 async fn an_owner_problem_is_logged_once_without_the_key() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
@@ -605,7 +593,7 @@ async fn an_owner_problem_is_logged_once_without_the_key() {
         app.clock.advance(Duration::from_secs(61));
     }
     assert!(lf.calls(RECENT) >= 3);
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     let errors: Vec<Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

@@ -2,29 +2,16 @@
 //! and never a secret (client secret, refresh tokens, access tokens).
 use crate::support;
 use nowplaying::clock::Timestamp;
+use support::logs::LogBuffer;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::Value;
 use support::*;
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn invalid_grant_logs_one_error_and_no_secret_is_ever_logged() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     // This test's own subscriber, for this thread (the runtime and the app's tasks run on it):
     // the other tests of the binary log elsewhere.
@@ -57,7 +44,7 @@ async fn invalid_grant_logs_one_error_and_no_secret_is_ever_logged() {
         assert_eq!(app.now().await, Value::Null);
     }
 
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     for secret in [
         fake_spotify::CLIENT_SECRET,
         fake_spotify::FIRST_REFRESH_TOKEN,
@@ -82,7 +69,7 @@ async fn invalid_grant_logs_one_error_and_no_secret_is_ever_logged() {
 /// six-month reminder (once per environment and day), a missing scope, `invalid_grant`.
 #[tokio::test]
 async fn owner_alert_lines_carry_the_fields_the_metric_filter_matches() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     let subscriber =
         nowplaying::app::json_logs(tracing_subscriber::EnvFilter::new("info"), move || {
@@ -125,7 +112,7 @@ async fn owner_alert_lines_carry_the_fields_the_metric_filter_matches() {
     app.expire_cache();
     assert_eq!(app.now().await, Value::Null);
 
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     let alerts: Vec<Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

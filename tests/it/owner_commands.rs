@@ -359,20 +359,12 @@ async fn null_within(url: &str, within: Duration) -> bool {
     }
 }
 
-fn playing(fake: &FakeSpotify) {
-    fake.set_current(Scripted::json(bodies::playing(
-        bodies::track("t1", "Song"),
-        true,
-        1000,
-    )));
-}
-
 // --- authorize ------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorize_stores_the_credentials_in_the_file() {
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     let owner = Owner::new(&fake, &[("PROFILE_ENDPOINTS", "top")]);
     // An earlier sign-in with a field of the owner's own: replaced, the field kept.
     owner.write_credentials(credentials_doc(Some("old-refresh"), "2026-01-01T00:00:00Z"));
@@ -629,7 +621,7 @@ async fn authorize_reads_the_secret_from_stdin_and_the_id_from_a_flag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_stops_a_running_serve_with_a_local_file() {
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     let owner = Owner::new(&fake, &[("CACHE_TTL_SECONDS", "1")]);
     owner.write_credentials(credentials_doc(
         Some(FIRST_REFRESH_TOKEN),
@@ -677,7 +669,7 @@ async fn disconnect_with_a_secret_and_a_table_answers_null_within_one_cache_wind
     )
     .await;
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     // A running process answers from memory for at most one cache window: then it
     // reads the table again and notices.
     let owner = Owner::new(
@@ -719,7 +711,7 @@ async fn disconnect_with_a_secret_and_a_table_answers_null_within_one_cache_wind
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_is_zero_when_authorized_and_fresh_and_persists_the_rotation() {
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     let owner = Owner::new(&fake, &[]);
     owner.write_credentials(credentials_doc(
         Some(FIRST_REFRESH_TOKEN),
@@ -799,7 +791,7 @@ async fn status_is_one_when_a_configured_endpoint_lacks_its_scope() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_is_one_when_the_top_lists_lack_user_top_read() {
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     let owner = Owner::new(&fake, &[("PROFILE_ENDPOINTS", "top")]);
     // Signed in before the top lists were turned on: the stored scope lacks user-top-read.
     owner.write_credentials(credentials_doc(
@@ -840,7 +832,7 @@ async fn status_is_one_when_the_table_is_unreachable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hide_answers_null_without_asking_spotify_and_show_brings_it_back() {
     let app = TestApp::start(&[]).await;
-    playing(&app.fake);
+    app.fake.set_current(song());
     assert_eq!(app.now().await["name"], "Song");
     let dir = tempfile::tempdir().unwrap();
     let owner = Owner::at(&app.fake, dir, app.creds_path.clone(), &[]);
@@ -872,7 +864,7 @@ async fn hide_and_show_with_a_table_switch_the_record_and_drop_the_answer() {
     let aws = aws().await;
     let (ddb, table) = create_table(&aws).await;
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     // A running process answers from memory for at most one cache window.
     let owner = Owner::new(
         &fake,
@@ -953,7 +945,7 @@ async fn status_tells_a_quota_exceeded_cooldown_apart() {
     let aws = aws().await;
     let (ddb, table) = create_table(&aws).await;
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     let owner = Owner::new(&fake, &[("CACHE_TABLE", &table)]);
     owner.write_credentials(credentials_doc(
         Some(FIRST_REFRESH_TOKEN),
@@ -1010,7 +1002,7 @@ async fn status_is_one_when_premium_has_lapsed() {
     assert!(!err.contains("scope"), "{err}");
     assert_no_secrets(&out, &err);
     // Renewed: all good again.
-    playing(&fake);
+    fake.set_current(song());
     let (code, out, err) = owner.run(&["status"]).await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
 }

@@ -13,7 +13,6 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::aws::{self, attr_n, attr_s, EmulatorApp};
 use support::fake_lastfm::{FakeLastfm, API_KEY, RECENT, USER};
-use support::fault::song;
 use support::*;
 
 use nowplaying::clock::{Clock, ManualClock};

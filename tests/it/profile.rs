@@ -4,9 +4,7 @@
 //! upstream call per list and window under 50 concurrent clients.
 use crate::support;
 use std::time::Duration;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use support::logs::LogBuffer;
 
 use reqwest::header;
 use serde_json::{json, Value};
@@ -435,7 +433,7 @@ async fn top_artists_have_name_image_url_rank_genres() {
 
 #[tokio::test]
 async fn a_missing_scope_answers_null_and_warns_to_authorize() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter("info")
@@ -461,7 +459,7 @@ async fn a_missing_scope_answers_null_and_warns_to_authorize() {
     }
     assert_eq!(app.fake.stats().top, 1);
 
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     let warns: Vec<&str> = text.lines().filter(|l| l.contains("WARN")).collect();
     let top = warns
         .iter()
@@ -777,19 +775,4 @@ async fn top_card_without_an_answer_says_nothing_to_show() {
         .set_path("/v1/me/top/tracks", Scripted::status(403));
     let svg = app.get("/api/spotify/top.svg").await.text().await.unwrap();
     assert!(svg.contains("Nothing to show yet"), "{svg}");
-}
-
-// --- log capture ------------------------------------------------------------------------------
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::aws::{self, attr_n};
 use support::fake_spotify::{CLIENT_ID, CLIENT_SECRET};
-use support::fault::{song, Run};
+use support::fault::Run;
 use support::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -430,24 +430,6 @@ async fn refresh_in_flight(edge: &Run) -> tokio::task::JoinHandle<Value> {
     page
 }
 
-/// The owner signs in again (the command's own code path), with `token`.
-async fn reauthorize(edge: &Run, token: &str) {
-    edge.app.fake.set_token(TokenBehavior::default());
-    edge.app.fake.set_refresh_token(Some(token));
-    let mut c = credentials(token);
-    c.authorized_at = Some(SIGN_INS[1].into());
-    let clock = edge.clock.clone();
-    let replaced = nowplaying::owner::replace_authorization(
-        edge.app.stores.credentials.as_ref(),
-        Some(edge.app.stores.state.as_ref()),
-        &c,
-        move || clock.now().as_millis(),
-    )
-    .await
-    .expect("authorize");
-    assert!(replaced.cleared_shared);
-}
-
 /// The disconnected credentials: the client stays, the refresh token goes.
 fn disconnected() -> nowplaying::store::Credentials {
     let mut c = credentials("");
@@ -519,7 +501,7 @@ async fn a_late_lease_holder_cannot_undo_a_disconnect() {
     assert_eq!(edge.stats().reuse_detected, 0);
 
     // Signing in again works as usual.
-    reauthorize(&edge, "refresh-token-reauthorized").await;
+    edge.reauthorize("refresh-token-reauthorized").await;
     edge.next_window();
     assert_eq!(edge.page().await["name"], "Song");
     edge.finish_token_edge().await;
@@ -559,7 +541,7 @@ async fn a_disconnect_during_a_refresh_waits_for_it_and_sticks() {
     edge.next_window();
     assert_eq!(edge.page().await, Value::Null);
     assert_eq!(edge.stats().reuse_detected, 0);
-    reauthorize(&edge, "refresh-token-reauthorized").await;
+    edge.reauthorize("refresh-token-reauthorized").await;
     edge.next_window();
     assert_eq!(edge.page().await["name"], "Song");
     edge.finish_token_edge().await;

@@ -468,25 +468,12 @@ pub const AWS_GIVE_UP: Duration = Duration::from_millis(2_000 + 1_500);
 /// Everything the service logs in this test binary, captured once for all tests (each test
 /// looks for lines naming its own uniquely named table or secret).
 pub fn captured_logs() -> String {
-    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
+    log_buffer().text()
 }
 
-fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
-    static BUF: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
-    BUF.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
-}
-
-#[derive(Clone)]
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+fn log_buffer() -> &'static super::logs::LogBuffer {
+    static BUF: std::sync::OnceLock<super::logs::LogBuffer> = std::sync::OnceLock::new();
+    BUF.get_or_init(Default::default)
 }
 
 /// Sends the service's log events (INFO and up) to [`captured_logs`].
@@ -498,7 +485,7 @@ pub fn capture_logs() {
             .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
             .with_ansi(false)
             .with_target(false)
-            .with_writer(move || LogWriter(buf.clone()))
+            .with_writer(move || buf.clone())
             .try_init();
     });
 }

@@ -12,18 +12,13 @@ use nowplaying::clock::{Clock, ManualClock, Timestamp};
 use nowplaying::keys::PENDING_REFRESH_KEY;
 
 use super::aws::{self, attr_s, EmulatorApp};
-use super::fake_spotify::{self, bodies, Scripted, Stats, TokenBehavior};
-use super::{cache_window, credentials, open_token_item, sealer, SIGN_INS, T0};
+use super::fake_spotify::{self, Stats, TokenBehavior};
+use super::{cache_window, credentials, open_token_item, sealer, song, SIGN_INS, T0};
 
 /// How long a later refresh may take once Spotify is healthy again. Some faults leave a token
 /// exchange in flight for seconds (an answer delayed past the API call's time-out), and the
 /// next refresh waits for its lease.
 const LATER_REFRESH_WITHIN: Duration = Duration::from_secs(15);
-
-/// The good answer every fault test starts from.
-pub fn song() -> Scripted {
-    Scripted::json(bodies::playing(bodies::track("t1", "Song"), true, 1000))
-}
 
 /// What the page got, over a whole run.
 #[derive(Default, Debug)]

@@ -6,6 +6,7 @@ pub mod emulator;
 pub mod fake_lastfm;
 pub mod fake_spotify;
 pub mod fault;
+pub mod logs;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,6 +85,11 @@ pub fn open_token_item(
                 .unwrap_or(plain),
         )
     })
+}
+
+/// The good answer most tests script: the track "Song", playing.
+pub fn song() -> Scripted {
+    Scripted::json(bodies::playing(bodies::track("t1", "Song"), true, 1000))
 }
 
 /// The service's cache window (`CACHE_TTL_SECONDS`).
