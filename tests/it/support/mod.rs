@@ -29,7 +29,7 @@ pub fn aws_endpoint() -> String {
     emulator::endpoint()
 }
 
-/// A configuration pointing at the fake Spotify, from these extra variables.
+/// Builds a configuration pointing at the fake Spotify, with these extra variables.
 pub fn config(fake: &FakeSpotify, creds: &std::path::Path, extra: &[(&str, &str)]) -> Config {
     let mut vars: Vec<(String, String)> = vec![
         ("SPOTIFY_API_BASE_URL".into(), fake.base.clone()),
@@ -62,7 +62,7 @@ pub fn credentials(refresh_token: &str) -> Credentials {
 /// The sign-in times the tests use: [`credentials`]'s, and a later `authorize`'s.
 pub const SIGN_INS: [&str; 2] = ["2026-11-23T10:00:00Z", "2026-11-24T09:00:00Z"];
 
-/// The sealing context of the token item `key` for the tests' first sign-in.
+/// Returns the sealing context of the token item `key` for the tests' first sign-in.
 pub fn sealing_context(key: &str) -> String {
     nowplaying::tokens::sealing_context(key, &credentials(""))
 }
@@ -87,17 +87,17 @@ pub fn open_token_item(
     })
 }
 
-/// The good answer most tests script: the track "Song", playing.
+/// Returns the good answer most tests script: the track "Song", playing.
 pub fn song() -> Scripted {
     Scripted::json(bodies::playing(bodies::track("t1", "Song"), true, 1000))
 }
 
-/// The service's cache window (`CACHE_TTL_SECONDS`).
+/// Returns the service's cache window (`CACHE_TTL_SECONDS`).
 pub fn cache_window(app: &SharedApp) -> Duration {
     Duration::from_millis(app.cache.settings().ttl_ms)
 }
 
-/// The sealer of the tests' client: what the service seals its token items with.
+/// Returns the sealer of the tests' client, the one the service seals its token items with.
 pub fn sealer() -> nowplaying::seal::Sealer {
     nowplaying::seal::Sealer::from_client_secret(&nowplaying::secret::Secret::new(
         fake_spotify::CLIENT_SECRET,
@@ -119,7 +119,8 @@ pub struct TestApp {
 pub const T0: Timestamp = Timestamp::from_millis(1_795_000_000_000);
 
 impl TestApp {
-    /// A fresh fake Spotify, a credentials file with its first refresh token, memory state.
+    /// Starts the service with a fresh fake Spotify, a credentials file holding its first
+    /// refresh token, and memory state.
     pub async fn start(extra: &[(&str, &str)]) -> TestApp {
         let fake = FakeSpotify::start().await;
         TestApp::start_with(fake, extra, Arc::new(MemoryState::new())).await
@@ -166,7 +167,7 @@ impl TestApp {
             .unwrap()
     }
 
-    /// `GET /api/spotify` as JSON.
+    /// Asks for `GET /api/spotify` and returns its JSON.
     pub async fn now(&self) -> serde_json::Value {
         let r = self.get("/api/spotify").await;
         assert_eq!(r.status(), 200);
