@@ -939,25 +939,30 @@ async fn disconnect_fails_loudly_and_changes_nothing_when_the_table_cannot_be_wr
     );
 }
 
-/// A `QUOTA_EXCEEDED` cooldown in the table: `status` tells it apart from a plain rate limit.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_tells_a_quota_exceeded_cooldown_apart() {
+/// Starts an owner signed in a day ago, whose table holds the cooldown document `cooldown`,
+/// with Spotify answering `current`.
+async fn owner_in_a_cooldown(
+    current: Scripted,
+    cooldown: &str,
+) -> (FakeSpotify, Owner, aws_sdk_dynamodb::Client, String) {
     let aws = aws().await;
     let (ddb, table) = create_table(&aws).await;
     let fake = FakeSpotify::start().await;
-    fake.set_current(song());
+    fake.set_current(current);
     let owner = Owner::new(&fake, &[("CACHE_TABLE", &table)]);
     owner.write_credentials(credentials_doc(
         Some(FIRST_REFRESH_TOKEN),
         &rfc3339_days_ago(1),
     ));
-    put_item(
-        &ddb,
-        &table,
-        "cooldown",
-        r#"{"reason":"rate_limited","quota_exceeded":true}"#,
-    )
-    .await;
+    put_item(&ddb, &table, "cooldown", cooldown).await;
+    (fake, owner, ddb, table)
+}
+
+/// A `QUOTA_EXCEEDED` cooldown in the table: `status` tells it apart from a plain rate limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_tells_a_quota_exceeded_cooldown_apart() {
+    let (_fake, owner, ddb, table) =
+        owner_in_a_cooldown(song(), r#"{"reason":"rate_limited","quota_exceeded":true}"#).await;
     let (code, out, err) = owner.run(&["status"]).await;
     assert_eq!(code, 0, "a warning, not an action: {out}\n{err}");
     assert!(out.contains("QUOTA_EXCEEDED"), "{out}");
@@ -1011,19 +1016,8 @@ async fn status_is_one_when_premium_has_lapsed() {
 /// even before its own check reaches Spotify.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_is_one_during_a_premium_cooldown() {
-    let aws = aws().await;
-    let (ddb, table) = create_table(&aws).await;
-    let fake = FakeSpotify::start().await;
-    fake.set_current(Scripted::status_json(403, bodies::premium_required()));
-    let owner = Owner::new(&fake, &[("CACHE_TABLE", &table)]);
-    owner.write_credentials(credentials_doc(
-        Some(FIRST_REFRESH_TOKEN),
-        &rfc3339_days_ago(1),
-    ));
-    put_item(
-        &ddb,
-        &table,
-        "cooldown",
+    let (_fake, owner, _, _) = owner_in_a_cooldown(
+        Scripted::status_json(403, bodies::premium_required()),
         r#"{"reason":"premium_required","step":3}"#,
     )
     .await;
