@@ -1,5 +1,5 @@
 //! `nowplaying serve --demo` and `serve` without credentials.
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
