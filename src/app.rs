@@ -16,18 +16,126 @@ use crate::store::fallback::FallbackState;
 use crate::store::file::FileCredentials;
 use crate::store::memory::MemoryState;
 use crate::store::secrets::SecretsCredentials;
-use crate::store::{CredentialStore, SharedState};
+use crate::store::{CredentialStore, SharedState, Table};
 use crate::tokens::{AuthWatch, TokenKeeper};
 use crate::upstream::Upstream;
 
-/// The two stores as configured.
+/// The two stores as configured: where the owner's credentials live, and the deployment.
 #[derive(Clone)]
 pub struct Stores {
     pub credentials: Arc<dyn CredentialStore>,
-    /// The raw shared state (no fallback), for the owner's commands.
-    pub state: Arc<dyn SharedState>,
-    /// Whether `state` is shared between processes (DynamoDB).
-    pub shared: bool,
+    pub deployment: Deployment,
+}
+
+/// How the processes of this deployment share what they must agree on. Everything that differs
+/// between the two (where the privacy switch lives, how a running process notices the owner's
+/// sign-in, what the answer cache writes to, what the token keeper leases in) is derived here,
+/// once.
+#[derive(Clone)]
+pub enum Deployment {
+    /// Processes share a DynamoDB table (`CACHE_TABLE`: Lambda, or several `serve`s): answers,
+    /// leases, tokens, the privacy switch and the sign-in generation live in it.
+    Shared { table: Table },
+    /// One process without a table: its memory holds what the table would, and the privacy switch
+    /// is a file next to `credentials_path`.
+    Local {
+        memory: Table,
+        credentials_path: std::path::PathBuf,
+        /// Whether the credentials are that file (watched for the owner's sign-in), not a secret.
+        credentials_in_file: bool,
+    },
+}
+
+impl Stores {
+    /// Credentials and a shared DynamoDB table.
+    pub fn shared(credentials: Arc<dyn CredentialStore>, table: DynamoState) -> Stores {
+        Stores {
+            credentials,
+            deployment: Deployment::Shared {
+                table: Table::dynamo(table),
+            },
+        }
+    }
+
+    /// Credentials in the file at `credentials_path` and one process's memory.
+    pub fn local(
+        credentials: Arc<dyn CredentialStore>,
+        memory: Arc<MemoryState>,
+        credentials_path: impl Into<std::path::PathBuf>,
+    ) -> Stores {
+        Stores {
+            credentials,
+            deployment: Deployment::Local {
+                memory: Table::memory(memory),
+                credentials_path: credentials_path.into(),
+                credentials_in_file: true,
+            },
+        }
+    }
+
+    /// The state the token keeper leases in: the table, or this process's memory.
+    pub fn table(&self) -> &Table {
+        self.deployment.table()
+    }
+
+    /// The table shared by every process, when there is one (what the owner's commands change).
+    pub fn shared_table(&self) -> Option<&Table> {
+        self.deployment.shared_table()
+    }
+}
+
+impl Deployment {
+    /// The state the token keeper leases in: the table, or this process's memory.
+    pub fn table(&self) -> &Table {
+        match self {
+            Deployment::Shared { table } => table,
+            Deployment::Local { memory, .. } => memory,
+        }
+    }
+
+    /// The table shared by every process, when there is one.
+    pub fn shared_table(&self) -> Option<&Table> {
+        match self {
+            Deployment::Shared { table } => Some(table),
+            Deployment::Local { .. } => None,
+        }
+    }
+
+    /// Where the privacy switch lives: the shared table, else a file next to the credentials.
+    pub fn privacy_switch(&self) -> PrivacySwitch {
+        match self {
+            Deployment::Shared { table } => PrivacySwitch::Shared(table.state()),
+            Deployment::Local {
+                credentials_path, ..
+            } => PrivacySwitch::File(crate::owner::hidden_file(credentials_path)),
+        }
+    }
+
+    /// How a running process notices the owner's `authorize` and `disconnect` (see
+    /// [`crate::tokens`]): the shared table's generation record, else the local credentials
+    /// file. Credentials in Secrets Manager without a shared table are not watched (a read per
+    /// cache miss would cost money): such a process notices at its next refresh, within the
+    /// hour, or when restarted.
+    pub fn auth_watch(&self) -> AuthWatch {
+        match self {
+            Deployment::Shared { .. } => AuthWatch::Shared,
+            Deployment::Local {
+                credentials_path,
+                credentials_in_file: true,
+                ..
+            } => AuthWatch::File(credentials_path.clone()),
+            Deployment::Local { .. } => AuthWatch::None,
+        }
+    }
+
+    /// What the answer cache reads and writes: the table behind a memory fallback (answers may
+    /// degrade to one process's memory when the table fails), or the memory itself.
+    pub fn answer_state(&self, clock: SharedClock) -> Arc<dyn SharedState> {
+        match self {
+            Deployment::Shared { table } => Arc::new(FallbackState::new(table.state(), clock)),
+            Deployment::Local { memory, .. } => memory.state(),
+        }
+    }
 }
 
 /// The AWS SDK's configuration, with timeouts short enough that an unreachable store degrades
@@ -67,49 +175,28 @@ pub async fn stores(config: &Config) -> Stores {
         (Some(id), Some(aws)) => Arc::new(SecretsCredentials::lazy(aws.clone(), id.clone())),
         _ => Arc::new(FileCredentials::new(config.credentials_path.clone())),
     };
-    let (state, shared): (Arc<dyn SharedState>, bool) = match (&config.cache_table, &aws) {
-        (Some(table), Some(aws)) => (
-            Arc::new(DynamoState::new(
+    let deployment = match (&config.cache_table, &aws) {
+        (Some(table), Some(aws)) => Deployment::Shared {
+            table: Table::dynamo(DynamoState::new(
                 aws_sdk_dynamodb::Client::new(aws),
                 table.clone(),
             )),
-            true,
-        ),
-        _ => (Arc::new(MemoryState::new()), false),
+        },
+        _ => Deployment::Local {
+            memory: Table::memory(Arc::new(MemoryState::new())),
+            credentials_path: config.credentials_path.clone(),
+            credentials_in_file: config.token_secret_id.is_none(),
+        },
     };
     Stores {
         credentials,
-        state,
-        shared,
+        deployment,
     }
 }
 
 /// A random id for this process; each lease it takes adds its own version to it.
 pub fn instance_id() -> String {
     format!("{}-{:016x}", std::process::id(), rand::random::<u64>())
-}
-
-/// Where the privacy switch lives: the shared table, else a file next to the credentials.
-pub fn privacy_switch(config: &Config, stores: &Stores) -> PrivacySwitch {
-    if stores.shared {
-        PrivacySwitch::Shared(stores.state.clone())
-    } else {
-        PrivacySwitch::File(crate::owner::hidden_file(&config.credentials_path))
-    }
-}
-
-/// How a running process notices the owner's `authorize` and `disconnect` (see [`crate::tokens`]):
-/// the shared table's generation record, else the local credentials file. Credentials in Secrets
-/// Manager without a shared table are not watched (a read per cache miss would cost money): such a
-/// process notices at its next refresh, within the hour, or when restarted.
-pub fn auth_watch(config: &Config, stores: &Stores) -> AuthWatch {
-    if stores.shared {
-        AuthWatch::Shared
-    } else if config.token_secret_id.is_none() {
-        AuthWatch::File(config.credentials_path.clone())
-    } else {
-        AuthWatch::None
-    }
 }
 
 /// The service and the Router's state, from already-built parts. The answer cache degrades to
@@ -120,21 +207,20 @@ pub fn build(
     spotify: SpotifyClient,
     clock: SharedClock,
 ) -> SharedApp {
-    let answers: Arc<dyn SharedState> = if stores.shared {
-        Arc::new(FallbackState::new(stores.state.clone(), clock.clone()))
-    } else {
-        stores.state.clone()
-    };
+    let deployment = &stores.deployment;
+    let answers = deployment.answer_state(clock.clone());
     let instance = instance_id();
+    let watch = deployment.auth_watch();
     let tokens = TokenKeeper::new(
         spotify.clone(),
         stores.credentials.clone(),
-        stores.state.clone(),
+        deployment.table().clone(),
         clock.clone(),
         instance.clone(),
     )
-    .with_watch(auth_watch(config, stores));
-    let privacy = match privacy_switch(config, stores) {
+    .with_watch(watch.clone());
+    let privacy = match deployment.privacy_switch() {
+        // The switch is read through the answer store, so a failing table degrades it alike.
         PrivacySwitch::Shared(_) => PrivacySwitch::Shared(answers.clone()),
         local => local,
     };
@@ -151,7 +237,7 @@ pub fn build(
         instance,
         privacy,
     );
-    if matches!(auth_watch(config, stores), AuthWatch::Shared) {
+    if matches!(watch, AuthWatch::Shared) {
         // A miss reads the sign-in generation with the answer; the keeper need not read it again.
         let keeper = tokens.clone();
         cache = cache.observing_generation(move |g| keeper.observe_generation(g));

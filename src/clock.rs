@@ -90,11 +90,6 @@ impl Sub<Timestamp> for Timestamp {
 pub trait Clock: Send + Sync + 'static {
     /// The current moment.
     fn now(&self) -> Timestamp;
-
-    /// The current moment in epoch milliseconds (being replaced by [`Clock::now`]).
-    fn now_ms(&self) -> u64 {
-        self.now().as_millis()
-    }
 }
 
 /// The wall clock.
@@ -130,21 +125,6 @@ impl ManualClock {
     /// Puts the clock at `to` (forward or back).
     pub fn set(&self, to: Timestamp) {
         self.0.store(to.as_millis(), Ordering::SeqCst);
-    }
-
-    /// A clock standing at `start_ms` (being replaced by [`ManualClock::at`]).
-    pub fn new(start_ms: u64) -> Self {
-        Self::at(Timestamp::from_millis(start_ms))
-    }
-
-    /// Being replaced by [`ManualClock::advance`].
-    pub fn advance_ms(&self, ms: u64) {
-        self.advance(Duration::from_millis(ms));
-    }
-
-    /// Being replaced by [`ManualClock::set`].
-    pub fn set_ms(&self, ms: u64) {
-        self.set(Timestamp::from_millis(ms));
     }
 }
 

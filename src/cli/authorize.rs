@@ -416,10 +416,9 @@ impl SignIn {
         credentials.scope = Some(granted);
 
         let stores = &self.stores;
-        let state_store = stores.shared.then_some(stores.state.as_ref());
         let replaced = replace_authorization(
             stores.credentials.as_ref(),
-            state_store,
+            stores.shared_table().map(|t| t.as_ref()),
             &credentials,
             crate::cli::now,
         )
@@ -435,21 +434,21 @@ impl SignIn {
             "Authorized: saved the client id, client secret and refresh token to the {}{mode}.",
             stores.credentials.describe()
         )];
-        lines.push(if !stores.shared {
+        lines.push(if stores.shared_table().is_none() {
             "A running `nowplaying serve` picks up the new sign-in on its next cache miss.".into()
         } else if replaced.cleared_shared {
             format!(
                 "Cleared the cached access token and every cached answer in the {}; running instances use the new sign-in on their next request.",
-                stores.state.describe()
+                stores.table().describe()
             )
         } else {
             format!(
                 "WARNING: could not clear the cached access token in the {} ({}); running instances pick up the new sign-in within the hour.",
-                stores.state.describe(),
+                stores.table().describe(),
                 replaced.shared_error.unwrap_or_default()
             )
         });
-        if crate::cli::privacy::is_hidden(&self.config, stores).await {
+        if crate::cli::privacy::is_hidden(stores).await {
             lines.push(
                 "Note: the page is hidden (privacy switch on): run `nowplaying show` to show what you play again."
                     .into(),

@@ -21,14 +21,14 @@ pub async fn run(config: Config) -> Result<(), String> {
         .as_ref()
         .is_some_and(|c| c.refresh_token.as_ref().is_some_and(|t| !t.is_empty()));
 
-    let state = stores.shared.then_some(stores.state.as_ref());
+    let table = stores.shared_table();
     let replaced = match existing {
         Some(mut credentials) => {
             credentials.refresh_token = None;
             Some(
                 replace_authorization(
                     stores.credentials.as_ref(),
-                    state,
+                    table.map(|t| t.as_ref()),
                     &credentials,
                     crate::cli::now,
                 )
@@ -48,25 +48,25 @@ pub async fn run(config: Config) -> Result<(), String> {
     } else {
         println!("No refresh token was stored in the {store}; nothing to remove there.");
     }
-    if stores.shared {
+    if let Some(table) = table {
         let cleared = match replaced {
             Some(r) if !r.cleared_shared => Err(r.shared_error.unwrap_or_default()),
             Some(_) => Ok(()),
             // No credentials at all: still clear what may be cached.
-            None => clear_tokens_and_answers(stores.state.as_ref())
+            None => clear_tokens_and_answers(table.as_ref())
                 .await
                 .map_err(|e| e.to_string()),
         };
         match cleared {
             Ok(()) => println!(
                 "Deleted the cached access token and every cached answer from the {}: /api/spotify answers null; running processes take effect within {} s (one cache window).",
-                stores.state.describe(),
+                table.describe(),
                 config.cache_ttl.as_secs()
             ),
             Err(e) => {
                 return Err(format!(
                     "removed the refresh token, but could not clear the {} ({e}): run `nowplaying disconnect` again",
-                    stores.state.describe()
+                    table.describe()
                 ))
             }
         }

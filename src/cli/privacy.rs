@@ -7,14 +7,14 @@ use crate::config::Config;
 /// Turns the switch on (`hide == true`) or off.
 pub async fn run(config: Config, hide: bool) -> Result<(), String> {
     let stores = app::stores(&config).await;
-    let switch = app::privacy_switch(&config, &stores);
+    let switch = stores.deployment.privacy_switch();
     let where_ = switch.set(hide, crate::cli::now()).await?;
     if hide {
         println!(
             "Hidden: /api/spotify now answers null and does not ask Spotify (switch in {where_})."
         );
         // With a table, running processes answer from memory for at most one cache window.
-        let who = if stores.shared {
+        let who = if stores.shared_table().is_some() {
             "Running processes follow"
         } else {
             "A running `nowplaying serve` follows"
@@ -25,7 +25,7 @@ pub async fn run(config: Config, hide: bool) -> Result<(), String> {
         );
     } else {
         println!("Shown: /api/spotify shows what you play again (switch in {where_}).");
-        if stores.shared {
+        if stores.shared_table().is_some() {
             println!(
                 "Running processes follow within {} s (one cache window).",
                 config.cache_ttl.as_secs()
@@ -36,6 +36,6 @@ pub async fn run(config: Config, hide: bool) -> Result<(), String> {
 }
 
 /// Whether the page is hidden, as the service sees it.
-pub async fn is_hidden(config: &Config, stores: &app::Stores) -> bool {
-    app::privacy_switch(config, stores).is_hidden().await
+pub async fn is_hidden(stores: &app::Stores) -> bool {
+    stores.deployment.privacy_switch().is_hidden().await
 }

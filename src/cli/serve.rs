@@ -8,7 +8,7 @@ use crate::clock::SystemClock;
 use crate::config::{Config, SourceChoice};
 use crate::spotify::SpotifyClient;
 use crate::store::memory::{MemoryCredentials, MemoryState};
-use crate::store::{CredentialStore, Credentials};
+use crate::store::{CredentialStore, Credentials, Table};
 
 /// Serves until Ctrl-C. Returns a one-line error for the owner when it cannot start.
 pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(), String> {
@@ -36,10 +36,14 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
             authorized_at: None,
             ..Default::default()
         };
+        // The demo's sign-in is in memory: there is no credentials file to watch.
         let stores = app::Stores {
             credentials: Arc::new(MemoryCredentials::new(Some(credentials))),
-            state: Arc::new(MemoryState::new()),
-            shared: false,
+            deployment: app::Deployment::Local {
+                memory: Table::memory(Arc::new(MemoryState::new())),
+                credentials_path: config.credentials_path.clone(),
+                credentials_in_file: false,
+            },
         };
         let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
         app::build(&config, &stores, spotify, Arc::new(SystemClock))

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::keys::ANSWER_KEY;
 use crate::lastfm::{LastFmClient, LastFmError, OwnerAction};
 use crate::spotify::{SpotifyClient, SpotifyError};
-use crate::store::Credentials;
+use crate::store::{Credentials, Table};
 use crate::tokens::{TokenKeeper, WARN_DAYS};
 
 /// What to do about a lapsed Premium (Spotify's `403` naming Premium).
@@ -50,7 +50,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         println!("  Spotify:            not needed (SOURCE=lastfm)");
         false
     };
-    let hidden = crate::cli::privacy::is_hidden(&config, &stores).await;
+    let hidden = crate::cli::privacy::is_hidden(&stores).await;
     println!(
         "Privacy switch:       {}",
         if hidden {
@@ -60,8 +60,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         }
     );
     cached_answer(&stores, answer, now);
-    if stores.shared {
-        cooldown(&stores, now, &mut report).await;
+    if let Some(table) = stores.shared_table() {
+        cooldown(table, now, &mut report).await;
     }
     if complete {
         spotify_check(&config, &stores, now, &mut report).await;
@@ -84,8 +84,8 @@ pub async fn run(config: Config) -> Result<(), String> {
 fn configuration(config: &Config, stores: &Stores) {
     println!("Configuration");
     println!("  credentials:        {}", stores.credentials.describe());
-    if stores.shared {
-        println!("  shared state:       {}", stores.state.describe());
+    if let Some(table) = stores.shared_table() {
+        println!("  shared state:       {}", table.describe());
     } else {
         println!(
             "  shared state:       none (CACHE_TABLE unset: each process keeps its own cache)"
@@ -228,8 +228,8 @@ async fn reachability(
         }
     };
     let mut answer = None;
-    if stores.shared {
-        match stored_answer(stores.state.as_ref(), ANSWER_KEY).await {
+    if let Some(table) = stores.shared_table() {
+        match stored_answer(table.as_ref(), ANSWER_KEY).await {
             Ok(a) => {
                 println!("  shared state:       reachable");
                 answer = Some(a);
@@ -238,7 +238,7 @@ async fn reachability(
                 println!("  shared state:       PROBLEM: {e}");
                 report
                     .problems
-                    .push(format!("the {} is unreachable", stores.state.describe()));
+                    .push(format!("the {} is unreachable", table.describe()));
             }
         }
     }
@@ -384,14 +384,14 @@ fn cached_answer(stores: &Stores, answer: Option<Option<StoredAnswer>>, now: Tim
             }
         }
         Some(None) => println!("Cached answer:        none"),
-        None if stores.shared => {}
+        None if stores.shared_table().is_some() => {}
         None => println!("Cached answer:        kept by each running process (no CACHE_TABLE)"),
     }
 }
 
 /// A shared cooldown still running: why no process asks Spotify, and until when.
-async fn cooldown(stores: &Stores, now: Timestamp, report: &mut Report) {
-    let Some((c, until)) = Cooldown::read(stores.state.as_ref()).await else {
+async fn cooldown(table: &Table, now: Timestamp, report: &mut Report) {
+    let Some((c, until)) = Cooldown::read(table.as_ref()).await else {
         return;
     };
     if until <= now {
@@ -432,7 +432,7 @@ async fn spotify_check(config: &Config, stores: &Stores, now: Timestamp, report:
     let tokens = TokenKeeper::new(
         spotify.clone(),
         stores.credentials.clone(),
-        stores.state.clone(),
+        stores.table().clone(),
         Arc::new(SystemClock),
         format!(
             "{}-status-{}",

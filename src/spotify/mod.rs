@@ -88,15 +88,10 @@ pub const MAX_TOKEN_BODY_BYTES: usize = 64 * 1024;
 /// Spotify's 429 means this pause when it has no `Retry-After`, or one that is not a number of
 /// seconds.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
-/// [`DEFAULT_RETRY_AFTER`] in seconds, kept while the integration tests move to the
-/// `Duration`.
-pub const DEFAULT_RETRY_AFTER_S: u64 = DEFAULT_RETRY_AFTER.as_secs();
 /// The longest one cooldown lasts, whatever `Retry-After` says (`2592000` would silence every
 /// process for 30 days; `18446744073709551615` would overflow a deadline). After it, one call
 /// asks Spotify again and its answer (possibly another 429) is honoured the same way.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
-/// [`MAX_RETRY_AFTER`] in seconds, kept while the integration tests move to the `Duration`.
-pub const MAX_RETRY_AFTER_S: u64 = MAX_RETRY_AFTER.as_secs();
 
 #[derive(Debug, Clone)]
 pub struct SpotifyClient {
@@ -499,7 +494,7 @@ mod tests {
             parse_retry_after("99999999999999999999999999999999"),
             Some(MAX_RETRY_AFTER)
         );
-        assert_eq!(MAX_RETRY_AFTER_S, 900);
+        assert_eq!(MAX_RETRY_AFTER, Duration::from_secs(900));
         for bad in [
             "",
             "soon",

@@ -187,6 +187,56 @@ impl Record {
     }
 }
 
+/// The shared state the token keeper may lease and publish in: a DynamoDB table every process of
+/// the deployment sees, or, for one process alone, its own memory. There is no constructor from
+/// any other [`SharedState`]: the answer cache's memory fallback
+/// ([`fallback::FallbackState`]) cannot become one, so code that takes a `Table` (the token
+/// keeper) fails closed by its signature, not by wiring.
+///
+/// ```compile_fail
+/// use std::sync::Arc;
+/// use nowplaying::clock::SystemClock;
+/// use nowplaying::store::{fallback::FallbackState, memory::MemoryState, SharedState, Table};
+///
+/// let answers: Arc<dyn SharedState> =
+///     Arc::new(FallbackState::new(Arc::new(MemoryState::new()), Arc::new(SystemClock)));
+/// let table: Table = answers.into(); // no such conversion: a Table is DynamoDB or memory
+/// ```
+#[derive(Clone)]
+pub struct Table(std::sync::Arc<dyn SharedState>);
+
+impl Table {
+    /// The DynamoDB table every process shares.
+    pub fn dynamo(state: dynamo::DynamoState) -> Table {
+        Table(std::sync::Arc::new(state))
+    }
+
+    /// The memory of a single process that has no table (`serve`, the owner's commands). Several
+    /// services built in one test process may share it.
+    pub fn memory(state: std::sync::Arc<memory::MemoryState>) -> Table {
+        Table(state)
+    }
+
+    /// The same state as a plain handle, for readers that may also be given other states (the
+    /// answer cache, the privacy switch).
+    pub fn state(&self) -> std::sync::Arc<dyn SharedState> {
+        self.0.clone()
+    }
+}
+
+impl AsRef<dyn SharedState> for Table {
+    fn as_ref(&self) -> &(dyn SharedState + 'static) {
+        self.0.as_ref()
+    }
+}
+
+impl std::ops::Deref for Table {
+    type Target = dyn SharedState;
+    fn deref(&self) -> &(dyn SharedState + 'static) {
+        self.0.as_ref()
+    }
+}
+
 /// Shared state for every process: answers, leases, the cooldown and the sealed tokens.
 #[async_trait]
 pub trait SharedState: Send + Sync {

@@ -67,8 +67,7 @@ impl Keeper {
             &self.local.lock().unwrap().last_refresh,
             Some(r) if r.token == *rejected && now.since(r.at) < JUST_NOW
         );
-        just_refreshed
-            && Cooldown::is_storm(Cooldown::read(self.state.as_ref()).await.as_ref(), now)
+        just_refreshed && Cooldown::is_storm(Cooldown::read(&*self.state).await.as_ref(), now)
     }
 
     /// The access token in the shared state, when it is valid, of this sign-in, and not the

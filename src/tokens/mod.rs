@@ -4,8 +4,9 @@
 //! owner's stored sign-in), `refresh` (under the lease), `rotation` (persisting a rotated refresh
 //! token), `watch` (noticing the owner's commands).
 //!
-//! Tokens fail closed: the keeper is given the table itself, never the answer cache's
-//! memory fallback, so without the table there is no lease and no refresh.
+//! Tokens fail closed: the keeper takes a [`Table`] (the table itself, or a lone process's
+//! memory), which the answer cache's memory fallback cannot be, so without the table there is no
+//! lease and no refresh.
 
 mod access;
 mod credentials;
@@ -23,9 +24,9 @@ use crate::clock::{SharedClock, Timestamp};
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::spotify::SpotifyClient;
-use crate::store::{CredentialStore, Credentials, SharedState};
+use crate::store::{CredentialStore, Credentials, Table};
 
-pub use credentials::{days_left, rfc3339_date, signin_limit};
+pub use credentials::{days_left, signin_limit};
 pub use watch::AuthWatch;
 
 /// How long the refresh lease lasts: the worst case of the work done under it between two
@@ -97,7 +98,7 @@ struct Keeper {
     spotify: SpotifyClient,
     credentials: Arc<dyn CredentialStore>,
     /// The shared table (or, for a single process without one, memory): never the fallback.
-    state: Arc<dyn SharedState>,
+    state: Table,
     clock: SharedClock,
     /// This process's id; each lease acquisition adds its own version to it.
     instance: String,
@@ -129,10 +130,28 @@ impl Drop for RunningGuard {
 }
 
 impl TokenKeeper {
+    /// A keeper over the owner's credential store and `state`, the [`Table`] every process of
+    /// the deployment leases in. The answer cache's memory fallback is no `Table`, so it cannot
+    /// be given here: without the table there is no lease, and no refresh (fail closed).
+    ///
+    /// ```compile_fail
+    /// use std::sync::Arc;
+    /// use nowplaying::clock::{SharedClock, SystemClock};
+    /// use nowplaying::spotify::SpotifyClient;
+    /// use nowplaying::store::{fallback::FallbackState, memory::{MemoryCredentials, MemoryState}};
+    /// use nowplaying::tokens::TokenKeeper;
+    ///
+    /// let clock: SharedClock = Arc::new(SystemClock);
+    /// let fallback = Arc::new(FallbackState::new(Arc::new(MemoryState::new()), clock.clone()));
+    /// let spotify = SpotifyClient::new("http://127.0.0.1:9", "http://127.0.0.1:9");
+    /// let credentials = Arc::new(MemoryCredentials::new(None));
+    /// // Refused by the compiler: the fallback is not a `Table`.
+    /// TokenKeeper::new(spotify, credentials, fallback, clock, "id".into());
+    /// ```
     pub fn new(
         spotify: SpotifyClient,
         credentials: Arc<dyn CredentialStore>,
-        state: Arc<dyn SharedState>,
+        state: Table,
         clock: SharedClock,
         instance: String,
     ) -> Self {

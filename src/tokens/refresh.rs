@@ -59,7 +59,7 @@ impl Keeper {
     /// version for the owner's commands and for a lease one of them holds (a laptop's clock may
     /// be far off either way). `Ok(None)`: someone else holds it.
     async fn take_refresh_lease(&self) -> Result<Option<Lease<'_>>, StoreError> {
-        let state = self.state.as_ref();
+        let state = &*self.state;
         let now = || self.clock.now();
         if self.owner_command {
             return Lease::acquire_by_version(

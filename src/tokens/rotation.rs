@@ -336,7 +336,7 @@ impl Keeper {
         let _flight = self.refresh_flight.lock().await;
         let now = self.clock.now();
         let Ok(Some(mut lease)) = Lease::acquire(
-            self.state.as_ref(),
+            &*self.state,
             TOKEN_LEASE_KEY,
             &self.instance,
             REFRESH_LEASE,

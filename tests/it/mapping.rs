@@ -1,5 +1,5 @@
 //! Every mapping case, through the real Spotify client (HTTP to the fake) and the real Router.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::*;
@@ -20,7 +20,7 @@ async fn track_playing() {
             "artists": "Artist One, Artist Two", "album": "The Album",
             "albumImage": "https://i.scdn.co/image/large",
             "songUrl": "https://open.spotify.com/track/t1", "trackId": "t1", "previewUrl": null,
-            "progressMs": 1234, "durationMs": 200000, "timestamp": T0, "playedAt": null,
+            "progressMs": 1234, "durationMs": 200000, "timestamp": T0.as_millis(), "playedAt": null,
             "stale": false, "source": "spotify"
         })
     );

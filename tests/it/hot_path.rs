@@ -1,8 +1,8 @@
-//! What a request costs in AWS calls (issue 12), counted by the proxies in front of the emulator:
+//! What a request costs in AWS calls, counted by the proxies in front of the emulator:
 //! a process that holds a fresh answer makes none, a miss makes at most four, and the owner's
 //! `hide` and `disconnect` reach a running process within one cache window.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use support::aws::{self, EmulatorApp};
 use support::fake_spotify::{bodies, Scripted};
 use support::*;
 
-use nowplaying::clock::{ManualClock, Timestamp};
+use nowplaying::clock::ManualClock;
 use nowplaying::keys::ANSWER_KEY;
 use nowplaying::owner::{replace_authorization, PrivacySwitch};
 
@@ -42,16 +42,16 @@ async fn get_json(app: &EmulatorApp, path: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn inside_the_window_a_process_makes_no_aws_call_and_after_it_at_most_four() {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app, "Song");
     assert_eq!(app.now().await["name"], "Song");
     ops(&app);
-    let ttl = app.app.cache.settings().ttl.as_millis() as u64;
+    let ttl = cache_window(&app.app);
 
     for i in 0..50 {
         if i == 25 {
-            clock.advance_ms(ttl - 1); // the last millisecond of the window
+            clock.advance(ttl - Duration::from_millis(1)); // the last millisecond of the window
         }
         assert_eq!(app.now().await["name"], "Song");
     }
@@ -59,7 +59,7 @@ async fn inside_the_window_a_process_makes_no_aws_call_and_after_it_at_most_four
     assert_eq!(app.fake.stats().currently_playing, 1);
 
     // The deadline: the next request goes to the table and refills (the token is still valid).
-    clock.advance_ms(1);
+    clock.advance(Duration::from_millis(1));
     playing(&app, "Next song");
     assert_eq!(app.now().await["name"], "Next song");
     let miss = ops(&app);
@@ -72,7 +72,7 @@ async fn inside_the_window_a_process_makes_no_aws_call_and_after_it_at_most_four
 
 #[tokio::test]
 async fn another_process_reads_the_fresh_answer_once_then_holds_it() {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app, "Song");
     assert_eq!(app.now().await["name"], "Song");
@@ -105,7 +105,7 @@ async fn another_process_reads_the_fresh_answer_once_then_holds_it() {
 
 #[tokio::test]
 async fn a_list_with_a_long_window_is_held_in_memory_for_one_cache_window_at_most() {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[("RECENT_TTL_SECONDS", "600")], Some(clock.clone()), None).await;
     app.fake.set_recent(Scripted::json(bodies::history(&[(
         bodies::track("r1", "Played"),
@@ -123,7 +123,7 @@ async fn a_list_with_a_long_window_is_held_in_memory_for_one_cache_window_at_mos
 
     // Past one `/api/spotify` window (not the list's ten minutes) the process looks at the
     // table again: one read, the copy there is still fresh, Spotify is not asked.
-    clock.advance_ms(app.app.cache.settings().ttl.as_millis() as u64);
+    clock.advance(cache_window(&app.app));
     get_json(&app, "/api/spotify/recent").await;
     assert_eq!(ops(&app), vec!["BatchGetItem"]);
     assert_eq!(app.fake.stats().recently_played, 1);
@@ -131,17 +131,17 @@ async fn a_list_with_a_long_window_is_held_in_memory_for_one_cache_window_at_mos
 
 #[tokio::test]
 async fn hide_and_show_take_effect_within_one_cache_window() {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app, "Song");
     assert_eq!(app.now().await["name"], "Song");
-    let ttl = app.app.cache.settings().ttl.as_millis() as u64;
-    let switch = PrivacySwitch::Shared(app.stores.state.clone());
+    let ttl = cache_window(&app.app);
+    let switch = PrivacySwitch::Shared(app.stores.table().state());
 
-    switch.set(true, Timestamp::from_millis(T0)).await.unwrap();
+    switch.set(true, T0).await.unwrap();
     // The process still holds this window's answer (documented: within one window, not at once).
     assert_eq!(app.now().await["name"], "Song");
-    clock.advance_ms(ttl);
+    clock.advance(ttl);
     ops(&app);
     let before = app.fake.stats();
     assert!(app.now().await.is_null(), "hidden after one window");
@@ -155,21 +155,18 @@ async fn hide_and_show_take_effect_within_one_cache_window() {
     assert!(app.now().await.is_null());
     assert_eq!(ops(&app), Vec::<String>::new(), "null held in memory too");
 
-    switch
-        .set(false, Timestamp::from_millis(T0 + ttl))
-        .await
-        .unwrap();
-    clock.advance_ms(ttl);
+    switch.set(false, T0 + ttl).await.unwrap();
+    clock.advance(ttl);
     assert_eq!(app.now().await["name"], "Song", "shown after one window");
 }
 
 #[tokio::test]
 async fn an_answer_fetched_while_hide_ran_is_not_published() {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app, "Song");
     assert_eq!(app.now().await["name"], "Song");
-    clock.advance_ms(app.app.cache.settings().ttl.as_millis() as u64);
+    clock.advance(cache_window(&app.app));
     app.fake.set_current(
         Scripted::json(bodies::playing(bodies::track("t2", "Secret song"), true, 1)).delayed(800),
     );
@@ -187,8 +184,8 @@ async fn an_answer_fetched_while_hide_ran_is_not_published() {
         app.fake.stats().currently_playing == 2
     })
     .await;
-    PrivacySwitch::Shared(app.stores.state.clone())
-        .set(true, Timestamp::from_millis(T0))
+    PrivacySwitch::Shared(app.stores.table().state())
+        .set(true, T0)
         .await
         .unwrap();
     let v = request.await.unwrap();
@@ -204,24 +201,24 @@ async fn an_answer_fetched_while_hide_ran_is_not_published() {
 
 #[tokio::test]
 async fn disconnect_takes_effect_within_one_cache_window() {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app, "Song");
     assert_eq!(app.now().await["name"], "Song");
-    let ttl = app.app.cache.settings().ttl.as_millis() as u64;
+    let ttl = cache_window(&app.app);
 
     let mut credentials = app.stores.credentials.load().await.unwrap().unwrap();
     credentials.refresh_token = None;
     replace_authorization(
         app.stores.credentials.as_ref(),
-        Some(app.stores.state.as_ref()),
+        Some(app.stores.table().as_ref()),
         &credentials,
-        || Timestamp::from_millis(T0),
+        || T0,
     )
     .await
     .unwrap();
     let before = app.fake.stats();
-    clock.advance_ms(ttl);
+    clock.advance(ttl);
     assert!(app.now().await.is_null(), "null after one window");
     let after = app.fake.stats();
     assert_eq!(after.currently_playing, before.currently_playing);
@@ -235,7 +232,7 @@ async fn disconnect_takes_effect_within_one_cache_window() {
 /// write-ahead copy and the secret's compare-and-swap (a staged write, the label moved).
 #[tokio::test]
 async fn a_miss_with_a_refresh_costs_five_more_calls() {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app, "Song");
     assert_eq!(app.now().await["name"], "Song");
@@ -244,7 +241,7 @@ async fn a_miss_with_a_refresh_costs_five_more_calls() {
         ..Default::default()
     });
     // Past the access token's life (an hour): the next miss refreshes first.
-    clock.advance_ms(3_600_000);
+    clock.advance(Duration::from_secs(3600));
     ops(&app);
     let refreshes = app.fake.stats().token_refreshes;
     assert_eq!(app.now().await["name"], "Song");

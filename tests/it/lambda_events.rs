@@ -1,6 +1,6 @@
 //! The Lambda path: API Gateway HTTP API (v2) and Function URL events, fed through
 //! lambda_http's own adapter to the Router, asserting the response Lambda would return.
-mod support;
+use crate::support;
 
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;

@@ -1,4 +1,4 @@
-//! A lapsed Premium subscription (issue 17): since 2026 a development-mode app works only while
+//! A lapsed Premium subscription: since 2026 a development-mode app works only while
 //! the Spotify account that owns it has Premium, and the Web API answers `403` with a message
 //! naming Premium when it lapses. Against the whole service on the AWS emulator and the fake
 //! Spotify, with a clock the test moves: the page keeps answering `200` (stale, then `null`, or
@@ -6,7 +6,9 @@
 //! to an hour, then hourly), one ERROR line per step carries the owner's alert, the lists never
 //! call it a missing scope, and the first good answer after the owner renews clears it.
 
-mod support;
+use crate::support;
+use nowplaying::clock::Timestamp;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::aws::{self, attr_n, attr_s, EmulatorApp};
@@ -19,16 +21,12 @@ use nowplaying::keys::COOLDOWN_KEY;
 const MIN: u64 = 60_000;
 const STALE_MAX_MS: u64 = 15 * MIN;
 
-fn song() -> Scripted {
-    Scripted::json(bodies::playing(bodies::track("t1", "Song"), true, 1000))
-}
-
 fn premium() -> Scripted {
     Scripted::status_json(403, bodies::premium_required())
 }
 
 async fn start(extra: &[(&str, &str)]) -> (EmulatorApp, ManualClock) {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(extra, Some(clock.clone()), None).await;
     (app, clock)
 }
@@ -69,12 +67,12 @@ async fn a_lapsed_premium_backs_off_alerts_once_per_step_and_clears_on_renewal()
     let (app, clock) = start(&[]).await;
     app.fake.set_current(song());
     assert_eq!(app.now().await["name"], "Song", "warm-up");
-    let good_at = clock.now_ms();
-    let ttl = app.app.cache.settings().ttl.as_millis() as u64;
+    let good_at = clock.now().as_millis();
+    let ttl = cache_window(&app.app);
 
-    clock.advance_ms(ttl + 1);
+    clock.advance(ttl + Duration::from_millis(1));
     app.fake.set_current(premium());
-    let lapsed_at = clock.now_ms();
+    let lapsed_at = clock.now().as_millis();
     let v = app.now().await;
     assert_eq!(
         (v["name"].as_str(), &v["stale"]),
@@ -91,13 +89,13 @@ async fn a_lapsed_premium_backs_off_alerts_once_per_step_and_clears_on_renewal()
     let mut asked_at = vec![lapsed_at];
     let mut steps = vec![(1, until - lapsed_at)];
     let mut calls = app.fake.stats().currently_playing;
-    let start = clock.now_ms();
+    let start = clock.now().as_millis();
     let (mut stale, mut null) = (0, 0);
-    while clock.now_ms() < start + 250 * MIN {
-        clock.advance_ms(MIN / 2);
+    while clock.now().as_millis() < start + 250 * MIN {
+        clock.advance(Duration::from_millis(MIN / 2));
         for base in [&app.url, &other] {
             let v = get_at(&app, base, "/api/spotify").await;
-            if clock.now_ms() - good_at <= STALE_MAX_MS {
+            if clock.now().as_millis() - good_at <= STALE_MAX_MS {
                 assert_eq!(
                     (v["name"].as_str(), &v["stale"]),
                     (Some("Song"), &json!(true))
@@ -112,18 +110,18 @@ async fn a_lapsed_premium_backs_off_alerts_once_per_step_and_clears_on_renewal()
         if now_calls != calls {
             assert_eq!(now_calls, calls + 1, "one call at the end of a step");
             calls = now_calls;
-            asked_at.push(clock.now_ms());
+            asked_at.push(clock.now().as_millis());
             let (c, until) = cooldown(&app).await.unwrap();
-            steps.push((c["step"].as_u64().unwrap(), until - clock.now_ms()));
+            steps.push((c["step"].as_u64().unwrap(), until - clock.now().as_millis()));
         }
     }
-    let windows = (clock.now_ms() - lapsed_at) / ttl;
+    let windows = (clock.now().as_millis() - lapsed_at) / ttl.as_millis() as u64;
     assert!(windows >= 20, "{windows} cache windows");
     let gaps: Vec<u64> = asked_at.windows(2).map(|w| (w[1] - w[0]) / MIN).collect();
     eprintln!(
         "PREMIUM | {} calls in {windows} cache windows ({} min) | gaps {gaps:?} min | steps {steps:?} | pages stale {stale}, null {null}",
         asked_at.len(),
-        (clock.now_ms() - lapsed_at) / MIN
+        (clock.now().as_millis() - lapsed_at) / MIN
     );
     assert_eq!(gaps, STEPS_MIN[..gaps.len()].to_vec(), "one call per step");
     // At 0, 10, 30, 70, 130, 190 and 250 min.
@@ -153,7 +151,7 @@ async fn a_lapsed_premium_backs_off_alerts_once_per_step_and_clears_on_renewal()
     // The owner renews: the first call after the running step answers, and clears it.
     app.fake.set_current(song());
     let (_, until) = cooldown(&app).await.unwrap();
-    clock.set_ms(until);
+    clock.set(Timestamp::from_millis(until));
     let v = app.now().await;
     assert_eq!(
         (v["name"].as_str(), &v["stale"]),
@@ -164,7 +162,7 @@ async fn a_lapsed_premium_backs_off_alerts_once_per_step_and_clears_on_renewal()
         None,
         "the first success deletes the item"
     );
-    clock.advance_ms(ttl + 1);
+    clock.advance(ttl + Duration::from_millis(1));
     assert_eq!(app.now().await["stale"], false);
     assert_eq!(
         app.fake.stats().currently_playing,
@@ -172,12 +170,12 @@ async fn a_lapsed_premium_backs_off_alerts_once_per_step_and_clears_on_renewal()
         "every window again"
     );
     // A later lapse starts again at ten minutes.
-    clock.advance_ms(ttl + 1);
+    clock.advance(ttl + Duration::from_millis(1));
     app.fake.set_current(premium());
     assert_eq!(app.now().await["stale"], true);
     let (c, until) = cooldown(&app).await.unwrap();
     assert_eq!(c["step"], 1);
-    assert_eq!(until, clock.now_ms() + 10 * MIN);
+    assert_eq!(until, clock.now().as_millis() + 10 * MIN);
     assert_eq!(premium_errors(&app).len(), 8);
 }
 
@@ -202,7 +200,7 @@ async fn the_lists_tell_a_lapsed_premium_from_a_missing_scope() {
             assert_eq!(get(&app, path).await, Value::Null, "{path}");
         }
         assert_eq!(app.now().await, Value::Null);
-        clock.advance_ms(2 * MIN);
+        clock.advance(Duration::from_millis(2 * MIN));
     }
     let s = app.fake.stats();
     assert_eq!(
@@ -227,7 +225,7 @@ async fn the_lists_tell_a_lapsed_premium_from_a_missing_scope() {
             json!({"error": {"status": 403, "message": "Insufficient client scope"}}),
         ),
     );
-    clock.advance_ms(60 * MIN);
+    clock.advance(Duration::from_millis(60 * MIN));
     assert_eq!(get(&app, "/api/spotify/top/tracks").await, Value::Null);
     let logs = aws::captured_logs();
     assert_eq!(scope_lines(&logs), 1, "a plain 403 is a missing scope");
@@ -246,7 +244,7 @@ async fn the_lists_tell_a_lapsed_premium_from_a_missing_scope() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_lastfm_fallback_lastfm_answers_while_premium_is_lapsed() {
     let lf = FakeLastfm::start().await;
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     // On AWS the Last.fm key lives in the secret, beside the Spotify sign-in.
     let mut doc = credentials(fake_spotify::FIRST_REFRESH_TOKEN);
     doc.extra.insert("lastfm_api_key".into(), json!(API_KEY));
@@ -262,9 +260,9 @@ async fn with_the_lastfm_fallback_lastfm_answers_while_premium_is_lapsed() {
     .await;
     app.fake.set_current(song());
     assert_eq!(app.now().await["source"], "spotify");
-    let ttl = app.app.cache.settings().ttl.as_millis() as u64;
+    let ttl = cache_window(&app.app);
     app.fake.set_current(premium());
-    clock.advance_ms(ttl + 1);
+    clock.advance(ttl + Duration::from_millis(1));
     let v = app.now().await;
     assert_eq!(
         (&v["source"], &v["stale"]),
@@ -275,8 +273,8 @@ async fn with_the_lastfm_fallback_lastfm_answers_while_premium_is_lapsed() {
     // Thirty-nine minutes of windows: Last.fm, fresh, in every one; Spotify asked once more, at
     // the end of the first ten-minute step.
     let mut lastfm = 0;
-    for _ in 0..(39 * MIN / (ttl + 1)) {
-        clock.advance_ms(ttl + 1);
+    for _ in 0..(39 * MIN / (ttl.as_millis() as u64 + 1)) {
+        clock.advance(ttl + Duration::from_millis(1));
         let v = app.now().await;
         if v["stale"] == false {
             assert_eq!(v["source"], "lastfm", "{v}");
@@ -291,7 +289,7 @@ async fn with_the_lastfm_fallback_lastfm_answers_while_premium_is_lapsed() {
             );
         }
     }
-    let windows = 39 * MIN / (ttl + 1);
+    let windows = 39 * MIN / (ttl.as_millis() as u64 + 1);
     eprintln!(
         "PREMIUM+LASTFM | {windows} windows: Last.fm answered {lastfm}, Last.fm calls {}, Spotify calls {}",
         lf.calls(RECENT),
@@ -307,7 +305,7 @@ async fn with_the_lastfm_fallback_lastfm_answers_while_premium_is_lapsed() {
     // Renewed: Spotify again at the end of the running step.
     app.fake.set_current(song());
     let (_, until) = cooldown(&app).await.unwrap();
-    clock.set_ms(until);
+    clock.set(Timestamp::from_millis(until));
     let v = app.now().await;
     assert_eq!(
         (&v["source"], &v["name"]),

@@ -3,7 +3,7 @@
 //! per cache window and one refresh per expiry across all of them, no token ever lost or logged,
 //! and a lease holder killed mid-refresh is taken over once its lease lapses.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -209,14 +209,6 @@ async fn sum(tasks: Vec<tokio::task::JoinHandle<Tally>>) -> Tally {
     total
 }
 
-fn playing(fake: &FakeSpotify) {
-    fake.set_current(Scripted::json(bodies::playing(
-        bodies::track("t1", "Song"),
-        true,
-        1000,
-    )));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_share_one_answer_and_one_token() {
     const PROCESSES: usize = 4;
@@ -226,7 +218,7 @@ async fn four_processes_share_one_answer_and_one_token() {
 
     let env = EmulatorEnv::create().await;
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     let fleet = Fleet::start(PROCESSES, &fake, &env, &TTL_S.to_string());
 
     let started = Instant::now();
@@ -308,7 +300,7 @@ async fn a_lease_holder_killed_mid_refresh_is_taken_over() {
     const PROCESSES: usize = 4;
     let env = EmulatorEnv::create().await;
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     let mut fleet = Fleet::start(PROCESSES, &fake, &env, "1");
 
     // Warm: every process answers, one token is shared.
@@ -436,7 +428,7 @@ async fn one_process_without_dynamodb_never_refreshes_with_an_old_token() {
     const RUN: Duration = Duration::from_secs(14);
     let env = EmulatorEnv::create().await;
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     let proxy = aws::FaultProxy::start(&aws_endpoint()).await;
     let broken_url = proxy.url.clone();
     let fleet = Fleet::start_with(3, &fake, &env, "1", |i| {

@@ -1,7 +1,8 @@
 //! The DynamoDB and Secrets Manager stores against the AWS emulator over HTTP: conditional
 //! writes, freshness, round trips, idempotent writes, sealing, and what a cache hit costs.
 
-mod support;
+use crate::support;
+use std::time::Duration;
 
 use serde_json::json;
 use support::aws::{self, attr_n, attr_s, EmulatorApp};
@@ -33,7 +34,7 @@ async fn state() -> (DynamoState, aws_sdk_dynamodb::Client, String) {
 #[tokio::test]
 async fn dynamo_lease_is_a_conditional_write() {
     let (s, client, table) = state().await;
-    let now = SystemClock.now_ms();
+    let now = SystemClock.now().as_millis();
 
     // Taken once.
     assert!(s
@@ -145,7 +146,7 @@ async fn dynamo_lease_is_a_conditional_write() {
 #[tokio::test]
 async fn dynamo_round_trip_and_freshness_by_exp_not_ttl() {
     let (s, client, table) = state().await;
-    let now = SystemClock.now_ms();
+    let now = SystemClock.now().as_millis();
     let past_ttl = now / 1000 - 3600;
 
     let r = Record {
@@ -206,18 +207,17 @@ async fn dynamo_round_trip_and_freshness_by_exp_not_ttl() {
 #[tokio::test]
 async fn the_service_trusts_exp_over_a_past_ttl() {
     // An answer that is fresh by `exp` is served even though its `ttl` is in the past.
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
-    let entry =
-        json!({"v": {"name": "From the table", "isPlaying": true}, "good_at": T0, "stale": false});
+    let entry = json!({"v": {"name": "From the table", "isPlaying": true}, "good_at": T0.as_millis(), "stale": false});
     aws::put_raw_item(
         &app.ddb,
         &app.table,
         nowplaying::keys::ANSWER_KEY,
         &entry.to_string(),
-        T0 + 5_000,
+        (T0 + Duration::from_secs(5)).as_millis(),
         None,
-        T0 / 1000 - 3600,
+        (T0 - Duration::from_secs(3600)).as_secs(),
     )
     .await;
     assert_eq!(app.now().await["name"], "From the table");
@@ -230,7 +230,7 @@ async fn the_service_trusts_exp_over_a_past_ttl() {
         true,
         1,
     )));
-    clock.advance_ms(5_001);
+    clock.advance(Duration::from_millis(5_001));
     assert_eq!(app.now().await["name"], "Live");
     assert_eq!(app.fake.stats().currently_playing, 1);
 }
@@ -345,7 +345,7 @@ async fn secrets_unreachable_is_unavailable_not_invalid() {
 
 #[tokio::test]
 async fn the_access_token_in_the_table_is_sealed() {
-    let app = EmulatorApp::start(&[], Some(ManualClock::new(T0)), None).await;
+    let app = EmulatorApp::start(&[], Some(ManualClock::at(T0)), None).await;
     app.fake.set_current(Scripted::json(bodies::playing(
         bodies::track("t1", "Song"),
         true,
@@ -407,7 +407,7 @@ async fn the_access_token_in_the_table_is_sealed() {
 
 #[tokio::test]
 async fn a_cache_hit_costs_no_aws_call_and_a_miss_at_most_four() {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     app.fake.set_current(Scripted::json(bodies::playing(
         bodies::track("t1", "Song"),
@@ -445,7 +445,7 @@ async fn a_cache_hit_costs_no_aws_call_and_a_miss_at_most_four() {
     // A miss with a valid token: one read of everything it needs (answer, cooldown, switch,
     // sign-in generation), the lease, the look for a holder that just finished, and the answer
     // written with the lease given back. No Secrets Manager call.
-    clock.advance_ms(app.app.cache.settings().ttl.as_millis() as u64 + 1);
+    clock.advance(cache_window(&app.app) + Duration::from_millis(1));
     assert_eq!(app.now().await["name"], "Song");
     assert_eq!(app.fake.stats().currently_playing, 2);
     assert!(

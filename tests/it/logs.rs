@@ -1,35 +1,26 @@
 //! What the service logs: one ERROR line telling the owner to run `authorize` on invalid_grant,
 //! and never a secret (client secret, refresh tokens, access tokens).
-mod support;
+use crate::support;
+use nowplaying::clock::Timestamp;
+use support::logs::LogBuffer;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::Value;
 use support::*;
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn invalid_grant_logs_one_error_and_no_secret_is_ever_logged() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
-    tracing_subscriber::fmt()
+    // This test's own subscriber, for this thread (the runtime and the app's tasks run on it):
+    // the other tests of the binary log elsewhere.
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter("debug")
         .json()
         .with_writer(move || writer.clone())
-        .init();
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = TestApp::start(&[]).await;
     app.fake.set_current(Scripted::json(bodies::playing(
@@ -53,7 +44,7 @@ async fn invalid_grant_logs_one_error_and_no_secret_is_ever_logged() {
         assert_eq!(app.now().await, Value::Null);
     }
 
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     for secret in [
         fake_spotify::CLIENT_SECRET,
         fake_spotify::FIRST_REFRESH_TOKEN,
@@ -78,7 +69,7 @@ async fn invalid_grant_logs_one_error_and_no_secret_is_ever_logged() {
 /// six-month reminder (once per environment and day), a missing scope, `invalid_grant`.
 #[tokio::test]
 async fn owner_alert_lines_carry_the_fields_the_metric_filter_matches() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     let subscriber =
         nowplaying::app::json_logs(tracing_subscriber::EnvFilter::new("info"), move || {
@@ -86,13 +77,14 @@ async fn owner_alert_lines_carry_the_fields_the_metric_filter_matches() {
         });
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let state: Arc<dyn nowplaying::store::SharedState> =
+    let state: Arc<nowplaying::store::memory::MemoryState> =
         Arc::new(nowplaying::store::memory::MemoryState::new());
     let fake = support::fake_spotify::FakeSpotify::start().await;
     let app = TestApp::start_with(fake, &[("PROFILE_ENDPOINTS", "top")], state.clone()).await;
     // 170 days after the sign-in (2026-11-23): Spotify's limit is 12 days away.
     let signed_in = 1_795_428_000_000u64;
-    app.clock.set_ms(signed_in + 170 * 86_400_000);
+    app.clock
+        .set(Timestamp::from_millis(signed_in + 170 * 86_400_000));
     app.fake.set_current(Scripted::json(bodies::playing(
         bodies::track("t1", "Song"),
         true,
@@ -103,9 +95,9 @@ async fn owner_alert_lines_carry_the_fields_the_metric_filter_matches() {
     // its credentials): no second reminder.
     let second = TestApp::start_with(app.fake.clone(), &[], state).await;
     let later = signed_in + 170 * 86_400_000 + 6_000;
-    second.clock.set_ms(later);
+    second.clock.set(Timestamp::from_millis(later));
     assert_eq!(second.now().await["name"], "Song");
-    app.clock.set_ms(later);
+    app.clock.set(Timestamp::from_millis(later));
 
     app.fake.set_path(
         "/v1/me/top/artists",
@@ -120,7 +112,7 @@ async fn owner_alert_lines_carry_the_fields_the_metric_filter_matches() {
     app.expire_cache();
     assert_eq!(app.now().await, Value::Null);
 
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     let alerts: Vec<Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

@@ -1,6 +1,7 @@
 //! Access-token refresh, 401 retry, refresh-token rotation into the credentials file, and
 //! invalid_grant back-off.
-mod support;
+use crate::support;
+use std::time::Duration;
 
 use serde_json::Value;
 use support::*;
@@ -72,12 +73,13 @@ async fn a_token_is_reused_until_shortly_before_it_expires() {
     app.fake.set_current(playing());
     for _ in 0..20 {
         app.now().await;
-        app.clock.advance_ms(60_000);
+        app.clock.advance(Duration::from_secs(60));
     }
     // 20 minutes later: still the first token.
     assert_eq!(app.fake.stats().token_refreshes, 1);
     // 59.5 minutes in: within the margin, refreshed before it expires (no 401 seen).
-    app.clock.advance_ms(39 * 60_000 + 30_000);
+    app.clock
+        .advance(Duration::from_millis(39 * 60_000 + 30_000));
     app.now().await;
     let stats = app.fake.stats();
     assert_eq!(stats.token_refreshes, 2);
@@ -115,7 +117,7 @@ async fn invalid_grant_answers_null_and_backs_off() {
     // Many requests over the next minutes: the token endpoint is not called again for the
     // same dead token (the store is re-read after the back-off, and it still holds it).
     for _ in 0..30 {
-        app.clock.advance_ms(20_000);
+        app.clock.advance(Duration::from_secs(20));
         assert_eq!(app.now().await, Value::Null);
     }
     let later = app.fake.stats();
@@ -126,7 +128,7 @@ async fn invalid_grant_answers_null_and_backs_off() {
     let mut c = app.stored_credentials();
     c["refresh_token"] = "fresh-after-authorize".into();
     std::fs::write(&app.creds_path, c.to_string()).unwrap();
-    app.clock.advance_ms(61_000);
+    app.clock.advance(Duration::from_secs(61));
     assert_eq!(app.now().await["name"], "Song");
 }
 

@@ -1,7 +1,6 @@
 //! The AWS emulator (moto, started by `scripts/test`) for tests: a uniquely named table and
 //! secret per test, created with the AWS SDK over HTTP, clients that can be routed through a
 //! [`FaultProxy`], and raw reads of what the stores wrote.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,14 +17,14 @@ use tokio::sync::watch;
 
 use nowplaying::store::Credentials;
 
-/// The SDK configuration the service itself uses (`nowplaying::app::aws_config`): endpoint,
+/// Builds the SDK configuration the service itself uses (`nowplaying::app::aws_config`): endpoint,
 /// region and credentials from the environment `scripts/test` exports, and its short timeouts.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     super::aws_endpoint();
     nowplaying::app::aws_config().await
 }
 
-/// A DynamoDB client; `endpoint` routes it elsewhere (a [`FaultProxy`]) than `AWS_ENDPOINT_URL`.
+/// Builds a DynamoDB client; `endpoint` routes it elsewhere (a [`FaultProxy`]) than `AWS_ENDPOINT_URL`.
 pub fn dynamo(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
     let mut b = aws_sdk_dynamodb::config::Builder::from(sdk);
     if let Some(e) = endpoint {
@@ -34,7 +33,7 @@ pub fn dynamo(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_dy
     aws_sdk_dynamodb::Client::from_conf(b.build())
 }
 
-/// A Secrets Manager client; `endpoint` as for [`dynamo`].
+/// Builds a Secrets Manager client; `endpoint` works as for [`dynamo`].
 pub fn secrets(
     sdk: &aws_config::SdkConfig,
     endpoint: Option<&str>,
@@ -46,7 +45,7 @@ pub fn secrets(
     aws_sdk_secretsmanager::Client::from_conf(b.build())
 }
 
-/// A name no other test (or earlier run against the same emulator) uses.
+/// Makes a name that no other test (or earlier run against the same emulator) uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -131,7 +130,7 @@ pub async fn create_secret(
     create_secret_raw(client, &credentials.to_json()).await
 }
 
-/// The secret's current `SecretString` as JSON.
+/// Reads the secret's current `SecretString` as JSON.
 pub async fn secret_json(client: &aws_sdk_secretsmanager::Client, id: &str) -> serde_json::Value {
     let out = client
         .get_secret_value()
@@ -142,7 +141,7 @@ pub async fn secret_json(client: &aws_sdk_secretsmanager::Client, id: &str) -> s
     serde_json::from_str(out.secret_string().expect("SecretString")).expect("the secret is JSON")
 }
 
-/// The refresh token stored in the secret.
+/// Reads the refresh token stored in the secret.
 pub async fn secret_refresh_token(client: &aws_sdk_secretsmanager::Client, id: &str) -> String {
     secret_json(client, id).await["refresh_token"]
         .as_str()
@@ -150,7 +149,7 @@ pub async fn secret_refresh_token(client: &aws_sdk_secretsmanager::Client, id: &
         .to_string()
 }
 
-/// How many versions the secret has (`ListSecretVersionIds`, deprecated ones included).
+/// Counts the versions the secret has (`ListSecretVersionIds`, deprecated ones included).
 pub async fn secret_versions(client: &aws_sdk_secretsmanager::Client, id: &str) -> usize {
     let out = client
         .list_secret_version_ids()
@@ -173,7 +172,7 @@ pub async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, docum
         .expect("PutSecretValue");
 }
 
-/// One item of the table, as stored (no interpretation).
+/// Reads one item of the table, as stored (no interpretation).
 pub async fn raw_item(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -213,7 +212,7 @@ pub async fn put_raw_item(
     req.send().await.expect("PutItem");
 }
 
-/// Every key in the table (a Scan; tables in tests are tiny).
+/// Lists every key in the table (a Scan; tables in tests are tiny).
 pub async fn keys(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<String> {
     let out = client.scan().table_name(table).send().await.expect("Scan");
     let mut keys: Vec<String> = out
@@ -259,7 +258,7 @@ impl Drop for FaultProxy {
 }
 
 impl FaultProxy {
-    /// A proxy on a free loopback port in front of `upstream` (`http://127.0.0.1:PORT`).
+    /// Starts a proxy on a free loopback port in front of `upstream` (`http://127.0.0.1:PORT`).
     pub async fn start(upstream: &str) -> FaultProxy {
         let upstream = url::Url::parse(upstream).expect("upstream URL");
         let host = upstream.host_str().expect("upstream host").to_string();
@@ -318,12 +317,7 @@ impl FaultProxy {
         self.set(Mode::Blackhole)
     }
 
-    /// The operations forwarded so far (short names: `GetItem`, `PutSecretValue`, ...).
-    pub fn ops(&self) -> Vec<String> {
-        self.ops.lock().unwrap().clone()
-    }
-
-    /// The operations forwarded since the last call, and forgets them.
+    /// Returns the operations forwarded since the last call, and forgets them.
     pub fn take_ops(&self) -> Vec<String> {
         std::mem::take(&mut *self.ops.lock().unwrap())
     }
@@ -471,28 +465,15 @@ where
 /// operation timeout in `nowplaying::app::aws_config`), plus slack for a loaded machine.
 pub const AWS_GIVE_UP: Duration = Duration::from_millis(2_000 + 1_500);
 
-/// Everything the service logs in this test binary, captured once for all tests (each test
+/// Returns everything the service logged in this test binary, captured once for all tests (each test
 /// looks for lines naming its own uniquely named table or secret).
 pub fn captured_logs() -> String {
-    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
+    log_buffer().text()
 }
 
-fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
-    static BUF: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
-    BUF.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
-}
-
-#[derive(Clone)]
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+fn log_buffer() -> &'static super::logs::LogBuffer {
+    static BUF: std::sync::OnceLock<super::logs::LogBuffer> = std::sync::OnceLock::new();
+    BUF.get_or_init(Default::default)
 }
 
 /// Sends the service's log events (INFO and up) to [`captured_logs`].
@@ -504,7 +485,7 @@ pub fn capture_logs() {
             .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
             .with_ansi(false)
             .with_target(false)
-            .with_writer(move || LogWriter(buf.clone()))
+            .with_writer(move || buf.clone())
             .try_init();
     });
 }
@@ -553,17 +534,16 @@ impl EmulatorApp {
         let sm_faults = RequestFaults::start(&endpoint).await;
         let ddb_proxy = FaultProxy::start(&ddb_faults.url).await;
         let sm_proxy = FaultProxy::start(&sm_faults.url).await;
-        let stores = nowplaying::app::Stores {
-            credentials: Arc::new(nowplaying::store::secrets::SecretsCredentials::new(
+        let stores = nowplaying::app::Stores::shared(
+            Arc::new(nowplaying::store::secrets::SecretsCredentials::new(
                 secrets(&sdk, Some(&sm_proxy.url)),
                 secret_id.clone(),
             )),
-            state: Arc::new(nowplaying::store::dynamo::DynamoState::new(
+            nowplaying::store::dynamo::DynamoState::new(
                 dynamo(&sdk, Some(&ddb_proxy.url)),
                 table.clone(),
-            )),
-            shared: true,
-        };
+            ),
+        );
         let fake = super::FakeSpotify::start().await;
         let dir = tempfile::tempdir().unwrap();
         let mut vars = vec![
@@ -607,17 +587,16 @@ impl EmulatorApp {
         let endpoint = super::aws_endpoint();
         let ddb_faults = RequestFaults::start(&endpoint).await;
         let sm_faults = RequestFaults::start(&endpoint).await;
-        let stores = nowplaying::app::Stores {
-            credentials: Arc::new(nowplaying::store::secrets::SecretsCredentials::new(
+        let stores = nowplaying::app::Stores::shared(
+            Arc::new(nowplaying::store::secrets::SecretsCredentials::new(
                 secrets(&sdk, Some(&sm_faults.url)),
                 self.secret_id.clone(),
             )),
-            state: Arc::new(nowplaying::store::dynamo::DynamoState::new(
+            nowplaying::store::dynamo::DynamoState::new(
                 dynamo(&sdk, Some(&ddb_faults.url)),
                 self.table.clone(),
-            )),
-            shared: true,
-        };
+            ),
+        );
         let vars = [
             ("TOKEN_SECRET_ID", self.secret_id.as_str()),
             ("CACHE_TABLE", self.table.as_str()),
@@ -632,11 +611,9 @@ impl EmulatorApp {
             &config.accounts_base_url,
         );
         let app = nowplaying::app::build(&config, &stores, spotify, Arc::new(clock));
-        let url = super::serve(app.clone()).await;
+        let url = super::serve(app).await;
         Process {
             url,
-            app,
-            stores,
             ddb_faults,
             sm_faults,
         }
@@ -697,8 +674,6 @@ impl EmulatorApp {
 /// One more process of the service (see [`EmulatorApp::process`]).
 pub struct Process {
     pub url: String,
-    pub app: nowplaying::http::SharedApp,
-    pub stores: nowplaying::app::Stores,
     pub ddb_faults: RequestFaults,
     pub sm_faults: RequestFaults,
 }

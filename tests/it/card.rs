@@ -1,5 +1,5 @@
 //! The README card (`/api/spotify.svg`), the widget and the preview page, served by the Router.
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::*;

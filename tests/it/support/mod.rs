@@ -1,34 +1,35 @@
 //! Shared test support: the fake Spotify, an in-process app on a loopback port with a clock
 //! the test moves, and the AWS emulator's address.
-#![allow(dead_code)]
 
 pub mod aws;
+pub mod emulator;
 pub mod fake_lastfm;
 pub mod fake_spotify;
+pub mod fault;
+pub mod logs;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use nowplaying::app::Stores;
-use nowplaying::clock::ManualClock;
+use nowplaying::clock::{ManualClock, Timestamp};
 use nowplaying::config::Config;
 use nowplaying::http::SharedApp;
 use nowplaying::spotify::SpotifyClient;
 use nowplaying::store::file::FileCredentials;
 use nowplaying::store::memory::MemoryState;
-use nowplaying::store::{CredentialStore, Credentials, SharedState};
+use nowplaying::store::{CredentialStore, Credentials};
 
-#[allow(unused_imports)]
 pub use fake_spotify::{bodies, FakeSpotify, Scripted, TokenBehavior};
 
-/// The AWS emulator that `scripts/test` started. Tests that need it fail (never skip) without it.
+/// The AWS emulator: the one `scripts/test` started, or one this test binary starts (see
+/// [`emulator`]). Tests that need it fail (never skip) without it.
 pub fn aws_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").expect(
-        "AWS_ENDPOINT_URL is not set: run the tests through scripts/test, which starts the AWS emulator",
-    )
+    emulator::endpoint()
 }
 
-/// A configuration pointing at the fake Spotify, from these extra variables.
+/// Builds a configuration pointing at the fake Spotify, with these extra variables.
 pub fn config(fake: &FakeSpotify, creds: &std::path::Path, extra: &[(&str, &str)]) -> Config {
     let mut vars: Vec<(String, String)> = vec![
         ("SPOTIFY_API_BASE_URL".into(), fake.base.clone()),
@@ -61,7 +62,7 @@ pub fn credentials(refresh_token: &str) -> Credentials {
 /// The sign-in times the tests use: [`credentials`]'s, and a later `authorize`'s.
 pub const SIGN_INS: [&str; 2] = ["2026-11-23T10:00:00Z", "2026-11-24T09:00:00Z"];
 
-/// The sealing context of the token item `key` for the tests' first sign-in.
+/// Returns the sealing context of the token item `key` for the tests' first sign-in.
 pub fn sealing_context(key: &str) -> String {
     nowplaying::tokens::sealing_context(key, &credentials(""))
 }
@@ -86,6 +87,23 @@ pub fn open_token_item(
     })
 }
 
+/// Returns the good answer most tests script: the track "Song", playing.
+pub fn song() -> Scripted {
+    Scripted::json(bodies::playing(bodies::track("t1", "Song"), true, 1000))
+}
+
+/// Returns the service's cache window (`CACHE_TTL_SECONDS`).
+pub fn cache_window(app: &SharedApp) -> Duration {
+    app.cache.settings().ttl
+}
+
+/// Returns the sealer of the tests' client, the one the service seals its token items with.
+pub fn sealer() -> nowplaying::seal::Sealer {
+    nowplaying::seal::Sealer::from_client_secret(&nowplaying::secret::Secret::new(
+        fake_spotify::CLIENT_SECRET,
+    ))
+}
+
 /// The service on a loopback port, with a clock the test moves.
 pub struct TestApp {
     pub url: String,
@@ -97,10 +115,12 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-pub const T0: u64 = 1_795_000_000_000;
+/// The moment every test's clock starts at (2026-11-18, a few days before [`SIGN_INS`]).
+pub const T0: Timestamp = Timestamp::from_millis(1_795_000_000_000);
 
 impl TestApp {
-    /// A fresh fake Spotify, a credentials file with its first refresh token, memory state.
+    /// Starts the service with a fresh fake Spotify, a credentials file holding its first
+    /// refresh token, and memory state.
     pub async fn start(extra: &[(&str, &str)]) -> TestApp {
         let fake = FakeSpotify::start().await;
         TestApp::start_with(fake, extra, Arc::new(MemoryState::new())).await
@@ -109,7 +129,7 @@ impl TestApp {
     pub async fn start_with(
         fake: FakeSpotify,
         extra: &[(&str, &str)],
-        state: Arc<dyn SharedState>,
+        state: Arc<MemoryState>,
     ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let creds_path = dir.path().join("credentials.json");
@@ -119,12 +139,8 @@ impl TestApp {
             .await
             .unwrap();
         let config = config(&fake, &creds_path, extra);
-        let stores = Stores {
-            credentials: Arc::new(store),
-            state,
-            shared: false,
-        };
-        let clock = ManualClock::new(T0);
+        let stores = Stores::local(Arc::new(store), state, &creds_path);
+        let clock = ManualClock::at(T0);
         let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
         let app = nowplaying::app::build(&config, &stores, spotify, Arc::new(clock.clone()));
         let url = serve(app.clone()).await;
@@ -147,7 +163,7 @@ impl TestApp {
             .unwrap()
     }
 
-    /// `GET /api/spotify` as JSON.
+    /// Asks for `GET /api/spotify` and returns its JSON.
     pub async fn now(&self) -> serde_json::Value {
         let r = self.get("/api/spotify").await;
         assert_eq!(r.status(), 200);
@@ -156,8 +172,8 @@ impl TestApp {
 
     /// Moves past the cache window.
     pub fn expire_cache(&self) {
-        let ttl = self.app.cache.settings().ttl.as_millis() as u64;
-        self.clock.advance_ms(ttl + 1);
+        self.clock
+            .advance(cache_window(&self.app) + Duration::from_millis(1));
     }
 
     pub fn stored_credentials(&self) -> serde_json::Value {

@@ -2,7 +2,6 @@
 //! body (Last.fm's JSON with its quirks), an error code with any HTTP status, garbage, delays.
 //! It checks the API key (else error 10) and the user (else error 6) like Last.fm, counts the
 //! calls per method and records every query (without the key) for the tests to look at.
-#![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

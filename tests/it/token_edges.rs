@@ -1,36 +1,30 @@
-//! Issue 11's upstream-driven token edges, through the real HTTP surface against the AWS emulator
+//! The upstream-driven token edges, through the real HTTP surface against the AWS emulator
 //! (Secrets Manager credentials, DynamoDB shared state) and the fake Spotify with reuse detection
 //! on: a token answer that arrives seconds after Spotify rotated, a rotation without an access
 //! token, huge and quota `Retry-After`s, album art redirecting to another host, and a stray
 //! callback during `nowplaying authorize`.
 //!
-//! Each test ends with the fault matrix's invariants (`tests/fault_matrix.rs`), through
-//! [`Edge::finish`]: every page answer is `200` (checked on every single answer); no
+//! Each test ends with the fault harness's invariants (`support::fault`), through
+//! [`Run::finish_token_edge`]: every page answer is `200` (checked on every single answer); no
 //! `invalid_grant` and no reuse detected at the fake; the stores hold the refresh token the fake
 //! considers valid; the next forced expiry refreshes fine, without a new `invalid_grant`.
 
-mod support;
+use crate::support;
+use nowplaying::clock::Timestamp;
 
 use std::process::Stdio;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::aws::{self, attr_n, attr_s, EmulatorApp};
-use support::fake_spotify::{Stats, CLIENT_ID, CLIENT_SECRET};
+use support::aws::{self, attr_n};
+use support::fake_spotify::{CLIENT_ID, CLIENT_SECRET};
+use support::fault::Run;
 use support::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use nowplaying::clock::{Clock, ManualClock};
+use nowplaying::clock::Clock;
 use nowplaying::keys::COOLDOWN_KEY;
-use nowplaying::keys::PENDING_REFRESH_KEY;
-use nowplaying::seal::Sealer;
-use nowplaying::secret::Secret;
-use nowplaying::spotify::MAX_RETRY_AFTER_S;
-
-fn song() -> Scripted {
-    Scripted::json(bodies::playing(bodies::track("t1", "Song"), true, 1000))
-}
+use nowplaying::spotify::{DEFAULT_RETRY_AFTER, MAX_RETRY_AFTER};
 
 fn song_with_art(art: &str) -> Scripted {
     let mut t = bodies::track("t1", "Song");
@@ -38,151 +32,17 @@ fn song_with_art(art: &str) -> Scripted {
     Scripted::json(bodies::playing(t, true, 1000))
 }
 
-/// One edge's run: the service on the emulator, a clock the test moves, the answers it got.
-struct Edge {
-    name: &'static str,
-    app: EmulatorApp,
-    clock: ManualClock,
-    pages: Mutex<u32>,
-}
-
-impl Edge {
-    /// The service, warmed: one good answer, one refresh (the secret holds `refresh-token-1`).
-    async fn start(name: &'static str) -> Edge {
-        let clock = ManualClock::new(T0);
-        let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
-        app.fake.set_current(song());
-        let edge = Edge {
-            name,
-            app,
-            clock,
-            pages: Mutex::new(0),
-        };
-        let v = edge.page().await;
-        assert_eq!(v["name"], "Song", "warm-up");
-        assert_eq!(edge.app.secret_token().await, "refresh-token-1");
-        edge
-    }
-
-    fn stats(&self) -> Stats {
-        self.app.fake.stats()
-    }
-
-    fn next_window(&self) {
-        self.clock
-            .advance_ms(self.app.app.cache.settings().ttl.as_millis() as u64 + 1);
-    }
-
-    /// `GET /api/spotify`: always `200`, the good answer (maybe stale) or `null`.
-    async fn page(&self) -> Value {
-        let r = self
-            .app
-            .http
-            .get(format!("{}/api/spotify", self.app.url))
-            .send()
-            .await
-            .expect("the service answers");
-        let status = r.status().as_u16();
-        let v: Value = r.json().await.expect("a JSON body");
-        assert_eq!(status, 200, "{}: {v}", self.name);
-        assert!(
-            v.is_null() || v["name"] == "Song",
-            "{}: the good answer or null: {v}",
-            self.name
-        );
-        *self.pages.lock().unwrap() += 1;
-        v
-    }
-
-    /// `GET /api/spotify.svg`: always `200`, an SVG.
-    async fn card(&self) -> String {
-        let r = self
-            .app
-            .http
-            .get(format!("{}/api/spotify.svg", self.app.url))
-            .send()
-            .await
-            .expect("the service answers");
-        assert_eq!(r.status(), 200, "{}: the card", self.name);
-        r.text().await.unwrap()
-    }
-
-    /// The refresh token the fake considers valid is in the secret or sealed in the table.
-    async fn assert_no_lost_refresh_token(&self) {
-        let valid = self
-            .stats()
-            .valid_refresh_token
-            .unwrap_or_else(|| panic!("{}: the grant was revoked: {:?}", self.name, self.stats()));
-        let in_secret = self.app.secret_token().await;
-        let sealer = Sealer::from_client_secret(&Secret::new(CLIENT_SECRET));
-        let pending = self
-            .app
-            .item(PENDING_REFRESH_KEY)
-            .await
-            .and_then(|i| open_token_item(&sealer, PENDING_REFRESH_KEY, &attr_s(&i, "v")));
-        assert!(
-            in_secret == valid || pending.as_deref() == Some(valid.as_str()),
-            "{}: the valid refresh token {valid} is lost: the secret holds {in_secret}, the pending item {pending:?}",
-            self.name
-        );
-    }
-
-    /// Spotify healthy, a forced expiry: the next refresh works and the secret catches up.
-    async fn assert_a_later_refresh_works(&self) {
-        let before = self.stats();
-        self.app.fake.set_token(TokenBehavior::default());
-        self.app.fake.set_current(song());
-        self.app.fake.expire_access_tokens();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            self.next_window();
-            let v = self.page().await;
-            if self.stats().token_refreshes > before.token_refreshes
-                && v["name"] == "Song"
-                && v["stale"] == false
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}: no later refresh within 15 s ({:?})",
-                self.name,
-                self.stats()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let after = self.stats();
-        assert_eq!(after.invalid_grant, before.invalid_grant, "{}", self.name);
-        assert_eq!(after.token_refreshes, before.token_refreshes + 1);
-        let valid = after.valid_refresh_token.unwrap();
-        aws::eventually(Duration::from_secs(10), "the secret catches up", || async {
-            self.app.secret_token().await == valid
-        })
-        .await;
-    }
-
-    /// The invariants; then one summary line.
-    async fn finish(&self) {
-        self.assert_no_lost_refresh_token().await;
-        self.assert_a_later_refresh_works().await;
-        self.assert_no_lost_refresh_token().await;
-        let s = self.stats();
-        assert_eq!(s.invalid_grant, 0, "{}: no invalid_grant: {s:?}", self.name);
-        assert_eq!(
-            s.reuse_detected, 0,
-            "{}: no token presented twice",
-            self.name
-        );
-        eprintln!(
-            "EDGE | {} | pages {} | token calls {}, refreshes {}, invalid_grant {}, reuse {}",
-            self.name,
-            self.pages.lock().unwrap(),
-            s.token_calls,
-            s.token_refreshes,
-            s.invalid_grant,
-            s.reuse_detected
-        );
-    }
+/// Asks for `GET /api/spotify.svg`: always `200`, an SVG.
+async fn card(edge: &Run) -> String {
+    let r = edge
+        .app
+        .http
+        .get(format!("{}/api/spotify.svg", edge.app.url))
+        .send()
+        .await
+        .expect("the service answers");
+    assert_eq!(r.status(), 200, "{}: the card", edge.name);
+    r.text().await.unwrap()
 }
 
 // ---- 1. the token exchange's own time-out -----------------------------------------------
@@ -193,7 +53,7 @@ impl Edge {
 /// presents the old one again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spotify_rotates_on_arrival_and_answers_4_s_later() {
-    let edge = Edge::start("rotates on arrival, answers after 4 s").await;
+    let edge = Run::start("rotates on arrival, answers after 4 s").await;
     assert!(nowplaying::spotify::TOKEN_TIMEOUT > Duration::from_secs(5));
     edge.app.fake.set_token(TokenBehavior {
         answer_delay_ms: 4_000,
@@ -230,14 +90,14 @@ async fn spotify_rotates_on_arrival_and_answers_4_s_later() {
     edge.next_window();
     assert_eq!(edge.page().await["stale"], false);
     assert_eq!(edge.stats().token_calls, after.token_calls);
-    edge.finish().await;
+    edge.finish_token_edge().await;
 }
 
 // ---- 2. a rotated refresh token without an access token ---------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_without_an_access_token_is_persisted_and_used_next() {
-    let edge = Edge::start("rotation without access token").await;
+    let edge = Run::start("rotation without access token").await;
     edge.app.fake.set_token(TokenBehavior {
         omit_access_token: true,
         ..Default::default()
@@ -262,7 +122,7 @@ async fn a_rotation_without_an_access_token_is_persisted_and_used_next() {
     );
     // Spotify healthy again: the next refresh presents the rotated token (finish checks that
     // nothing got invalid_grant and no reuse was detected).
-    edge.finish().await;
+    edge.finish_token_edge().await;
     assert_eq!(edge.stats().token_refreshes, 3);
 }
 
@@ -270,8 +130,8 @@ async fn a_rotation_without_an_access_token_is_persisted_and_used_next() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_retry_after_is_capped_and_a_quota_429_is_told_apart() {
-    let edge = Edge::start("huge Retry-After, quota").await;
-    let cap_ms = MAX_RETRY_AFTER_S * 1000;
+    let edge = Run::start("huge Retry-After, quota").await;
+    let cap_ms = MAX_RETRY_AFTER.as_millis() as u64;
     assert_eq!(cap_ms, 15 * 60_000);
 
     // u64::MAX seconds: no overflow anywhere, one cooldown of 15 minutes.
@@ -279,12 +139,12 @@ async fn a_huge_retry_after_is_capped_and_a_quota_429_is_told_apart() {
     edge.app
         .fake
         .set_current(Scripted::status(429).retry_after_raw("18446744073709551615"));
-    let limited_at = edge.clock.now_ms();
+    let limited_at = edge.clock.now().as_millis();
     assert_eq!(edge.page().await["stale"], true);
     let cooldown = edge.app.item(COOLDOWN_KEY).await.expect("cooldown item");
     assert_eq!(attr_n(&cooldown, "exp"), limited_at + cap_ms);
     let calls = edge.stats().currently_playing;
-    edge.clock.advance_ms(cap_ms - 1_000);
+    edge.clock.advance(Duration::from_millis(cap_ms - 1_000));
     assert_ne!(edge.page().await["stale"], false, "stale or null");
     assert_eq!(
         edge.stats().currently_playing,
@@ -294,12 +154,13 @@ async fn a_huge_retry_after_is_capped_and_a_quota_429_is_told_apart() {
 
     // Past the cap: Spotify is asked once more; this time it names the app's quota, with
     // Retry-After past u64::MAX.
-    edge.clock.set_ms(limited_at + cap_ms + 1);
+    edge.clock
+        .set(Timestamp::from_millis(limited_at + cap_ms + 1));
     edge.app.fake.set_current(
         Scripted::status_json(429, bodies::quota_exceeded())
             .retry_after_raw("99999999999999999999999999"),
     );
-    let quota_at = edge.clock.now_ms();
+    let quota_at = edge.clock.now().as_millis();
     let v = edge.page().await;
     assert!(v.is_null() || v["stale"] == true, "{v}");
     assert_eq!(edge.stats().currently_playing, calls + 1);
@@ -313,21 +174,22 @@ async fn a_huge_retry_after_is_capped_and_a_quota_429_is_told_apart() {
     );
 
     // A Retry-After that is not a number: the default (30 s).
-    edge.clock.set_ms(quota_at + cap_ms + 1);
+    edge.clock
+        .set(Timestamp::from_millis(quota_at + cap_ms + 1));
     edge.app
         .fake
         .set_current(Scripted::status(429).retry_after_raw("soon"));
-    let soon_at = edge.clock.now_ms();
+    let soon_at = edge.clock.now().as_millis();
     edge.page().await;
     let cooldown = edge.app.item(COOLDOWN_KEY).await.expect("cooldown item");
     assert_eq!(
         attr_n(&cooldown, "exp"),
-        soon_at + nowplaying::spotify::DEFAULT_RETRY_AFTER_S * 1000
+        soon_at + DEFAULT_RETRY_AFTER.as_millis() as u64
     );
 
     // The token endpoint's own 429 with a huge Retry-After: capped the same way.
     edge.clock
-        .advance_ms(nowplaying::spotify::DEFAULT_RETRY_AFTER_S * 1000 + 1);
+        .advance(DEFAULT_RETRY_AFTER + Duration::from_millis(1));
     edge.app.fake.set_current(song());
     edge.app.fake.set_token(TokenBehavior {
         status: Some(429),
@@ -335,26 +197,27 @@ async fn a_huge_retry_after_is_capped_and_a_quota_429_is_told_apart() {
         ..Default::default()
     });
     edge.app.fake.expire_access_tokens();
-    let token_limited_at = edge.clock.now_ms();
+    let token_limited_at = edge.clock.now().as_millis();
     edge.page().await;
     let cooldown = edge.app.item(COOLDOWN_KEY).await.expect("cooldown item");
     assert_eq!(attr_n(&cooldown, "exp"), token_limited_at + cap_ms);
-    edge.clock.set_ms(token_limited_at + cap_ms + 1);
-    edge.finish().await;
+    edge.clock
+        .set(Timestamp::from_millis(token_limited_at + cap_ms + 1));
+    edge.finish_token_edge().await;
 }
 
 // ---- 4. album art redirecting to another host -------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn album_art_redirects_are_not_followed() {
-    let edge = Edge::start("art redirect").await;
+    let edge = Run::start("art redirect").await;
     let fake = edge.app.fake.base.clone();
     // Control: art from the configured (plain-http) API host is inlined.
     edge.next_window();
     edge.app
         .fake
         .set_current(song_with_art(&format!("{fake}/img/cover.png")));
-    let svg = edge.card().await;
+    let svg = card(&edge).await;
     assert!(svg.contains("data:image/png;base64,"), "the control works");
 
     // The same allowed host redirects to another one (`localhost` is not the configured host):
@@ -368,7 +231,7 @@ async fn album_art_redirects_are_not_followed() {
     edge.next_window();
     edge.app.fake.set_current(song_with_art(&art));
     let before = edge.stats().image_calls.len();
-    let svg = edge.card().await;
+    let svg = card(&edge).await;
     assert!(svg.contains("Song"), "the card renders");
     assert!(!svg.contains("data:image/png"), "no art from a redirect");
     assert!(
@@ -379,14 +242,14 @@ async fn album_art_redirects_are_not_followed() {
     assert_eq!(calls.len(), 1, "only the first URL was fetched: {calls:?}");
     assert!(calls[0].starts_with("/img/redirect"), "{calls:?}");
     assert_eq!(edge.page().await["name"], "Song");
-    edge.finish().await;
+    edge.finish_token_edge().await;
 }
 
 // ---- 5. a stray callback during `nowplaying authorize` ----------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorize_survives_a_stray_callback() {
-    let edge = Edge::start("authorize after a stray callback").await;
+    let edge = Run::start("authorize after a stray callback").await;
     let fake = edge.app.fake.clone();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -498,7 +361,7 @@ async fn authorize_survives_a_stray_callback() {
     // The running service notices the new sign-in; the invariants hold with it.
     edge.next_window();
     assert_eq!(edge.page().await["name"], "Song");
-    edge.finish().await;
+    edge.finish_token_edge().await;
     assert_ne!(edge.app.secret_token().await, "refresh-token-1");
 }
 
@@ -509,11 +372,11 @@ async fn authorize_survives_a_stray_callback() {
 /// rotates at most about every ten minutes, so the secret never piles up versions.
 #[tokio::test]
 async fn a_401_storm_rotates_the_refresh_token_at_most_about_every_ten_minutes() {
-    let edge = Edge::start("401 storm").await;
+    let edge = Run::start("401 storm").await;
     edge.app.fake.set_current(Scripted::status(401));
     let mut refreshed_at_s: Vec<u64> = vec![];
     for step in 1..=120u64 {
-        edge.clock.advance_ms(30_000);
+        edge.clock.advance(Duration::from_secs(30));
         let before = edge.stats().token_refreshes;
         edge.page().await;
         let after = edge.stats().token_refreshes;
@@ -539,14 +402,14 @@ async fn a_401_storm_rotates_the_refresh_token_at_most_about_every_ten_minutes()
         "it keeps trying, every ten minutes: {refreshed_at_s:?}"
     );
     // Spotify recovers: past the last cooldown, the page is good again.
-    edge.clock.advance_ms(601_000);
-    edge.finish().await;
+    edge.clock.advance(Duration::from_secs(601));
+    edge.finish_token_edge().await;
 }
 
 // ---- 5. late lease holders and the owner's commands -------------------------------------------
 
 /// Sends one page request in the background and waits until its refresh has reached Spotify.
-async fn refresh_in_flight(edge: &Edge) -> tokio::task::JoinHandle<Value> {
+async fn refresh_in_flight(edge: &Run) -> tokio::task::JoinHandle<Value> {
     let calls = edge.stats().token_calls;
     edge.app.fake.expire_access_tokens();
     edge.next_window();
@@ -566,24 +429,6 @@ async fn refresh_in_flight(edge: &Edge) -> tokio::task::JoinHandle<Value> {
     page
 }
 
-/// The owner signs in again (the command's own code path), with `token`.
-async fn reauthorize(edge: &Edge, token: &str) {
-    edge.app.fake.set_token(TokenBehavior::default());
-    edge.app.fake.set_refresh_token(Some(token));
-    let mut c = credentials(token);
-    c.authorized_at = Some(SIGN_INS[1].into());
-    let clock = edge.clock.clone();
-    let replaced = nowplaying::owner::replace_authorization(
-        edge.app.stores.credentials.as_ref(),
-        Some(edge.app.stores.state.as_ref()),
-        &c,
-        move || clock.now(),
-    )
-    .await
-    .expect("authorize");
-    assert!(replaced.cleared_shared);
-}
-
 /// The disconnected credentials: the client stays, the refresh token goes.
 fn disconnected() -> nowplaying::store::Credentials {
     let mut c = credentials("");
@@ -599,7 +444,7 @@ fn disconnected() -> nowplaying::store::Credentials {
 async fn a_late_lease_holder_cannot_undo_a_disconnect() {
     use nowplaying::keys::{AUTH_GENERATION_KEY, TOKEN_KEY, TOKEN_LEASE_KEY};
     use nowplaying::store::Record;
-    let edge = Edge::start("late lease holder vs disconnect").await;
+    let edge = Run::start("late lease holder vs disconnect").await;
     edge.app.fake.set_token(TokenBehavior {
         answer_delay_ms: 3_000,
         ..Default::default()
@@ -607,7 +452,7 @@ async fn a_late_lease_holder_cannot_undo_a_disconnect() {
     let page = refresh_in_flight(&edge).await;
 
     // The lease changes hands, and the disconnect's writes land.
-    let state = edge.app.stores.state.clone();
+    let state = edge.app.stores.table().clone();
     let now = edge.clock.now();
     state
         .put(
@@ -655,17 +500,17 @@ async fn a_late_lease_holder_cannot_undo_a_disconnect() {
     assert_eq!(edge.stats().reuse_detected, 0);
 
     // Signing in again works as usual.
-    reauthorize(&edge, "refresh-token-reauthorized").await;
+    edge.reauthorize("refresh-token-reauthorized").await;
     edge.next_window();
     assert_eq!(edge.page().await["name"], "Song");
-    edge.finish().await;
+    edge.finish_token_edge().await;
 }
 
 /// `disconnect` while a refresh runs: it waits for the holder (by the lease's version, not by
 /// the clocks), then wins; the refresh that finished first cannot bring the token back.
 #[tokio::test]
 async fn a_disconnect_during_a_refresh_waits_for_it_and_sticks() {
-    let edge = Edge::start("disconnect during a refresh").await;
+    let edge = Run::start("disconnect during a refresh").await;
     edge.app.fake.set_token(TokenBehavior {
         answer_delay_ms: 2_000,
         ..Default::default()
@@ -676,7 +521,7 @@ async fn a_disconnect_during_a_refresh_waits_for_it_and_sticks() {
     let started = Instant::now();
     let replaced = nowplaying::owner::replace_authorization(
         edge.app.stores.credentials.as_ref(),
-        Some(edge.app.stores.state.as_ref()),
+        Some(edge.app.stores.table().as_ref()),
         &disconnected(),
         move || laptop,
     )
@@ -695,17 +540,17 @@ async fn a_disconnect_during_a_refresh_waits_for_it_and_sticks() {
     edge.next_window();
     assert_eq!(edge.page().await, Value::Null);
     assert_eq!(edge.stats().reuse_detected, 0);
-    reauthorize(&edge, "refresh-token-reauthorized").await;
+    edge.reauthorize("refresh-token-reauthorized").await;
     edge.next_window();
     assert_eq!(edge.page().await["name"], "Song");
-    edge.finish().await;
+    edge.finish_token_edge().await;
 }
 
 /// Spotify says its access tokens last 0 s: a token is still used for a while before the next
 /// refresh, never refreshed on every miss.
 #[tokio::test]
 async fn an_expires_in_of_zero_does_not_refresh_on_every_miss() {
-    let edge = Edge::start("expires_in 0").await;
+    let edge = Run::start("expires_in 0").await;
     edge.app.fake.set_token(TokenBehavior {
         expires_in: Some(0),
         ..Default::default()
@@ -722,5 +567,5 @@ async fn an_expires_in_of_zero_does_not_refresh_on_every_miss() {
         (1..=5).contains(&refreshes),
         "{refreshes} refreshes in 20 windows"
     );
-    edge.finish().await;
+    edge.finish_token_edge().await;
 }

@@ -1,5 +1,6 @@
 //! The contract's headers over real HTTP: Cache-Control, ETag/304, CORS, HEAD, 405, 404.
-mod support;
+use crate::support;
+use std::time::Duration;
 
 use reqwest::header;
 use serde_json::Value;
@@ -23,7 +24,7 @@ async fn cache_control_follows_the_window() {
         r.headers()[header::CACHE_CONTROL],
         "public, max-age=5, s-maxage=5, stale-while-revalidate=5, stale-if-error=300"
     );
-    app.clock.advance_ms(3_500);
+    app.clock.advance(Duration::from_millis(3_500));
     let r = app.get("/api/spotify").await;
     let cc = r.headers()[header::CACHE_CONTROL]
         .to_str()

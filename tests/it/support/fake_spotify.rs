@@ -14,7 +14,6 @@
 //!
 //! Used in-process by the Rust tests and as a process (`cargo run --example fake_spotify`) by
 //! the multi-process, browser and benchmark runs, which script it through `/_admin/*`.
-#![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,5 @@
 //! `nowplaying serve --demo` and `serve` without credentials.
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -22,16 +22,18 @@ async fn demo_moves_through_every_state() {
         _ => None,
     })
     .unwrap();
-    let stores = nowplaying::app::Stores {
-        credentials: Arc::new(MemoryCredentials::new(Some(Credentials {
-            client_id: "demo".into(),
-            client_secret: "demo".into(),
-            refresh_token: Some("demo".into()),
-            ..Default::default()
-        }))),
-        state: Arc::new(MemoryState::new()),
-        shared: false,
-    };
+    let credentials = Arc::new(MemoryCredentials::new(Some(Credentials {
+        client_id: "demo".into(),
+        client_secret: "demo".into(),
+        refresh_token: Some("demo".into()),
+        ..Default::default()
+    })));
+    let dir = tempfile::tempdir().unwrap();
+    let stores = nowplaying::app::Stores::local(
+        credentials,
+        Arc::new(MemoryState::new()),
+        dir.path().join("credentials.json"),
+    );
     let spotify = nowplaying::spotify::SpotifyClient::new(&base, &base);
     let app = nowplaying::app::build(&config, &stores, spotify, Arc::new(SystemClock));
     let url = support::serve(app).await;

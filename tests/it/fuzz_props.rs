@@ -1,7 +1,7 @@
-//! Property tests (issue 6, fuzzing): arbitrary and mutated Spotify JSON through the wire types
+//! Property tests (fuzzing): arbitrary and mutated Spotify JSON through the wire types
 //! and the mapping never panic and always give contract-shaped answers; odd requests through the
 //! Router never get a 5xx.
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, Request, StatusCode, Uri};

@@ -2,7 +2,7 @@
 //! AWS emulator: `authorize` (the whole browser round trip, and each way it must fail cleanly),
 //! `disconnect` (a running `serve` stops within one cache window), `status` (exit codes), `hide` / `show`.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -359,20 +359,12 @@ async fn null_within(url: &str, within: Duration) -> bool {
     }
 }
 
-fn playing(fake: &FakeSpotify) {
-    fake.set_current(Scripted::json(bodies::playing(
-        bodies::track("t1", "Song"),
-        true,
-        1000,
-    )));
-}
-
 // --- authorize ------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorize_stores_the_credentials_in_the_file() {
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     let owner = Owner::new(&fake, &[("PROFILE_ENDPOINTS", "top")]);
     // An earlier sign-in with a field of the owner's own: replaced, the field kept.
     owner.write_credentials(credentials_doc(Some("old-refresh"), "2026-01-01T00:00:00Z"));
@@ -506,7 +498,7 @@ async fn authorize_denied_stores_nothing() {
 async fn authorize_with_a_wrong_state_stores_nothing() {
     let fake = FakeSpotify::start().await;
     let owner = Owner::new(&fake, &[]);
-    // A stray callback does not end the sign-in (issue 11): it waits for the real one until
+    // A stray callback does not end the sign-in: it waits for the real one until
     // its time-out.
     let auth = Authorize::start(&owner, &fake, &["--timeout", "3"]).await;
     let state = auth.query()["state"].clone();
@@ -629,7 +621,7 @@ async fn authorize_reads_the_secret_from_stdin_and_the_id_from_a_flag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_stops_a_running_serve_with_a_local_file() {
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     let owner = Owner::new(&fake, &[("CACHE_TTL_SECONDS", "1")]);
     owner.write_credentials(credentials_doc(
         Some(FIRST_REFRESH_TOKEN),
@@ -677,8 +669,8 @@ async fn disconnect_with_a_secret_and_a_table_answers_null_within_one_cache_wind
     )
     .await;
     let fake = FakeSpotify::start().await;
-    playing(&fake);
-    // A running process answers from memory for at most one cache window (issue 12): then it
+    fake.set_current(song());
+    // A running process answers from memory for at most one cache window: then it
     // reads the table again and notices.
     let owner = Owner::new(
         &fake,
@@ -719,7 +711,7 @@ async fn disconnect_with_a_secret_and_a_table_answers_null_within_one_cache_wind
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_is_zero_when_authorized_and_fresh_and_persists_the_rotation() {
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     let owner = Owner::new(&fake, &[]);
     owner.write_credentials(credentials_doc(
         Some(FIRST_REFRESH_TOKEN),
@@ -799,7 +791,7 @@ async fn status_is_one_when_a_configured_endpoint_lacks_its_scope() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_is_one_when_the_top_lists_lack_user_top_read() {
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(song());
     let owner = Owner::new(&fake, &[("PROFILE_ENDPOINTS", "top")]);
     // Signed in before the top lists were turned on: the stored scope lacks user-top-read.
     owner.write_credentials(credentials_doc(
@@ -840,7 +832,7 @@ async fn status_is_one_when_the_table_is_unreachable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hide_answers_null_without_asking_spotify_and_show_brings_it_back() {
     let app = TestApp::start(&[]).await;
-    playing(&app.fake);
+    app.fake.set_current(song());
     assert_eq!(app.now().await["name"], "Song");
     let dir = tempfile::tempdir().unwrap();
     let owner = Owner::at(&app.fake, dir, app.creds_path.clone(), &[]);
@@ -872,8 +864,8 @@ async fn hide_and_show_with_a_table_switch_the_record_and_drop_the_answer() {
     let aws = aws().await;
     let (ddb, table) = create_table(&aws).await;
     let fake = FakeSpotify::start().await;
-    playing(&fake);
-    // A running process answers from memory for at most one cache window (issue 12).
+    fake.set_current(song());
+    // A running process answers from memory for at most one cache window.
     let owner = Owner::new(
         &fake,
         &[("CACHE_TABLE", &table), ("CACHE_TTL_SECONDS", "2")],
@@ -947,25 +939,30 @@ async fn disconnect_fails_loudly_and_changes_nothing_when_the_table_cannot_be_wr
     );
 }
 
-/// A `QUOTA_EXCEEDED` cooldown in the table: `status` tells it apart from a plain rate limit.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_tells_a_quota_exceeded_cooldown_apart() {
+/// Starts an owner signed in a day ago, whose table holds the cooldown document `cooldown`,
+/// with Spotify answering `current`.
+async fn owner_in_a_cooldown(
+    current: Scripted,
+    cooldown: &str,
+) -> (FakeSpotify, Owner, aws_sdk_dynamodb::Client, String) {
     let aws = aws().await;
     let (ddb, table) = create_table(&aws).await;
     let fake = FakeSpotify::start().await;
-    playing(&fake);
+    fake.set_current(current);
     let owner = Owner::new(&fake, &[("CACHE_TABLE", &table)]);
     owner.write_credentials(credentials_doc(
         Some(FIRST_REFRESH_TOKEN),
         &rfc3339_days_ago(1),
     ));
-    put_item(
-        &ddb,
-        &table,
-        "cooldown",
-        r#"{"reason":"rate_limited","quota_exceeded":true}"#,
-    )
-    .await;
+    put_item(&ddb, &table, "cooldown", cooldown).await;
+    (fake, owner, ddb, table)
+}
+
+/// A `QUOTA_EXCEEDED` cooldown in the table: `status` tells it apart from a plain rate limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_tells_a_quota_exceeded_cooldown_apart() {
+    let (_fake, owner, ddb, table) =
+        owner_in_a_cooldown(song(), r#"{"reason":"rate_limited","quota_exceeded":true}"#).await;
     let (code, out, err) = owner.run(&["status"]).await;
     assert_eq!(code, 0, "a warning, not an action: {out}\n{err}");
     assert!(out.contains("QUOTA_EXCEEDED"), "{out}");
@@ -1010,7 +1007,7 @@ async fn status_is_one_when_premium_has_lapsed() {
     assert!(!err.contains("scope"), "{err}");
     assert_no_secrets(&out, &err);
     // Renewed: all good again.
-    playing(&fake);
+    fake.set_current(song());
     let (code, out, err) = owner.run(&["status"]).await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
 }
@@ -1019,19 +1016,8 @@ async fn status_is_one_when_premium_has_lapsed() {
 /// even before its own check reaches Spotify.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_is_one_during_a_premium_cooldown() {
-    let aws = aws().await;
-    let (ddb, table) = create_table(&aws).await;
-    let fake = FakeSpotify::start().await;
-    fake.set_current(Scripted::status_json(403, bodies::premium_required()));
-    let owner = Owner::new(&fake, &[("CACHE_TABLE", &table)]);
-    owner.write_credentials(credentials_doc(
-        Some(FIRST_REFRESH_TOKEN),
-        &rfc3339_days_ago(1),
-    ));
-    put_item(
-        &ddb,
-        &table,
-        "cooldown",
+    let (_fake, owner, _, _) = owner_in_a_cooldown(
+        Scripted::status_json(403, bodies::premium_required()),
         r#"{"reason":"premium_required","step":3}"#,
     )
     .await;

@@ -1,5 +1,6 @@
 //! The answer cache in one process: the window, single flight, 429, stale then null.
-mod support;
+use crate::support;
+use std::time::Duration;
 
 use serde_json::Value;
 use support::*;
@@ -14,11 +15,11 @@ async fn one_answer_serves_the_whole_window() {
     app.fake.set_current(playing("One"));
     for _ in 0..10 {
         assert_eq!(app.now().await["name"], "One");
-        app.clock.advance_ms(400);
+        app.clock.advance(Duration::from_millis(400));
     }
     assert_eq!(app.fake.stats().currently_playing, 1);
     app.fake.set_current(playing("Two"));
-    app.clock.advance_ms(1_000);
+    app.clock.advance(Duration::from_secs(1));
     assert_eq!(app.now().await["name"], "Two");
     assert_eq!(app.fake.stats().currently_playing, 2);
 }
@@ -87,14 +88,14 @@ async fn rate_limit_is_honoured_until_retry_after() {
     let calls = app.fake.stats().currently_playing;
     // For the next 59 seconds, no call reaches Spotify, and the stale answer is served.
     for _ in 0..11 {
-        app.clock.advance_ms(5_000);
+        app.clock.advance(Duration::from_secs(5));
         let v = app.now().await;
         assert_eq!(v["stale"], true);
         assert_eq!(v["name"], "Before");
     }
     assert_eq!(app.fake.stats().currently_playing, calls);
     app.fake.set_current(playing("After"));
-    app.clock.advance_ms(5_100);
+    app.clock.advance(Duration::from_millis(5_100));
     let v = app.now().await;
     assert_eq!(v["name"], "After");
     assert_eq!(v["stale"], false);
@@ -106,7 +107,7 @@ async fn rate_limit_without_earlier_answer_is_null() {
     let app = TestApp::start(&[]).await;
     app.fake.set_current(Scripted::status(429).retry_after(30));
     assert_eq!(app.now().await, Value::Null);
-    app.clock.advance_ms(10_000);
+    app.clock.advance(Duration::from_secs(10));
     assert_eq!(app.now().await, Value::Null);
     assert_eq!(app.fake.stats().currently_playing, 1);
 }
@@ -125,10 +126,10 @@ async fn stale_then_null(fault: Scripted) {
         "the stale copy keeps its read time"
     );
     // Still failing 10 minutes later: still the last good answer.
-    app.clock.advance_ms(10 * 60 * 1000);
+    app.clock.advance(Duration::from_millis(10 * 60 * 1000));
     assert_eq!(app.now().await["stale"], true);
     // Past the bound (15 minutes): nothing.
-    app.clock.advance_ms(6 * 60 * 1000);
+    app.clock.advance(Duration::from_millis(6 * 60 * 1000));
     assert_eq!(app.now().await, Value::Null);
     // Spotify recovers: a fresh answer.
     app.fake.set_current(playing("Back"));

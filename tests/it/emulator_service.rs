@@ -3,7 +3,7 @@
 //! rotation, store outages, a dead lease holder, and `invalid_grant` after another environment
 //! rotated the token.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -12,8 +12,6 @@ use support::*;
 
 use nowplaying::clock::{Clock, ManualClock, SystemClock};
 use nowplaying::keys::{PENDING_REFRESH_KEY, TOKEN_LEASE_KEY};
-use nowplaying::seal::Sealer;
-use nowplaying::secret::Secret;
 
 fn playing(app: &EmulatorApp) {
     app.fake.set_current(Scripted::json(bodies::playing(
@@ -21,10 +19,6 @@ fn playing(app: &EmulatorApp) {
         true,
         1000,
     )));
-}
-
-fn sealer() -> Sealer {
-    Sealer::from_client_secret(&Secret::new(fake_spotify::CLIENT_SECRET))
 }
 
 fn valid_refresh_token(app: &EmulatorApp) -> String {
@@ -56,12 +50,12 @@ fn assert_logs_clean() {
 
 /// Moves past the cache window.
 fn next_window(app: &EmulatorApp, clock: &ManualClock) {
-    clock.advance_ms(app.app.cache.settings().ttl.as_millis() as u64 + 1);
+    clock.advance(cache_window(&app.app) + Duration::from_millis(1));
 }
 
 #[tokio::test]
 async fn rotation_lands_in_the_secret() {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let doc = serde_json::json!({
         "client_id": fake_spotify::CLIENT_ID,
         "client_secret": fake_spotify::CLIENT_SECRET,
@@ -128,7 +122,7 @@ async fn answers_until(
 }
 
 async fn secret_write_failing_during_rotation(mode: aws::Action) {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app);
     assert_eq!(app.now().await["name"], "Song");
@@ -235,7 +229,7 @@ async fn secret_write_timing_out_during_rotation_keeps_the_token_pending() {
 }
 
 async fn dynamodb_stopped_mid_run(mode: Mode) {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app);
     assert_eq!(app.now().await["name"], "Song");
@@ -274,7 +268,7 @@ async fn dynamodb_stopped_mid_run(mode: Mode) {
     // The table comes back: once the process tries it again (10 s after the last failure),
     // answers are shared through it again, and the refresh happens.
     app.ddb_proxy.pass();
-    clock.advance_ms(10_001);
+    clock.advance(Duration::from_millis(10_001));
     let v = app.now().await;
     assert_eq!(v["name"], "Song");
     assert_eq!(v["stale"], false, "refreshed once the table is back");
@@ -284,7 +278,7 @@ async fn dynamodb_stopped_mid_run(mode: Mode) {
         .await
         .expect("answer");
     assert!(
-        aws::attr_n(&answer, "exp") > clock.now_ms(),
+        aws::attr_n(&answer, "exp") > clock.now().as_millis(),
         "written to the table again"
     );
     assert_eq!(app.fake.stats().invalid_grant, 0);
@@ -306,7 +300,7 @@ async fn a_dead_lease_holder_blocks_nobody_past_its_lease() {
     let app = EmulatorApp::start(&[("CACHE_TTL_SECONDS", "1")], None, None).await;
     playing(&app);
     // A process took the token lease and died: nobody deletes it, it lapses in 4 s.
-    let now = SystemClock.now_ms();
+    let now = SystemClock.now().as_millis();
     let lapses_at = now + 4_000;
     aws::put_raw_item(
         &app.ddb,
@@ -376,7 +370,7 @@ async fn a_dead_lease_holder_blocks_nobody_past_its_lease() {
 
 #[tokio::test]
 async fn invalid_grant_rereads_the_secret_after_another_environment_rotated() {
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app);
     assert_eq!(app.now().await["name"], "Song");
@@ -412,7 +406,7 @@ async fn invalid_grant_rereads_the_secret_after_another_environment_rotated() {
 async fn invalid_grant_mid_refresh_rereads_the_secret_once() {
     // The other environment rotates while this one's refresh is on its way to Spotify: the
     // refresh gets invalid_grant, reads the secret once more and succeeds with the new token.
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app);
     assert_eq!(app.now().await["name"], "Song");
@@ -459,12 +453,12 @@ async fn invalid_grant_mid_refresh_rereads_the_secret_once() {
 async fn a_revoked_shared_token_is_refreshed_not_served_stale() {
     // This process's token was revoked, and so was the one another process published to the
     // table: the second 401 leads to a real refresh, and the answer is fresh.
-    let clock = ManualClock::new(T0);
+    let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app);
     assert_eq!(app.now().await["name"], "Song");
 
-    let expires = clock.now_ms() + 3_600_000;
+    let expires = clock.now().as_millis() + 3_600_000;
     aws::put_raw_item(
         &app.ddb,
         &app.table,

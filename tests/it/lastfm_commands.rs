@@ -1,7 +1,7 @@
 //! The owner's commands with Last.fm as a source: `status` checks the key, the user and that the
 //! recent listening is public; `serve` needs no Spotify sign-in with `SOURCE=lastfm` but does
 //! need the key; `serve --demo --source lastfm` simulates Last.fm.
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

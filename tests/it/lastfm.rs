@@ -1,7 +1,8 @@
 //! Last.fm as a source (`SOURCE=lastfm`) and as the fallback (`SOURCE=spotify,lastfm`), against
 //! the fake Last.fm and the fake Spotify over HTTP, with the clock moved by the test.
 
-mod support;
+use crate::support;
+use support::logs::LogBuffer;
 
 use std::time::Duration;
 
@@ -175,7 +176,7 @@ async fn owner_must_act_errors_answer_null_and_pause_asking() {
             assert_eq!(app.now().await, Value::Null);
             assert_eq!(lf.calls(RECENT), calls, "{code}: asked again at once");
             lf.set(RECENT, Scripted::json(bodies::now_playing()));
-            app.clock.advance_ms(61_000);
+            app.clock.advance(Duration::from_secs(61));
             assert_eq!(app.now().await["name"], "Now Song", "{code}");
             assert_eq!(lf.calls(RECENT), calls + 1);
         }
@@ -202,7 +203,7 @@ async fn temporary_errors_and_garbage_serve_stale_then_null() {
             (&json!("Now Song"), &json!(true), &json!("lastfm")),
             "{failure:?}"
         );
-        app.clock.advance_ms(STALE_MAX_MS + 1);
+        app.clock.advance(Duration::from_millis(STALE_MAX_MS + 1));
         assert_eq!(app.now().await, Value::Null, "{failure:?}");
     }
 }
@@ -239,7 +240,7 @@ async fn the_rate_limit_is_a_shared_cooldown() {
     );
     let calls = lf.calls(RECENT);
     for _ in 0..5 {
-        app.clock.advance_ms(10_000);
+        app.clock.advance(Duration::from_secs(10));
         assert_eq!(app.now().await["stale"], true);
     }
     assert_eq!(
@@ -248,7 +249,7 @@ async fn the_rate_limit_is_a_shared_cooldown() {
         "Last.fm was asked during its cooldown"
     );
     lf.set(RECENT, Scripted::json(bodies::recent_only()));
-    app.clock.advance_ms(11_000);
+    app.clock.advance(Duration::from_secs(11));
     let v = app.now().await;
     assert_eq!(
         (&v["name"], &v["stale"]),
@@ -407,7 +408,7 @@ async fn the_key_can_live_in_the_credentials_and_its_absence_is_null() {
         .save(&c)
         .await
         .unwrap();
-    app.clock.advance_ms(61_000);
+    app.clock.advance(Duration::from_secs(61));
     assert_eq!(app.now().await["name"], "Now Song");
     assert_eq!(lf.calls(RECENT), 1);
     assert_spotify_untouched(&app);
@@ -500,7 +501,7 @@ async fn a_spotify_cooldown_without_a_stale_answer_asks_lastfm() {
     }
     assert_eq!(app.fake.stats().currently_playing, 1);
     app.fake.set_current(spotify_playing());
-    app.clock.advance_ms(120_000);
+    app.clock.advance(Duration::from_secs(120));
     let v = app.now().await;
     assert_eq!(v["source"], "spotify", "{v}");
     assert_eq!(app.fake.stats().currently_playing, 2);
@@ -573,23 +574,10 @@ async fn lists_fall_back_when_spotify_is_not_signed_in() {
     assert_eq!(lf.calls(TOP_TRACKS), 1);
 }
 
-#[derive(Clone, Default)]
-struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The owner's problem is logged once as an ERROR with `alert` and `reason`; the key never.
 #[tokio::test]
 async fn an_owner_problem_is_logged_once_without_the_key() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
@@ -602,10 +590,10 @@ async fn an_owner_problem_is_logged_once_without_the_key() {
     lf.set_error(RECENT, 403, 17);
     for _ in 0..4 {
         assert_eq!(app.now().await, Value::Null);
-        app.clock.advance_ms(61_000);
+        app.clock.advance(Duration::from_secs(61));
     }
     assert!(lf.calls(RECENT) >= 3);
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     let errors: Vec<Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

@@ -1,4 +1,4 @@
-//! The fault matrix of issue 6: one test per fault, each against the whole service on the AWS
+//! The fault matrix: one test per fault, each against the whole service on the AWS
 //! emulator (Secrets Manager credentials, DynamoDB shared state, each behind a fault proxy) and
 //! the fake Spotify, with a clock the test moves. Every test asserts the same four invariants
 //! through [`Run::finish`]:
@@ -14,334 +14,22 @@
 //!   searched for the client secret, every refresh token the fake issued and access tokens.
 //!
 //! Faults already covered at length elsewhere are referenced where they are: the Blackhole
-//! (time-out) variants of the store outages in `tests/emulator_service.rs`, and a real SIGKILL of
-//! a `nowplaying serve` process mid-refresh in `tests/parallel_processes.rs`.
+//! (time-out) variants of the store outages in `tests/it/emulator_service.rs`, and a real SIGKILL of
+//! a `nowplaying serve` process mid-refresh in `tests/it/parallel_processes.rs`.
 
-mod support;
+use crate::support;
+use nowplaying::clock::Timestamp;
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::aws::{self, attr_n, attr_s, EmulatorApp};
-use support::fake_spotify::Stats;
+use support::aws::{self, attr_n, attr_s};
+use support::fault::Run;
 use support::*;
 
 use nowplaying::clock::{Clock, ManualClock};
 use nowplaying::keys::{ANSWER_KEY, COOLDOWN_KEY};
 use nowplaying::keys::{PENDING_REFRESH_KEY, TOKEN_LEASE_KEY};
-use nowplaying::seal::Sealer;
-use nowplaying::secret::Secret;
-
-fn song() -> Scripted {
-    Scripted::json(bodies::playing(bodies::track("t1", "Song"), true, 1000))
-}
-
-fn sealer() -> Sealer {
-    Sealer::from_client_secret(&Secret::new(fake_spotify::CLIENT_SECRET))
-}
-
-/// What the page got, over a whole run.
-#[derive(Default, Debug)]
-struct Pages {
-    requests: u32,
-    fresh: u32,
-    stale: u32,
-    null: u32,
-    /// The `timestamp` of every fresh answer: a stale one must be one of them.
-    fresh_timestamps: Vec<Value>,
-}
-
-/// One fault's run: the service on the emulator, a clock the test moves, and the page's tally.
-struct Run {
-    name: &'static str,
-    app: EmulatorApp,
-    clock: ManualClock,
-    t0: u64,
-    started: Instant,
-    pages: Mutex<Pages>,
-    /// Refresh tokens the test itself handed out (a new sign-in), for the log search.
-    extra_tokens: Mutex<Vec<String>>,
-}
-
-impl Run {
-    /// The service with the default cache window, warmed: one good answer, one refresh.
-    async fn start(name: &'static str) -> Run {
-        let clock = ManualClock::new(T0);
-        let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
-        app.fake.set_current(song());
-        let run = Run {
-            name,
-            app,
-            clock,
-            t0: T0,
-            started: Instant::now(),
-            pages: Mutex::new(Pages::default()),
-            extra_tokens: Mutex::new(Vec::new()),
-        };
-        let v = run.page().await;
-        assert_eq!(v["name"], "Song", "warm-up");
-        assert_eq!(v["stale"], false);
-        assert_eq!(run.app.secret_token().await, "refresh-token-1");
-        run
-    }
-
-    fn ttl(&self) -> u64 {
-        self.app.app.cache.settings().ttl.as_millis() as u64
-    }
-
-    /// Moves the clock past the cache window.
-    fn next_window(&self) {
-        self.clock.advance_ms(self.ttl() + 1);
-    }
-
-    /// Cache windows the run has touched, by the service's clock.
-    fn windows(&self) -> u64 {
-        (self.clock.now_ms() - self.t0) / self.ttl() + 1
-    }
-
-    fn stats(&self) -> Stats {
-        self.app.fake.stats()
-    }
-
-    fn url(&self) -> String {
-        self.app.url.clone()
-    }
-
-    async fn page(&self) -> Value {
-        self.page_at(&self.url()).await
-    }
-
-    /// (a) for one answer: `200`, and `null` or the good answer (stale only as it was read).
-    async fn page_at(&self, base: &str) -> Value {
-        let r = self
-            .app
-            .http
-            .get(format!("{base}/api/spotify"))
-            .send()
-            .await
-            .expect("the service answers");
-        self.check(r.status().as_u16(), r.json().await.expect("a JSON body"))
-    }
-
-    fn check(&self, status: u16, v: Value) -> Value {
-        assert!(status < 500, "{}: the page got a {status}", self.name);
-        assert_eq!(status, 200, "{}: {v}", self.name);
-        let mut p = self.pages.lock().unwrap();
-        p.requests += 1;
-        if v.is_null() {
-            p.null += 1;
-            return v;
-        }
-        assert_eq!(
-            v["name"], "Song",
-            "{}: the good answer or null, nothing else: {v}",
-            self.name
-        );
-        if v["stale"] == true {
-            assert!(
-                p.fresh_timestamps.contains(&v["timestamp"]),
-                "{}: a stale answer is the last good one as it was read: {v}",
-                self.name
-            );
-            p.stale += 1;
-        } else {
-            p.fresh += 1;
-            p.fresh_timestamps.push(v["timestamp"].clone());
-        }
-        v
-    }
-
-    /// `n` concurrent requests spread over `bases`; each answer checked as in [`Run::page_at`].
-    async fn pages_at(&self, bases: &[String], n: usize) -> Vec<Value> {
-        let mut tasks = Vec::new();
-        for i in 0..n {
-            let http = self.app.http.clone();
-            let url = format!("{}/api/spotify", bases[i % bases.len()]);
-            tasks.push(tokio::spawn(async move {
-                let r = http.get(url).send().await.expect("the service answers");
-                let status = r.status().as_u16();
-                (status, r.json::<Value>().await.expect("a JSON body"))
-            }));
-        }
-        let mut out = Vec::new();
-        for t in tasks {
-            let (status, v) = t.await.unwrap();
-            out.push(self.check(status, v));
-        }
-        out
-    }
-
-    async fn pages(&self, n: usize) -> Vec<Value> {
-        self.pages_at(&[self.url()], n).await
-    }
-
-    /// The owner runs `nowplaying authorize` again (the fake hands out `token`): the command's
-    /// own code path, writing the secret and the table's authorization generation.
-    async fn reauthorize(&self, token: &str) {
-        self.app.fake.set_token(TokenBehavior::default());
-        self.app.fake.set_refresh_token(Some(token));
-        let mut c = credentials(token);
-        c.authorized_at = Some("2026-11-24T09:00:00Z".into());
-        let clock = self.clock.clone();
-        let replaced = nowplaying::owner::replace_authorization(
-            self.app.stores.credentials.as_ref(),
-            Some(self.app.stores.state.as_ref()),
-            &c,
-            move || clock.now(),
-        )
-        .await
-        .expect("authorize stores the credentials");
-        assert!(replaced.cleared_shared, "{replaced:?}");
-        self.extra_tokens.lock().unwrap().push(token.to_string());
-    }
-
-    /// (b), first half: the token Spotify considers valid is in the secret or sealed in the table.
-    async fn assert_no_lost_refresh_token(&self) {
-        let valid = self
-            .stats()
-            .valid_refresh_token
-            .expect("the fake has a valid refresh token");
-        let in_secret = self.app.secret_token().await;
-        let pending = self
-            .app
-            .item(PENDING_REFRESH_KEY)
-            .await
-            .and_then(|i| open_token_item(&sealer(), PENDING_REFRESH_KEY, &attr_s(&i, "v")));
-        assert!(
-            in_secret == valid || pending.as_deref() == Some(valid.as_str()),
-            "{}: the valid refresh token {valid} is lost: the secret holds {in_secret}, the pending item {pending:?}",
-            self.name
-        );
-    }
-
-    /// (b), second half: with Spotify healthy again, the next refresh works, without a new
-    /// `invalid_grant`, and the secret holds its rotated token.
-    async fn assert_a_later_refresh_works(&self) {
-        let before = self.stats();
-        self.app.fake.set_token(TokenBehavior::default());
-        self.app.fake.set_current(song());
-        self.app.fake.expire_access_tokens();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            self.next_window();
-            let v = self.page().await;
-            if self.stats().token_refreshes > before.token_refreshes
-                && v["name"] == "Song"
-                && v["stale"] == false
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}: no later refresh within 10 s ({:?})",
-                self.name,
-                self.stats()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let after = self.stats();
-        assert_eq!(
-            after.invalid_grant, before.invalid_grant,
-            "{}: the later refresh got invalid_grant",
-            self.name
-        );
-        assert_eq!(after.token_refreshes, before.token_refreshes + 1);
-        let valid = after.valid_refresh_token.unwrap();
-        aws::eventually(Duration::from_secs(10), "the secret catches up", || async {
-            self.app.secret_token().await == valid
-        })
-        .await;
-    }
-
-    /// (c): upstream calls within the windows elapsed + 2; token calls within `token_bound`.
-    fn assert_calls(&self, token_bound: u64) {
-        let s = self.stats();
-        let windows = self.windows();
-        assert!(
-            s.currently_playing <= windows + 2,
-            "{}: {} currently-playing calls in {windows} windows",
-            self.name,
-            s.currently_playing
-        );
-        assert!(
-            s.recently_played <= windows + 2,
-            "{}: {} recently-played calls in {windows} windows",
-            self.name,
-            s.recently_played
-        );
-        assert!(
-            s.token_calls <= token_bound,
-            "{}: {} token calls, bound {token_bound}",
-            self.name,
-            s.token_calls
-        );
-    }
-
-    /// (d): no log line carries the client secret, a refresh token the fake (or the test) issued,
-    /// or an access token (the fake's are `access-N-…`).
-    fn assert_no_secret_in_logs(&self) {
-        let logs = aws::captured_logs();
-        assert!(
-            logs.contains("refreshed the Spotify access token"),
-            "the log capture works"
-        );
-        let s = self.stats();
-        let mut needles = vec![
-            fake_spotify::CLIENT_SECRET.to_string(),
-            "access-".to_string(),
-        ];
-        needles.extend(
-            (0..=s.token_refreshes + s.code_exchanges).map(|n| format!("refresh-token-{n}")),
-        );
-        needles.extend(s.valid_refresh_token.clone());
-        needles.extend(self.extra_tokens.lock().unwrap().iter().cloned());
-        for needle in needles {
-            let hits: Vec<&str> = logs.lines().filter(|l| l.contains(&needle)).collect();
-            assert!(
-                hits.is_empty(),
-                "{}: a log line contains {needle:?}:\n{}",
-                self.name,
-                hits.join("\n")
-            );
-        }
-    }
-
-    /// The log lines of this run's secret at ERROR level.
-    fn errors(&self) -> Vec<String> {
-        aws::captured_logs()
-            .lines()
-            .filter(|l| l.contains("ERROR") && l.contains(&self.app.secret_id))
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// Every invariant, then one summary line (the matrix's row).
-    async fn finish(&self, token_bound: u64) {
-        self.assert_no_lost_refresh_token().await;
-        self.assert_a_later_refresh_works().await;
-        self.assert_no_lost_refresh_token().await;
-        self.assert_calls(token_bound);
-        self.assert_no_secret_in_logs();
-        let s = self.stats();
-        let p = self.pages.lock().unwrap();
-        eprintln!(
-            "MATRIX | {} | pages {} (fresh {}, stale {}, null {}) | currently-playing {} in {} windows | token calls {} (bound {token_bound}), refreshes {}, invalid_grant {} | errors {} | {:.1} s",
-            self.name,
-            p.requests,
-            p.fresh,
-            p.stale,
-            p.null,
-            s.currently_playing,
-            self.windows(),
-            s.token_calls,
-            s.token_refreshes,
-            s.invalid_grant,
-            self.errors().len(),
-            self.started.elapsed().as_secs_f64()
-        );
-    }
-}
 
 // ---- Spotify's API misbehaving ------------------------------------------------------------
 
@@ -354,21 +42,21 @@ async fn spotify_429_with_a_long_retry_after() {
         .set_current(Scripted::status(429).retry_after(3600));
     let v = run.page().await;
     assert_eq!(v["stale"], true, "{v}");
-    let limited_at = run.clock.now_ms();
+    let limited_at = run.clock.now().as_millis();
     let calls = run.stats().currently_playing;
     // Every process sees the cooldown: it is in the table.
-    // One cooldown is capped at 15 minutes (issue 11), whatever Retry-After says.
-    let cap_ms = nowplaying::spotify::MAX_RETRY_AFTER_S * 1000;
+    // One cooldown is capped at 15 minutes, whatever Retry-After says.
+    let cap_ms = nowplaying::spotify::MAX_RETRY_AFTER.as_millis() as u64;
     let cooldown = run.app.item(COOLDOWN_KEY).await.expect("cooldown item");
     assert_eq!(attr_n(&cooldown, "exp"), limited_at + cap_ms);
 
     // Fifty-nine minutes of traffic: Spotify is asked once per capped cooldown (and answers 429
     // again); stale for 15 minutes from the last good read, then null.
     for _ in 0..59 {
-        run.clock.advance_ms(60_000);
-        let since_good = run.clock.now_ms() - run.t0;
+        run.clock.advance(Duration::from_secs(60));
+        let since_good = run.clock.now().since(run.t0);
         for v in run.pages(2).await {
-            if since_good <= 15 * 60_000 {
+            if since_good <= Duration::from_secs(15 * 60) {
                 assert_eq!(v["stale"], true, "{v}");
             } else {
                 assert_eq!(v, Value::Null);
@@ -382,7 +70,8 @@ async fn spotify_429_with_a_long_retry_after() {
     );
 
     // Retry-After has passed: one call, a fresh answer.
-    run.clock.set_ms(limited_at + 3_600_000 + 1);
+    run.clock
+        .set(Timestamp::from_millis(limited_at + 3_600_000 + 1));
     run.app.fake.set_current(song());
     let v = run.page().await;
     assert_eq!(v["stale"], false);
@@ -410,7 +99,7 @@ async fn spotify_failing(name: &'static str, fault: Scripted) {
         );
     }
     // Past the stale bound (15 minutes): null.
-    run.clock.advance_ms(16 * 60_000);
+    run.clock.advance(Duration::from_secs(16 * 60));
     for v in run.pages(3).await {
         assert_eq!(v, Value::Null, "{name}");
     }
@@ -535,7 +224,7 @@ async fn spotify_401_on_every_token() {
     assert_eq!(run.stats().token_calls, after.token_calls);
     // Spotify recovers: after the cool-down, one call with the token refreshed last.
     run.app.fake.set_current(song());
-    run.clock.advance_ms(5_000);
+    run.clock.advance(Duration::from_secs(5));
     assert_eq!(run.page().await["stale"], false);
     assert_eq!(run.stats().currently_playing, after.currently_playing + 1);
     // Tokens: warm-up 1 + 2 in the failing window + the final check's 1.
@@ -597,7 +286,7 @@ async fn owner_must_act(name: &'static str, error: &str, logged: &str) {
     // Further requests, over several minutes: null, with no token call and no API call (the
     // secret is read again after the back-off, holds the same credentials, and that is all).
     for _ in 0..12 {
-        run.clock.advance_ms(15_000);
+        run.clock.advance(Duration::from_secs(15));
         for v in run.pages(2).await {
             assert_eq!(v, Value::Null, "{name}");
         }
@@ -658,7 +347,7 @@ async fn token_endpoint_slow_while_the_answer_lease_runs_out() {
         )
         .await;
         run.clock
-            .advance_ms(run.app.app.cache.settings().lease.as_millis() as u64 + 500);
+            .advance(run.app.app.cache.settings().lease + Duration::from_millis(500));
         assert!(
             run.app.item(TOKEN_LEASE_KEY).await.is_some(),
             "token lease held"
@@ -692,7 +381,7 @@ async fn token_endpoint_slow_while_the_answer_lease_runs_out() {
 /// The whole emulator goes away (both DynamoDB and Secrets Manager refuse connections) while the
 /// access token dies, then comes back. Tokens fail closed: no refresh (so no rotation that no
 /// store could take) until the table is back. The Blackhole (time-out) variants, one store at a time, are
-/// in `tests/emulator_service.rs`.
+/// in `tests/it/emulator_service.rs`.
 #[tokio::test]
 async fn aws_emulator_stopped_mid_run_and_restarted() {
     let run = Run::start("AWS emulator stopped and restarted").await;
@@ -725,11 +414,11 @@ async fn aws_emulator_stopped_mid_run_and_restarted() {
     // secret.
     run.app.ddb_proxy.pass();
     run.app.sm_proxy.pass();
-    run.clock.advance_ms(10_001);
+    run.clock.advance(Duration::from_millis(10_001));
     assert_eq!(run.page().await["name"], "Song");
     let answer = run.app.item(ANSWER_KEY).await.expect("the answer item");
     assert!(
-        attr_n(&answer, "exp") > run.clock.now_ms(),
+        attr_n(&answer, "exp") > run.clock.now().as_millis(),
         "the answer cache writes to the table again"
     );
     let valid = run.stats().valid_refresh_token.unwrap();
@@ -754,7 +443,7 @@ async fn aws_emulator_stopped_mid_run_and_restarted() {
 }
 
 /// Secrets Manager refuses writes (and answers reads) during a rotation, then recovers. The time-out variant, and a
-/// second rotation during the outage, are in `tests/emulator_service.rs`
+/// second rotation during the outage, are in `tests/it/emulator_service.rs`
 /// (`secret_write_*_during_rotation_keeps_the_token_pending`).
 #[tokio::test]
 async fn secret_write_failing_for_a_while() {
@@ -804,12 +493,12 @@ async fn secret_write_failing_for_a_while() {
 /// or releasing the lease. Modelled in-process: the dead holder's refresh is a real call to the
 /// fake, its lease and pending items are written as it would have. A real SIGKILL of a
 /// `nowplaying serve` process with its refresh in flight, among four, is
-/// `tests/parallel_processes.rs` (`a_lease_holder_killed_mid_refresh_is_taken_over`, ~20 s).
+/// `tests/it/parallel_processes.rs` (`a_lease_holder_killed_mid_refresh_is_taken_over`, ~20 s).
 #[tokio::test]
 async fn lease_holder_killed_mid_refresh() {
     let run = Run::start("lease holder killed mid-refresh").await;
     let dead = "4242-killed";
-    let now = run.clock.now_ms();
+    let now = run.clock.now().as_millis();
     let lease_until = now + 10_000;
     aws::put_raw_item(
         &run.app.ddb,
@@ -852,7 +541,7 @@ async fn lease_holder_killed_mid_refresh() {
     }
     let refreshes = run.stats().token_refreshes;
     // The lease lapses: one survivor refreshes with the rotated token the dead one left.
-    run.clock.set_ms(lease_until + 1);
+    run.clock.set(Timestamp::from_millis(lease_until + 1));
     let v = run.page().await;
     assert_eq!(v["stale"], false, "{v}");
     let s = run.stats();
@@ -865,7 +554,7 @@ async fn lease_holder_killed_mid_refresh() {
     assert!(run.errors().is_empty(), "{:#?}", run.errors());
 }
 
-// ---- Token safety, second round (issue 18) -------------------------------------------------
+// ---- Token safety: a rotation interrupted at each step --------------------------------------
 //
 // Each test fails or holds single AWS requests of one process (its own request-level proxy,
 // `aws::RequestFaults`), with the fake's reuse detection on, and ends with the same invariants
@@ -879,12 +568,12 @@ async fn rotate_at(run: &Run, base: &str) -> Value {
     run.page_at(base).await
 }
 
-/// Issue 18, path 1: rotation T1→T2 goes through; rotation T2→T3 fails its write-ahead copy
+/// A failed write-ahead copy: rotation T1→T2 goes through; rotation T2→T3 fails its write-ahead copy
 /// (one failed `PutItem`, both SDK attempts) but writes the secret. Another process refreshes next: it must
 /// present T3, the secret's, never the copy of T2.
 #[tokio::test]
 async fn a_failed_write_ahead_copy_never_outranks_the_secret() {
-    let run = Run::start("issue 18.1: failed write-ahead copy").await;
+    let run = Run::start("failed write-ahead copy").await;
     let other = run.app.process(run.clock.clone()).await;
     assert_eq!(rotate_at(&run, &run.url()).await["stale"], false);
     let t2 = run.stats().valid_refresh_token.unwrap();
@@ -911,12 +600,12 @@ async fn a_failed_write_ahead_copy_never_outranks_the_secret() {
     run.finish(5).await;
 }
 
-/// Issue 18, path 2: DynamoDB fails for the refreshing process right after Spotify answers (from the pending
+/// DynamoDB fails for the refreshing process right after Spotify answers (from the pending
 /// copy's `PutItem` on): the secret, still reachable, takes the rotated token directly, and the
 /// next holder (another process, once the lease lapses) presents that one.
 #[tokio::test]
 async fn dynamodb_failing_right_after_spotify_answers_writes_the_secret_directly() {
-    let run = Run::start("issue 18.2: DynamoDB fails after the token answer").await;
+    let run = Run::start("DynamoDB fails after the token answer").await;
     let refreshing = run.app.process(run.clock.clone()).await;
     refreshing
         .ddb_faults
@@ -942,18 +631,19 @@ async fn dynamodb_failing_right_after_spotify_answers_writes_the_secret_directly
     run.finish(4).await;
 }
 
-/// Issue 18, path 3: `nowplaying status` on a laptop whose clock is an hour ahead (then one an hour behind)
+/// `nowplaying status` on a laptop whose clock is an hour ahead (then one an hour behind)
 /// while the service refreshes (its token answer takes 2 s): the command takes the refresh
 /// lease by version, so the two never present the same refresh token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_on_a_laptop_with_a_wrong_clock_never_shares_a_refresh() {
-    for (name, offset) in [("ahead", 3_600_000i64), ("behind", -3_600_000)] {
-        let run = Run::start("issue 18.3: status with a wrong clock").await;
-        let laptop = ManualClock::new((T0 as i64 + offset) as u64);
+    for (name, hour_ahead) in [("ahead", true), ("behind", false)] {
+        let run = Run::start("status with a wrong clock").await;
+        let hour = Duration::from_secs(3600);
+        let laptop = ManualClock::at(if hour_ahead { T0 + hour } else { T0 - hour });
         let status = nowplaying::tokens::TokenKeeper::new(
             nowplaying::spotify::SpotifyClient::new(&run.app.fake.base, &run.app.fake.base),
             run.app.stores.credentials.clone(),
-            run.app.stores.state.clone(),
+            run.app.stores.table().clone(),
             std::sync::Arc::new(laptop),
             format!("{}-status-test", nowplaying::store::OWNER_HOLDER),
         )
@@ -964,7 +654,7 @@ async fn status_on_a_laptop_with_a_wrong_clock_never_shares_a_refresh() {
         });
         let before = run.stats();
         let url = run.url();
-        if offset > 0 {
+        if hour_ahead {
             // The service refreshes first; status comes while it runs.
             let (page, checked) = tokio::join!(rotate_at(&run, &url), async {
                 aws::eventually(
@@ -1006,12 +696,12 @@ async fn status_on_a_laptop_with_a_wrong_clock_never_shares_a_refresh() {
     }
 }
 
-/// Issue 18, path 4: A gives up writing Ta; B rotates Ta→Tb and gives up too, then dies; A's background retry
+/// An unreadable newest copy on retry: A gives up writing Ta; B rotates Ta→Tb and gives up too, then dies; A's background retry
 /// meets one failed `GetItem` of the pending copy: "don't know" means no write, and the retry
 /// after that finds Tb newer and drops Ta.
 #[tokio::test]
 async fn an_unreadable_pending_copy_never_counts_as_nothing_newer() {
-    let run = Run::start("issue 18.4: unreadable newest copy on retry").await;
+    let run = Run::start("unreadable newest copy on retry").await;
     let a = run.app.process(run.clock.clone()).await;
     let b = run.app.process(run.clock.clone()).await;
     let t0 = run.app.secret_token().await;
@@ -1031,7 +721,7 @@ async fn an_unreadable_pending_copy_never_counts_as_nothing_newer() {
     // B is gone. A's store is back; its retry is due, and reading the pending copy fails once.
     a.sm_faults.heal();
     a.ddb_faults.fail_next("GetItem", PENDING_REFRESH_KEY);
-    run.clock.advance_ms(31_000);
+    run.clock.advance(Duration::from_secs(31));
     run.page_at(&a.url).await;
     aws::eventually(
         Duration::from_secs(10),
@@ -1042,17 +732,17 @@ async fn an_unreadable_pending_copy_never_counts_as_nothing_newer() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_ne!(run.app.secret_token().await, ta, "A wrote Ta over Tb");
     // The next retry reads everything, finds Tb newer, and drops Ta for good.
-    run.clock.advance_ms(31_000);
+    run.clock.advance(Duration::from_secs(31));
     run.page_at(&a.url).await;
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     assert_ne!(run.app.secret_token().await, ta, "A wrote Ta over Tb");
     run.finish(6).await;
 }
 
-/// Issue 18, path 5: every write of a rotation to Secrets Manager is held past the SDK's deadline, the owner
+/// A late secret write after disconnect: every write of a rotation to Secrets Manager is held past the SDK's deadline, the owner
 /// disconnects, and then the held writes arrive: none becomes current, then or a minute later.
 async fn a_late_secret_write_after_disconnect(op: &'static str) {
-    let run = Run::start("issue 18.5: late secret write after disconnect").await;
+    let run = Run::start("late secret write after disconnect").await;
     run.app.sm_faults.hold(op, "", u32::MAX);
     assert_eq!(rotate_at(&run, &run.url()).await["name"], "Song");
     aws::eventually(Duration::from_secs(30), "the write is given up", || async {
@@ -1071,7 +761,7 @@ async fn a_late_secret_write_after_disconnect(op: &'static str) {
     let clock = run.clock.clone();
     nowplaying::owner::replace_authorization(
         run.app.stores.credentials.as_ref(),
-        Some(run.app.stores.state.as_ref()),
+        Some(run.app.stores.table().as_ref()),
         &c,
         move || clock.now(),
     )
@@ -1088,7 +778,7 @@ async fn a_late_secret_write_after_disconnect(op: &'static str) {
     );
     // A minute later (background retries due, pages asked), still none.
     for _ in 0..3 {
-        run.clock.advance_ms(31_000);
+        run.clock.advance(Duration::from_secs(31));
         assert_eq!(run.page().await, Value::Null);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;

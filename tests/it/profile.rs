@@ -1,11 +1,10 @@
-//! The listening profile endpoints (issue 7) against the fake Spotify: `/api/spotify/recent`,
+//! The listening profile endpoints against the fake Spotify: `/api/spotify/recent`,
 //! `/api/spotify/top/{tracks,artists}`, `/api/spotify/saved` and `/api/spotify/top.svg`. Every
 //! parameter edge case, the fold of repeats, a missing scope, off until turned on, and one
 //! upstream call per list and window under 50 concurrent clients.
-mod support;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use crate::support;
+use std::time::Duration;
+use support::logs::LogBuffer;
 
 use reqwest::header;
 use serde_json::{json, Value};
@@ -100,7 +99,7 @@ async fn recent_is_newest_first_with_repeats_folded() {
         ("previewUrl", Value::Null),
         ("progressMs", Value::Null),
         ("durationMs", json!(200_000)),
-        ("timestamp", json!(T0)),
+        ("timestamp", json!(T0.as_millis())),
         ("stale", json!(false)),
     ] {
         assert_eq!(first[field], want, "{field} in {first}");
@@ -187,10 +186,10 @@ async fn recent_window_and_cache_control() {
         .await
         .unwrap();
     assert_eq!(r.status(), 304);
-    app.clock.advance_ms(29_000);
+    app.clock.advance(Duration::from_secs(29));
     ok_json(&app, "/api/spotify/recent").await;
     assert_eq!(app.fake.stats().recently_played, 1);
-    app.clock.advance_ms(1_001);
+    app.clock.advance(Duration::from_millis(1_001));
     ok_json(&app, "/api/spotify/recent").await;
     assert_eq!(app.fake.stats().recently_played, 2);
 }
@@ -203,7 +202,7 @@ async fn recent_window_is_configurable() {
         .to_str()
         .unwrap()
         .starts_with("public, max-age=5,"));
-    app.clock.advance_ms(5_001);
+    app.clock.advance(Duration::from_millis(5_001));
     ok_json(&app, "/api/spotify/recent").await;
     assert_eq!(app.fake.stats().recently_played, 2);
 }
@@ -434,7 +433,7 @@ async fn top_artists_have_name_image_url_rank_genres() {
 
 #[tokio::test]
 async fn a_missing_scope_answers_null_and_warns_to_authorize() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter("info")
@@ -460,7 +459,7 @@ async fn a_missing_scope_answers_null_and_warns_to_authorize() {
     }
     assert_eq!(app.fake.stats().top, 1);
 
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     let warns: Vec<&str> = text.lines().filter(|l| l.contains("WARN")).collect();
     let top = warns
         .iter()
@@ -486,7 +485,7 @@ async fn rate_limit_serves_the_last_list_as_stale_and_cools_down() {
     app.fake
         .set_path("/v1/me/top/tracks", Scripted::json(top_tracks_body(3)));
     ok_json(&app, "/api/spotify/top/tracks").await;
-    app.clock.advance_ms(60_001);
+    app.clock.advance(Duration::from_millis(60_001));
     app.fake
         .set_path("/v1/me/top/tracks", Scripted::status(429).retry_after(120));
     let v = ok_json(&app, "/api/spotify/top/tracks").await;
@@ -496,7 +495,7 @@ async fn rate_limit_serves_the_last_list_as_stale_and_cools_down() {
     let calls = app.fake.stats().top;
     // The cooldown holds every list (and /api/spotify) until Retry-After has passed.
     for _ in 0..5 {
-        app.clock.advance_ms(20_000);
+        app.clock.advance(Duration::from_secs(20));
         assert_eq!(
             ok_json(&app, "/api/spotify/top/tracks").await["stale"],
             true
@@ -508,7 +507,7 @@ async fn rate_limit_serves_the_last_list_as_stale_and_cools_down() {
     assert_eq!((s.top, s.recently_played), (calls, 0));
     app.fake
         .set_path("/v1/me/top/tracks", Scripted::json(top_tracks_body(2)));
-    app.clock.advance_ms(20_001);
+    app.clock.advance(Duration::from_millis(20_001));
     let v = ok_json(&app, "/api/spotify/top/tracks").await;
     assert_eq!(v["stale"], false);
     assert_eq!(v["items"].as_array().unwrap().len(), 2);
@@ -525,14 +524,14 @@ async fn failures_serve_stale_then_null() {
         )])),
     );
     ok_json(&app, "/api/spotify/saved").await;
-    app.clock.advance_ms(300_001);
+    app.clock.advance(Duration::from_millis(300_001));
     app.fake.set_path("/v1/me/tracks", Scripted::status(500));
     let v = ok_json(&app, "/api/spotify/saved").await;
     assert_eq!(
         (v["stale"].clone(), v["items"][0]["name"].clone()),
         (json!(true), json!("Saved One"))
     );
-    app.clock.advance_ms(16 * 60 * 1000);
+    app.clock.advance(Duration::from_millis(16 * 60 * 1000));
     assert_eq!(ok_json(&app, "/api/spotify/saved").await, Value::Null);
 }
 
@@ -635,7 +634,7 @@ async fn fifty_concurrent_clients_cost_one_call_per_list_and_window() {
             "{path}: no copy at all"
         );
         // Expired: again one call for the next burst.
-        app.clock.advance_ms(ttl + 1);
+        app.clock.advance(Duration::from_millis(ttl + 1));
         burst(&app, &paths).await;
         assert_eq!(
             count(&app.fake.stats(), which) - before,
@@ -776,19 +775,4 @@ async fn top_card_without_an_answer_says_nothing_to_show() {
         .set_path("/v1/me/top/tracks", Scripted::status(403));
     let svg = app.get("/api/spotify/top.svg").await.text().await.unwrap();
     assert!(svg.contains("Nothing to show yet"), "{svg}");
-}
-
-// --- log capture ------------------------------------------------------------------------------
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
