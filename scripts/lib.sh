@@ -1,4 +1,5 @@
-# Helpers shared by scripts/test's stages and scripts/bench. Source it; it needs bash.
+# Helpers shared by scripts/test, its stages (scripts/test.d) and scripts/bench. Source it; it
+# needs bash.
 # Every process started here is recorded in LIB_PIDS; call lib_cleanup from an EXIT trap.
 
 LIB_PIDS=()

@@ -8,10 +8,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// A moment as the wall clock tells it, to the millisecond since the Unix epoch. Ordered, cheap to
 /// copy; add or subtract a [`Duration`] to move it, and subtract two to get the time between
 /// them (saturating at zero, as clocks of different machines may disagree).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// It is stored and sent as that number (`serde(transparent)`), so a field of this type keeps
+/// the wire format of the epoch-millisecond number it replaced.
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
 pub struct Timestamp(u64);
 
 impl Timestamp {
@@ -82,11 +90,6 @@ impl Sub<Timestamp> for Timestamp {
 pub trait Clock: Send + Sync + 'static {
     /// The current moment.
     fn now(&self) -> Timestamp;
-
-    /// The current moment in epoch milliseconds (being replaced by [`Clock::now`]).
-    fn now_ms(&self) -> u64 {
-        self.now().as_millis()
-    }
 }
 
 /// The wall clock.
@@ -123,21 +126,6 @@ impl ManualClock {
     pub fn set(&self, to: Timestamp) {
         self.0.store(to.as_millis(), Ordering::SeqCst);
     }
-
-    /// A clock standing at `start_ms` (being replaced by [`ManualClock::at`]).
-    pub fn new(start_ms: u64) -> Self {
-        Self::at(Timestamp::from_millis(start_ms))
-    }
-
-    /// Being replaced by [`ManualClock::advance`].
-    pub fn advance_ms(&self, ms: u64) {
-        self.advance(Duration::from_millis(ms));
-    }
-
-    /// Being replaced by [`ManualClock::set`].
-    pub fn set_ms(&self, ms: u64) {
-        self.set(Timestamp::from_millis(ms));
-    }
 }
 
 impl Clock for ManualClock {
@@ -148,6 +136,42 @@ impl Clock for ManualClock {
 
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
+
+/// These functions put a [`Duration`] on the wire as whole milliseconds
+/// (`#[serde(with = "crate::clock::millis")]`), for the JSON fields that carry a length as a
+/// number of milliseconds.
+pub mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(super::millis(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+/// These functions put an optional [`Duration`] on the wire as whole milliseconds or `null`
+/// (`#[serde(default, with = "crate::clock::opt_millis")]`).
+pub mod opt_millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&super::millis(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<u64>::deserialize(d).map(|ms| ms.map(Duration::from_millis))
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -163,6 +187,33 @@ mod tests {
         assert_eq!(Timestamp::from_secs(4).since(t), Duration::ZERO);
         assert_eq!(Timestamp::from_secs(4).until(t), Duration::from_secs(6));
         assert!(Timestamp::FAR_FUTURE > t + Duration::from_secs(100 * 365 * 24 * 3600));
+    }
+
+    #[test]
+    fn on_the_wire_times_are_numbers_of_milliseconds() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Wire {
+            at: Timestamp,
+            #[serde(with = "millis")]
+            length: Duration,
+            #[serde(default, with = "opt_millis")]
+            maybe: Option<Duration>,
+        }
+        let w = Wire {
+            at: Timestamp::from_millis(1_795_000_000_123),
+            length: Duration::from_millis(1500),
+            maybe: Some(Duration::from_secs(2)),
+        };
+        let text = serde_json::to_string(&w).unwrap();
+        assert_eq!(text, r#"{"at":1795000000123,"length":1500,"maybe":2000}"#);
+        assert_eq!(serde_json::from_str::<Wire>(&text).unwrap(), w);
+        let none: Wire = serde_json::from_str(r#"{"at":1,"length":0}"#).unwrap();
+        assert_eq!(none.maybe, None);
+        assert!(serde_json::from_str::<Wire>(r#"{"at":1,"length":1.5}"#).is_err());
+        assert_eq!(
+            serde_json::to_string(&Wire { maybe: None, ..w }).unwrap(),
+            r#"{"at":1795000000123,"length":1500,"maybe":null}"#
+        );
     }
 
     #[test]

@@ -198,4 +198,21 @@ mod tests {
         );
         assert_eq!(r.expires_at, Timestamp::from_millis(5));
     }
+
+    #[tokio::test]
+    async fn read_gives_the_item_and_its_end_and_ignores_unknown_ones() {
+        use crate::store::memory::MemoryState;
+        let state = MemoryState::new();
+        assert_eq!(Cooldown::read(&state).await, None);
+        let until = Timestamp::from_secs(7_000);
+        let storm = Cooldown::Unauthorized { streak: 2 };
+        state.put(COOLDOWN_KEY, &storm.record(until)).await.unwrap();
+        assert_eq!(Cooldown::read(&state).await, Some((storm, until)));
+        // An item written by an older version of the service (no reason) is no cooldown.
+        state
+            .put(COOLDOWN_KEY, &Record::until("1700000000000", until))
+            .await
+            .unwrap();
+        assert_eq!(Cooldown::read(&state).await, None);
+    }
 }

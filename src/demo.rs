@@ -6,7 +6,7 @@
 //! nothing playing look alike there).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -30,32 +30,33 @@ pub const STATES: [&str; 5] = ["playing", "paused", "episode", "recent", "local"
 struct Demo {
     started: Instant,
     base: String,
-    step_ms: u64,
+    /// The demo stays this long in each state (at least a millisecond).
+    step: Duration,
 }
 
 impl Demo {
+    /// Returns the state shown now and how far into it the demo is, in milliseconds (for the
+    /// wire's `progress_ms`).
     fn phase(&self) -> (usize, u64) {
         let ms = self.started.elapsed().as_millis() as u64;
-        (
-            ((ms / self.step_ms) as usize) % STATES.len(),
-            ms % self.step_ms,
-        )
+        let step = self.step.as_millis() as u64;
+        (((ms / step) as usize) % STATES.len(), ms % step)
     }
 }
 
 /// Starts the simulated Spotify on 127.0.0.1 and returns its base URL.
 pub async fn start() -> std::io::Result<String> {
-    start_with_step(std::time::Duration::from_secs(STATE_SECONDS)).await
+    start_with_step(Duration::from_secs(STATE_SECONDS)).await
 }
 
 /// The same, staying `step` in each state.
-pub async fn start_with_step(step: std::time::Duration) -> std::io::Result<String> {
+pub async fn start_with_step(step: Duration) -> std::io::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let demo = Arc::new(Demo {
         started: Instant::now(),
         base: base.clone(),
-        step_ms: (step.as_millis() as u64).max(1),
+        step: step.max(Duration::from_millis(1)),
     });
     let app = Router::new()
         .route("/api/token", post(token))
@@ -284,97 +285,119 @@ async fn lastfm(
     State(demo): State<Arc<Demo>>,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let error = |code: u32, message: &str| {
-        (
-            StatusCode::FORBIDDEN,
-            Json(json!({"error": code, "message": message, "links": []})),
-        )
-            .into_response()
-    };
     if q.get("api_key").map(String::as_str) != Some(DEMO_LASTFM_API_KEY) {
-        return error(
+        return lastfm_error(
             10,
             "Invalid API key - You must be granted a valid key by last.fm",
         );
     }
     if q.get("user").map(String::as_str) != Some(DEMO_LASTFM_USER) {
-        return error(6, "User not found");
+        return lastfm_error(6, "User not found");
     }
     let base = &demo.base;
-    let scrobble = |i: usize, minutes: i64| {
-        let (_, name, artists, album, art, _) = CATALOGUE[i % CATALOGUE.len()];
-        let uts =
-            (time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes)).unix_timestamp();
-        json!({
-            "artist": {"#text": artists[0], "mbid": ""},
-            "album": {"#text": album, "mbid": ""},
-            "name": name, "mbid": "", "streamable": "0",
-            "url": format!("https://www.last.fm/music/{}/_/{}", artists[0].replace(' ', "+"), name.replace(' ', "+")),
-            "image": [
-                {"size": "small", "#text": format!("{base}/art/{art}.svg")},
-                {"size": "extralarge", "#text": format!("{base}/art/{art}.svg")}
-            ],
-            "date": {"uts": uts.to_string(), "#text": ""}
-        })
-    };
     let body = match q.get("method").map(|m| m.to_ascii_lowercase()).as_deref() {
         Some("user.getrecenttracks") => {
             let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(50);
-            let mut tracks: Vec<Value> =
-                [(0, 7), (1, 11), (1, 15), (2, 19), (3, 24), (4, 30), (0, 36)]
-                    .iter()
-                    .take(limit.clamp(1, 50))
-                    .map(|(i, m)| scrobble(*i, *m))
-                    .collect();
-            let (state, _) = demo.phase();
-            if matches!(STATES[state], "playing" | "episode" | "local") {
-                let mut now = scrobble(1 + state, 0);
-                now.as_object_mut().unwrap().remove("date");
-                now["@attr"] = json!({"nowplaying": "true"});
-                tracks.insert(0, now);
-            }
-            json!({"recenttracks": {"track": tracks, "@attr": {"user": DEMO_LASTFM_USER, "page": "1", "total": "7"}}})
+            lastfm_recent_tracks(&demo, limit)
         }
-        Some("user.gettoptracks") => json!({"toptracks": {"track": (0..CATALOGUE.len()).map(|i| {
-            let mut t = scrobble(i, 0);
-            t.as_object_mut().unwrap().remove("date");
-            t["@attr"] = json!({"rank": (i + 1).to_string()});
-            t["playcount"] = json!((50 - 7 * i).to_string());
-            t["duration"] = json!((CATALOGUE[i].5 / 1000).to_string());
-            t
-        }).collect::<Vec<_>>()}}),
-        Some("user.gettopartists") => {
-            let artists: Vec<Value> = [
-                ("The Rollbacks", "dusk"),
-                ("The Loopbacks", "sunrise"),
-                ("Localhost Trio", "podcast"),
-                ("TTL Five", "sunrise"),
-            ]
-            .iter()
-            .enumerate()
-            .map(|(i, (name, art))| {
-                json!({
-                    "name": name, "playcount": (40 - 5 * i).to_string(), "@attr": {"rank": (i + 1).to_string()},
-                    "url": format!("https://www.last.fm/music/{}", name.replace(' ', "+")),
-                    "image": [{"size": "extralarge", "#text": format!("{base}/art/{art}.svg")}]
-                })
-            })
-            .collect();
-            json!({"topartists": {"artist": artists}})
-        }
-        Some("user.getlovedtracks") => json!({"lovedtracks": {"track": (0..3).map(|i| {
-            let mut t = scrobble(i + 2, 60 * 24 * (i as i64 + 1));
-            t.as_object_mut().unwrap().remove("album");
-            t
-        }).collect::<Vec<_>>()}}),
+        Some("user.gettoptracks") => lastfm_top_tracks(base),
+        Some("user.gettopartists") => lastfm_top_artists(base),
+        Some("user.getlovedtracks") => lastfm_loved_tracks(base),
         _ => {
-            return error(
+            return lastfm_error(
                 3,
                 "Invalid Method - No method with that name in this package",
             )
         }
     };
     Json(body).into_response()
+}
+
+/// Answers with a Last.fm error: `403` with the error's code and message.
+fn lastfm_error(code: u32, message: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Json(json!({"error": code, "message": message, "links": []})),
+    )
+        .into_response()
+}
+
+/// Lists the catalogue's track `i` as Last.fm shows a scrobble `minutes` ago.
+fn lastfm_scrobble(base: &str, i: usize, minutes: i64) -> Value {
+    let (_, name, artists, album, art, _) = CATALOGUE[i % CATALOGUE.len()];
+    let uts = (time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes)).unix_timestamp();
+    json!({
+        "artist": {"#text": artists[0], "mbid": ""},
+        "album": {"#text": album, "mbid": ""},
+        "name": name, "mbid": "", "streamable": "0",
+        "url": format!("https://www.last.fm/music/{}/_/{}", artists[0].replace(' ', "+"), name.replace(' ', "+")),
+        "image": [
+            {"size": "small", "#text": format!("{base}/art/{art}.svg")},
+            {"size": "extralarge", "#text": format!("{base}/art/{art}.svg")}
+        ],
+        "date": {"uts": uts.to_string(), "#text": ""}
+    })
+}
+
+/// Answers `user.getRecentTracks` with up to `limit` scrobbles, after the track playing now
+/// while the Spotify demo plays something.
+fn lastfm_recent_tracks(demo: &Demo, limit: usize) -> Value {
+    let base = &demo.base;
+    let mut tracks: Vec<Value> = [(0, 7), (1, 11), (1, 15), (2, 19), (3, 24), (4, 30), (0, 36)]
+        .iter()
+        .take(limit.clamp(1, 50))
+        .map(|(i, m)| lastfm_scrobble(base, *i, *m))
+        .collect();
+    let (state, _) = demo.phase();
+    if matches!(STATES[state], "playing" | "episode" | "local") {
+        let mut now = lastfm_scrobble(base, 1 + state, 0);
+        now.as_object_mut().unwrap().remove("date");
+        now["@attr"] = json!({"nowplaying": "true"});
+        tracks.insert(0, now);
+    }
+    json!({"recenttracks": {"track": tracks, "@attr": {"user": DEMO_LASTFM_USER, "page": "1", "total": "7"}}})
+}
+
+/// Answers `user.getTopTracks` with the whole catalogue, ranked, with durations in seconds.
+fn lastfm_top_tracks(base: &str) -> Value {
+    json!({"toptracks": {"track": (0..CATALOGUE.len()).map(|i| {
+        let mut t = lastfm_scrobble(base, i, 0);
+        t.as_object_mut().unwrap().remove("date");
+        t["@attr"] = json!({"rank": (i + 1).to_string()});
+        t["playcount"] = json!((50 - 7 * i).to_string());
+        t["duration"] = json!((CATALOGUE[i].5 / 1000).to_string());
+        t
+    }).collect::<Vec<_>>()}})
+}
+
+/// Answers `user.getTopArtists` with four artists, ranked.
+fn lastfm_top_artists(base: &str) -> Value {
+    let artists: Vec<Value> = [
+        ("The Rollbacks", "dusk"),
+        ("The Loopbacks", "sunrise"),
+        ("Localhost Trio", "podcast"),
+        ("TTL Five", "sunrise"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (name, art))| {
+        json!({
+            "name": name, "playcount": (40 - 5 * i).to_string(), "@attr": {"rank": (i + 1).to_string()},
+            "url": format!("https://www.last.fm/music/{}", name.replace(' ', "+")),
+            "image": [{"size": "extralarge", "#text": format!("{base}/art/{art}.svg")}]
+        })
+    })
+    .collect();
+    json!({"topartists": {"artist": artists}})
+}
+
+/// Answers `user.getLovedTracks` with three tracks loved a day apart, without albums.
+fn lastfm_loved_tracks(base: &str) -> Value {
+    json!({"lovedtracks": {"track": (0..3).map(|i| {
+        let mut t = lastfm_scrobble(base, i + 2, 60 * 24 * (i as i64 + 1));
+        t.as_object_mut().unwrap().remove("album");
+        t
+    }).collect::<Vec<_>>()}})
 }
 
 /// Album art drawn on the fly, so the demo needs no network.

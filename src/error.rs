@@ -1,5 +1,7 @@
 //! The library's error type. Each variant has one layer that acts on it (docs/architecture.md).
 
+use std::time::Duration;
+
 use crate::lastfm::LastFmError;
 use crate::spotify::SpotifyError;
 use crate::store::StoreError;
@@ -22,10 +24,10 @@ pub enum Error {
     Spotify(#[from] SpotifyError),
     /// A source other than Spotify asked for a pause (Last.fm's error 29): the answer cache
     /// starts the same shared cooldown as for Spotify's `429`.
-    #[error("{origin} rate limit, retry after {retry_after_s} s")]
+    #[error("{origin} rate limit, retry after {} s", .retry_after.as_secs())]
     RateLimited {
         origin: &'static str,
-        retry_after_s: u64,
+        retry_after: Duration,
     },
     /// Last.fm failed or refused (its rate limit arrives as [`Error::RateLimited`]).
     #[error(transparent)]
@@ -48,9 +50,9 @@ impl Error {
 impl From<LastFmError> for Error {
     fn from(e: LastFmError) -> Self {
         match e {
-            LastFmError::RateLimited { retry_after_s } => Error::RateLimited {
+            LastFmError::RateLimited { retry_after } => Error::RateLimited {
                 origin: "Last.fm",
-                retry_after_s,
+                retry_after,
             },
             e => Error::LastFm(e),
         }

@@ -4,6 +4,7 @@
 //! docs/architecture.md, "The answer cache").
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -144,9 +145,9 @@ impl ProfileList {
 pub struct ProfileSettings {
     pub show_recent: bool,
     pub endpoints: ProfileEndpoints,
-    pub recent_ttl_ms: u64,
-    pub top_ttl_ms: u64,
-    pub saved_ttl_ms: u64,
+    pub recent_ttl: Duration,
+    pub top_ttl: Duration,
+    pub saved_ttl: Duration,
 }
 
 impl ProfileSettings {
@@ -154,9 +155,9 @@ impl ProfileSettings {
         ProfileSettings {
             show_recent: config.show_recent,
             endpoints: config.profile_endpoints,
-            recent_ttl_ms: config.recent_ttl.as_millis() as u64,
-            top_ttl_ms: config.top_ttl.as_millis() as u64,
-            saved_ttl_ms: config.saved_ttl.as_millis() as u64,
+            recent_ttl: config.recent_ttl,
+            top_ttl: config.top_ttl,
+            saved_ttl: config.saved_ttl,
         }
     }
 
@@ -179,12 +180,12 @@ impl ProfileSettings {
         }
     }
 
-    /// The list's cache window.
-    pub fn ttl_ms(&self, list: ProfileList) -> u64 {
+    /// Returns the list's cache window.
+    pub fn ttl(&self, list: ProfileList) -> Duration {
         match list {
-            ProfileList::Recent => self.recent_ttl_ms,
-            ProfileList::Top(..) => self.top_ttl_ms,
-            ProfileList::Saved => self.saved_ttl_ms,
+            ProfileList::Recent => self.recent_ttl,
+            ProfileList::Top(..) => self.top_ttl,
+            ProfileList::Saved => self.saved_ttl,
         }
     }
 }
@@ -201,39 +202,53 @@ pub async fn fetch_list(
     list: ProfileList,
 ) -> Answer {
     let key = list.key();
-    let key_ref = key.as_str();
-    let ttl = settings.ttl_ms(list);
-    if let Some(lastfm) = sources.lastfm_only() {
-        return cache
-            .get_or_fetch(&key, ttl, || ask_lastfm(lastfm, list))
-            .await;
+    let ttl = settings.ttl(list);
+    match sources {
+        Sources::Spotify => {
+            cache
+                .get_or_fetch(&key, ttl, || from_spotify(upstream, list, &key))
+                .await
+        }
+        Sources::Lastfm(lastfm) => {
+            cache
+                .get_or_fetch(&key, ttl, || ask_lastfm(lastfm, list))
+                .await
+        }
+        Sources::SpotifyThenLastfm(lastfm) => {
+            cache
+                .get_or_fetch_with_fallback(
+                    &key,
+                    ttl,
+                    || spotify_then_lastfm(upstream, lastfm, list, &key),
+                    || ask_lastfm(lastfm, list),
+                )
+                .await
+        }
     }
-    if let Some(lastfm) = sources.lastfm_fallback() {
-        return cache
-            .get_or_fetch_with_fallback(
-                &key,
-                ttl,
-                || async move {
-                    match ask_spotify(upstream, list).await {
-                        Err(e) if falls_back(&e) => match ask_lastfm(lastfm, list).await {
-                            Ok(v) => Ok(v),
-                            Err(e2) => missing_scope_is_null(both_failed(e, e2), key_ref, list),
-                        },
-                        other => other,
-                    }
-                },
-                Some(|| ask_lastfm(lastfm, list)),
-            )
-            .await;
+}
+
+/// The list from Spotify; a missing scope is `null`.
+async fn from_spotify(upstream: &Upstream, list: ProfileList, key: &str) -> Result<Value, Error> {
+    match ask_spotify(upstream, list).await {
+        Err(e) => missing_scope_is_null(e, key, list),
+        ok => ok,
     }
-    cache
-        .get_or_fetch(&key, ttl, || async move {
-            match ask_spotify(upstream, list).await {
-                Err(e) => missing_scope_is_null(e, key_ref, list),
-                ok => ok,
-            }
-        })
-        .await
+}
+
+/// The list from Spotify, and from Last.fm when Spotify can't be asked ([`falls_back`]).
+async fn spotify_then_lastfm(
+    upstream: &Upstream,
+    lastfm: &LastFm,
+    list: ProfileList,
+    key: &str,
+) -> Result<Value, Error> {
+    match ask_spotify(upstream, list).await {
+        Err(e) if falls_back(&e) => match ask_lastfm(lastfm, list).await {
+            Ok(v) => Ok(v),
+            Err(e2) => missing_scope_is_null(both_failed(e, e2), key, list),
+        },
+        other => other,
+    }
 }
 
 /// A `403` means the sign-in lacks the list's scope: the owner must act, the list is `null`.
@@ -278,7 +293,7 @@ async fn ask_lastfm(lastfm: &LastFm, list: ProfileList) -> Result<Value, Error> 
 
 async fn ask_spotify(upstream: &Upstream, list: ProfileList) -> Result<Value, Error> {
     let spotify = upstream.spotify();
-    let now = || upstream.now_ms();
+    let now = || upstream.now();
     let items = match list {
         ProfileList::Recent => serde_json::to_value(
             upstream
@@ -344,6 +359,7 @@ pub fn cut(cached: &Answer, limit: u8) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Timestamp;
 
     #[test]
     fn keys_leave_the_limit_out_and_are_all_known() {
@@ -372,9 +388,9 @@ mod tests {
         Answer {
             value,
             stale,
-            fresh_until_ms: 0,
-            served_at_ms: 0,
-            window_ms: 0,
+            fresh_until: Timestamp::EPOCH,
+            served_at: Timestamp::EPOCH,
+            window: Duration::ZERO,
         }
     }
 

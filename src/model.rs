@@ -1,6 +1,10 @@
 //! The public JSON of `GET /api/spotify` (see the README's API section).
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
 
 /// Where an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,11 +75,16 @@ pub struct NowPlaying {
     pub song_url: Option<String>,
     pub track_id: Option<String>,
     pub preview_url: Option<String>,
-    pub progress_ms: Option<u64>,
-    /// Always a number from Spotify; null from Last.fm, which does not say.
-    pub duration_ms: Option<u64>,
-    /// Epoch milliseconds at which this was read from the source.
-    pub timestamp: u64,
+    /// The position when it was read is `progressMs` (in milliseconds), null for a recent
+    /// track.
+    #[serde(rename = "progressMs", default, with = "crate::clock::opt_millis")]
+    pub progress: Option<Duration>,
+    /// The length is `durationMs` (in milliseconds): always a number from Spotify, null from
+    /// Last.fm, which does not say.
+    #[serde(rename = "durationMs", default, with = "crate::clock::opt_millis")]
+    pub duration: Option<Duration>,
+    /// This was read from the source at this moment (epoch milliseconds on the wire).
+    pub timestamp: Timestamp,
     pub played_at: Option<String>,
     pub stale: bool,
     /// Where the answer came from.

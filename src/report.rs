@@ -363,7 +363,7 @@ async fn lastfm_section(
         return;
     };
     let client = LastFmClient::new(&config.lastfm_api_base_url);
-    match client.recent_tracks(&key, &user, 1, now.as_millis()).await {
+    match client.recent_tracks(&key, &user, 1, now).await {
         Ok(tracks) => {
             let shown = crate::lastfm::map::now_playing(tracks, true);
             item!(
@@ -568,15 +568,15 @@ fn cached_answer(
 ) {
     match answer {
         Some(Some(a)) => {
-            let age = if a.good_at_ms > 0 {
+            let age = if a.good_at > Timestamp::EPOCH {
                 format!(
                     ", read from Spotify {} ago",
-                    human_age(now.since(Timestamp::from_millis(a.good_at_ms)))
+                    human_age(now.since(a.good_at))
                 )
             } else {
                 String::new()
             };
-            let fresh = if now.as_millis() < a.fresh_until_ms {
+            let fresh = if now < a.fresh_until {
                 "current"
             } else {
                 "expired"
@@ -702,7 +702,7 @@ async fn spotify_check(stores: &Inputs, now: Timestamp, report: &mut Report) {
         }
     };
     match token {
-        Ok(token) => match spotify.currently_playing(&token, now.as_millis()).await {
+        Ok(token) => match spotify.currently_playing(&token, now).await {
             Ok(np) => top!(
                 report,
                 "Spotify",

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, Timestamp};
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::spotify::{SpotifyClient, SpotifyError};
@@ -30,9 +30,9 @@ impl Upstream {
         &self.spotify
     }
 
-    /// Epoch ms now, for the answers' `timestamp`.
-    pub fn now_ms(&self) -> u64 {
-        self.clock.now_ms()
+    /// Returns the current moment, for the answers' `timestamp`.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     /// Runs `call` with the access token; on `401`, gets another token and retries. The next

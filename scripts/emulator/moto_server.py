@@ -10,10 +10,17 @@ AWSCURRENT (docs/architecture.md, "Refresh-token rotation"):
 
 AWS: "If the label is attached and you either do not specify this parameter, or the version ID does
 not match, then the operation fails" (UpdateSecretVersionStage, RemoveFromVersionId). This launcher
-makes moto do that, and nothing else; tests/emulator_stores.rs checks the behaviour.
+makes moto do that, and nothing else; tests/it/emulator_stores.rs checks the behaviour.
 
-Usage: python moto_server.py -H 127.0.0.1 -p PORT (the arguments of moto_server).
+Usage: python moto_server.py [--exit-with-stdin] -H 127.0.0.1 -p PORT (the arguments of
+moto_server). With --exit-with-stdin the server exits when its standard input closes: the test
+binary that started it keeps the pipe open and the kernel closes it when that process ends,
+however it ends, so no emulator outlives `cargo test`.
 """
+
+import os
+import sys
+import threading
 
 from moto.secretsmanager import models
 from moto.secretsmanager.exceptions import InvalidParameterException, SecretNotFoundException
@@ -61,5 +68,15 @@ def update_secret_version_stage(
 
 models.SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage
 
+
+def _exit_when_stdin_closes():
+    while sys.stdin.buffer.read(4096):
+        pass
+    os._exit(0)
+
+
 if __name__ == "__main__":
+    if "--exit-with-stdin" in sys.argv:
+        sys.argv.remove("--exit-with-stdin")
+        threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
     main()

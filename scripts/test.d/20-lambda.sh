@@ -75,7 +75,7 @@ PY
 code=$(curl -s -o "$work/404.json" -w '%{http_code}' -m 30 "$base/nope")
 [[ $code == 404 ]] || fail "unknown path answered $code"
 # (cargo-lambda's emulator answers CORS preflights itself, so OPTIONS is tested through the
-# lambda_http adapter in tests/lambda_events.rs instead.)
+# lambda_http adapter in tests/it/lambda_events.rs instead.)
 code=$(curl -s -o "$work/405.json" -D "$work/405.txt" -w '%{http_code}' -m 30 -X POST "$base/api/spotify")
 [[ $code == 405 ]] || fail "POST answered $code"
 grep -qi '^allow: GET, HEAD, OPTIONS' "$work/405.txt" || fail "405 without Allow"

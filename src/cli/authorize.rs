@@ -314,7 +314,7 @@ impl SignIn {
     async fn check_token(&self, access_token: &Secret, now: Timestamp) -> Result<String, String> {
         match self
             .spotify
-            .currently_playing(access_token, now.as_millis())
+            .currently_playing(access_token, now)
             .await
         {
             Ok(Some(np)) => Ok(format!(

@@ -10,6 +10,7 @@ use super::respond::{cache_control, cacheable, ApiError};
 use super::SharedApp;
 use crate::lists::{self, ProfileList, TopKind};
 use crate::model::{NowPlaying, Source};
+use crate::source::Sources;
 use crate::svg::Theme;
 
 const SVG: &str = "image/svg+xml; charset=utf-8";
@@ -35,7 +36,7 @@ pub async fn now_playing(
         Some(url) if art_allowed(&app.art_hosts, url) => app.art.data_uri(url).await,
         _ => None,
     };
-    let svg = crate::svg::render_card(np.as_ref(), theme, art.as_deref(), answer.served_at_ms);
+    let svg = crate::svg::render_card(np.as_ref(), theme, art.as_deref(), answer.served_at);
     // GitHub's image proxy honours these: it asks again on every view instead of keeping a copy.
     Ok(cacheable(
         &headers,
@@ -88,10 +89,9 @@ pub async fn top(
         .pointer("/items/0/source")
         .cloned()
         .and_then(|s| serde_json::from_value::<Source>(s).ok())
-        .unwrap_or(if app.sources.lastfm_only().is_some() {
-            Source::Lastfm
-        } else {
-            Source::Spotify
+        .unwrap_or(match app.sources {
+            Sources::Lastfm(_) => Source::Lastfm,
+            Sources::Spotify | Sources::SpotifyThenLastfm(_) => Source::Spotify,
         });
     let svg = crate::svg::render_top_card_from(&heading, rows.as_deref(), theme, source);
     Ok(cacheable(

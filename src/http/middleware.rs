@@ -1,7 +1,7 @@
 //! What every answer gets: CORS from `ALLOWED_ORIGINS`, `nosniff`, the preflight, `405`/`404`,
 //! and, on Lambda, no answer while a refresh in this process may hold a new refresh token.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::respond::{ApiError, ALLOW};
 use super::SharedApp;
+use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::AllowedOrigins;
 
 /// Kept free before the invocation's deadline for sending the answer.
@@ -53,17 +54,16 @@ pub async fn settle_before_answering(
     req: Request,
     next: Next,
 ) -> Response {
-    let deadline_ms = req
+    // The context's deadline is epoch milliseconds by the wall clock.
+    let deadline = req
         .extensions()
         .get::<lambda_http::Context>()
-        .map(|c| c.deadline);
+        .map(|c| Timestamp::from_millis(c.deadline));
     let resp = next.run(req).await;
-    if let Some(deadline_ms) = deadline_ms {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    if let Some(deadline) = deadline {
+        let left = SystemClock
+            .now()
+            .until(deadline)
             .saturating_sub(DEADLINE_MARGIN);
         if !app.tokens.settle(tokio::time::Instant::now() + left).await {
             tracing::error!(

@@ -1,6 +1,8 @@
 //! Responses: cacheable answers (ETag, `304`, `Cache-Control` from the cache window) and the one
 //! error type every handler returns.
 
+use std::time::Duration;
+
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -9,8 +11,8 @@ use sha2::Digest;
 use super::params::ParamError;
 use crate::cache::Answer;
 
-/// How long a browser or CDN may keep serving an old answer while Spotify or we fail.
-const STALE_IF_ERROR_S: u64 = 300;
+/// A browser or CDN may keep serving an old answer this long while Spotify or we fail.
+const STALE_IF_ERROR: Duration = Duration::from_secs(300);
 pub(super) const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// Every error the HTTP surface answers: a JSON body `{"error": ...}`, never cached.
@@ -68,15 +70,17 @@ pub fn json_answer(headers: &HeaderMap, answer: &Answer) -> Response {
 /// `Cache-Control` for an answer: what is left of its window, then `stale-while-revalidate`
 /// for one window and `stale-if-error`.
 pub fn cache_control(answer: &Answer) -> String {
-    let ttl_s = answer.window_ms.div_ceil(1000);
-    let max_age = answer
-        .fresh_until_ms
-        .saturating_sub(answer.served_at_ms)
-        .div_ceil(1000)
-        .min(ttl_s);
+    let ttl_s = whole_seconds(answer.window);
+    let max_age = whole_seconds(answer.served_at.until(answer.fresh_until)).min(ttl_s);
+    let stale_if_error = STALE_IF_ERROR.as_secs();
     format!(
-        "public, max-age={max_age}, s-maxage={max_age}, stale-while-revalidate={ttl_s}, stale-if-error={STALE_IF_ERROR_S}"
+        "public, max-age={max_age}, s-maxage={max_age}, stale-while-revalidate={ttl_s}, stale-if-error={stale_if_error}"
     )
+}
+
+/// Returns a length in whole seconds for a header; a started second counts as one.
+fn whole_seconds(d: Duration) -> u64 {
+    u64::try_from(d.as_millis().div_ceil(1000)).unwrap_or(u64::MAX)
 }
 
 /// A `200` with `ETag` and `Cache-Control`, or a `304` when `If-None-Match` matches.

@@ -2,18 +2,22 @@
 //! previews, positions or durations of scrobbles: those fields are `null`; `songUrl` is the
 //! track's Last.fm page.
 
+use std::time::Duration;
+
 use serde_json::Value;
+
+use crate::clock::Timestamp;
 
 use super::wire::{entries, flag, largest_image, link, number, text};
 use crate::model::{ItemType, ListTrack, NowPlaying, Source, Status, TopArtist};
 
 /// `user.getRecentTracks`' tracks, in Last.fm's order (the now-playing one first, when there is
 /// one: it comes in addition to `limit`). Entries without a title are skipped.
-pub fn recent(root: &Value, read_at_ms: u64) -> Vec<NowPlaying> {
+pub fn recent(root: &Value, read_at: Timestamp) -> Vec<NowPlaying> {
     entries(root, "track")
         .into_iter()
         .filter_map(|t| {
-            let mut np = track(t, read_at_ms)?;
+            let mut np = track(t, read_at)?;
             if flag(&t["@attr"]["nowplaying"]) {
                 np.status = Status::Playing;
                 np.is_playing = true;
@@ -70,16 +74,16 @@ fn same_track(a: &NowPlaying, b: &NowPlaying) -> bool {
 }
 
 /// `user.getTopTracks`: ranked from 1 in Last.fm's order.
-pub fn top_tracks(root: &Value, read_at_ms: u64) -> Vec<ListTrack> {
+pub fn top_tracks(root: &Value, read_at: Timestamp) -> Vec<ListTrack> {
     entries(root, "track")
         .into_iter()
         .filter_map(|t| {
-            let mut np = track(t, read_at_ms)?;
+            let mut np = track(t, read_at)?;
             np.status = Status::Top;
             // Top tracks carry a duration in seconds ("0" when unknown).
-            np.duration_ms = number(&t["duration"])
+            np.duration = number(&t["duration"])
                 .filter(|s| *s > 0)
-                .map(|s| s as u64 * 1000);
+                .map(|s| Duration::from_secs(s as u64));
             Some(np)
         })
         .enumerate()
@@ -116,11 +120,11 @@ pub fn top_artists(root: &Value) -> Vec<TopArtist> {
 }
 
 /// `user.getLovedTracks`, most recently loved first, with `addedAt` (when it was loved).
-pub fn loved(root: &Value, read_at_ms: u64) -> Vec<ListTrack> {
+pub fn loved(root: &Value, read_at: Timestamp) -> Vec<ListTrack> {
     entries(root, "track")
         .into_iter()
         .filter_map(|t| {
-            let mut np = track(t, read_at_ms)?;
+            let mut np = track(t, read_at)?;
             np.status = Status::Saved;
             Some(ListTrack {
                 item: np,
@@ -133,7 +137,7 @@ pub fn loved(root: &Value, read_at_ms: u64) -> Vec<ListTrack> {
 }
 
 /// The shared part of every track entry; `None` without a title.
-fn track(t: &Value, read_at_ms: u64) -> Option<NowPlaying> {
+fn track(t: &Value, read_at: Timestamp) -> Option<NowPlaying> {
     Some(NowPlaying {
         is_playing: false,
         status: Status::Recent,
@@ -145,9 +149,9 @@ fn track(t: &Value, read_at_ms: u64) -> Option<NowPlaying> {
         song_url: link(&t["url"]),
         track_id: None,
         preview_url: None,
-        progress_ms: None,
-        duration_ms: None,
-        timestamp: read_at_ms,
+        progress: None,
+        duration: None,
+        timestamp: read_at,
         played_at: None,
         stale: false,
         source: Source::Lastfm,
@@ -195,7 +199,7 @@ mod tests {
         // extended=1: the artist as {"name": ...}.
         playing["artist"] = json!({"name": "Boards of Canada", "url": "https://www.last.fm/music/Boards+of+Canada"});
         let root = json!({"track": [playing, scrobble("Alpha and Omega", "1795000000")], "@attr": {"user": "rj"}});
-        let tracks = recent(&root, 42);
+        let tracks = recent(&root, Timestamp::from_millis(42));
         assert_eq!(tracks.len(), 2);
         let np = now_playing(tracks.clone(), true).unwrap();
         assert_eq!(np.status, Status::Playing);
@@ -213,7 +217,7 @@ mod tests {
         );
         assert_eq!(np.played_at, None);
         assert_eq!(np.source, Source::Lastfm);
-        assert_eq!(np.timestamp, 42);
+        assert_eq!(np.timestamp, Timestamp::from_millis(42));
         let v = serde_json::to_value(&np).unwrap();
         for k in [
             "trackId",
@@ -233,7 +237,7 @@ mod tests {
     #[test]
     fn recent_only_a_single_object_and_strings_for_numbers() {
         let root = json!({"track": scrobble("Dawn Chorus", "1795000000")});
-        let tracks = recent(&root, 1);
+        let tracks = recent(&root, Timestamp::from_millis(1));
         let np = now_playing(tracks.clone(), true).unwrap();
         assert_eq!(np.status, Status::Recent);
         assert!(!np.is_playing);
@@ -253,7 +257,7 @@ mod tests {
             "garbage", 7, null,
             {"name": "Weird", "artist": 5, "album": [], "image": "nope", "url": 3, "date": null, "@attr": "x"}
         ]});
-        let tracks = recent(&root, 1);
+        let tracks = recent(&root, Timestamp::from_millis(1));
         let names: Vec<_> = tracks.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, vec!["No Album", "Bare", "Weird"]);
         let t = &tracks[0];
@@ -271,7 +275,7 @@ mod tests {
         let mut playing = scrobble("A", "");
         playing["@attr"] = json!({"nowplaying": "true"});
         let root = json!({"track": [playing, scrobble("A", "6"), scrobble("A", "5"), scrobble("B", "4"), scrobble("A", "3")]});
-        let h = history(recent(&root, 1));
+        let h = history(recent(&root, Timestamp::from_millis(1)));
         let got: Vec<_> = h.iter().map(|t| (t.item.name.as_str(), t.count)).collect();
         assert_eq!(got, vec![("A", Some(2)), ("B", Some(1)), ("A", Some(1))]);
         assert_eq!(h[0].item.played_at.as_deref(), Some("1970-01-01T00:00:06Z"));
@@ -284,18 +288,13 @@ mod tests {
              "url": "https://www.last.fm/music/A/_/One", "image": img(&format!("https://x/300x300/{PLACEHOLDER_IMAGE_ID}.png"))},
             {"name": "Two", "artist": {"name": "B"}, "duration": "0"}
         ]});
-        let t = top_tracks(&root, 1);
+        let t = top_tracks(&root, Timestamp::from_millis(1));
         assert_eq!(
             t.iter()
-                .map(|t| (
-                    t.item.name.as_str(),
-                    t.rank,
-                    t.item.duration_ms,
-                    t.item.status
-                ))
+                .map(|t| (t.item.name.as_str(), t.rank, t.item.duration, t.item.status))
                 .collect::<Vec<_>>(),
             vec![
-                ("One", Some(1), Some(209_000), Status::Top),
+                ("One", Some(1), Some(Duration::from_secs(209)), Status::Top),
                 ("Two", Some(2), None, Status::Top)
             ]
         );
@@ -309,7 +308,10 @@ mod tests {
             (1, Some("https://www.last.fm/music/Solo"), None)
         );
         assert!(a[0].genres.is_empty());
-        let l = loved(&json!({"track": [scrobble("Loved", "1795000000")]}), 1);
+        let l = loved(
+            &json!({"track": [scrobble("Loved", "1795000000")]}),
+            Timestamp::from_millis(1),
+        );
         assert_eq!(l[0].added_at.as_deref(), Some("2026-11-18T11:06:40Z"));
         assert_eq!(l[0].item.status, Status::Saved);
         assert_eq!(l[0].item.played_at, None);

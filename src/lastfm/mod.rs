@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::clock::Timestamp;
 use crate::model::{ListTrack, NowPlaying, TopArtist};
 use crate::secret::Secret;
 
@@ -22,7 +23,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(2500);
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Last.fm's rate limit (error 29) says nothing about when to come back: no process asks for
 /// this long.
-pub const RATE_LIMIT_PAUSE_S: u64 = 60;
+pub const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(60);
 /// The most entries Last.fm is asked for in a list (the profile lists keep 50, like Spotify's).
 pub const MAX_LIMIT: u8 = 50;
 
@@ -82,8 +83,8 @@ impl OwnerAction {
 pub enum LastFmError {
     #[error("{}", .0.advice())]
     OwnerMustAct(OwnerAction),
-    #[error("Last.fm rate limit (error 29), pausing {retry_after_s} s")]
-    RateLimited { retry_after_s: u64 },
+    #[error("Last.fm rate limit (error 29), pausing {} s", .retry_after.as_secs())]
+    RateLimited { retry_after: Duration },
     /// Temporary (errors 8, 11, 16), a 5xx, a time-out, a body that is not what was asked for.
     #[error("Last.fm failed: {0}")]
     Upstream(String),
@@ -141,7 +142,7 @@ impl LastFmClient {
         key: &Secret,
         user: &str,
         limit: u8,
-        read_at_ms: u64,
+        read_at: Timestamp,
     ) -> Result<Vec<NowPlaying>, LastFmError> {
         let limit = limit.clamp(1, MAX_LIMIT).to_string();
         let v = self
@@ -156,7 +157,7 @@ impl LastFmClient {
             )
             .await?;
         let root = wire::root(&v, "recenttracks")?;
-        Ok(map::recent(root, read_at_ms))
+        Ok(map::recent(root, read_at))
     }
 
     /// `user.getTopTracks` over `period`, ranked from 1.
@@ -165,7 +166,7 @@ impl LastFmClient {
         key: &Secret,
         user: &str,
         period: Period,
-        read_at_ms: u64,
+        read_at: Timestamp,
     ) -> Result<Vec<ListTrack>, LastFmError> {
         let limit = MAX_LIMIT.to_string();
         let v = self
@@ -179,7 +180,7 @@ impl LastFmClient {
                 ],
             )
             .await?;
-        Ok(map::top_tracks(wire::root(&v, "toptracks")?, read_at_ms))
+        Ok(map::top_tracks(wire::root(&v, "toptracks")?, read_at))
     }
 
     /// `user.getTopArtists` over `period`, ranked from 1.
@@ -209,7 +210,7 @@ impl LastFmClient {
         &self,
         key: &Secret,
         user: &str,
-        read_at_ms: u64,
+        read_at: Timestamp,
     ) -> Result<Vec<ListTrack>, LastFmError> {
         let limit = MAX_LIMIT.to_string();
         let v = self
@@ -222,7 +223,7 @@ impl LastFmClient {
                 ],
             )
             .await?;
-        Ok(map::loved(wire::root(&v, "lovedtracks")?, read_at_ms))
+        Ok(map::loved(wire::root(&v, "lovedtracks")?, read_at))
     }
 
     /// One GET with `api_key` and `format=json`; the parsed JSON object, or the error it holds.
@@ -261,7 +262,7 @@ pub fn judge(status: u16, body: &[u8]) -> Result<Value, LastFmError> {
     }
     match (status, parsed) {
         (429, _) => Err(LastFmError::RateLimited {
-            retry_after_s: RATE_LIMIT_PAUSE_S,
+            retry_after: RATE_LIMIT_PAUSE,
         }),
         (200..=299, Some(v)) if v.is_object() => Ok(v),
         (200..=299, _) => Err(LastFmError::Upstream(
@@ -283,7 +284,7 @@ pub fn from_code(code: i64, message: &str) -> LastFmError {
         .collect();
     match code {
         29 => LastFmError::RateLimited {
-            retry_after_s: RATE_LIMIT_PAUSE_S,
+            retry_after: RATE_LIMIT_PAUSE,
         },
         8 | 11 | 16 => LastFmError::Upstream(format!("temporary error {code}: {message}")),
         _ => LastFmError::Upstream(format!("error {code}: {message}")),
@@ -348,13 +349,13 @@ mod tests {
         assert_eq!(
             e(200, r#"{"error": 29, "message": "Rate Limit Exceeded"}"#),
             LastFmError::RateLimited {
-                retry_after_s: RATE_LIMIT_PAUSE_S
+                retry_after: RATE_LIMIT_PAUSE
             }
         );
         assert_eq!(
             e(429, "slow down"),
             LastFmError::RateLimited {
-                retry_after_s: RATE_LIMIT_PAUSE_S
+                retry_after: RATE_LIMIT_PAUSE
             }
         );
         for code in [8, 11, 16, 3, 99] {

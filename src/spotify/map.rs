@@ -1,38 +1,42 @@
 //! From Spotify's wire types to the public model: [`NowPlaying`], [`ListTrack`], [`TopArtist`].
 
+use std::time::Duration;
+
 use super::wire;
+use crate::clock::Timestamp;
 use crate::model::{ItemType, ListTrack, NowPlaying, Source, Status, TopArtist};
 
 /// Maps a currently-playing answer. `None` when there is no item to show (ads, unknown types,
 /// `item: null`): the caller then asks recently-played.
-pub fn current(cp: wire::CurrentlyPlaying, read_at_ms: u64) -> Option<NowPlaying> {
+pub fn current(cp: wire::CurrentlyPlaying, read_at: Timestamp) -> Option<NowPlaying> {
     let item = cp.item?;
     let episode_hint = cp.currently_playing_type.as_deref() == Some("episode");
-    let mut np = item_to_model(item, episode_hint, read_at_ms)?;
+    let mut np = item_to_model(item, episode_hint, read_at)?;
     np.is_playing = cp.is_playing;
     np.status = if cp.is_playing {
         Status::Playing
     } else {
         Status::Paused
     };
-    np.progress_ms = Some(match cp.progress_ms {
-        Some(p) if np.duration_ms.unwrap_or(0) > 0 => p.min(np.duration_ms.unwrap_or(0)),
-        Some(p) => p,
-        None => 0,
+    // The position, never past the end (unless the length is unknown).
+    let position = Duration::from_millis(cp.progress_ms.unwrap_or(0));
+    np.progress = Some(match np.duration {
+        Some(length) if !length.is_zero() => position.min(length),
+        _ => position,
     });
     Some(np)
 }
 
 /// Maps recently-played items, newest first as Spotify sends them; items that are not tracks are
 /// skipped.
-pub fn recent(rp: wire::RecentlyPlayed, read_at_ms: u64) -> Vec<NowPlaying> {
+pub fn recent(rp: wire::RecentlyPlayed, read_at: Timestamp) -> Vec<NowPlaying> {
     rp.items
         .into_iter()
         .filter_map(|h| {
-            let mut np = item_to_model(h.track?, false, read_at_ms)?;
+            let mut np = item_to_model(h.track?, false, read_at)?;
             np.status = Status::Recent;
             np.is_playing = false;
-            np.progress_ms = None;
+            np.progress = None;
             np.played_at = h.played_at;
             Some(np)
         })
@@ -41,9 +45,9 @@ pub fn recent(rp: wire::RecentlyPlayed, read_at_ms: u64) -> Vec<NowPlaying> {
 
 /// The history list: recently-played items, newest first, with consecutive plays of one track
 /// folded into one entry (the newest play's `playedAt`, and `count` plays).
-pub fn history(rp: wire::RecentlyPlayed, read_at_ms: u64) -> Vec<ListTrack> {
+pub fn history(rp: wire::RecentlyPlayed, read_at: Timestamp) -> Vec<ListTrack> {
     let mut out: Vec<ListTrack> = Vec::new();
-    for np in recent(rp, read_at_ms) {
+    for np in recent(rp, read_at) {
         match out.last_mut() {
             Some(last) if same_track(&last.item, &np) => {
                 last.count = Some(last.count.unwrap_or(1) + 1);
@@ -70,10 +74,10 @@ fn same_track(a: &NowPlaying, b: &NowPlaying) -> bool {
 }
 
 /// Top tracks, ranked from 1 in Spotify's order.
-pub fn top_tracks(t: wire::TopTracks, read_at_ms: u64) -> Vec<ListTrack> {
+pub fn top_tracks(t: wire::TopTracks, read_at: Timestamp) -> Vec<ListTrack> {
     t.items
         .into_iter()
-        .filter_map(|i| list_track(i, Status::Top, read_at_ms))
+        .filter_map(|i| list_track(i, Status::Top, read_at))
         .enumerate()
         .map(|(n, mut lt)| {
             lt.rank = Some(n as u32 + 1);
@@ -110,19 +114,19 @@ pub fn top_artists(t: wire::TopArtists) -> Vec<TopArtist> {
 }
 
 /// Saved tracks, most recently saved first, with `addedAt`.
-pub fn saved(s: wire::SavedTracks, read_at_ms: u64) -> Vec<ListTrack> {
+pub fn saved(s: wire::SavedTracks, read_at: Timestamp) -> Vec<ListTrack> {
     s.items
         .into_iter()
         .filter_map(|st| {
-            let mut lt = list_track(st.track?, Status::Saved, read_at_ms)?;
+            let mut lt = list_track(st.track?, Status::Saved, read_at)?;
             lt.added_at = st.added_at;
             Some(lt)
         })
         .collect()
 }
 
-fn list_track(item: wire::Item, status: Status, read_at_ms: u64) -> Option<ListTrack> {
-    let mut np = item_to_model(item, false, read_at_ms)?;
+fn list_track(item: wire::Item, status: Status, read_at: Timestamp) -> Option<ListTrack> {
+    let mut np = item_to_model(item, false, read_at)?;
     np.status = status;
     Some(ListTrack {
         item: np,
@@ -133,7 +137,11 @@ fn list_track(item: wire::Item, status: Status, read_at_ms: u64) -> Option<ListT
 }
 
 /// The shared part of a track or episode. `None` for item types we do not show.
-pub fn item_to_model(item: wire::Item, episode_hint: bool, read_at_ms: u64) -> Option<NowPlaying> {
+pub fn item_to_model(
+    item: wire::Item,
+    episode_hint: bool,
+    read_at: Timestamp,
+) -> Option<NowPlaying> {
     let kind = match item.kind.as_deref() {
         Some("episode") => ItemType::Episode,
         Some("track") => ItemType::Track,
@@ -191,9 +199,9 @@ pub fn item_to_model(item: wire::Item, episode_hint: bool, read_at_ms: u64) -> O
         },
         track_id: if local { None } else { non_empty(item.id) },
         preview_url: non_empty(item.preview_url),
-        progress_ms: None,
-        duration_ms: Some(item.duration_ms.unwrap_or(0)),
-        timestamp: read_at_ms,
+        progress: None,
+        duration: Some(Duration::from_millis(item.duration_ms.unwrap_or(0))),
+        timestamp: read_at,
         played_at: None,
         stale: false,
         source: Source::Spotify,
@@ -238,15 +246,15 @@ mod tests {
                     {"url": "small", "width": 64, "height": 64},
                     {"url": "big", "width": 640, "height": 640}]}}
             })),
-            42,
+            Timestamp::from_millis(42),
         )
         .unwrap();
         assert_eq!(np.status, Status::Playing);
         assert!(np.is_playing);
         assert_eq!(np.artists, "A, B");
         assert_eq!(np.album_image.as_deref(), Some("big"));
-        assert_eq!(np.progress_ms, Some(1000));
-        assert_eq!(np.timestamp, 42);
+        assert_eq!(np.progress, Some(Duration::from_secs(1)));
+        assert_eq!(np.timestamp, Timestamp::from_millis(42));
     }
 
     #[test]
@@ -256,7 +264,7 @@ mod tests {
               "item": {"type": "track", "id": null, "is_local": true, "name": "demo.mp3",
                 "external_urls": {}, "artists": [{"name": "Me"}],
                 "album": {"name": "Local", "images": []}, "duration_ms": 10}})),
-            1,
+            Timestamp::from_millis(1),
         )
         .unwrap();
         assert_eq!(np.track_id, None);
@@ -272,7 +280,7 @@ mod tests {
             cp(json!({"is_playing": true, "progress_ms": 5,
               "item": {"type": "track", "id": null, "is_local": true, "name": "take.mp3",
                 "artists": [], "album": {"name": "", "images": []}, "duration_ms": 10}})),
-            1,
+            Timestamp::from_millis(1),
         )
         .unwrap();
         assert_eq!(np.album, None);
@@ -288,11 +296,11 @@ mod tests {
             cp(json!({"is_playing": "yes", "progress_ms": "x",
               "item": {"type": "track", "name": 5, "duration_ms": -3, "artists": null,
                 "album": 7}})),
-            1,
+            Timestamp::from_millis(1),
         )
         .unwrap();
         assert_eq!(np.name, "Unknown title");
-        assert_eq!(np.duration_ms, Some(0));
+        assert_eq!(np.duration, Some(Duration::ZERO));
         assert!(!np.is_playing);
     }
 
@@ -309,7 +317,7 @@ mod tests {
             hist(None, "local", "t1"), hist(None, "local", "t0"), null
         ]}))
         .unwrap();
-        let h = history(rp, 9);
+        let h = history(rp, Timestamp::from_millis(9));
         let got: Vec<_> = h
             .iter()
             .map(|t| (t.item.name.as_str(), t.count, t.item.played_at.as_deref()))
@@ -332,7 +340,7 @@ mod tests {
             {"type": "track", "id": "x", "name": "X"}, 5, {"type": "ad"}, {"type": "track", "id": "y", "name": "Y"}
         ]}))
         .unwrap();
-        let ranks: Vec<_> = top_tracks(t, 1)
+        let ranks: Vec<_> = top_tracks(t, Timestamp::from_millis(1))
             .iter()
             .map(|t| (t.item.name.clone(), t.rank))
             .collect();
@@ -357,7 +365,15 @@ mod tests {
 
     #[test]
     fn ad_and_unknown_types_fall_back() {
-        assert!(current(cp(json!({"is_playing": true, "item": null})), 1).is_none());
-        assert!(current(cp(json!({"item": {"type": "ad"}})), 1).is_none());
+        assert!(current(
+            cp(json!({"is_playing": true, "item": null})),
+            Timestamp::from_millis(1)
+        )
+        .is_none());
+        assert!(current(
+            cp(json!({"item": {"type": "ad"}})),
+            Timestamp::from_millis(1)
+        )
+        .is_none());
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 use reqwest::StatusCode;
 
+use crate::clock::Timestamp;
 use crate::model::{ListTrack, NowPlaying, TopArtist};
 use crate::secret::Secret;
 
@@ -21,13 +22,13 @@ use crate::secret::Secret;
 pub enum SpotifyError {
     #[error("Spotify rejected the access token (401)")]
     Unauthorized,
-    /// `retry_after_s` is Spotify's `Retry-After`, parsed with saturation and capped at
-    /// [`MAX_RETRY_AFTER_S`]. `quota_exceeded`: the 429's body named the app's quota
+    /// `retry_after` is Spotify's `Retry-After`, parsed with saturation and capped at
+    /// [`MAX_RETRY_AFTER`]. `quota_exceeded`: the 429's body named the app's quota
     /// (`QUOTA_EXCEEDED`, e.g. an app in development mode past its allowance), which waiting out
     /// one `Retry-After` does not fix: the owner may have to act on the dashboard.
-    #[error("Spotify {} (429), retry after {retry_after_s} s", rate_limit_kind(*.quota_exceeded))]
+    #[error("Spotify {} (429), retry after {} s", rate_limit_kind(*.quota_exceeded), .retry_after.as_secs())]
     RateLimited {
-        retry_after_s: u64,
+        retry_after: Duration,
         quota_exceeded: bool,
     },
     /// A `403` whose `error.message` names Premium: since 2026 a development-mode app works only
@@ -61,7 +62,8 @@ fn rate_limit_kind(quota_exceeded: bool) -> &'static str {
 pub struct TokenGrant {
     /// `None` when the answer had no (or an empty) `access_token`.
     pub access_token: Option<Secret>,
-    pub expires_in_s: u64,
+    /// The access token is valid this long (`expires_in`; an hour when Spotify does not say).
+    pub expires_in: Duration,
     /// Present when Spotify rotated the refresh token. Spotify says a refresh answer *might*
     /// carry one (keep the old token otherwise); callers treat the old one as dead once a new one
     /// came, as the strictest server (single-use tokens, reuse detection) would, so either
@@ -83,12 +85,13 @@ pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_API_BODY_BYTES: usize = 1024 * 1024;
 /// The largest token endpoint body read (a token answer is a few hundred bytes).
 pub const MAX_TOKEN_BODY_BYTES: usize = 64 * 1024;
-/// Retry-After when Spotify sends a 429 without one, or one that is not a number of seconds.
-pub const DEFAULT_RETRY_AFTER_S: u64 = 30;
+/// Spotify's 429 means this pause when it has no `Retry-After`, or one that is not a number of
+/// seconds.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// The longest one cooldown lasts, whatever `Retry-After` says (`2592000` would silence every
 /// process for 30 days; `18446744073709551615` would overflow a deadline). After it, one call
 /// asks Spotify again and its answer (possibly another 429) is honoured the same way.
-pub const MAX_RETRY_AFTER_S: u64 = 15 * 60;
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, Clone)]
 pub struct SpotifyClient {
@@ -128,14 +131,14 @@ impl SpotifyClient {
     pub async fn currently_playing(
         &self,
         token: &Secret,
-        now_ms: u64,
+        now: Timestamp,
     ) -> Result<Option<NowPlaying>, SpotifyError> {
         let url = format!(
             "{}/v1/me/player/currently-playing?additional_types=track,episode",
             self.api_base
         );
         let cp: Option<wire::CurrentlyPlaying> = self.get_object(&url, token).await?;
-        Ok(cp.and_then(|cp| map::current(cp, now_ms)))
+        Ok(cp.and_then(|cp| map::current(cp, now)))
     }
 
     /// `GET /v1/me/player/recently-played?limit=N`, newest first.
@@ -143,10 +146,10 @@ impl SpotifyClient {
         &self,
         token: &Secret,
         limit: u8,
-        now_ms: u64,
+        now: Timestamp,
     ) -> Result<Vec<NowPlaying>, SpotifyError> {
         let rp = self.get_object(&self.recent_url(limit), token).await?;
-        Ok(rp.map(|rp| map::recent(rp, now_ms)).unwrap_or_default())
+        Ok(rp.map(|rp| map::recent(rp, now)).unwrap_or_default())
     }
 
     /// The history: `GET /v1/me/player/recently-played?limit=N`, repeats folded.
@@ -154,10 +157,10 @@ impl SpotifyClient {
         &self,
         token: &Secret,
         limit: u8,
-        now_ms: u64,
+        now: Timestamp,
     ) -> Result<Vec<ListTrack>, SpotifyError> {
         let rp = self.get_object(&self.recent_url(limit), token).await?;
-        Ok(rp.map(|rp| map::history(rp, now_ms)).unwrap_or_default())
+        Ok(rp.map(|rp| map::history(rp, now)).unwrap_or_default())
     }
 
     fn recent_url(&self, limit: u8) -> String {
@@ -174,12 +177,12 @@ impl SpotifyClient {
         token: &Secret,
         time_range: &str,
         limit: u8,
-        now_ms: u64,
+        now: Timestamp,
     ) -> Result<Vec<ListTrack>, SpotifyError> {
         let t = self
             .get_object(&self.top_url("tracks", time_range, limit), token)
             .await?;
-        Ok(t.map(|t| map::top_tracks(t, now_ms)).unwrap_or_default())
+        Ok(t.map(|t| map::top_tracks(t, now)).unwrap_or_default())
     }
 
     /// `GET /v1/me/top/artists?time_range=R&limit=N` (scope `user-top-read`).
@@ -208,7 +211,7 @@ impl SpotifyClient {
         &self,
         token: &Secret,
         limit: u8,
-        now_ms: u64,
+        now: Timestamp,
     ) -> Result<Vec<ListTrack>, SpotifyError> {
         let url = format!(
             "{}/v1/me/tracks?limit={}",
@@ -216,7 +219,7 @@ impl SpotifyClient {
             limit.clamp(1, 50)
         );
         let saved = self.get_object(&url, token).await?;
-        Ok(saved.map(|s| map::saved(s, now_ms)).unwrap_or_default())
+        Ok(saved.map(|s| map::saved(s, now)).unwrap_or_default())
     }
 
     /// `GET /v1/me`: the signed-in user's Spotify id (no scope needed), as the console checks who
@@ -374,16 +377,16 @@ fn token_grant(body: &[u8]) -> Result<TokenGrant, SpotifyError> {
     }
     Ok(TokenGrant {
         access_token,
-        expires_in_s: t.expires_in.unwrap_or(3600),
+        expires_in: Duration::from_secs(t.expires_in.unwrap_or(3600)),
         refresh_token,
         scope: t.scope,
     })
 }
 
 /// A 429: `Retry-After` (see [`parse_retry_after`]) and whether the body names the app's quota.
-fn rate_limited(retry_after: Option<u64>, body: &[u8]) -> SpotifyError {
+fn rate_limited(retry_after: Option<Duration>, body: &[u8]) -> SpotifyError {
     SpotifyError::RateLimited {
-        retry_after_s: retry_after.unwrap_or(DEFAULT_RETRY_AFTER_S),
+        retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
         quota_exceeded: quota_exceeded(body),
     }
 }
@@ -455,7 +458,7 @@ fn transport(e: reqwest::Error) -> SpotifyError {
     }
 }
 
-fn retry_after(resp: &reqwest::Response) -> Option<u64> {
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     parse_retry_after(
         resp.headers()
             .get(reqwest::header::RETRY_AFTER)?
@@ -464,10 +467,10 @@ fn retry_after(resp: &reqwest::Response) -> Option<u64> {
     )
 }
 
-/// `Retry-After` as whole seconds, capped at [`MAX_RETRY_AFTER_S`]: digits only, saturating (a
-/// value past `u64::MAX` is the cap, never an overflow); anything else (an HTTP date, a negative
-/// or fractional number, garbage) is `None`, for the caller's default.
-pub fn parse_retry_after(value: &str) -> Option<u64> {
+/// Parses `Retry-After` as whole seconds, capped at [`MAX_RETRY_AFTER`]: digits only, saturating
+/// (a value past `u64::MAX` is the cap, never an overflow); anything else (an HTTP date, a
+/// negative or fractional number, garbage) is `None`, for the caller's default.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -475,7 +478,7 @@ pub fn parse_retry_after(value: &str) -> Option<u64> {
     let seconds = v.bytes().fold(0u64, |n, d| {
         n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
     });
-    Some(seconds.min(MAX_RETRY_AFTER_S))
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
 }
 
 /// A short, single-line, printable excerpt of an upstream body, for error messages.
@@ -493,18 +496,20 @@ mod tests {
 
     #[test]
     fn retry_after_saturates_and_is_capped() {
-        assert_eq!(parse_retry_after("30"), Some(30));
-        assert_eq!(parse_retry_after(" 0 "), Some(0));
-        assert_eq!(parse_retry_after("900"), Some(MAX_RETRY_AFTER_S));
-        assert_eq!(parse_retry_after("2592000"), Some(MAX_RETRY_AFTER_S));
+        let secs = |s| Some(Duration::from_secs(s));
+        assert_eq!(parse_retry_after("30"), secs(30));
+        assert_eq!(parse_retry_after(" 0 "), secs(0));
+        assert_eq!(parse_retry_after("900"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("2592000"), Some(MAX_RETRY_AFTER));
         assert_eq!(
             parse_retry_after("18446744073709551615"),
-            Some(MAX_RETRY_AFTER_S)
+            Some(MAX_RETRY_AFTER)
         );
         assert_eq!(
             parse_retry_after("99999999999999999999999999999999"),
-            Some(MAX_RETRY_AFTER_S)
+            Some(MAX_RETRY_AFTER)
         );
+        assert_eq!(MAX_RETRY_AFTER, Duration::from_secs(900));
         for bad in [
             "",
             "soon",
@@ -540,7 +545,7 @@ mod tests {
         assert_eq!(
             e,
             SpotifyError::RateLimited {
-                retry_after_s: DEFAULT_RETRY_AFTER_S,
+                retry_after: DEFAULT_RETRY_AFTER,
                 quota_exceeded: true
             }
         );
@@ -581,7 +586,7 @@ mod tests {
         let g = token_grant(br#"{"access_token": "a", "expires_in": 60}"#).unwrap();
         assert_eq!(g.access_token.unwrap().expose(), "a");
         assert!(g.refresh_token.is_none());
-        assert_eq!(g.expires_in_s, 60);
+        assert_eq!(g.expires_in, Duration::from_secs(60));
         for bad in [
             &b"{}"[..],
             b"<html></html>",

@@ -3,8 +3,10 @@
 //! arrives already fetched and turned into a `data:` URI (see [`crate::art`]).
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use super::{escape, truncate, Palette, Theme, A11Y_BUDGET, FONT, WIDTH};
+use crate::clock::Timestamp;
 use crate::model::{ItemType, NowPlaying, Status};
 
 /// Card height in pixels.
@@ -28,22 +30,36 @@ const ALBUM_BUDGET: usize = 40;
 /// Renders the card. `answer: None` is the "Not listening to Spotify" card.
 ///
 /// `art_data_uri` is used only when it is a `data:image/…` URI; anything else (or `None`)
-/// draws the placeholder, so the card never refers to anything outside itself.
+/// draws the placeholder, so the card never refers to anything outside itself. `now` is the
+/// moment the answer was served, from which a playing track's position is advanced.
 pub fn render_card(
     answer: Option<&NowPlaying>,
     theme: Theme,
     art_data_uri: Option<&str>,
-    now_ms: u64,
+    now: Timestamp,
 ) -> String {
     let p = theme.palette();
     let mut out = String::with_capacity(4096 + art_data_uri.map_or(0, str::len));
+    frame(&mut out, &p, &a11y_title(answer, now));
+    match art_data_uri.filter(|u| is_safe_data_uri(u)) {
+        Some(uri) if answer.is_some() => album_art(&mut out, uri),
+        _ => placeholder(&mut out, &p),
+    }
+    let _ = write!(out, r##"<g font-family="{}">"##, escape(FONT));
+    match answer {
+        None => idle_lines(&mut out, &p),
+        Some(np) => item_lines(&mut out, &p, np, now),
+    }
+    out.push_str("</g></svg>");
+    out
+}
 
-    let a11y = a11y_title(answer, now_ms);
-
+/// Writes the opening tag with the accessible name, the art's clip path and the background.
+fn frame(out: &mut String, p: &Palette, a11y: &str) {
     let _ = write!(
         out,
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="np-title"><title id="np-title">{title}</title>"##,
-        title = escape(&truncate(&a11y, A11Y_BUDGET)),
+        title = escape(&truncate(a11y, A11Y_BUDGET)),
     );
     let _ = write!(
         out,
@@ -57,81 +73,53 @@ pub fn render_card(
         bg = p.bg,
         border = p.border,
     );
+}
 
-    // Album art, or the placeholder note.
-    match art_data_uri.filter(|u| is_safe_data_uri(u)) {
-        Some(uri) if answer.is_some() => {
-            let _ = write!(
-                out,
-                r##"<image x="{PAD}" y="{PAD}" width="{ART}" height="{ART}" preserveAspectRatio="xMidYMid slice" clip-path="url(#np-art-clip)" href="{href}"/>"##,
-                href = escape(uri),
-            );
-        }
-        _ => placeholder(&mut out, &p),
+/// Draws the album art, clipped to the rounded square (`uri` is a checked `data:` URI).
+fn album_art(out: &mut String, uri: &str) {
+    let _ = write!(
+        out,
+        r##"<image x="{PAD}" y="{PAD}" width="{ART}" height="{ART}" preserveAspectRatio="xMidYMid slice" clip-path="url(#np-art-clip)" href="{href}"/>"##,
+        href = escape(uri),
+    );
+}
+
+/// Writes the text of the card when nothing is shown.
+fn idle_lines(out: &mut String, p: &Palette) {
+    text(out, 36, 12, "600", p.accent, "Spotify");
+    text(out, 62, 16, "700", p.fg, "Not listening to Spotify");
+    text(out, 84, 13, "400", p.muted, "Check back later");
+}
+
+/// Writes the status line with the source mark, the title, who it is by, and the progress bar
+/// (or the album, for a track without a position).
+fn item_lines(out: &mut String, p: &Palette, np: &NowPlaying, now: Timestamp) {
+    let status = truncate(&label(np, now), LABEL_BUDGET);
+    text(out, 30, 12, "600", p.accent, &status);
+    source_mark(out, p, np);
+    text(out, 54, 16, "700", p.fg, &truncate(&np.name, TITLE_BUDGET));
+    if let Some(by) = byline(np) {
+        text(out, 74, 13, "400", p.muted, &truncate(by, ARTIST_BUDGET));
     }
-
-    let _ = write!(out, r##"<g font-family="{}">"##, escape(FONT));
-    match answer {
+    match progress(np, now) {
+        Some((pos, dur)) => progress_bar(out, p, pos, dur),
+        // No position for a recent track: show the album instead.
         None => {
-            text(&mut out, 36, 12, "600", p.accent, "Spotify");
-            text(&mut out, 62, 16, "700", p.fg, "Not listening to Spotify");
-            text(&mut out, 84, 13, "400", p.muted, "Check back later");
-        }
-        Some(np) => {
-            text(
-                &mut out,
-                30,
-                12,
-                "600",
-                p.accent,
-                &truncate(&label(np, now_ms), LABEL_BUDGET),
-            );
-            source_mark(&mut out, &p, np);
-            text(
-                &mut out,
-                54,
-                16,
-                "700",
-                p.fg,
-                &truncate(&np.name, TITLE_BUDGET),
-            );
-            if let Some(by) = byline(np) {
-                text(
-                    &mut out,
-                    74,
-                    13,
-                    "400",
-                    p.muted,
-                    &truncate(by, ARTIST_BUDGET),
-                );
-            }
-            match progress(np, now_ms) {
-                Some((pos, dur)) => progress_bar(&mut out, &p, pos, dur),
-                // No position for a recent track: show the album instead.
-                None => text(
-                    &mut out,
-                    94,
-                    12,
-                    "400",
-                    p.muted,
-                    &truncate(np.album.as_deref().unwrap_or_default(), ALBUM_BUDGET),
-                ),
-            }
+            let album = np.album.as_deref().unwrap_or_default();
+            text(out, 94, 12, "400", p.muted, &truncate(album, ALBUM_BUDGET));
         }
     }
-    out.push_str("</g></svg>");
-    out
 }
 
 /// The card's accessible name: what plays, by whom (left out when nobody is known), and where.
-fn a11y_title(answer: Option<&NowPlaying>, now_ms: u64) -> String {
+fn a11y_title(answer: Option<&NowPlaying>, now: Timestamp) -> String {
     let Some(np) = answer else {
         return "Not listening to Spotify".to_string();
     };
     let by = byline(np).map(|b| format!(" by {b}")).unwrap_or_default();
     format!(
         "{}: {}{by} (on {})",
-        label(np, now_ms),
+        label(np, now),
         np.name,
         np.source.display_name()
     )
@@ -168,7 +156,7 @@ fn source_mark(out: &mut String, p: &Palette, np: &NowPlaying) {
 }
 
 /// "Now playing", "Paused", "Recently played · 5 minutes ago", with " · Episode" for episodes.
-fn label(np: &NowPlaying, now_ms: u64) -> String {
+fn label(np: &NowPlaying, now: Timestamp) -> String {
     let mut s = match np.status {
         Status::Playing => "Now playing".to_string(),
         Status::Paused => "Paused".to_string(),
@@ -180,11 +168,7 @@ fn label(np: &NowPlaying, now_ms: u64) -> String {
         s.push_str(" · Episode");
     }
     if np.status == Status::Recent {
-        if let Some(ago) = np
-            .played_at
-            .as_deref()
-            .and_then(|t| relative_time(t, now_ms))
-        {
+        if let Some(ago) = np.played_at.as_deref().and_then(|t| relative_time(t, now)) {
             s.push_str(" · ");
             s.push_str(&ago);
         }
@@ -193,11 +177,11 @@ fn label(np: &NowPlaying, now_ms: u64) -> String {
 }
 
 /// "just now", "1 minute ago", "3 hours ago", "2 days ago" from an RFC 3339 timestamp.
-fn relative_time(rfc3339: &str, now_ms: u64) -> Option<String> {
+fn relative_time(rfc3339: &str, now: Timestamp) -> Option<String> {
     let at = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
         .ok()?;
     let at_ms = at.unix_timestamp_nanos() / 1_000_000;
-    let secs = ((now_ms as i128 - at_ms) / 1000).max(0) as u64;
+    let secs = ((i128::from(now.as_millis()) - at_ms) / 1000).max(0) as u64;
     let unit = |n: u64, one: &str| format!("{n} {one}{} ago", if n == 1 { "" } else { "s" });
     Some(match secs {
         0..=59 => "just now".to_string(),
@@ -207,27 +191,28 @@ fn relative_time(rfc3339: &str, now_ms: u64) -> Option<String> {
     })
 }
 
-/// Position and duration for the bar: advanced to `now_ms` while playing, clamped.
-fn progress(np: &NowPlaying, now_ms: u64) -> Option<(u64, u64)> {
-    let pos = np.progress_ms?;
+/// Returns the position and duration for the bar; the position is advanced to `now` while
+/// playing and clamped.
+fn progress(np: &NowPlaying, now: Timestamp) -> Option<(Duration, Duration)> {
+    let pos = np.progress?;
     if np.status == Status::Recent {
         return None;
     }
-    let dur = np.duration_ms.unwrap_or(0);
+    let dur = np.duration.unwrap_or_default();
     let pos = if np.is_playing {
-        pos.saturating_add(now_ms.saturating_sub(np.timestamp))
+        pos.saturating_add(now.since(np.timestamp))
     } else {
         pos
     };
     Some((pos.min(dur), dur))
 }
 
-fn progress_bar(out: &mut String, p: &Palette, pos: u64, dur: u64) {
+fn progress_bar(out: &mut String, p: &Palette, pos: Duration, dur: Duration) {
     let full = BAR_RIGHT - TEXT_X;
-    let filled = if dur == 0 {
+    let filled = if dur.is_zero() {
         0.0
     } else {
-        full as f64 * pos as f64 / dur as f64
+        full as f64 * pos.as_millis() as f64 / dur.as_millis() as f64
     };
     let _ = write!(
         out,
@@ -262,8 +247,8 @@ fn text(out: &mut String, y: u32, size: u32, weight: &str, fill: &str, content: 
 }
 
 /// `m:ss` (minutes may exceed 59: podcasts are long).
-fn clock(ms: u64) -> String {
-    let s = ms / 1000;
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
     format!("{}:{:02}", s / 60, s % 60)
 }
 
@@ -287,7 +272,7 @@ mod tests {
     use super::*;
     use crate::svg::tests::assert_well_formed;
 
-    const NOW: u64 = 1_764_000_000_000;
+    const NOW: Timestamp = Timestamp::from_millis(1_764_000_000_000);
 
     fn np(name: &str) -> NowPlaying {
         NowPlaying {
@@ -301,9 +286,9 @@ mod tests {
             song_url: Some("https://open.spotify.com/track/abc".to_string()),
             track_id: Some("abc".to_string()),
             preview_url: None,
-            progress_ms: Some(60_000),
-            duration_ms: Some(180_000),
-            timestamp: NOW - 30_000,
+            progress: Some(Duration::from_secs(60)),
+            duration: Some(Duration::from_secs(180)),
+            timestamp: NOW - Duration::from_secs(30),
             played_at: None,
             stale: false,
             source: crate::model::Source::Spotify,
@@ -407,7 +392,7 @@ mod tests {
         let mut recent = np("T");
         recent.is_playing = false;
         recent.status = Status::Recent;
-        recent.progress_ms = None;
+        recent.progress = None;
         recent.played_at = Some("2025-11-24T15:55:00Z".to_string()); // NOW is 16:00:00Z
         let svg = render_card(Some(&recent), Theme::Light, None, NOW);
         assert_well_formed(&svg);
@@ -432,11 +417,11 @@ mod tests {
             "{svg}"
         );
         let mut late = np("T");
-        late.timestamp = NOW - 3_600_000;
+        late.timestamp = NOW - Duration::from_secs(3600);
         let svg = render_card(Some(&late), Theme::Light, None, NOW);
         assert!(svg.contains(">3:00 / 3:00<"), "{svg}");
         let mut zero = np("T");
-        zero.duration_ms = Some(0);
+        zero.duration = Some(Duration::ZERO);
         assert_well_formed(&render_card(Some(&zero), Theme::Light, None, NOW));
     }
 
@@ -472,19 +457,22 @@ mod tests {
         let at = "2025-11-24T16:00:00Z";
         assert_eq!(relative_time(at, NOW).as_deref(), Some("just now"));
         assert_eq!(
-            relative_time(at, NOW + 61_000).as_deref(),
+            relative_time(at, NOW + Duration::from_secs(61)).as_deref(),
             Some("1 minute ago")
         );
         assert_eq!(
-            relative_time(at, NOW + 2 * 3_600_000).as_deref(),
+            relative_time(at, NOW + Duration::from_secs(2 * 3600)).as_deref(),
             Some("2 hours ago")
         );
         assert_eq!(
-            relative_time(at, NOW + 86_400_000).as_deref(),
+            relative_time(at, NOW + Duration::from_secs(86_400)).as_deref(),
             Some("1 day ago")
         );
-        assert_eq!(relative_time(at, NOW - 10_000).as_deref(), Some("just now"));
+        assert_eq!(
+            relative_time(at, NOW - Duration::from_secs(10)).as_deref(),
+            Some("just now")
+        );
         assert_eq!(relative_time("yesterday", NOW), None);
-        assert_eq!(clock(3_725_000), "62:05");
+        assert_eq!(clock(Duration::from_millis(3_725_000)), "62:05");
     }
 }

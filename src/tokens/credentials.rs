@@ -133,7 +133,8 @@ impl Keeper {
             return;
         };
         let now = self.clock.now();
-        if days_left(now, limit) >= WARN_DAYS || self.local.lock().unwrap().reminded {
+        let warn_from = limit - DAY * WARN_DAYS as u32;
+        if now < warn_from || self.local.lock().unwrap().reminded {
             return;
         }
         self.local.lock().unwrap().reminded = true;
@@ -171,7 +172,7 @@ pub fn days_left(now: Timestamp, limit: Timestamp) -> i64 {
 }
 
 /// The day of `at` as `YYYY-MM-DD` (UTC).
-pub fn rfc3339_date(at: Timestamp) -> String {
+fn rfc3339_date(at: Timestamp) -> String {
     time::OffsetDateTime::from_unix_timestamp(at.as_secs() as i64)
         .ok()
         .and_then(|t| {

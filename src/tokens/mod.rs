@@ -26,7 +26,7 @@ use crate::secret::Secret;
 use crate::spotify::SpotifyClient;
 use crate::store::{CredentialStore, Credentials, Table};
 
-pub use credentials::{days_left, rfc3339_date, signin_limit};
+pub use credentials::{days_left, signin_limit};
 pub use watch::AuthWatch;
 
 /// How long the refresh lease lasts: the worst case of the work done under it between two

@@ -1,7 +1,5 @@
 //! Refreshing the access token under the refresh lease, one process at a time.
 
-use std::time::Duration;
-
 use super::access::use_until;
 use super::credentials::AuthFailure;
 use super::rotation::{Pending, Persisted, Rotation};
@@ -246,7 +244,7 @@ impl Keeper {
         };
 
         let now = self.clock.now();
-        let until = use_until(now, Duration::from_secs(grant.expires_in_s));
+        let until = use_until(now, grant.expires_in);
         {
             let mut l = self.local.lock().unwrap();
             l.access = Some(InUse {
@@ -259,7 +257,7 @@ impl Keeper {
             });
         }
         tracing::info!(
-            expires_in_s = grant.expires_in_s,
+            expires_in_s = grant.expires_in.as_secs(),
             rotated = grant.refresh_token.is_some(),
             "refreshed the Spotify access token"
         );

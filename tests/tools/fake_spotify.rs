@@ -2,7 +2,10 @@
 //! runs: `cargo run --example fake_spotify -- [--port N]`. Prints `listening on http://…` and
 //! serves until killed; script it through `/_admin/*`.
 
-#[path = "../support/fake_spotify.rs"]
+// The integration tests' fake, whole: this process serves it and leaves the scripting helpers
+// (statuses, bodies) to the tests and to `/_admin/*`.
+#[allow(dead_code)]
+#[path = "../it/support/fake_spotify.rs"]
 mod fake_spotify;
 
 #[tokio::main]

@@ -1,0 +1,137 @@
+//! The two tiers the answer cache reads and writes: this process's memory (step 1) and the
+//! shared state (the one read of a miss in step 3, the re-read and the writes of step 6).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::entry::{parse, Entry};
+use super::{Answer, AnswerCache};
+use crate::clock::Timestamp;
+use crate::cooldown::Cooldown;
+use crate::keys::{AUTH_GENERATION_KEY, COOLDOWN_KEY, HIDDEN_KEY};
+use crate::lease;
+use crate::owner::PrivacySwitch;
+
+/// A miss reads all of this from the shared state, in one call.
+pub(super) struct MissRead {
+    pub entry: Option<(Entry, Timestamp)>,
+    pub cooldown_until: Option<Timestamp>,
+    /// The cooldown item's reason, even when it ran out (`None`: none, or not one we know).
+    pub cooldown: Option<Cooldown>,
+    pub hidden: bool,
+}
+
+/// This process holds an answer in memory and serves it without asking the shared state until
+/// `until` (its `fresh_until`, capped at one `/api/spotify` window from when it was read).
+pub(super) struct Remembered {
+    pub entry: Entry,
+    pub fresh_until: Timestamp,
+    pub until: Timestamp,
+}
+
+impl AnswerCache {
+    /// Tells whether the privacy switch lives in the shared state (read with every miss)
+    /// rather than in a file.
+    pub(super) fn shared_switch(&self) -> bool {
+        matches!(self.privacy, PrivacySwitch::Shared(_))
+    }
+
+    /// Returns the copy this process holds while it may be served without asking the shared
+    /// state.
+    pub(super) fn remembered(&self, key: &str, ttl: Duration) -> Option<Answer> {
+        let now = self.clock.now();
+        let memory = self.memory.lock().unwrap();
+        let r = memory.get(key)?;
+        (now < r.until).then(|| self.answer(&r.entry, r.fresh_until, ttl))
+    }
+
+    /// Keeps `e` in memory until `fresh_until`, but at most one `/api/spotify` window from `now`:
+    /// that bounds how long a process goes without seeing the privacy switch, `disconnect` or a
+    /// newer answer, even for the lists' longer windows.
+    pub(super) fn remember(&self, key: &str, e: &Entry, fresh_until: Timestamp, now: Timestamp) {
+        let until = fresh_until.min(now + self.settings.ttl);
+        if until <= now {
+            return;
+        }
+        self.memory.lock().unwrap().insert(
+            key.to_string(),
+            Remembered {
+                entry: e.clone(),
+                fresh_until,
+                until,
+            },
+        );
+    }
+
+    /// Reads everything a miss needs in one call: the answer, the cooldown, the shared privacy
+    /// switch and (for the token keeper) the sign-in generation.
+    pub(super) async fn read_for_miss(&self, key: &str) -> MissRead {
+        let shared_switch = self.shared_switch();
+        let mut keys = vec![key, COOLDOWN_KEY];
+        if shared_switch {
+            keys.push(HIDDEN_KEY);
+        }
+        if self.observer.is_some() {
+            keys.push(AUTH_GENERATION_KEY);
+        }
+        let mut items = match self.state.get_many(&keys).await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::debug!(key, error = %e, "could not read the shared state");
+                HashMap::new()
+            }
+        };
+        if let Some(observe) = &self.observer {
+            observe(items.remove(AUTH_GENERATION_KEY).map(|r| r.value));
+        }
+        let cooldown = items.remove(COOLDOWN_KEY);
+        MissRead {
+            entry: items.remove(key).and_then(|r| parse(&r)),
+            cooldown_until: cooldown.as_ref().map(|r| r.expires_at),
+            cooldown: cooldown.and_then(|r| serde_json::from_str(&r.value).ok()),
+            // The switch as `owner::PrivacySwitch::set` writes it.
+            hidden: shared_switch && items.get(HIDDEN_KEY).is_some_and(|r| r.value == "true"),
+        }
+    }
+
+    /// Returns the copy under `key` when it is still fresh.
+    pub(super) async fn fresh(&self, key: &str, ttl: Duration) -> Option<Answer> {
+        let (e, fresh_until) = self.read(key).await?;
+        let now = self.clock.now();
+        (now < fresh_until).then(|| {
+            self.remember(key, &e, fresh_until, now);
+            self.answer(&e, fresh_until, ttl)
+        })
+    }
+
+    pub(super) async fn wait_for_holder(&self, key: &str, ttl: Duration) -> Answer {
+        let waited = lease::wait_for_holder(self.settings.wait_for_holder, || async {
+            self.read(key).await
+        })
+        .await;
+        match waited {
+            Some((e, fresh_until)) => {
+                self.remember(key, &e, fresh_until, self.clock.now());
+                self.answer(&e, fresh_until, ttl)
+            }
+            None => self.answer(&Entry::nothing(), self.clock.now(), ttl),
+        }
+    }
+
+    pub(super) async fn read(&self, key: &str) -> Option<(Entry, Timestamp)> {
+        parse(&self.state.get(key).await.ok()??)
+    }
+
+    pub(super) async fn write(
+        &self,
+        key: &str,
+        entry: &Entry,
+        fresh_until: Timestamp,
+        now: Timestamp,
+    ) {
+        let record = entry.record(fresh_until, now, self.settings.keep);
+        if let Err(e) = self.state.put(key, &record).await {
+            tracing::warn!(key, error = %e, "could not store the answer");
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! The DynamoDB and Secrets Manager stores against the AWS emulator over HTTP: conditional
+//! writes, freshness, round trips, idempotent writes, sealing, and what a cache hit costs.
+
+use crate::support;
+use std::time::Duration;
+
+use serde_json::json;
+use support::aws::{self, attr_n, attr_s, EmulatorApp};
+use support::*;
+
+use nowplaying::clock::{Clock, ManualClock, SystemClock, Timestamp};
+use nowplaying::seal::Sealer;
+use nowplaying::secret::Secret;
+use nowplaying::store::dynamo::DynamoState;
+use nowplaying::store::secrets::SecretsCredentials;
+use nowplaying::store::{CredentialStore, Record, SharedState};
+
+fn lease(owner: &str, exp: u64) -> Record {
+    Record {
+        value: String::new(),
+        expires_at: Timestamp::from_millis(exp),
+        holder: Some(owner.into()),
+        delete_after: Timestamp::from_secs(exp / 1000 + 3600),
+    }
+}
+
+async fn state() -> (DynamoState, aws_sdk_dynamodb::Client, String) {
+    let sdk = aws::sdk_config().await;
+    let client = aws::dynamo(&sdk, None);
+    let table = aws::create_table(&client).await;
+    (DynamoState::new(client.clone(), &table), client, table)
+}
+
+#[tokio::test]
+async fn dynamo_lease_is_a_conditional_write() {
+    let (s, client, table) = state().await;
+    let now = SystemClock.now().as_millis();
+
+    // Taken once.
+    assert!(s
+        .acquire(
+            "lease:x",
+            &lease("a", now + 1_000),
+            Timestamp::from_millis(now)
+        )
+        .await
+        .unwrap());
+    let item = aws::raw_item(&client, &table, "lease:x").await.unwrap();
+    assert_eq!(attr_s(&item, "owner"), "a");
+    assert_eq!(attr_n(&item, "exp"), now + 1_000);
+    assert_eq!(attr_n(&item, "ttl"), (now + 1_000) / 1000 + 3600);
+
+    // Refused while held, also at the very moment it lapses (`exp < now` is strict).
+    assert!(!s
+        .acquire(
+            "lease:x",
+            &lease("b", now + 2_000),
+            Timestamp::from_millis(now + 500)
+        )
+        .await
+        .unwrap());
+    assert!(!s
+        .acquire(
+            "lease:x",
+            &lease("b", now + 2_000),
+            Timestamp::from_millis(now + 1_000)
+        )
+        .await
+        .unwrap());
+    assert_eq!(
+        attr_s(
+            &aws::raw_item(&client, &table, "lease:x").await.unwrap(),
+            "owner"
+        ),
+        "a",
+        "a refused write changes nothing"
+    );
+
+    // The owner renews while it holds it.
+    assert!(s
+        .acquire(
+            "lease:x",
+            &lease("a", now + 1_500),
+            Timestamp::from_millis(now + 900)
+        )
+        .await
+        .unwrap());
+    assert!(!s
+        .acquire(
+            "lease:x",
+            &lease("b", now + 3_000),
+            Timestamp::from_millis(now + 1_200)
+        )
+        .await
+        .unwrap());
+
+    // Taken by another after expiry.
+    assert!(s
+        .acquire(
+            "lease:x",
+            &lease("b", now + 4_000),
+            Timestamp::from_millis(now + 1_501)
+        )
+        .await
+        .unwrap());
+    assert!(!s
+        .acquire(
+            "lease:x",
+            &lease("a", now + 5_000),
+            Timestamp::from_millis(now + 2_000)
+        )
+        .await
+        .unwrap());
+
+    // Only the owner deletes it.
+    s.release("lease:x", "a").await.unwrap();
+    assert_eq!(
+        s.get("lease:x").await.unwrap().unwrap().holder.as_deref(),
+        Some("b")
+    );
+    s.release("lease:x", "b").await.unwrap();
+    assert!(s.get("lease:x").await.unwrap().is_none());
+    // Deleting what is not there is not an error.
+    s.release("lease:x", "b").await.unwrap();
+
+    // An unowned, unexpired item (an answer) is not a lease anyone can take.
+    s.put(
+        "answer",
+        &Record {
+            holder: None,
+            ..lease("", now + 1_000)
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!s
+        .acquire(
+            "answer",
+            &lease("a", now + 1_000),
+            Timestamp::from_millis(now)
+        )
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn dynamo_round_trip_and_freshness_by_exp_not_ttl() {
+    let (s, client, table) = state().await;
+    let now = SystemClock.now().as_millis();
+    let past_ttl = now / 1000 - 3600;
+
+    let r = Record {
+        value: "{\"v\":1}".into(),
+        expires_at: Timestamp::from_millis(now + 60_000),
+        holder: None,
+        delete_after: Timestamp::from_secs(past_ttl),
+    };
+    s.put("answer:now", &r).await.unwrap();
+    // DynamoDB deletes expired items lazily (up to days later); the store returns the item as
+    // stored, and readers decide freshness from `exp`.
+    assert_eq!(s.get("answer:now").await.unwrap(), Some(r.clone()));
+    assert!(s.get("missing").await.unwrap().is_none());
+
+    // A lease whose `ttl` passed but whose `exp` has not is still held ...
+    aws::put_raw_item(
+        &client,
+        &table,
+        "lease:a",
+        "",
+        now + 60_000,
+        Some("dead"),
+        past_ttl,
+    )
+    .await;
+    assert!(!s
+        .acquire(
+            "lease:a",
+            &lease("me", now + 5_000),
+            Timestamp::from_millis(now)
+        )
+        .await
+        .unwrap());
+    // ... and one whose `exp` passed is free even though `ttl` is far ahead.
+    aws::put_raw_item(
+        &client,
+        &table,
+        "lease:b",
+        "",
+        now - 1,
+        Some("dead"),
+        now / 1000 + 86_400,
+    )
+    .await;
+    assert!(s
+        .acquire(
+            "lease:b",
+            &lease("me", now + 5_000),
+            Timestamp::from_millis(now)
+        )
+        .await
+        .unwrap());
+
+    s.delete("answer:now").await.unwrap();
+    assert!(s.get("answer:now").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_service_trusts_exp_over_a_past_ttl() {
+    // An answer that is fresh by `exp` is served even though its `ttl` is in the past.
+    let clock = ManualClock::at(T0);
+    let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
+    let entry = json!({"v": {"name": "From the table", "isPlaying": true}, "good_at": T0.as_millis(), "stale": false});
+    aws::put_raw_item(
+        &app.ddb,
+        &app.table,
+        nowplaying::keys::ANSWER_KEY,
+        &entry.to_string(),
+        (T0 + Duration::from_secs(5)).as_millis(),
+        None,
+        (T0 - Duration::from_secs(3600)).as_secs(),
+    )
+    .await;
+    assert_eq!(app.now().await["name"], "From the table");
+    assert_eq!(app.fake.stats().currently_playing, 0);
+    assert_eq!(app.fake.stats().token_calls, 0);
+
+    // Past `exp`, Spotify is asked even though the item is still there.
+    app.fake.set_current(Scripted::json(bodies::playing(
+        bodies::track("t1", "Live"),
+        true,
+        1,
+    )));
+    clock.advance(Duration::from_millis(5_001));
+    assert_eq!(app.now().await["name"], "Live");
+    assert_eq!(app.fake.stats().currently_playing, 1);
+}
+
+#[tokio::test]
+async fn secrets_round_trip_keeps_every_other_field() {
+    let sdk = aws::sdk_config().await;
+    let sm = aws::secrets(&sdk, None);
+    let doc = json!({
+        "client_id": fake_spotify::CLIENT_ID,
+        "client_secret": fake_spotify::CLIENT_SECRET,
+        "refresh_token": "refresh-old",
+        "authorized_at": "2026-11-23T10:00:00Z",
+        "owner_note": "added by hand",
+        "nested": {"a": [1, 2, 3]}
+    });
+    let id = aws::create_secret_raw(&sm, &doc.to_string()).await;
+    let store = SecretsCredentials::new(sm.clone(), &id);
+
+    let mut c = store.load().await.unwrap().expect("stored");
+    assert!(c.is_complete());
+    assert_eq!(c.client_id, fake_spotify::CLIENT_ID);
+    assert_eq!(c.client_secret.expose(), fake_spotify::CLIENT_SECRET);
+    assert_eq!(c.refresh_token.as_ref().unwrap().expose(), "refresh-old");
+    assert_eq!(c.extra["owner_note"], "added by hand");
+    assert!(!format!("{c:?}").contains(fake_spotify::CLIENT_SECRET));
+
+    // A rotation rewrites refresh_token and keeps the rest.
+    c.refresh_token = Some(Secret::new("refresh-new"));
+    store.save(&c).await.unwrap();
+    let stored = aws::secret_json(&sm, &id).await;
+    let mut expected = doc.clone();
+    expected["refresh_token"] = json!("refresh-new");
+    assert_eq!(stored, expected);
+    assert_eq!(aws::secret_versions(&sm, &id).await, 2);
+
+    // The same document saved again (a retried write) makes no new version.
+    store.save(&c).await.unwrap();
+    store.save(&c).await.unwrap();
+    assert_eq!(aws::secret_versions(&sm, &id).await, 2);
+    assert_eq!(aws::secret_json(&sm, &id).await, expected);
+
+    // A different document is a new version.
+    c.refresh_token = Some(Secret::new("refresh-newer"));
+    store.save(&c).await.unwrap();
+    assert_eq!(aws::secret_versions(&sm, &id).await, 3);
+    assert_eq!(aws::secret_refresh_token(&sm, &id).await, "refresh-newer");
+}
+
+#[tokio::test]
+async fn secrets_missing_secret_is_none_and_save_creates_it() {
+    let sdk = aws::sdk_config().await;
+    let sm = aws::secrets(&sdk, None);
+    let store = SecretsCredentials::new(sm.clone(), aws::unique("np-test/new"));
+    assert!(store.load().await.unwrap().is_none());
+    let c = credentials("refresh-first");
+    store.save(&c).await.unwrap();
+    assert_eq!(store.load().await.unwrap(), Some(c.clone()));
+    assert_eq!(aws::secret_versions(&sm, store.secret_id()).await, 1);
+    // Saving the same again right after creation is still one version.
+    store.save(&c).await.unwrap();
+    assert_eq!(aws::secret_versions(&sm, store.secret_id()).await, 1);
+}
+
+#[tokio::test]
+async fn secrets_unreachable_is_unavailable_not_invalid() {
+    let sdk = aws::sdk_config().await;
+    let proxy = aws::FaultProxy::start(&aws_endpoint()).await;
+    let sm = aws::secrets(&sdk, Some(&proxy.url));
+    let id = aws::create_secret(&aws::secrets(&sdk, None), &credentials("r")).await;
+    let store = SecretsCredentials::new(sm, &id);
+    assert!(store.load().await.unwrap().is_some());
+    proxy.refuse();
+    let started = std::time::Instant::now();
+    let err = store.load().await.unwrap_err();
+    assert!(
+        matches!(err, nowplaying::store::StoreError::Unavailable { .. }),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < aws::AWS_GIVE_UP,
+        "{:?}",
+        started.elapsed()
+    );
+    proxy.blackhole();
+    let started = std::time::Instant::now();
+    let err = store.save(&credentials("r2")).await.unwrap_err();
+    assert!(
+        matches!(err, nowplaying::store::StoreError::Unavailable { .. }),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < aws::AWS_GIVE_UP,
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!err.to_string().contains(fake_spotify::CLIENT_SECRET));
+    proxy.pass();
+    assert_eq!(
+        store
+            .load()
+            .await
+            .unwrap()
+            .unwrap()
+            .refresh_token
+            .unwrap()
+            .expose(),
+        "r",
+        "the failed save wrote nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_access_token_in_the_table_is_sealed() {
+    let app = EmulatorApp::start(&[], Some(ManualClock::at(T0)), None).await;
+    app.fake.set_current(Scripted::json(bodies::playing(
+        bodies::track("t1", "Song"),
+        true,
+        1,
+    )));
+    assert_eq!(app.now().await["name"], "Song");
+
+    let item = app
+        .item(nowplaying::keys::TOKEN_KEY)
+        .await
+        .expect("token item");
+    let raw = format!("{item:?}");
+    assert!(
+        !raw.contains("access-"),
+        "the access token is in the table in clear: {raw}"
+    );
+    assert!(!raw.contains(fake_spotify::CLIENT_SECRET));
+    let sealed = attr_s(&item, "v");
+    let right = Sealer::from_client_secret(&Secret::new(fake_spotify::CLIENT_SECRET));
+    let context = support::sealing_context(nowplaying::keys::TOKEN_KEY);
+    let opened = right
+        .open(&context, &sealed)
+        .expect("opens with the secret");
+    assert!(opened.starts_with("access-1-"), "{opened}");
+    let wrong = Sealer::from_client_secret(&Secret::new("another-client-secret"));
+    assert_eq!(wrong.open(&context, &sealed), None);
+    // Bound to its key: the same ciphertext under another key does not open.
+    assert_eq!(
+        right.open(
+            &support::sealing_context(nowplaying::keys::PENDING_REFRESH_KEY),
+            &sealed
+        ),
+        None
+    );
+    // Bound to its sign-in: a later sign-in of the same app does not open it.
+    let mut later = support::credentials("");
+    later.authorized_at = Some(support::SIGN_INS[1].into());
+    assert_eq!(
+        right.open(
+            &nowplaying::tokens::sealing_context(nowplaying::keys::TOKEN_KEY, &later),
+            &sealed
+        ),
+        None
+    );
+
+    // Nothing in the table holds a token or the client secret in clear.
+    for key in aws::keys(&app.ddb, &app.table).await {
+        let item = format!("{:?}", app.item(&key).await);
+        assert!(
+            !item.contains("access-") && !item.contains("refresh-token-"),
+            "{key}: {item}"
+        );
+        assert!(!item.contains(fake_spotify::CLIENT_SECRET), "{key}");
+    }
+    // The secret holds no access token either.
+    let secret = aws::secret_json(&app.sm, &app.secret_id).await;
+    assert!(!secret.to_string().contains("access-"), "{secret}");
+}
+
+#[tokio::test]
+async fn a_cache_hit_costs_no_aws_call_and_a_miss_at_most_four() {
+    let clock = ManualClock::at(T0);
+    let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
+    app.fake.set_current(Scripted::json(bodies::playing(
+        bodies::track("t1", "Song"),
+        true,
+        1,
+    )));
+    assert_eq!(app.now().await["name"], "Song");
+    // The first answer: the credentials read once at cold start, read again with their
+    // version under the refresh lease (the durable copy decides which refresh token is the
+    // newest), and the rotated refresh token persisted by compare-and-swap on that version: a
+    // staged version, then AWSCURRENT moved to it from the version read.
+    assert_eq!(
+        app.sm_proxy.take_ops(),
+        vec![
+            "GetSecretValue",
+            "GetSecretValue",
+            "PutSecretValue",
+            "UpdateSecretVersionStage"
+        ],
+        "cold start"
+    );
+    app.ddb_proxy.take_ops();
+
+    // Inside the window the process answers from memory: no call at all.
+    for _ in 0..5 {
+        assert_eq!(app.now().await["name"], "Song");
+        assert_eq!(app.ddb_proxy.take_ops(), Vec::<String>::new(), "a hit");
+        assert!(
+            app.sm_proxy.take_ops().is_empty(),
+            "a hit never reads the secret"
+        );
+    }
+    assert_eq!(app.fake.stats().currently_playing, 1);
+
+    // A miss with a valid token: one read of everything it needs (answer, cooldown, switch,
+    // sign-in generation), the lease, the look for a holder that just finished, and the answer
+    // written with the lease given back. No Secrets Manager call.
+    clock.advance(cache_window(&app.app) + Duration::from_millis(1));
+    assert_eq!(app.now().await["name"], "Song");
+    assert_eq!(app.fake.stats().currently_playing, 2);
+    assert!(
+        app.sm_proxy.take_ops().is_empty(),
+        "a miss with a valid token reads no secret"
+    );
+    assert_eq!(
+        app.ddb_proxy.take_ops(),
+        vec!["BatchGetItem", "PutItem", "GetItem", "TransactWriteItems"],
+        "a miss is at most four calls"
+    );
+    assert_eq!(app.now().await["name"], "Song");
+    assert!(app.ddb_proxy.take_ops().is_empty(), "and then a hit again");
+}
+
+/// The compare-and-swap of the credential store on Secrets Manager: a write based on the version
+/// read becomes current; one based on an older version (the owner wrote since) never does, and
+/// its staged version stays out of `AWSCURRENT`. Checks the emulator too: moto needs
+/// `scripts/emulator/moto_server.py` to behave as AWS documents `RemoveFromVersionId`.
+#[tokio::test]
+async fn secrets_compare_and_swap_refuses_a_write_based_on_an_older_version() {
+    use nowplaying::store::Swap;
+    let sdk = aws::sdk_config().await;
+    let sm = aws::secrets(&sdk, None);
+    let id = aws::create_secret(&sm, &credentials("refresh-1")).await;
+    let store = SecretsCredentials::new(sm.clone(), id.clone());
+    let v1 = store.load_versioned().await.unwrap().unwrap().version;
+    let written = store.save_if(&credentials("refresh-2"), &v1).await.unwrap();
+    let Swap::Written(v2) = written else {
+        panic!("{written:?}")
+    };
+    assert_eq!(aws::secret_refresh_token(&sm, &id).await, "refresh-2");
+    assert_eq!(store.load_versioned().await.unwrap().unwrap().version, v2);
+    // The same write again (a retry after a lost answer) changes nothing.
+    assert_eq!(
+        store.save_if(&credentials("refresh-2"), &v1).await.unwrap(),
+        Swap::Changed
+    );
+    // The owner disconnects; a write based on v2 arrives afterwards.
+    let mut gone = credentials("");
+    gone.refresh_token = None;
+    store.save(&gone).await.unwrap();
+    assert_eq!(
+        store.save_if(&credentials("refresh-3"), &v2).await.unwrap(),
+        Swap::Changed
+    );
+    assert!(aws::secret_json(&sm, &id).await["refresh_token"].is_null());
+}
