@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::app;
 use crate::clock::SystemClock;
 use crate::config::{Config, SourceChoice};
+use crate::http::SharedApp;
 use crate::spotify::SpotifyClient;
 use crate::store::memory::{MemoryCredentials, MemoryState};
 use crate::store::{CredentialStore, Credentials, Table};
@@ -32,61 +33,82 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
         config.public_url = Some(format!("http://{host}"));
     }
     let state = if demo {
-        let base = crate::demo::start()
-            .await
-            .map_err(|e| format!("could not start the simulated Spotify: {e}"))?;
-        config.api_base_url = base.clone();
-        config.accounts_base_url = base.clone();
-        config.token_secret_id = None;
-        config.cache_table = None;
-        if config.source.uses_lastfm() {
-            // The simulated Last.fm lives on the same loopback server.
-            config.lastfm_api_base_url = format!("{base}/2.0");
-            config.lastfm_user = Some(crate::demo::DEMO_LASTFM_USER.into());
-            config.lastfm_api_key = Some(crate::demo::DEMO_LASTFM_API_KEY.into());
-        }
-        // The demo shows everything: the history, the top lists and the library too.
-        config.profile_endpoints.top = true;
-        config.profile_endpoints.saved = true;
-        let credentials = Credentials {
-            client_id: crate::demo::DEMO_CLIENT_ID.into(),
-            client_secret: crate::demo::DEMO_CLIENT_SECRET.into(),
-            refresh_token: Some(crate::demo::DEMO_REFRESH_TOKEN.into()),
-            authorized_at: None,
-            ..Default::default()
-        };
-        // The demo's sign-in is in memory: there is no credentials file to watch.
-        let stores = app::Stores {
-            credentials: Arc::new(MemoryCredentials::new(Some(credentials))),
-            deployment: app::Deployment::Local {
-                memory: Table::memory(Arc::new(MemoryState::new())),
-                credentials_path: config.credentials_path.clone(),
-                credentials_in_file: false,
-            },
-        };
-        let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
-        app::build(&config, &stores, spotify, Arc::new(SystemClock))
+        demo_app(&mut config).await?
     } else {
-        let stores = app::stores(&config).await;
-        let console = config.owner_spotify_id.is_some() && config.source.uses_spotify();
-        if console {
-            // The console signs and seals with a key that must exist before any sign-in.
-            crate::console::ensure_console_key(stores.credentials.as_ref())
-                .await
-                .map_err(|e| format!("{e}: the owner's console needs its console_key there"))?;
-        }
-        // Spotify's sign-in is needed only when Spotify is the only source (and the console,
-        // which can sign in, is off); Last.fm needs its key.
-        if config.source == SourceChoice::Spotify && !console {
-            check_credentials(stores.credentials.as_ref()).await?;
-        }
-        if config.source.uses_lastfm() {
-            check_lastfm_key(&config, stores.credentials.as_ref()).await?;
-        }
-        let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
-        app::build(&config, &stores, spotify, Arc::new(SystemClock))
+        service_app(&config).await?
     };
+    announce(&config, local, demo);
+    tracing::info!(addr = %local, demo, "serving");
+    axum::serve(listener, crate::http::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("server failed: {e}"))
+}
 
+/// The demo: a simulated Spotify (and Last.fm) on loopback, its sign-in in memory.
+async fn demo_app(config: &mut Config) -> Result<SharedApp, String> {
+    let base = crate::demo::start()
+        .await
+        .map_err(|e| format!("could not start the simulated Spotify: {e}"))?;
+    config.api_base_url = base.clone();
+    config.accounts_base_url = base.clone();
+    config.token_secret_id = None;
+    config.cache_table = None;
+    if config.source.uses_lastfm() {
+        // The simulated Last.fm lives on the same loopback server.
+        config.lastfm_api_base_url = format!("{base}/2.0");
+        config.lastfm_user = Some(crate::demo::DEMO_LASTFM_USER.into());
+        config.lastfm_api_key = Some(crate::demo::DEMO_LASTFM_API_KEY.into());
+    }
+    // The demo shows everything: the history, the top lists and the library too.
+    config.profile_endpoints.top = true;
+    config.profile_endpoints.saved = true;
+    let credentials = Credentials {
+        client_id: crate::demo::DEMO_CLIENT_ID.into(),
+        client_secret: crate::demo::DEMO_CLIENT_SECRET.into(),
+        refresh_token: Some(crate::demo::DEMO_REFRESH_TOKEN.into()),
+        authorized_at: None,
+        ..Default::default()
+    };
+    // The demo's sign-in is in memory: there is no credentials file to watch.
+    let stores = app::Stores {
+        credentials: Arc::new(MemoryCredentials::new(Some(credentials))),
+        deployment: app::Deployment::Local {
+            memory: Table::memory(Arc::new(MemoryState::new())),
+            credentials_path: config.credentials_path.clone(),
+            credentials_in_file: false,
+        },
+    };
+    let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
+    Ok(app::build(config, &stores, spotify, Arc::new(SystemClock)))
+}
+
+/// The service on the configured stores, after the checks that would make every answer `null`.
+async fn service_app(config: &Config) -> Result<SharedApp, String> {
+    let stores = app::stores(config).await;
+    let console = config.owner_spotify_id.is_some() && config.source.uses_spotify();
+    if console {
+        // The console signs and seals with a key that must exist before any sign-in.
+        crate::console::ensure_console_key(stores.credentials.as_ref())
+            .await
+            .map_err(|e| format!("{e}: the owner's console needs its console_key there"))?;
+    }
+    // Spotify's sign-in is needed only when Spotify is the only source (and the console,
+    // which can sign in, is off); Last.fm needs its key.
+    if config.source == SourceChoice::Spotify && !console {
+        check_credentials(stores.credentials.as_ref()).await?;
+    }
+    if config.source.uses_lastfm() {
+        check_lastfm_key(config, stores.credentials.as_ref()).await?;
+    }
+    let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
+    Ok(app::build(config, &stores, spotify, Arc::new(SystemClock)))
+}
+
+/// Tells the owner where to look.
+fn announce(config: &Config, local: SocketAddr, demo: bool) {
     if demo {
         say(&format!(
             "nowplaying demo (simulated {}, no account needed): open http://{local}/",
@@ -107,17 +129,10 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
         ));
         if let (Some(_), Some(public)) = (&config.owner_spotify_id, &config.public_url) {
             say(&format!(
-                "owner's console: {public}/owner (register {public}/owner/callback as a redirect URI of your Spotify app)"
-            ));
+            "owner's console: {public}/owner (register {public}/owner/callback as a redirect URI of your Spotify app)"
+        ));
         }
     }
-    tracing::info!(addr = %local, demo, "serving");
-    axum::serve(listener, crate::http::router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| format!("server failed: {e}"))
 }
 
 async fn check_credentials(store: &dyn CredentialStore) -> Result<(), String> {

@@ -188,20 +188,7 @@ impl Console {
             return Err(refused("This sign-in was started under another address."));
         }
         if let Some(error) = q.error.as_deref() {
-            let text: String = error
-                .chars()
-                .filter(|c| c.is_ascii_graphic())
-                .take(60)
-                .collect();
-            return Err(refuse(
-                StatusCode::FORBIDDEN,
-                "Not signed in",
-                if text == "access_denied" {
-                    "You declined the access on Spotify's page. Nothing was stored.".to_string()
-                } else {
-                    format!("Spotify refused the sign-in ({text}). Nothing was stored.")
-                },
-            ));
+            return Err(spotify_refusal(error));
         }
         let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
             return Err(refused(
@@ -220,21 +207,10 @@ impl Console {
                 "This sign-in was already used: a sign-in at least as new is stored.",
             ));
         }
-        let app = match pending.app.clone().or_else(|| {
-            stored
-                .as_ref()
-                .filter(|s| !s.client_id.is_empty() && !s.client_secret.is_empty())
-                .map(|s| App {
-                    client_id: s.client_id.clone(),
-                    client_secret: s.client_secret.clone(),
-                })
-        }) {
-            Some(app) => app,
-            None => {
-                return Err(refused(
-                    "No Spotify app is stored and this sign-in carried none.",
-                ))
-            }
+        let Some(app) = pending.app.clone().or_else(|| stored_app(stored.as_ref())) else {
+            return Err(refused(
+                "No Spotify app is stored and this sign-in carried none.",
+            ));
         };
         self.finish(base, &pending, app, code, stored).await
     }
@@ -247,6 +223,39 @@ impl Console {
         code: &str,
         stored: Option<Credentials>,
     ) -> Result<Response, Refusal> {
+        let sign_in = self.owner_sign_in(pending, app, code).await?;
+        let failed = |status: StatusCode, reason: String| refuse(status, "Not signed in", reason);
+        let clock = self.clock.clone();
+        let (saved, replaced) = crate::owner::store_sign_in(
+            self.credentials.as_ref(),
+            self.shared.as_deref(),
+            stored,
+            &sign_in,
+            move || clock.now(),
+        )
+        .await
+        .map_err(|e| {
+            failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{e}. Nothing was stored; try again."),
+            )
+        })?;
+        if let Some(e) = replaced.shared_error {
+            tracing::warn!(error = %e, "owner console: stored the sign-in, but could not clear the shared token items");
+        }
+        self.tokens.forget();
+        tracing::info!("owner console: the owner signed in; the new sign-in is stored");
+        self.session_page(base, saved).await
+    }
+
+    /// Exchanges the code and asks Spotify who signed in: the owner's sign-in, or a refusal that
+    /// says why (nothing is stored either way).
+    async fn owner_sign_in(
+        &self,
+        pending: &Pending,
+        app: App,
+        code: &str,
+    ) -> Result<crate::owner::SignIn, Refusal> {
         let failed = |status: StatusCode, reason: String| refuse(status, "Not signed in", reason);
         let grant = self
             .spotify
@@ -289,32 +298,16 @@ impl Console {
                 ),
             ));
         }
-        let sign_in = crate::owner::SignIn {
+        Ok(crate::owner::SignIn {
             client_id: app.client_id,
             client_secret: app.client_secret,
             refresh_token,
             scope: grant.scope.unwrap_or_else(|| self.scopes.join(" ")),
-        };
-        let clock = self.clock.clone();
-        let (saved, replaced) = crate::owner::store_sign_in(
-            self.credentials.as_ref(),
-            self.shared.as_deref(),
-            stored,
-            &sign_in,
-            move || clock.now(),
-        )
-        .await
-        .map_err(|e| {
-            failed(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{e}. Nothing was stored; try again."),
-            )
-        })?;
-        if let Some(e) = replaced.shared_error {
-            tracing::warn!(error = %e, "owner console: stored the sign-in, but could not clear the shared token items");
-        }
-        self.tokens.forget();
-        tracing::info!("owner console: the owner signed in; the new sign-in is stored");
+        })
+    }
+
+    /// The page after a sign-in: a new session cookie, and a link (and a navigation) to `/owner`.
+    async fn session_page(&self, base: &Base, saved: Credentials) -> Result<Response, Refusal> {
         let keys = self.keys().await?;
         let now = self.now();
         let claims = SessionClaims {
@@ -345,4 +338,32 @@ impl Console {
         );
         Ok(r)
     }
+}
+
+/// The refusal for Spotify's `error` in the redirect (the owner declined, or Spotify refused).
+fn spotify_refusal(error: &str) -> Refusal {
+    let text: String = error
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(60)
+        .collect();
+    refuse(
+        StatusCode::FORBIDDEN,
+        "Not signed in",
+        if text == "access_denied" {
+            "You declined the access on Spotify's page. Nothing was stored.".to_string()
+        } else {
+            format!("Spotify refused the sign-in ({text}). Nothing was stored.")
+        },
+    )
+}
+
+/// The Spotify app of the stored sign-in, when it has one.
+fn stored_app(stored: Option<&Credentials>) -> Option<App> {
+    stored
+        .filter(|s| !s.client_id.is_empty() && !s.client_secret.is_empty())
+        .map(|s| App {
+            client_id: s.client_id.clone(),
+            client_secret: s.client_secret.clone(),
+        })
 }
