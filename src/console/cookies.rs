@@ -1,6 +1,8 @@
 //! The few cookies of the console, read and written by hand: every one `HttpOnly`,
 //! `Path=/owner`, `Secure` unless the console is served over plain http on loopback.
 
+use std::time::Duration;
+
 use axum::http::{header, HeaderMap, HeaderValue};
 
 /// The owner session (`SameSite=Strict`, at most 12 hours).
@@ -23,8 +25,15 @@ pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// A `Set-Cookie` value.
-pub fn set(name: &str, value: &str, max_age_s: u64, same_site: &str, secure: bool) -> HeaderValue {
+pub fn set(
+    name: &str,
+    value: &str,
+    max_age: Duration,
+    same_site: &str,
+    secure: bool,
+) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
+    let max_age_s = max_age.as_secs();
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/owner; Max-Age={max_age_s}; HttpOnly; SameSite={same_site}{secure}"
     ))
@@ -33,7 +42,7 @@ pub fn set(name: &str, value: &str, max_age_s: u64, same_site: &str, secure: boo
 
 /// A `Set-Cookie` that removes cookie `name`.
 pub fn clear(name: &str, same_site: &str, secure: bool) -> HeaderValue {
-    set(name, "", 0, same_site, secure)
+    set(name, "", Duration::ZERO, same_site, secure)
 }
 
 #[cfg(test)]
@@ -51,7 +60,7 @@ mod tests {
         assert_eq!(get(&h, SESSION), Some("abc.def"));
         assert_eq!(get(&h, SIGN_IN), Some("xyz"));
         assert_eq!(get(&h, "missing"), None);
-        let v = set(SESSION, "v", 60, "Strict", true);
+        let v = set(SESSION, "v", Duration::from_secs(60), "Strict", true);
         assert_eq!(
             v.to_str().unwrap(),
             "np_owner_session=v; Path=/owner; Max-Age=60; HttpOnly; SameSite=Strict; Secure"

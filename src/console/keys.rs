@@ -10,6 +10,7 @@ use hmac::{Hmac, Mac};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::clock::Timestamp;
 use crate::seal::Sealer;
 use crate::secret::Secret;
 
@@ -118,10 +119,10 @@ pub fn random_token() -> String {
 pub struct SessionClaims {
     /// The sign-in's `authorized_at`: a new sign-in (or a disconnect) ends the session.
     pub at: String,
-    /// Issued, epoch milliseconds.
-    pub iat: u64,
-    /// Expires, epoch milliseconds.
-    pub exp: u64,
+    /// Issued (epoch milliseconds on the wire).
+    pub iat: Timestamp,
+    /// Expires (epoch milliseconds on the wire).
+    pub exp: Timestamp,
     /// The CSRF token of this session, embedded in the console's forms.
     pub csrf: String,
 }
@@ -139,10 +140,10 @@ pub struct Pending {
     pub state: String,
     pub verifier: Secret,
     pub redirect_uri: String,
-    /// Issued, epoch milliseconds.
-    pub iat: u64,
-    /// Expires, epoch milliseconds.
-    pub exp: u64,
+    /// Issued (epoch milliseconds on the wire).
+    pub iat: Timestamp,
+    /// Expires (epoch milliseconds on the wire).
+    pub exp: Timestamp,
     /// Set on first setup (or when the owner switches apps).
     #[serde(default)]
     pub app: Option<App>,
@@ -171,8 +172,8 @@ mod tests {
         let k = keys("0123456789abcdef0123456789abcdef-a");
         let c = SessionClaims {
             at: "2026-11-23T10:00:00Z".into(),
-            iat: 1,
-            exp: 2,
+            iat: Timestamp::from_millis(1),
+            exp: Timestamp::from_millis(2),
             csrf: "x".into(),
         };
         let t = k.sign("session", &c);
@@ -198,8 +199,8 @@ mod tests {
             state: "s".into(),
             verifier: Secret::new("v"),
             redirect_uri: "r".into(),
-            iat: 1,
-            exp: 2,
+            iat: Timestamp::from_millis(1),
+            exp: Timestamp::from_millis(2),
             app: Some(App {
                 client_id: "id".into(),
                 client_secret: Secret::new("very-secret"),

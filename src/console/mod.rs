@@ -318,9 +318,12 @@ impl Console {
         let Some(claims) = keys.verify::<SessionClaims>(SESSION_PURPOSE, raw) else {
             return Ok(None);
         };
-        let now = self.now().as_millis();
-        let ttl = SESSION_TTL.as_millis() as u64;
-        if claims.exp <= now || claims.iat > now + 60_000 || claims.exp > claims.iat + ttl {
+        let now = self.now();
+        // (A session issued up to a minute "ahead" is a clock a little fast, not a forgery.)
+        if claims.exp <= now
+            || claims.iat > now + Duration::from_secs(60)
+            || claims.exp > claims.iat + SESSION_TTL
+        {
             return Ok(None);
         }
         let stored = self.credentials.load().await.map_err(unavailable)?;

@@ -9,7 +9,6 @@ use axum::http::{header, request::Parts, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::clock::Timestamp;
 use crate::secret::Secret;
 use crate::spotify::SpotifyError;
 use crate::store::Credentials;
@@ -91,8 +90,8 @@ impl Console {
             state: state.clone(),
             verifier,
             redirect_uri: base.callback(),
-            iat: now.as_millis(),
-            exp: (now + SIGN_IN_TTL).as_millis(),
+            iat: now,
+            exp: now + SIGN_IN_TTL,
             app: carry_app.then(|| app.clone()),
         };
         let url = crate::signin::authorization_url(
@@ -109,7 +108,7 @@ impl Console {
             cookies::set(
                 cookies::SIGN_IN,
                 &keys.seal(SIGN_IN_PURPOSE, &pending),
-                SIGN_IN_TTL.as_secs(),
+                SIGN_IN_TTL,
                 "Lax",
                 base.secure,
             ),
@@ -174,7 +173,7 @@ impl Console {
             ));
         };
         let now = self.now();
-        if pending.exp <= now.as_millis() {
+        if pending.exp <= now {
             return Err(refused("This sign-in expired (it lasts 10 minutes)."));
         }
         if !q
@@ -200,9 +199,7 @@ impl Console {
         let stored_at = stored.as_ref().and_then(authorized_at_secs);
         // (A stored moment ahead of this clock, from a machine whose clock runs fast, is not held
         // against the owner: Spotify spends each code once anyway.)
-        if stored_at.is_some_and(|at| {
-            Timestamp::from_millis(pending.iat).as_secs() <= at && at <= now.as_secs()
-        }) {
+        if stored_at.is_some_and(|at| pending.iat.as_secs() <= at && at <= now.as_secs()) {
             return Err(refused(
                 "This sign-in was already used: a sign-in at least as new is stored.",
             ));
@@ -312,8 +309,8 @@ impl Console {
         let now = self.now();
         let claims = SessionClaims {
             at: saved.authorized_at.unwrap_or_default(),
-            iat: now.as_millis(),
-            exp: (now + SESSION_TTL).as_millis(),
+            iat: now,
+            exp: now + SESSION_TTL,
             csrf: keys::random_token(),
         };
         // A page that navigates to /owner itself: after Spotify's cross-site redirect, a
@@ -331,7 +328,7 @@ impl Console {
             cookies::set(
                 cookies::SESSION,
                 &keys.sign(SESSION_PURPOSE, &claims),
-                SESSION_TTL.as_secs(),
+                SESSION_TTL,
                 "Strict",
                 base.secure,
             ),
