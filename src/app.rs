@@ -25,6 +25,9 @@ use crate::upstream::Upstream;
 pub struct Stores {
     pub credentials: Arc<dyn CredentialStore>,
     pub deployment: Deployment,
+    /// Where the console's `console_key` lives when it is not in the credentials document
+    /// (`CONSOLE_KEY_SECRET_ID`); read only by the console.
+    pub console_key: Option<Arc<dyn CredentialStore>>,
 }
 
 /// How the processes of this deployment share what they must agree on. Everything that differs
@@ -54,6 +57,7 @@ impl Stores {
             deployment: Deployment::Shared {
                 table: Table::dynamo(table),
             },
+            console_key: None,
         }
     }
 
@@ -70,6 +74,7 @@ impl Stores {
                 credentials_path: credentials_path.into(),
                 credentials_in_file: true,
             },
+            console_key: None,
         }
     }
 
@@ -163,7 +168,10 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 
 /// The stores named by the configuration: Secrets Manager or a local file; DynamoDB or memory.
 pub async fn stores(config: &Config) -> Stores {
-    let aws = if config.token_secret_id.is_some() || config.cache_table.is_some() {
+    let aws = if config.token_secret_id.is_some()
+        || config.cache_table.is_some()
+        || config.console_key_secret_id.is_some()
+    {
         let aws = aws_config().await;
         startup_mark("aws_config");
         Some(aws)
@@ -188,9 +196,17 @@ pub async fn stores(config: &Config) -> Stores {
             credentials_in_file: config.token_secret_id.is_none(),
         },
     };
+    let console_key = match (&config.console_key_secret_id, &aws) {
+        (Some(id), Some(aws)) => {
+            Some(Arc::new(SecretsCredentials::lazy(aws.clone(), id.clone()))
+                as Arc<dyn CredentialStore>)
+        }
+        _ => None,
+    };
     Stores {
         credentials,
         deployment,
+        console_key,
     }
 }
 
@@ -293,6 +309,10 @@ fn console(
             spotify: spotify.clone(),
             shared: stores.shared_table().map(|t| t.state()),
             tokens: tokens.clone(),
+            key_store: stores
+                .console_key
+                .clone()
+                .unwrap_or_else(|| stores.credentials.clone()),
             report,
         },
     )))

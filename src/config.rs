@@ -108,6 +108,10 @@ impl SourceChoice {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub token_secret_id: Option<String>,
+    /// `CONSOLE_KEY_SECRET_ID`: the secret whose JSON holds the console's `console_key` (the
+    /// template creates it once, apart from the credentials, so that updating a stack never
+    /// regenerates the credentials secret). Unset: `console_key` is in the credentials document.
+    pub console_key_secret_id: Option<String>,
     pub credentials_path: PathBuf,
     pub cache_table: Option<String>,
     pub cache_ttl: Duration,
@@ -197,6 +201,7 @@ impl Config {
                 )?),
             },
             token_secret_id,
+            console_key_secret_id: env.get("CONSOLE_KEY_SECRET_ID"),
             source,
         })
     }

@@ -80,6 +80,7 @@ async fn demo_app(config: &mut Config) -> Result<SharedApp, String> {
             credentials_path: config.credentials_path.clone(),
             credentials_in_file: false,
         },
+        console_key: None,
     };
     let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
     Ok(app::build(config, &stores, spotify, Arc::new(SystemClock)))
@@ -91,7 +92,11 @@ async fn service_app(config: &Config) -> Result<SharedApp, String> {
     let console = config.owner_spotify_id.is_some() && config.source.uses_spotify();
     if console {
         // The console signs and seals with a key that must exist before any sign-in.
-        crate::console::ensure_console_key(stores.credentials.as_ref())
+        let key_store = stores
+            .console_key
+            .as_deref()
+            .unwrap_or(stores.credentials.as_ref());
+        crate::console::ensure_console_key(key_store)
             .await
             .map_err(|e| format!("{e}: the owner's console needs its console_key there"))?;
     }

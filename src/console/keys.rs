@@ -1,6 +1,6 @@
-//! The console's keys, both derived with HKDF-SHA256 from the `console_key` stored in the
-//! credentials document (created before any sign-in: by the template's `GenerateSecretString`, or
-//! by `nowplaying serve` in the local file): an HMAC-SHA256 key that signs owner sessions, and an
+//! The console's keys, both derived with HKDF-SHA256 from the stored `console_key` (created
+//! before any sign-in: on AWS in a secret of its own, `CONSOLE_KEY_SECRET_ID`, by the template's
+//! `GenerateSecretString`; locally in the credentials file, by `nowplaying serve`): an HMAC-SHA256 key that signs owner sessions, and an
 //! AES-256-GCM key that seals the sign-in in progress (state, PKCE verifier, and on first setup the
 //! app's client id and secret) into its cookie.
 

@@ -56,6 +56,7 @@ pub struct Console {
     scopes: Vec<&'static str>,
     spotify: SpotifyClient,
     credentials: Arc<dyn CredentialStore>,
+    key_store: Arc<dyn CredentialStore>,
     /// The shared table, when there is one (the sign-in's lease and generation live there).
     shared: Option<Arc<dyn SharedState>>,
     privacy: PrivacySwitch,
@@ -74,6 +75,8 @@ pub struct ConsoleParts {
     pub spotify: SpotifyClient,
     pub shared: Option<Arc<dyn SharedState>>,
     pub tokens: TokenKeeper,
+    /// The store whose document holds `console_key`: the credentials, or its own secret.
+    pub key_store: Arc<dyn CredentialStore>,
     pub report: report::Inputs,
 }
 
@@ -86,6 +89,7 @@ impl Console {
             scopes: p.scopes,
             spotify: p.spotify,
             credentials: p.report.credentials.clone(),
+            key_store: p.key_store,
             shared: p.shared,
             privacy: p.report.privacy.clone(),
             tokens: p.tokens,
@@ -280,11 +284,11 @@ impl Console {
         })
     }
 
-    /// The console's keys, read once from the stored document's `console_key`.
+    /// The console's keys, read once from the `console_key` of the key store's document.
     async fn keys(&self) -> Result<&Keys, Refusal> {
         self.keys
             .get_or_try_init(|| async {
-                let doc = self.credentials.load().await.map_err(unavailable)?;
+                let doc = self.key_store.load().await.map_err(unavailable)?;
                 let key = doc
                     .as_ref()
                     .and_then(|c| c.extra.get(CONSOLE_KEY_FIELD))
@@ -295,8 +299,8 @@ impl Console {
                         StatusCode::SERVICE_UNAVAILABLE,
                         "Console key missing",
                         format!(
-                            "The {} holds no console_key (a random string of at least {} characters), which the console signs and seals with. The template creates it with the secret; `nowplaying serve` creates it in the local file. Add one, e.g. the output of `openssl rand -base64 32`.",
-                            self.credentials.describe(),
+                            "The {} holds no console_key (a random string of at least {} characters), which the console signs and seals with. The template creates it in a secret of its own (CONSOLE_KEY_SECRET_ID); `nowplaying serve` creates it in the local file. Add one, e.g. the output of `openssl rand -base64 32`.",
+                            self.key_store.describe(),
                             keys::MIN_KEY_LEN
                         ),
                     )

@@ -244,11 +244,28 @@ def check_combination(template, params):
     check("PUBLIC_URL" not in env, f"[{label}] PUBLIC_URL in the function's environment (circular with the API)")
     routes = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in fn["Events"].values()}
     check(CONSOLE_ROUTES <= routes, f"[{label}] console routes missing: {sorted(CONSOLE_ROUTES - routes)}")
+    # A stack update writes SecretString (or a changed GenerateSecretString) into the secret
+    # again: the credentials secret must keep the property it always had, so that an update
+    # never overwrites the owner's refresh token.
     secret = resources["TokenSecret"]["Properties"]
-    gen = secret.get("GenerateSecretString", {})
-    check(gen.get("GenerateStringKey") == "console_key" and "SecretString" not in secret
-          and int(gen.get("PasswordLength", 0)) >= 32,
-          f"[{label}] the secret is not created with a random console_key: {secret}")
+    check(secret.get("SecretString") == "{}" and "GenerateSecretString" not in secret,
+          f"[{label}] the credentials secret is not the plain SecretString \"{{}}\" (an update would overwrite it): {secret}")
+    if console:
+        key = resources.get("ConsoleKeySecret", {}).get("Properties", {})
+        gen = key.get("GenerateSecretString", {})
+        check(gen.get("GenerateStringKey") == "console_key" and "SecretString" not in key
+              and int(gen.get("PasswordLength", 0)) >= 32,
+              f"[{label}] the console key secret is not created with a random console_key: {key}")
+        check(env.get("CONSOLE_KEY_SECRET_ID") == {"Ref": "ConsoleKeySecret"},
+              f"[{label}] CONSOLE_KEY_SECRET_ID={env.get('CONSOLE_KEY_SECRET_ID')!r}")
+        reads = [st for policy in fn["Policies"] for st in policy["Statement"]
+                 if st.get("Sid") == "ConsoleKeySecret"]
+        check(len(reads) == 1 and reads[0]["Action"] == ["secretsmanager:GetSecretValue"]
+              and reads[0]["Resource"] == {"Ref": "ConsoleKeySecret"},
+              f"[{label}] the function may not only read the console key secret: {reads}")
+    else:
+        check("ConsoleKeySecret" not in resources and "CONSOLE_KEY_SECRET_ID" not in env,
+              f"[{label}] a console key secret without the console")
 
     command = outputs["AuthorizeCommand"]["Value"]
     command = command["Fn::Sub"] if isinstance(command, dict) else command
@@ -307,6 +324,8 @@ def check_static(template):
     secrets.discard("secretsmanager:CreateSecret")
     granted = {}
     for policy in fn["Policies"]:
+        # A statement only some deployments have is `Fn::If [condition, statement, NoValue]`.
+        policy = policy["Fn::If"][1] if "Fn::If" in policy else policy
         for st in policy["Statement"]:
             granted[st["Sid"]] = set(st["Action"])
     check(dynamo, "found no DynamoDB calls in src/ (the pattern is out of date)")
@@ -314,6 +333,8 @@ def check_static(template):
           f"DynamoDB actions granted {sorted(granted['CacheTable'])} but src/ calls {sorted(dynamo)}")
     check(granted["TokenSecret"] == secrets,
           f"Secrets Manager actions granted {sorted(granted['TokenSecret'])} but src/ calls {sorted(secrets)}")
+    check(granted.get("ConsoleKeySecret") == {"secretsmanager:GetSecretValue"},
+          f"the console key secret grants {granted.get('ConsoleKeySecret')}, not only GetSecretValue")
 
 
 def combinations():
@@ -347,8 +368,12 @@ def self_test(template):
         "OwnerCallbackUrl without its condition": lambda t: t["Outputs"]["OwnerCallbackUrl"].pop("Condition"),
         "no console routes": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"]["Events"].pop(
             "PostOwnerPaths"),
-        "secret without console_key": lambda t: t["Resources"]["TokenSecret"]["Properties"].pop(
+        "console key secret without console_key": lambda t: t["Resources"]["ConsoleKeySecret"]["Properties"].pop(
             "GenerateSecretString"),
+        "credentials secret generated (an update would overwrite it)": lambda t: t["Resources"]["TokenSecret"][
+            "Properties"].__setitem__("GenerateSecretString", {"GenerateStringKey": "console_key"}),
+        "console key secret writable": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"]["Policies"][1][
+            "Fn::If"][1]["Statement"][0]["Action"].append("secretsmanager:PutSecretValue"),
         "AuthorizeCommand ignores ProfileEndpoints": lambda t: t["Outputs"]["AuthorizeCommand"].__setitem__(
             "Value", t["Outputs"]["AuthorizeCommand"]["Value"]["Fn::If"][2]),
     }

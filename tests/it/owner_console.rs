@@ -722,6 +722,61 @@ async fn a_console_sign_in_through_the_shared_table_replaces_the_sign_in_as_auth
     assert_eq!(now, Value::Null);
 }
 
+/// The stack's credentials secret holds `{}` and the console's key has a secret of its own
+/// (`CONSOLE_KEY_SECRET_ID`), so that a stack update never regenerates the credentials: the
+/// console signs in with the key from its secret, and never writes the key into the
+/// credentials.
+#[tokio::test]
+async fn the_console_key_in_a_secret_of_its_own_signs_in_and_stays_out_of_the_credentials() {
+    let env = aws::EmulatorApp::start(&[], None, Some("{}")).await;
+    let key_secret = aws::create_secret_raw(&env.sm, &only_key().to_string()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let unused = dir.path().join("unused.json");
+    let vars = [
+        ("TOKEN_SECRET_ID", env.secret_id.as_str()),
+        ("CACHE_TABLE", env.table.as_str()),
+        ("CONSOLE_KEY_SECRET_ID", key_secret.as_str()),
+    ];
+    // The stores as the service builds them from its environment.
+    let stores = nowplaying::app::stores(&support::config(&env.fake, &unused, &vars)).await;
+    assert!(stores.console_key.is_some());
+    let c = Console::on(env.fake.clone(), &stores, &unused, &vars).await;
+    let mut b = Browser::new();
+    assert_eq!(
+        c.sign_in(&mut b, Some((CLIENT_ID, CLIENT_SECRET)))
+            .await
+            .status(),
+        200
+    );
+    let doc = aws::secret_json(&env.sm, &env.secret_id).await;
+    assert_eq!(
+        doc["refresh_token"],
+        env.fake.stats().valid_refresh_token.unwrap()
+    );
+    assert!(doc.get("console_key").is_none(), "{doc}");
+    assert_eq!(aws::secret_json(&env.sm, &key_secret).await, only_key());
+    // The session signed with that key works.
+    let page = b.get(&c.path("/owner")).await.text().await.unwrap();
+    assert!(page.contains("days left"), "{page}");
+
+    // Without a key in either place, the console says where it looked.
+    let empty = aws::create_secret_raw(&env.sm, "{}").await;
+    let vars = [
+        ("TOKEN_SECRET_ID", env.secret_id.as_str()),
+        ("CACHE_TABLE", env.table.as_str()),
+        ("CONSOLE_KEY_SECRET_ID", empty.as_str()),
+    ];
+    let stores = nowplaying::app::stores(&support::config(&env.fake, &unused, &vars)).await;
+    let c = Console::on(env.fake.clone(), &stores, &unused, &vars).await;
+    let r = Browser::new().get(&c.path("/owner")).await;
+    assert_eq!(r.status(), 503);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains(&empty) && text.contains("console_key"),
+        "{text}"
+    );
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
