@@ -43,6 +43,8 @@ pub const SIGN_IN_TTL: Duration = Duration::from_secs(10 * 60);
 /// How long an owner session lasts at most.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
+/// How long a process trusts its read of the stored app for visitors without a session.
+const STORED_APP_RECHECK: Duration = Duration::from_secs(30);
 const SESSION_PURPOSE: &str = "owner-session";
 const SIGN_IN_PURPOSE: &str = "owner-sign-in";
 
@@ -64,6 +66,8 @@ pub struct Console {
     clock: SharedClock,
     report: report::Inputs,
     keys: tokio::sync::OnceCell<Keys>,
+    /// This process's last read of the stored app's client id, and when (see [`STORED_APP_RECHECK`]).
+    stored_app: tokio::sync::Mutex<Option<(Timestamp, Option<String>)>>,
 }
 
 /// What [`Console::new`] takes.
@@ -96,6 +100,7 @@ impl Console {
             clock: p.report.clock.clone(),
             report: p.report,
             keys: tokio::sync::OnceCell::new(),
+            stored_app: tokio::sync::Mutex::new(None),
         }
     }
 }
@@ -282,6 +287,31 @@ impl Console {
             secure: !(parsed.scheme() == "http" && loopback),
             url,
         })
+    }
+
+    /// The stored app's client id (`None`: no app yet), for the pages anyone can load without a
+    /// session (the signed-out view, the sign-in link): read at most once per
+    /// [`STORED_APP_RECHECK`] by this process, however many visitors ask, since each read of a
+    /// secret is billed. A sign-in or a disconnect through this process forgets it.
+    async fn stored_client_id(&self) -> Result<Option<String>, Refusal> {
+        let mut last = self.stored_app.lock().await;
+        let now = self.now();
+        if let Some((at, id)) = &*last {
+            if now.since(*at) < STORED_APP_RECHECK && *at <= now {
+                return Ok(id.clone());
+            }
+        }
+        let stored = self.credentials.load().await.map_err(unavailable)?;
+        let id = stored
+            .filter(|s| !s.client_id.is_empty() && !s.client_secret.is_empty())
+            .map(|s| s.client_id);
+        *last = Some((now, id.clone()));
+        Ok(id)
+    }
+
+    /// Forgets the read of the stored app (the owner just changed it).
+    async fn forget_stored_app(&self) {
+        *self.stored_app.lock().await = None;
     }
 
     /// The console's keys, read once from the `console_key` of the key store's document.
@@ -471,10 +501,7 @@ async fn home(State(c): State<Arc<Console>>, parts: Parts) -> Result<Response, R
             page::signed_in(&report, &claims.csrf, &c.owner_id, notice),
         ));
     }
-    let stored = c.credentials.load().await.map_err(unavailable)?;
-    let has_app = stored
-        .as_ref()
-        .is_some_and(|s| !s.client_id.is_empty() && !s.client_secret.is_empty());
+    let has_app = c.stored_client_id().await?.is_some();
     Ok(html(
         StatusCode::OK,
         page::signed_out(&page::SignedOut {

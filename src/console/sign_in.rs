@@ -29,21 +29,14 @@ pub(super) async fn signin_get(
         return Ok(r);
     }
     c.keys().await?;
-    let stored = c.credentials.load().await.map_err(unavailable)?;
-    let Some(app) = stored
-        .filter(|s| !s.client_id.is_empty() && !s.client_secret.is_empty())
-        .map(|s| App {
-            client_id: s.client_id,
-            client_secret: s.client_secret,
-        })
-    else {
+    let Some(client_id) = c.stored_client_id().await? else {
         return Err(refuse(
             StatusCode::CONFLICT,
             "No Spotify app yet",
             "No client id and secret are stored yet: enter them in the console's first-setup form.",
         ));
     };
-    c.start(&base, app, false).await
+    c.start(&base, &client_id, None).await
 }
 
 /// The first-setup form (or "use another app"): the app's credentials travel sealed in the
@@ -76,12 +69,18 @@ pub(super) async fn signin_post(
         client_id: client_id.to_string(),
         client_secret: Secret::new(client_secret),
     };
-    c.start(&base, app, true).await
+    c.start(&base, &app.client_id.clone(), Some(app)).await
 }
 
 impl Console {
-    /// 303 to Spotify's authorize page, the sign-in sealed into its cookie. Writes nothing.
-    async fn start(&self, base: &Base, app: App, carry_app: bool) -> Result<Response, Refusal> {
+    /// 303 to Spotify's authorize page for the app `client_id`, the sign-in sealed into its
+    /// cookie (with `carry`, the app entered in the form, on first setup). Writes nothing.
+    async fn start(
+        &self,
+        base: &Base,
+        client_id: &str,
+        carry: Option<App>,
+    ) -> Result<Response, Refusal> {
         let keys = self.keys().await?;
         let (verifier, challenge) = crate::signin::pkce();
         let state = crate::signin::random_state();
@@ -92,11 +91,11 @@ impl Console {
             redirect_uri: base.callback(),
             iat: now,
             exp: now + SIGN_IN_TTL,
-            app: carry_app.then(|| app.clone()),
+            app: carry,
         };
         let url = crate::signin::authorization_url(
             &self.accounts_base,
-            &app.client_id,
+            client_id,
             &pending.redirect_uri,
             &self.scopes,
             &state,
@@ -241,6 +240,7 @@ impl Console {
             tracing::warn!(error = %e, "owner console: stored the sign-in, but could not clear the shared token items");
         }
         self.tokens.forget();
+        self.forget_stored_app().await;
         tracing::info!("owner console: the owner signed in; the new sign-in is stored");
         self.session_page(base, saved).await
     }
