@@ -56,6 +56,9 @@ async fn demo_app(config: &mut Config) -> Result<SharedApp, String> {
     config.accounts_base_url = base.clone();
     config.token_secret_id = None;
     config.cache_table = None;
+    config.console_key_secret_id = None;
+    // The simulated Spotify has no sign-in page: the owner's console is off in the demo.
+    config.owner_spotify_id = None;
     if config.source.uses_lastfm() {
         // The simulated Last.fm lives on the same loopback server.
         config.lastfm_api_base_url = format!("{base}/2.0");
