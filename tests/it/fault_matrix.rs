@@ -724,7 +724,7 @@ async fn an_unreadable_pending_copy_never_counts_as_nothing_newer() {
     run.clock.advance(Duration::from_secs(31));
     run.page_at(&a.url).await;
     aws::eventually(
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         "A's retry reads the copy",
         || async { a.ddb_faults.fired("GetItem") >= 2 },
     )

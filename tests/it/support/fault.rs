@@ -234,7 +234,9 @@ impl Run {
         );
         assert_eq!(after.token_refreshes, before.token_refreshes + 1);
         let valid = after.valid_refresh_token.unwrap();
-        aws::eventually(Duration::from_secs(10), "the secret catches up", || async {
+        // Bounded generously: on a loaded machine the write and its SDK retries take seconds.
+        let what = format!("{}: the secret catches up", self.name);
+        aws::eventually(Duration::from_secs(30), &what, || async {
             self.app.secret_token().await == valid
         })
         .await;
