@@ -1,5 +1,5 @@
 //! The whole HTTP surface: one axum Router, served by `lambda_http::run` on Lambda and by
-//! `axum::serve` locally. No handler knows which door a request came through.
+//! `nowplaying serve`'s connection loop (`cli::connections`) locally. No handler knows which door a request came through.
 
 mod assets;
 mod cards;
