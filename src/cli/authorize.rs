@@ -317,9 +317,12 @@ impl SignIn {
             .currently_playing(access_token, now)
             .await
         {
+            // Titles and artists come from outside (a local file's tags): no escape sequence
+            // of theirs reaches the owner's terminal.
             Ok(Some(np)) => Ok(format!(
                 "Checked with Spotify: you are listening to \"{}\" by {}.",
-                np.name, np.artists
+                printable(&np.name),
+                printable(&np.artists)
             )),
             Ok(None) => Ok("Checked with Spotify: it answers (nothing is playing right now).".into()),
             Err(SpotifyError::PremiumRequired) => {
@@ -437,9 +440,18 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A short, printable form of text from outside.
+/// A short, printable form of text from outside: no control character (so no terminal escape
+/// sequence: ESC, BEL, the C1 controls) and no bidirectional override, at most 80 characters.
 fn printable(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(80).collect()
+    s.chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .take(80)
+        .collect()
+}
+
+/// The characters that reorder how a terminal shows the text around them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
 }
 
 fn resolve_client_id(

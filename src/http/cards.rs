@@ -26,7 +26,10 @@ pub async fn now_playing(
     let mut theme = Theme::default();
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         if k == "theme" {
-            theme = v.parse::<Theme>().map_err(ApiError::BadRequest)?;
+            // Like every parameter's error: named, with what it accepts, the value cut at 60.
+            theme = v
+                .parse::<Theme>()
+                .map_err(|_| params::bad_value("theme", &v, THEME_ACCEPTED))?;
         }
     }
     let answer =

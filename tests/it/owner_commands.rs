@@ -115,9 +115,12 @@ impl Owner {
             .map(|t| serde_json::from_str(&t).unwrap())
     }
 
+    /// Writes the credentials file as the owner keeps it (mode 0600).
     fn write_credentials(&self, doc: Value) {
+        use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir_all(self.creds.parent().unwrap()).unwrap();
         std::fs::write(&self.creds, doc.to_string()).unwrap();
+        std::fs::set_permissions(&self.creds, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 }
 
@@ -429,6 +432,78 @@ async fn authorize_stores_the_credentials_in_the_file() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorize_prints_a_hostile_title_without_its_escape_sequences() {
+    let fake = FakeSpotify::start().await;
+    // A local file's tags can say anything: OSC 52 (write the clipboard), a colour, a C1 CSI, a
+    // bidirectional override.
+    let mut track = bodies::track("t1", "Song\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[31mRed");
+    track["artists"][0]["name"] = "Art\u{9b}2Jist\u{202e}one".into();
+    fake.set_current(Scripted::json(bodies::playing(track, true, 1000)));
+    let owner = Owner::new(&fake, &[]);
+    let auth = Authorize::start(&owner, &fake, &[]).await;
+    let page = auth.browse(|l| l).await;
+    assert!(page.contains("connected"), "{page}");
+    let (code, out, err) = auth.finish().await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let checked = out
+        .lines()
+        .find(|l| l.starts_with("Checked with Spotify"))
+        .unwrap_or_else(|| panic!("no check line: {out}"));
+    assert!(
+        checked.contains("Song]52;c;cm0gLXJmIH4=[31mRed") && checked.contains("Art2Jistone"),
+        "the printable rest is shown: {checked:?}"
+    );
+    for c in out.chars().chain(err.chars()) {
+        assert!(
+            c == '\n' || !(c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+            "{c:?} reached the terminal: {out:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credentials_file_readable_by_others_is_warned_about_and_new_folders_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = FakeSpotify::start().await;
+    fake.set_current(song());
+    let owner = Owner::new(&fake, &[]);
+    // The first sign-in creates the folder: only the owner may list it.
+    let auth = Authorize::start(&owner, &fake, &[]).await;
+    auth.browse(|l| l).await;
+    let (code, out, err) = auth.finish().await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(owner.creds.parent().unwrap()), 0o700);
+    assert_eq!(mode(&owner.creds), 0o600);
+    let (code, _, err) = owner.run(&["status"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("readable by"), "no warning at 0600: {err}");
+
+    // Copied with `cp` under a 022 umask, say: every command says so, and how to fix it.
+    for args in [
+        &["status"][..],
+        &["authorize", "--timeout", "1", "--no-browser"],
+    ] {
+        // Again before each command: a command that rewrites the file (status persisting a
+        // rotated token) writes it 0600.
+        std::fs::set_permissions(&owner.creds, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, _, err) = owner.run(args).await;
+        let warning: Vec<&str> = err.lines().filter(|l| l.contains("readable by")).collect();
+        assert_eq!(warning.len(), 1, "{args:?}: {err}");
+        assert!(
+            warning[0].contains("others")
+                && warning[0].contains("0644")
+                && warning[0].contains(&format!("chmod 600 {}", owner.creds.display())),
+            "{}",
+            warning[0]
+        );
+    }
+    std::fs::set_permissions(&owner.creds, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (_, _, err) = owner.run(&["status"]).await;
+    assert!(err.contains("readable by its group"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
