@@ -74,7 +74,10 @@ fn open_file_limit() -> Option<u64> {
     };
     // SAFETY: getrlimit writes only the struct it is given, which lives for the whole call.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
+    // `rlim_t` is not a u64 on every Unix.
+    #[allow(clippy::unnecessary_cast)]
+    let soft = limit.rlim_cur as u64;
+    (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(soft)
 }
 
 #[cfg(not(unix))]

@@ -935,6 +935,55 @@ async fn hide_answers_null_without_asking_spotify_and_show_brings_it_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hide_says_how_long_copies_already_sent_may_be_kept() {
+    let app = TestApp::start(&[("PROFILE_ENDPOINTS", "top")]).await;
+    app.fake.set_current(song());
+    // What the service itself sends: max-age plus stale-while-revalidate, for the answer and
+    // for a top list.
+    let kept_for = |cc: &str| -> u64 {
+        ["max-age=", "stale-while-revalidate="]
+            .iter()
+            .map(|name| {
+                cc.split(',')
+                    .find_map(|d| d.trim().strip_prefix(name))
+                    .unwrap_or_else(|| panic!("no {name} in {cc}"))
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    let now = app.get("/api/spotify").await;
+    let now_kept = kept_for(now.headers()["cache-control"].to_str().unwrap());
+    let top = app.get("/api/spotify/top/tracks").await;
+    let top_kept = kept_for(top.headers()["cache-control"].to_str().unwrap());
+    assert!(
+        top_kept >= 3600,
+        "a top list may be kept for an hour or more: {top_kept}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let owner = Owner::at(
+        &app.fake,
+        dir,
+        app.creds_path.clone(),
+        &[("PROFILE_ENDPOINTS", "top")],
+    );
+    let (code, out, err) = owner.run(&["hide"]).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("not recalled"))
+        .unwrap_or_else(|| panic!("hide says nothing of copies already sent: {out}"));
+    let stated: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(stated, vec![now_kept, top_kept], "{line}");
+    let (code, _, _) = owner.run(&["show"]).await;
+    assert_eq!(code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hide_and_show_with_a_table_switch_the_record_and_drop_the_answer() {
     let aws = aws().await;
     let (ddb, table) = create_table(&aws).await;
