@@ -440,18 +440,10 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A short, printable form of text from outside: no control character (so no terminal escape
-/// sequence: ESC, BEL, the C1 controls) and no bidirectional override, at most 80 characters.
+/// A short, printable form of text from outside: [`crate::report::terminal_safe`] (no escape
+/// sequence, no bidirectional override), at most 80 characters.
 fn printable(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control() && !is_bidi_control(*c))
-        .take(80)
-        .collect()
-}
-
-/// The characters that reorder how a terminal shows the text around them.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+    crate::report::terminal_safe(s).chars().take(80).collect()
 }
 
 fn resolve_client_id(

@@ -465,6 +465,35 @@ async fn authorize_prints_a_hostile_title_without_its_escape_sequences() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_prints_a_hostile_title_without_its_escape_sequences() {
+    let fake = FakeSpotify::start().await;
+    let mut track = bodies::track("t1", "Song\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J");
+    track["artists"][0]["name"] = "Art\u{9b}31mist\u{2066}".into();
+    fake.set_current(Scripted::json(bodies::playing(track, true, 1000)));
+    let owner = Owner::new(&fake, &[]);
+    owner.write_credentials(credentials_doc(
+        Some(FIRST_REFRESH_TOKEN),
+        &rfc3339_days_ago(1),
+    ));
+    let (code, out, err) = owner.run(&["status"]).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let live = out
+        .lines()
+        .find(|l| l.starts_with("Spotify:"))
+        .unwrap_or_else(|| panic!("no live check line: {out}"));
+    assert!(
+        live.contains("Song]52;c;cm0gLXJmIH4=[2J") && live.contains("Art31mist"),
+        "{live:?}"
+    );
+    for c in out.chars() {
+        assert!(
+            c == '\n' || !(c.is_control() || ('\u{2066}'..='\u{2069}').contains(&c)),
+            "{c:?} reached the terminal: {out:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credentials_file_readable_by_others_is_warned_about_and_new_folders_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let fake = FakeSpotify::start().await;
