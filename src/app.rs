@@ -259,20 +259,21 @@ pub fn build(
         cache = cache.observing_generation(move |g| keeper.observe_generation(g));
     }
     let console = console(config, stores, &spotify, &tokens, &clock);
+    // The API bases served over plain http (emulators, the demo): art may be fetched from them
+    // and their URLs may reach the JSON; everywhere else only https.
+    let plain_http_hosts: Vec<String> = [&config.api_base_url, &config.lastfm_api_base_url]
+        .into_iter()
+        .flat_map(|u| crate::art::plain_http_hosts(u))
+        .collect();
     Arc::new(AppState {
+        urls: crate::http::urls::UrlPolicy::new(plain_http_hosts.clone()),
         console,
         cache,
         upstream: Upstream::new(spotify, tokens.clone(), clock),
         tokens,
         show_recent: config.show_recent,
         allowed_origins: config.allowed_origins.clone(),
-        art: crate::art::ArtCache::new(
-            crate::http::ART_MAX_BYTES,
-            [&config.api_base_url, &config.lastfm_api_base_url]
-                .into_iter()
-                .flat_map(|u| crate::art::plain_http_hosts(u))
-                .collect(),
-        ),
+        art: crate::art::ArtCache::new(crate::http::ART_MAX_BYTES, plain_http_hosts),
         art_hosts: art_hosts(config),
         profile: crate::lists::ProfileSettings::from_config(config),
         sources,

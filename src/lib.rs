@@ -1,7 +1,7 @@
 //! `nowplaying`: what the owner is listening to on Spotify, served as JSON to a portfolio page.
 //!
 //! One flow, two front doors: [`http::router`] is the whole HTTP surface, handed to
-//! `lambda_http::run` by `nowplaying-lambda` and to `axum::serve` by `nowplaying serve`. The
+//! `lambda_http::run` by `nowplaying-lambda` and to `cli::connections::serve` by `nowplaying serve`. The
 //! module map and the algorithms are in docs/architecture.md.
 
 pub mod app;

@@ -317,9 +317,12 @@ impl SignIn {
             .currently_playing(access_token, now)
             .await
         {
+            // Titles and artists come from outside (a local file's tags): no escape sequence
+            // of theirs reaches the owner's terminal.
             Ok(Some(np)) => Ok(format!(
                 "Checked with Spotify: you are listening to \"{}\" by {}.",
-                np.name, np.artists
+                printable(&np.name),
+                printable(&np.artists)
             )),
             Ok(None) => Ok("Checked with Spotify: it answers (nothing is playing right now).".into()),
             Err(SpotifyError::PremiumRequired) => {
@@ -437,9 +440,10 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A short, printable form of text from outside.
+/// A short, printable form of text from outside: [`crate::report::terminal_safe`] (no escape
+/// sequence, no bidirectional override), at most 80 characters.
 fn printable(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(80).collect()
+    crate::report::terminal_safe(s).chars().take(80).collect()
 }
 
 fn resolve_client_id(

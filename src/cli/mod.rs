@@ -2,6 +2,7 @@
 //! (printed by `main`, exit 1) when the owner must act; none prints a secret or a token.
 
 pub mod authorize;
+pub mod connections;
 pub mod disconnect;
 pub mod privacy;
 pub mod serve;

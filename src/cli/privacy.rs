@@ -23,6 +23,7 @@ pub async fn run(config: Config, hide: bool) -> Result<(), String> {
             "{who} within {} s (one cache window); `nowplaying show` turns it back on.",
             config.cache_ttl.as_secs()
         );
+        println!("{}", copies_already_sent(&config));
     } else {
         println!("Shown: /api/spotify shows what you play again (switch in {where_}).");
         if stores.shared_table().is_some() {
@@ -33,6 +34,33 @@ pub async fn run(config: Config, hide: bool) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// What `hide` cannot reach: answers already sent may be kept by a browser or the CDN for their
+/// `max-age` plus `stale-while-revalidate` (one window each, see `http::respond::cache_control`).
+fn copies_already_sent(config: &Config) -> String {
+    let lists = [
+        (config.show_recent, config.recent_ttl),
+        (config.profile_endpoints.top, config.top_ttl),
+        (config.profile_endpoints.saved, config.saved_ttl),
+    ];
+    let longest_list = lists
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, ttl)| *ttl)
+        .max();
+    let now = (config.cache_ttl * 2).as_secs();
+    let mut line = format!(
+        "Copies already sent are not recalled: a browser or the CDN may keep showing them until they expire, up to {now} s for /api/spotify"
+    );
+    if let Some(list) = longest_list {
+        line.push_str(&format!(
+            " and up to {} s for the listening lists (max-age plus stale-while-revalidate)",
+            (list * 2).as_secs()
+        ));
+    }
+    line.push('.');
+    line
 }
 
 /// Whether the page is hidden, as the service sees it.

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::connections::{self, Limits};
 use crate::app;
 use crate::clock::SystemClock;
 use crate::config::{Config, SourceChoice};
@@ -38,13 +39,19 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
         service_app(&config).await?
     };
     announce(&config, local, demo);
-    tracing::info!(addr = %local, demo, "serving");
-    axum::serve(listener, crate::http::router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| format!("server failed: {e}"))
+    let limits = Limits::for_this_process();
+    tracing::info!(
+        addr = %local,
+        demo,
+        header_read_timeout_s = limits.header_read_timeout.as_secs(),
+        max_connections = limits.max_connections,
+        "serving"
+    );
+    connections::serve(listener, crate::http::router(state), limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    Ok(())
 }
 
 /// The demo: a simulated Spotify (and Last.fm) on loopback, its sign-in in memory.

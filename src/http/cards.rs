@@ -1,7 +1,7 @@
 //! The SVG cards: now playing (`/api/spotify.svg`) and a top list (`/api/spotify/top.svg`).
 
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use serde_json::Value;
 
@@ -14,6 +14,9 @@ use crate::source::Sources;
 use crate::svg::Theme;
 
 const SVG: &str = "image/svg+xml; charset=utf-8";
+/// The cards' policy, for a card opened on its own: no script, nothing loaded but the album art
+/// inlined as `data:`, and inline styles.
+pub const CARD_POLICY: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
 const THEME_ACCEPTED: &str = "light or dark (default light)";
 const TOP_SVG_LIMIT_ACCEPTED: &str = "a whole number from 1 to 10 (default 5)";
 
@@ -26,11 +29,15 @@ pub async fn now_playing(
     let mut theme = Theme::default();
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         if k == "theme" {
-            theme = v.parse::<Theme>().map_err(ApiError::BadRequest)?;
+            // Like every parameter's error: named, with what it accepts, the value cut at 60.
+            theme = v
+                .parse::<Theme>()
+                .map_err(|_| params::bad_value("theme", &v, THEME_ACCEPTED))?;
         }
     }
-    let answer =
+    let mut answer =
         crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
+    app.urls.scrub(&mut answer.value);
     let np: Option<NowPlaying> = serde_json::from_value(answer.value).ok();
     let art = match np.as_ref().and_then(|n| n.album_image.as_deref()) {
         Some(url) if art_allowed(&app.art_hosts, url) => app.art.data_uri(url).await,
@@ -38,12 +45,12 @@ pub async fn now_playing(
     };
     let svg = crate::svg::render_card(np.as_ref(), theme, art.as_deref(), answer.served_at);
     // GitHub's image proxy honours these: it asks again on every view instead of keeping a copy.
-    Ok(cacheable(
+    Ok(with_card_policy(cacheable(
         &headers,
         svg.into_bytes(),
         SVG,
         "no-cache, no-store, max-age=0, must-revalidate",
-    ))
+    )))
 }
 
 /// `GET /api/spotify/top.svg?kind=tracks|artists&theme=light|dark&range=R&limit=N`: the top list
@@ -76,8 +83,9 @@ pub async fn top(
     let limit = params::limit(&p, 10, 5, TOP_SVG_LIMIT_ACCEPTED)?;
 
     let list = ProfileList::Top(kind, range);
-    let answer =
+    let mut answer =
         lists::fetch_list(&app.cache, &app.upstream, &app.sources, &app.profile, list).await;
+    app.urls.scrub(&mut answer.value);
     let rows = answer
         .value
         .get("items")
@@ -94,12 +102,21 @@ pub async fn top(
             Sources::Spotify | Sources::SpotifyThenLastfm(_) => Source::Spotify,
         });
     let svg = crate::svg::render_top_card_from(&heading, rows.as_deref(), theme, source);
-    Ok(cacheable(
+    Ok(with_card_policy(cacheable(
         &headers,
         svg.into_bytes(),
         SVG,
         &cache_control(&answer),
-    ))
+    )))
+}
+
+/// Adds [`CARD_POLICY`] to a card's answer (a `304` too, so a cache updates it).
+fn with_card_policy(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CARD_POLICY),
+    );
+    resp
 }
 
 /// Only Spotify's image CDN (and the configured API host, for emulators) is fetched.

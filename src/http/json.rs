@@ -11,8 +11,9 @@ use crate::lists::{self, ProfileList, TopKind};
 
 /// `GET /api/spotify`.
 pub async fn now_playing(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
-    let answer =
+    let mut answer =
         crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
+    app.urls.scrub(&mut answer.value);
     json_answer(&headers, &answer)
 }
 
@@ -81,6 +82,7 @@ async fn list_answer(
 ) -> Response {
     let answer =
         lists::fetch_list(&app.cache, &app.upstream, &app.sources, &app.profile, list).await;
-    let body = lists::cut(&answer, limit);
+    let mut body = lists::cut(&answer, limit);
+    app.urls.scrub(&mut body);
     json_answer(headers, &answer.with_value(body))
 }

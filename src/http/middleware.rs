@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::respond::{ApiError, ALLOW};
+use super::respond::{ApiError, ALLOW, ALLOW_PAGE};
 use super::SharedApp;
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::AllowedOrigins;
@@ -74,6 +74,10 @@ pub async fn settle_before_answering(
     resp
 }
 
+/// The request headers a cross-origin caller may send: the only one the API reads beyond the
+/// CORS-safelisted ones.
+pub const PREFLIGHT_HEADERS: &str = "if-none-match";
+
 /// `OPTIONS`: the CORS preflight, `204`.
 pub async fn preflight(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
     let mut resp = StatusCode::NO_CONTENT.into_response();
@@ -88,11 +92,11 @@ pub async fn preflight(State(app): State<SharedApp>, headers: HeaderMap) -> Resp
             header::ACCESS_CONTROL_ALLOW_METHODS,
             HeaderValue::from_static(ALLOW),
         );
-        let requested = headers
-            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-            .cloned()
-            .unwrap_or_else(|| HeaderValue::from_static("if-none-match"));
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested);
+        // Only what the API reads, whatever the request asks for (never an echo).
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(PREFLIGHT_HEADERS),
+        );
         h.insert(
             header::ACCESS_CONTROL_MAX_AGE,
             HeaderValue::from_static("86400"),
@@ -101,8 +105,14 @@ pub async fn preflight(State(app): State<SharedApp>, headers: HeaderMap) -> Resp
     resp
 }
 
+/// Another method on an API path.
 pub async fn method_not_allowed(method: Method) -> ApiError {
-    ApiError::MethodNotAllowed(method)
+    ApiError::MethodNotAllowed(method, ALLOW)
+}
+
+/// Another method on the page or the script, `OPTIONS` included.
+pub async fn page_method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method, ALLOW_PAGE)
 }
 
 pub async fn not_found(req: Request) -> ApiError {

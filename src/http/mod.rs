@@ -1,5 +1,5 @@
 //! The whole HTTP surface: one axum Router, served by `lambda_http::run` on Lambda and by
-//! `axum::serve` locally. No handler knows which door a request came through.
+//! `nowplaying serve`'s connection loop (`cli::connections`) locally. No handler knows which door a request came through.
 
 mod assets;
 mod cards;
@@ -7,6 +7,7 @@ mod json;
 mod middleware;
 pub mod params;
 pub mod respond;
+pub mod urls;
 
 use std::sync::Arc;
 
@@ -45,6 +46,9 @@ pub struct AppState {
     pub sources: Sources,
     /// The owner's console at `/owner`, when `OWNER_SPOTIFY_ID` is set.
     pub console: Option<Arc<crate::console::Console>>,
+    /// Which links and image URLs may leave the service (`https:`, and the configured plain
+    /// `http:` API hosts).
+    pub urls: urls::UrlPolicy,
 }
 
 pub type SharedApp = Arc<AppState>;
@@ -54,7 +58,7 @@ pub const ART_MAX_BYTES: usize = 256 * 1024;
 
 /// The Router for both front doors.
 pub fn router(app: SharedApp) -> Router {
-    use middleware::{method_not_allowed, preflight};
+    use middleware::{method_not_allowed, page_method_not_allowed, preflight};
     let console = app.console.clone();
     let router = Router::new()
         .route(
@@ -95,9 +99,9 @@ pub fn router(app: SharedApp) -> Router {
         )
         .route(
             "/widget.js",
-            get(assets::widget).fallback(method_not_allowed),
+            get(assets::widget).fallback(page_method_not_allowed),
         )
-        .route("/", get(assets::index).fallback(method_not_allowed))
+        .route("/", get(assets::index).fallback(page_method_not_allowed))
         .fallback(middleware::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

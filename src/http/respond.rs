@@ -13,7 +13,11 @@ use crate::cache::Answer;
 
 /// A browser or CDN may keep serving an old answer this long while Spotify or we fail.
 const STALE_IF_ERROR: Duration = Duration::from_secs(300);
+/// The methods of the API paths (the CORS preflight is answered there).
 pub(super) const ALLOW: &str = "GET, HEAD, OPTIONS";
+/// The methods of the page and the script (`/`, `/widget.js`): no preflight is ever needed for
+/// them (a module script's `GET` is a simple request), so `OPTIONS` is not offered.
+pub(super) const ALLOW_PAGE: &str = "GET, HEAD";
 
 /// Every error the HTTP surface answers: a JSON body `{"error": ...}`, never cached.
 #[derive(Debug)]
@@ -22,7 +26,8 @@ pub enum ApiError {
     Param(ParamError),
     BadRequest(String),
     NotFound(String),
-    MethodNotAllowed(Method),
+    /// Another method than the path's: `405` with its `Allow` ([`ALLOW`] or [`ALLOW_PAGE`]).
+    MethodNotAllowed(Method, &'static str),
 }
 
 impl IntoResponse for ApiError {
@@ -31,13 +36,13 @@ impl IntoResponse for ApiError {
             ApiError::Param(e) => (StatusCode::BAD_REQUEST, e.to_json()),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({ "error": m })),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!({ "error": m })),
-            ApiError::MethodNotAllowed(method) => {
+            ApiError::MethodNotAllowed(method, allow) => {
                 let mut resp = ApiError::status_body(
                     StatusCode::METHOD_NOT_ALLOWED,
-                    json!({ "error": format!("method {method} is not allowed here; use GET, HEAD or OPTIONS") }),
+                    json!({ "error": format!("method {method} is not allowed here; use {allow}") }),
                 );
                 resp.headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
                 return resp;
             }
         };

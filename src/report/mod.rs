@@ -257,11 +257,25 @@ fn human_age(age: std::time::Duration) -> String {
     }
 }
 
+/// Text from outside (a title, an artist: a local file's tags can say anything) made safe for a
+/// terminal: no control character (so no escape sequence: ESC, BEL, the C1 controls such as
+/// CSI) and no bidirectional override.
+pub fn terminal_safe(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .collect()
+}
+
+/// The characters that reorder how a terminal shows the text around them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+}
+
 fn describe_answer(v: &Value) -> String {
     if v.is_null() {
         return "null (nothing to show)".into();
     }
-    let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+    let field = |k: &str| terminal_safe(v.get(k).and_then(Value::as_str).unwrap_or("?"));
     format!(
         "{} \"{}\" by {}",
         field("status"),

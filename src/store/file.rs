@@ -41,13 +41,14 @@ impl FileCredentials {
 }
 
 /// Writes `contents` to `path` atomically with mode 0600: a temporary file in the same folder,
-/// flushed to disk, then renamed over the old one.
+/// flushed to disk, then renamed over the old one. Folders it creates are 0700 (only the owner
+/// may list them); existing ones are left as they are.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    create_private_dir(dir)?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -82,15 +83,64 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Creates `dir` and its missing parents with mode 0700.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// The files already warned about in this process: one warning per file, not one per read.
+static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Warns (once per process and file) when the credentials file can be read by its group or by
+/// others: it holds the client secret and the refresh token.
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 {
+            return;
+        }
+        let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+        if warned.iter().any(|p| p == path) {
+            return;
+        }
+        warned.push(path.to_path_buf());
+        tracing::warn!(
+            path = %path.display(),
+            mode = format_args!("{mode:04o}"),
+            "the credentials file {} is readable by {} (mode {mode:04o}): it holds your client secret and refresh token; run `chmod 600 {}`",
+            path.display(),
+            if mode & 0o007 != 0 { "others" } else { "its group" },
+            path.display()
+        );
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 #[async_trait]
 impl CredentialStore for FileCredentials {
     async fn load_versioned(&self) -> Result<Option<Versioned>, StoreError> {
         match std::fs::read_to_string(&self.path) {
             Ok(text) if text.trim().is_empty() => Ok(None),
-            Ok(text) => Ok(Some(Versioned {
-                credentials: Credentials::from_json(&self.describe(), &text)?,
-                version: version_of(&text),
-            })),
+            Ok(text) => {
+                warn_if_readable_by_others(&self.path);
+                Ok(Some(Versioned {
+                    credentials: Credentials::from_json(&self.describe(), &text)?,
+                    version: version_of(&text),
+                }))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.unavailable(e)),
         }
@@ -160,6 +210,22 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn new_folders_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a").join("b").join("credentials.json");
+        FileCredentials::new(&path)
+            .save(&crate::store::Credentials::default())
+            .await
+            .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("a")), 0o700);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[tokio::test]

@@ -27,8 +27,10 @@ pub enum StoreError {
 }
 
 /// The credentials JSON, identical in the Secrets Manager secret and in the local file. Fields
-/// the service does not know are kept as they are when it rewrites `refresh_token`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// the service does not know are kept as they are when it rewrites `refresh_token`. Its `Debug`
+/// shows no secret: the client secret and refresh token are [`Secret`]s, and of the other fields
+/// (`lastfm_api_key`, `console_key`, whatever the owner adds) only the names.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Credentials {
     #[serde(default)]
     pub client_id: String,
@@ -43,6 +45,28 @@ pub struct Credentials {
     pub scope: Option<String>,
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// The other fields by name, each value redacted.
+        struct Names<'a>(&'a serde_json::Map<String, serde_json::Value>);
+        impl std::fmt::Debug for Names<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_map()
+                    .entries(self.0.keys().map(|k| (k, format_args!("[redacted]"))))
+                    .finish()
+            }
+        }
+        f.debug_struct("Credentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("refresh_token", &self.refresh_token)
+            .field("authorized_at", &self.authorized_at)
+            .field("scope", &self.scope)
+            .field("extra", &Names(&self.extra))
+            .finish()
+    }
 }
 
 impl Credentials {
@@ -317,4 +341,38 @@ pub trait SharedState: Send + Sync {
         }
     }
     fn describe(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret_of_the_document() {
+        let c = Credentials::from_json(
+            "test",
+            r#"{"client_id":"the-id","client_secret":"cs-value","refresh_token":"rt-value",
+                "lastfm_api_key":"lfm-key-value","console_key":"ck-value","note":"n-value"}"#,
+        )
+        .unwrap();
+        let shown = format!("{c:?} {c:#?}");
+        for secret in [
+            "cs-value",
+            "rt-value",
+            "lfm-key-value",
+            "ck-value",
+            "n-value",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        for name in [
+            "the-id",
+            "lastfm_api_key",
+            "console_key",
+            "note",
+            "[redacted]",
+        ] {
+            assert!(shown.contains(name), "{name} missing from {shown}");
+        }
+    }
 }

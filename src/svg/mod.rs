@@ -69,7 +69,7 @@ impl FromStr for Theme {
             "dark" => Ok(Theme::Dark),
             _ => Err(format!(
                 "unknown theme {:?}: accepted values are {}",
-                s,
+                s.chars().take(60).collect::<String>(),
                 Theme::ACCEPTED.join(", ")
             )),
         }

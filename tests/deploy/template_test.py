@@ -308,7 +308,29 @@ def check_combination(template, params):
         else:
             check(headers.get("Headers") == ["Origin"], f"[{label}] Origin not in the key: {headers}")
 
+    check_security_headers(resources, cdn, label)
     return resources, outputs
+
+
+def check_security_headers(resources, cdn, label):
+    """With the CDN: a response-headers policy with HSTS on the default behaviour, which leaves
+    the function's per-path Content-Security-Policy and nosniff alone."""
+    check(("CdnResponseHeadersPolicy" in resources) == cdn,
+          f"[{label}] CdnResponseHeadersPolicy {'missing' if cdn else 'present'} (CDN resources)")
+    if not cdn:
+        return
+    behavior = resources["CdnDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    check(behavior.get("ResponseHeadersPolicyId") == {"Ref": "CdnResponseHeadersPolicy"},
+          f"[{label}] the default cache behaviour does not use the response-headers policy")
+    security = resources["CdnResponseHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"][
+        "SecurityHeadersConfig"]
+    hsts = security.get("StrictTransportSecurity", {})
+    check(int(hsts.get("AccessControlMaxAgeSec", 0)) >= 31536000 and hsts.get("Override") is True,
+          f"[{label}] HSTS for less than a year, or not enforced: {hsts}")
+    check("ContentSecurityPolicy" not in security,
+          f"[{label}] a CDN-wide Content-Security-Policy would replace the function's per-path ones")
+    check(security.get("ContentTypeOptions", {}).get("Override") is False,
+          f"[{label}] the CDN overrides the function's nosniff")
 
 
 def check_static(template):
@@ -374,6 +396,8 @@ def self_test(template):
             "Properties"].__setitem__("GenerateSecretString", {"GenerateStringKey": "console_key"}),
         "console key secret writable": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"]["Policies"][1][
             "Fn::If"][1]["Statement"][0]["Action"].append("secretsmanager:PutSecretValue"),
+        "CDN without HSTS": lambda t: t["Resources"]["CdnDistribution"]["Properties"]["DistributionConfig"][
+            "DefaultCacheBehavior"].pop("ResponseHeadersPolicyId"),
         "AuthorizeCommand ignores ProfileEndpoints": lambda t: t["Outputs"]["AuthorizeCommand"].__setitem__(
             "Value", t["Outputs"]["AuthorizeCommand"]["Value"]["Fn::If"][2]),
     }

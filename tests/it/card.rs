@@ -85,6 +85,25 @@ async fn card_themes_and_bad_theme() {
     let v: Value = r.json().await.unwrap();
     let msg = v["error"].as_str().unwrap();
     assert!(msg.contains("light") && msg.contains("dark"), "{msg}");
+    assert_eq!(v["parameter"], "theme", "{v}");
+    // A 64 KB value (about the longest URL a client sends) is cut like every other
+    // parameter's: 60 characters of it, not the whole.
+    let long = "x".repeat(64_000);
+    let r = app.get(&format!("/api/spotify.svg?theme={long}")).await;
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.len() < 400,
+        "{} bytes: {}",
+        body.len(),
+        &body[..200.min(body.len())]
+    );
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let msg = v["error"].as_str().unwrap();
+    assert!(
+        msg.contains(&"x".repeat(60)) && !msg.contains(&"x".repeat(61)),
+        "{msg}"
+    );
 }
 
 #[tokio::test]

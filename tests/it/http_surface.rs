@@ -211,3 +211,207 @@ async fn every_answer_says_nosniff() {
         );
     }
 }
+
+/// The base64 SHA-256 a browser compares a CSP hash source with.
+fn csp_hash(text: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+#[tokio::test]
+async fn the_preview_page_and_the_cards_carry_a_content_security_policy() {
+    let app = app(&[("PROFILE_ENDPOINTS", "top")]).await;
+    let r = app.get("/").await;
+    assert_eq!(r.status(), 200);
+    let policy = r.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let page = r.text().await.unwrap();
+    let directives: std::collections::HashMap<&str, &str> = policy
+        .split(';')
+        .filter_map(|d| d.trim().split_once(' '))
+        .collect();
+    assert_eq!(directives["default-src"], "'none'", "{policy}");
+    assert_eq!(directives["connect-src"], "'self'", "{policy}");
+    assert_eq!(directives["frame-ancestors"], "'none'", "{policy}");
+    // The page's one inline module is allowed by its hash, nothing inline otherwise.
+    let inline = page
+        .split("<script type=\"module\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .expect("the inline module");
+    assert_eq!(
+        directives["script-src"],
+        format!("'self' 'sha256-{}'", csp_hash(inline)),
+        "{policy}"
+    );
+    // Art over https (Spotify's CDN) and from the configured plain-http API host (the fake).
+    let fake_origin = app.fake.base.trim_end_matches('/');
+    assert_eq!(
+        directives["img-src"],
+        format!("'self' data: https: {fake_origin}"),
+        "{policy}"
+    );
+    assert!(!policy.contains("unsafe-eval"), "{policy}");
+
+    for path in ["/api/spotify.svg", "/api/spotify/top.svg"] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(
+            r.headers()[header::CONTENT_SECURITY_POLICY],
+            "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+            "{path}"
+        );
+        let svg = r.text().await.unwrap();
+        assert!(!svg.contains("<script"), "{path}");
+        for href in svg.split("href=\"").skip(1) {
+            assert!(
+                href.starts_with("data:"),
+                "{path}: only data: is loaded: {href:.40}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_preflight_answers_only_the_headers_the_api_reads() {
+    let app = app(&[("ALLOWED_ORIGINS", "https://me.example")]).await;
+    // A 48 KB list of requested headers.
+    let asked: Vec<String> = (0..6000).map(|i| format!("x-h{i:05}")).collect();
+    let asked = format!("if-none-match, {}", asked.join(","));
+    assert!(asked.len() > 48_000);
+    let r = app
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/api/spotify", app.url))
+        .header(header::ORIGIN, "https://me.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, &asked)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        r.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS],
+        "if-none-match"
+    );
+    let echoed: usize = r
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    assert!(echoed < 1024, "{echoed} bytes of headers");
+    // Asking for a header the API does not read gets the same answer: the browser refuses.
+    let r = app
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/api/spotify", app.url))
+        .header(header::ORIGIN, "https://me.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS],
+        "if-none-match"
+    );
+}
+
+#[tokio::test]
+async fn the_page_and_the_script_offer_only_the_methods_they_answer() {
+    let app = app(&[]).await;
+    for path in ["/", "/widget.js"] {
+        for m in ["OPTIONS", "POST", "DELETE"] {
+            let r = app
+                .http
+                .request(
+                    reqwest::Method::from_bytes(m.as_bytes()).unwrap(),
+                    format!("{}{path}", app.url),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 405, "{m} {path}");
+            // What Allow lists is what the path answers: no OPTIONS here.
+            assert_eq!(r.headers()[header::ALLOW], "GET, HEAD", "{m} {path}");
+            let v: Value = r.json().await.unwrap();
+            assert!(
+                v["error"].as_str().unwrap().contains("GET or HEAD")
+                    || v["error"].as_str().unwrap().contains("GET, HEAD"),
+                "{v}"
+            );
+        }
+        let head = app
+            .http
+            .head(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), 200, "HEAD {path}");
+    }
+    // An API path answers the OPTIONS it lists.
+    let r = app
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/api/spotify", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()[header::ALLOW], "GET, HEAD, OPTIONS");
+}
+
+#[tokio::test]
+async fn only_https_links_and_images_leave_the_service() {
+    let app = app(&[("PROFILE_ENDPOINTS", "top")]).await;
+    let mut track = bodies::track("t1", "Song");
+    track["external_urls"]["spotify"] = "javascript:alert(document.domain)".into();
+    track["album"]["images"] = serde_json::json!([
+        {"url": "JavaScript:alert(1)", "width": 640, "height": 640}
+    ]);
+    track["preview_url"] = "data:text/html,<script>alert(1)</script>".into();
+    app.fake
+        .set_current(Scripted::json(bodies::playing(track.clone(), true, 10)));
+    let v = app.now().await;
+    assert_eq!(v["name"], "Song", "{v}");
+    // Missing values, as the contract has them: present and null.
+    assert_eq!(v["songUrl"], Value::Null, "{v}");
+    assert_eq!(v["albumImage"], Value::Null, "{v}");
+    assert_eq!(v["previewUrl"], Value::Null, "{v}");
+    let card = app.get("/api/spotify.svg").await.text().await.unwrap();
+    assert!(!card.to_ascii_lowercase().contains("javascript:"), "{card}");
+
+    // https passes, and so does the configured API host over plain http (emulators, the demo).
+    let mut track = bodies::track("t2", "Other");
+    let on_the_fake = format!("{}/image/cover", app.fake.base.trim_end_matches('/'));
+    track["album"]["images"] =
+        serde_json::json!([{"url": on_the_fake, "width": 640, "height": 640}]);
+    track["external_urls"]["spotify"] = "http://open.spotify.com/track/t2".into();
+    app.fake
+        .set_current(Scripted::json(bodies::playing(track, true, 10)));
+    app.expire_cache();
+    let v = app.now().await;
+    assert_eq!(v["albumImage"], on_the_fake.as_str(), "{v}");
+    assert_eq!(v["songUrl"], Value::Null, "plain http elsewhere: {v}");
+
+    // The lists' items too.
+    let mut top = bodies::track("t3", "Top");
+    top["external_urls"]["spotify"] = "javascript:alert(2)".into();
+    app.fake.set_path(
+        "/v1/me/top/tracks",
+        Scripted::json(serde_json::json!({"items": [top], "total": 1, "limit": 10, "offset": 0})),
+    );
+    let list: Value = app
+        .get("/api/spotify/top/tracks")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let item = &list["items"][0];
+    assert_eq!(item["name"], "Top", "{list}");
+    assert_eq!(item["songUrl"], Value::Null, "{list}");
+    assert_eq!(
+        item["albumImage"], "https://i.scdn.co/image/large",
+        "{list}"
+    );
+}

@@ -25,5 +25,6 @@ mod owner_console;
 mod parallel_processes;
 mod premium;
 mod profile;
+mod serve_limits;
 mod token_edges;
 mod tokens;

@@ -115,9 +115,12 @@ impl Owner {
             .map(|t| serde_json::from_str(&t).unwrap())
     }
 
+    /// Writes the credentials file as the owner keeps it (mode 0600).
     fn write_credentials(&self, doc: Value) {
+        use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir_all(self.creds.parent().unwrap()).unwrap();
         std::fs::write(&self.creds, doc.to_string()).unwrap();
+        std::fs::set_permissions(&self.creds, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 }
 
@@ -429,6 +432,107 @@ async fn authorize_stores_the_credentials_in_the_file() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorize_prints_a_hostile_title_without_its_escape_sequences() {
+    let fake = FakeSpotify::start().await;
+    // A local file's tags can say anything: OSC 52 (write the clipboard), a colour, a C1 CSI, a
+    // bidirectional override.
+    let mut track = bodies::track("t1", "Song\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[31mRed");
+    track["artists"][0]["name"] = "Art\u{9b}2Jist\u{202e}one".into();
+    fake.set_current(Scripted::json(bodies::playing(track, true, 1000)));
+    let owner = Owner::new(&fake, &[]);
+    let auth = Authorize::start(&owner, &fake, &[]).await;
+    let page = auth.browse(|l| l).await;
+    assert!(page.contains("connected"), "{page}");
+    let (code, out, err) = auth.finish().await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let checked = out
+        .lines()
+        .find(|l| l.starts_with("Checked with Spotify"))
+        .unwrap_or_else(|| panic!("no check line: {out}"));
+    assert!(
+        checked.contains("Song]52;c;cm0gLXJmIH4=[31mRed") && checked.contains("Art2Jistone"),
+        "the printable rest is shown: {checked:?}"
+    );
+    for c in out.chars().chain(err.chars()) {
+        assert!(
+            c == '\n' || !(c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+            "{c:?} reached the terminal: {out:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_prints_a_hostile_title_without_its_escape_sequences() {
+    let fake = FakeSpotify::start().await;
+    let mut track = bodies::track("t1", "Song\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J");
+    track["artists"][0]["name"] = "Art\u{9b}31mist\u{2066}".into();
+    fake.set_current(Scripted::json(bodies::playing(track, true, 1000)));
+    let owner = Owner::new(&fake, &[]);
+    owner.write_credentials(credentials_doc(
+        Some(FIRST_REFRESH_TOKEN),
+        &rfc3339_days_ago(1),
+    ));
+    let (code, out, err) = owner.run(&["status"]).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let live = out
+        .lines()
+        .find(|l| l.starts_with("Spotify:"))
+        .unwrap_or_else(|| panic!("no live check line: {out}"));
+    assert!(
+        live.contains("Song]52;c;cm0gLXJmIH4=[2J") && live.contains("Art31mist"),
+        "{live:?}"
+    );
+    for c in out.chars() {
+        assert!(
+            c == '\n' || !(c.is_control() || ('\u{2066}'..='\u{2069}').contains(&c)),
+            "{c:?} reached the terminal: {out:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credentials_file_readable_by_others_is_warned_about_and_new_folders_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = FakeSpotify::start().await;
+    fake.set_current(song());
+    let owner = Owner::new(&fake, &[]);
+    // The first sign-in creates the folder: only the owner may list it.
+    let auth = Authorize::start(&owner, &fake, &[]).await;
+    auth.browse(|l| l).await;
+    let (code, out, err) = auth.finish().await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(owner.creds.parent().unwrap()), 0o700);
+    assert_eq!(mode(&owner.creds), 0o600);
+    let (code, _, err) = owner.run(&["status"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("readable by"), "no warning at 0600: {err}");
+
+    // Copied with `cp` under a 022 umask, say: every command says so, and how to fix it.
+    for args in [
+        &["status"][..],
+        &["authorize", "--timeout", "1", "--no-browser"],
+    ] {
+        // Again before each command: a command that rewrites the file (status persisting a
+        // rotated token) writes it 0600.
+        std::fs::set_permissions(&owner.creds, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, _, err) = owner.run(args).await;
+        let warning: Vec<&str> = err.lines().filter(|l| l.contains("readable by")).collect();
+        assert_eq!(warning.len(), 1, "{args:?}: {err}");
+        assert!(
+            warning[0].contains("others")
+                && warning[0].contains("0644")
+                && warning[0].contains(&format!("chmod 600 {}", owner.creds.display())),
+            "{}",
+            warning[0]
+        );
+    }
+    std::fs::set_permissions(&owner.creds, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (_, _, err) = owner.run(&["status"]).await;
+    assert!(err.contains("readable by its group"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -857,6 +961,55 @@ async fn hide_answers_null_without_asking_spotify_and_show_brings_it_back() {
     assert!(out.starts_with("Shown"), "{out}");
     app.expire_cache();
     assert_eq!(app.now().await["name"], "Song");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hide_says_how_long_copies_already_sent_may_be_kept() {
+    let app = TestApp::start(&[("PROFILE_ENDPOINTS", "top")]).await;
+    app.fake.set_current(song());
+    // What the service itself sends: max-age plus stale-while-revalidate, for the answer and
+    // for a top list.
+    let kept_for = |cc: &str| -> u64 {
+        ["max-age=", "stale-while-revalidate="]
+            .iter()
+            .map(|name| {
+                cc.split(',')
+                    .find_map(|d| d.trim().strip_prefix(name))
+                    .unwrap_or_else(|| panic!("no {name} in {cc}"))
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    let now = app.get("/api/spotify").await;
+    let now_kept = kept_for(now.headers()["cache-control"].to_str().unwrap());
+    let top = app.get("/api/spotify/top/tracks").await;
+    let top_kept = kept_for(top.headers()["cache-control"].to_str().unwrap());
+    assert!(
+        top_kept >= 3600,
+        "a top list may be kept for an hour or more: {top_kept}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let owner = Owner::at(
+        &app.fake,
+        dir,
+        app.creds_path.clone(),
+        &[("PROFILE_ENDPOINTS", "top")],
+    );
+    let (code, out, err) = owner.run(&["hide"]).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("not recalled"))
+        .unwrap_or_else(|| panic!("hide says nothing of copies already sent: {out}"));
+    let stated: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(stated, vec![now_kept, top_kept], "{line}");
+    let (code, _, _) = owner.run(&["show"]).await;
+    assert_eq!(code, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
