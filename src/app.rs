@@ -246,7 +246,7 @@ pub fn build(
     Arc::new(AppState {
         console,
         cache,
-        upstream: Upstream::new(spotify, tokens.clone(), clock),
+        upstream: Upstream::new(spotify, tokens.clone(), clock.clone()),
         tokens,
         show_recent: config.show_recent,
         allowed_origins: config.allowed_origins.clone(),
@@ -256,6 +256,7 @@ pub fn build(
                 .into_iter()
                 .flat_map(|u| crate::art::plain_http_hosts(u))
                 .collect(),
+            clock,
         ),
         art_hosts: art_hosts(config),
         profile: crate::lists::ProfileSettings::from_config(config),

@@ -49,8 +49,10 @@ pub struct AppState {
 
 pub type SharedApp = Arc<AppState>;
 
-/// The largest album image the SVG card will inline.
-pub const ART_MAX_BYTES: usize = 256 * 1024;
+/// The largest album image the SVG card will inline. The card takes Spotify's 300 px image
+/// (about 20 to 40 KB, see [`crate::svg::card_art_url`]); a larger one is not embedded (the card
+/// draws its placeholder), so no card is over about 70 KB even when only a 640 px image exists.
+pub const ART_MAX_BYTES: usize = 48 * 1024;
 
 /// The Router for both front doors.
 pub fn router(app: SharedApp) -> Router {
