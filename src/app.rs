@@ -261,6 +261,7 @@ pub fn build(
         art_hosts: art_hosts(config),
         profile: crate::lists::ProfileSettings::from_config(config),
         sources,
+        cdn_origin_secret: config.cdn_origin_secret.clone(),
     })
 }
 

@@ -45,6 +45,9 @@ pub struct AppState {
     pub sources: Sources,
     /// The owner's console at `/owner`, when `OWNER_SPOTIFY_ID` is set.
     pub console: Option<Arc<crate::console::Console>>,
+    /// `CDN_ORIGIN_SECRET`: when set, only requests carrying it (from CloudFront) are answered,
+    /// except the owner's console.
+    pub cdn_origin_secret: Option<crate::secret::Secret>,
 }
 
 pub type SharedApp = Arc<AppState>;
@@ -58,6 +61,7 @@ pub const ART_MAX_BYTES: usize = 48 * 1024;
 pub fn router(app: SharedApp) -> Router {
     use middleware::{method_not_allowed, preflight};
     let console = app.console.clone();
+    let app_for_guard = app.clone();
     let router = Router::new()
         .route(
             "/api/spotify",
@@ -111,8 +115,13 @@ pub fn router(app: SharedApp) -> Router {
         ))
         .with_state(app);
     // Without the console every /owner path falls through to the 404 above.
-    match console {
+    let router = match console {
         Some(console) => router.merge(crate::console::router(console)),
         None => router,
-    }
+    };
+    // Outermost: a request that skipped the CDN costs nothing beyond its 403.
+    router.layer(axum::middleware::from_fn_with_state(
+        app_for_guard,
+        middleware::through_cdn_only,
+    ))
 }

@@ -22,6 +22,8 @@ pub enum ApiError {
     Param(ParamError),
     BadRequest(String),
     NotFound(String),
+    /// `403`: the request may not be answered here (it did not come through the CDN).
+    Forbidden(String),
     MethodNotAllowed(Method),
 }
 
@@ -31,6 +33,7 @@ impl IntoResponse for ApiError {
             ApiError::Param(e) => (StatusCode::BAD_REQUEST, e.to_json()),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({ "error": m })),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!({ "error": m })),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, json!({ "error": m })),
             ApiError::MethodNotAllowed(method) => {
                 let mut resp = ApiError::status_body(
                     StatusCode::METHOD_NOT_ALLOWED,
