@@ -96,8 +96,9 @@ async fn card_escapes_nasty_titles() {
         "<script>alert(1)</script> \"quoted\" & 'single' 🎧 שלום مرحبا {}",
         "x".repeat(300)
     );
+    // Art from the fake (the plain track's lives on Spotify's CDN, which tests never reach).
     app.fake.set_current(Scripted::json(bodies::playing(
-        bodies::track("t1", &nasty),
+        bodies::track_with_covers(&app.fake.base, "nasty", "t1", &nasty),
         true,
         10,
     )));
