@@ -256,6 +256,7 @@ impl FakeSpotify {
             .route("/_admin/stats", get(admin_stats))
             .route("/_admin/consent", post(admin_consent))
             .route("/_admin/me", post(admin_me))
+            .route("/_admin/images", post(admin_images))
             .with_state(fake.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -786,6 +787,14 @@ fn sized_cover(name: &str) -> Option<Vec<u8>> {
     }
     body.truncate(len);
     Some(body)
+}
+
+/// `{"delay_ms": N, "fail": bool}`: how image requests are answered from now on.
+async fn admin_images(State(f): State<FakeSpotify>, Json(v): Json<Value>) -> StatusCode {
+    let delay = v.get("delay_ms").and_then(Value::as_u64).unwrap_or(0);
+    f.set_image_delay(std::time::Duration::from_millis(delay));
+    f.fail_images(v.get("fail").and_then(Value::as_bool).unwrap_or(false));
+    StatusCode::NO_CONTENT
 }
 
 async fn admin_current(State(f): State<FakeSpotify>, Json(v): Json<Value>) -> StatusCode {
