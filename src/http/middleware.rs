@@ -1,5 +1,6 @@
-//! What every answer gets: CORS from `ALLOWED_ORIGINS`, `nosniff`, the preflight, `405`/`404`,
-//! and, on Lambda, no answer while a refresh in this process may hold a new refresh token.
+//! What every answer gets: with `CDN_ORIGIN_SECRET`, the check that it came through the CDN; CORS
+//! from `ALLOWED_ORIGINS`, `nosniff`, the preflight, `405`/`404`, and, on Lambda, no answer while
+//! a refresh in this process may hold a new refresh token.
 
 use std::time::Duration;
 
@@ -68,10 +69,15 @@ pub async fn through_cdn_only(State(app): State<SharedApp>, req: Request, next: 
     if presented.is_some_and(|p| digest(p) == digest(secret.expose().as_bytes())) {
         return next.run(req).await;
     }
-    ApiError::Forbidden(
+    let mut refused = ApiError::Forbidden(
         "this API answers only through its CDN: use the stack's CdnUrl / CdnBaseUrl".to_string(),
     )
-    .into_response()
+    .into_response();
+    refused.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    refused
 }
 
 /// On Lambda (the request carries the invocation's context), nothing runs after the answer is

@@ -241,6 +241,7 @@ async fn with_a_cdn_origin_secret_only_requests_carrying_it_are_answered() {
         for secret in [None, Some("wrong"), Some(&ORIGIN_SECRET[1..])] {
             let r = send(path, secret).await.unwrap();
             assert_eq!(r.status(), 403, "{path} with {secret:?}");
+            assert_eq!(r.headers()["x-content-type-options"], "nosniff");
             let body: Value = r.json().await.unwrap();
             let reason = body["error"].as_str().unwrap();
             assert!(reason.contains("CDN"), "{reason}");
