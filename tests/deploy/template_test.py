@@ -411,6 +411,27 @@ def check_static(template):
           f"Secrets Manager actions granted {sorted(granted['TokenSecret'])} but src/ calls {sorted(secrets)}")
 
 
+def check_documented_worst_case(template):
+    """docs/deploy-aws.md's worst case is computed from the template's defaults: the requests a
+    second of every route at its throttle (the two with settings of their own, every other route
+    at the default), and the requests an hour."""
+    params = template["Parameters"]
+    api = template["Resources"]["HttpApi"]["Properties"]
+    events = template["Resources"]["NowPlayingFunction"]["Properties"]["Events"].values()
+    routes = {f'{e["Properties"]["Method"].upper()} {e["Properties"]["Path"]}' for e in events}
+    default = int(params[api["DefaultRouteSettings"]["ThrottlingRateLimit"]["Ref"]]["Default"])
+    check("RouteSettings" in api, "HttpApi has no RouteSettings: one throttle for every route")
+    own = {k: int(params[v["ThrottlingRateLimit"]["Ref"]]["Default"]) for k, v in api["RouteSettings"].items()}
+    total = sum(own.values()) + default * len(routes - set(own))
+    doc = (ROOT / "docs" / "deploy-aws.md").read_text()
+    per_hour = f"{total * 3600 / 1e6:.2f} M"
+    check(f"| **{total:,}** | **{per_hour}** |" in doc,
+          f"docs/deploy-aws.md's worst case is not {total:,} requests a second ({per_hour} an hour), "
+          f"what the template's throttles let through over its {len(routes)} routes")
+    check(f"{len(routes) - len(own)} other routes" in doc,
+          f"docs/deploy-aws.md does not count {len(routes) - len(own)} other routes")
+
+
 def combinations():
     for alert, cdn, profile, origins, owner in itertools.product(
         ["", "owner@example.com"], ["false", "true"], ["", "top", "saved", "top,saved"],
@@ -430,6 +451,7 @@ def lint_combinations(template, sets):
 
 def run(template):
     check_static(template)
+    check_documented_worst_case(template)
     sets = list(combinations())
     for params in sets:
         check_combination(template, params)
@@ -469,6 +491,8 @@ def self_test(template):
         "card without its behaviour": lambda t: t["Resources"]["CdnDistribution"]["Properties"][
             "DistributionConfig"].pop("CacheBehaviors"),
         "one throttle for every route": lambda t: t["Resources"]["HttpApi"]["Properties"].pop("RouteSettings"),
+        "a card throttle the docs do not count": lambda t: t["Parameters"]["CardThrottleRateLimit"].__setitem__(
+            "Default", 500),
         "a runtime cfn-lint refuses": lambda t: t["Resources"]["CdnOriginFilter"]["Properties"][
             "FunctionConfig"].__setitem__("Runtime", "cloudfront-js-9.9"),
     }
