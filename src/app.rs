@@ -269,14 +269,15 @@ pub fn build(
         urls: crate::http::urls::UrlPolicy::new(plain_http_hosts.clone()),
         console,
         cache,
-        upstream: Upstream::new(spotify, tokens.clone(), clock),
+        upstream: Upstream::new(spotify, tokens.clone(), clock.clone()),
         tokens,
         show_recent: config.show_recent,
         allowed_origins: config.allowed_origins.clone(),
-        art: crate::art::ArtCache::new(crate::http::ART_MAX_BYTES, plain_http_hosts),
+        art: crate::art::ArtCache::new(crate::http::ART_MAX_BYTES, plain_http_hosts, clock),
         art_hosts: art_hosts(config),
         profile: crate::lists::ProfileSettings::from_config(config),
         sources,
+        cdn_origin_secret: config.cdn_origin_secret.clone(),
     })
 }
 

@@ -4,22 +4,31 @@
 //! image itself. Fetching is bounded (size, content type, time) and remembered per URL, failures
 //! included, so a broken image URL costs at most one request a minute.
 //!
+//! One flight per URL: however many cards ask for an image nobody has fetched yet, one request
+//! goes out and every caller waits for its outcome. A failed fetch never replaces a good copy:
+//! the card keeps the art it had (Spotify's image URLs are content-addressed, so an older copy is
+//! still the right picture) and the URL is tried again after [`MISS_TTL`].
+//!
 //! The cache has its own HTTP client that follows no redirect: the caller checks the URL's host,
 //! and a redirect would take the fetch to a host nobody checked (a `3xx` is a failed fetch, the
 //! card draws its placeholder). Art is fetched over `https` only, except from the hosts given as
 //! plain-http hosts (the configured emulator or demo API host, `127.0.0.1:port`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine as _;
+use tokio::sync::OnceCell;
+
+use crate::clock::{SharedClock, Timestamp};
 
 /// How many URLs are remembered.
 pub const CAPACITY: usize = 16;
 /// The whole fetch (connect, headers, body) must finish within this.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a fetched image is kept. Spotify's image URLs are content-addressed.
+/// How long a fetched image is kept before it is fetched again. Spotify's image URLs are
+/// content-addressed.
 pub const HIT_TTL: Duration = Duration::from_secs(6 * 60 * 60);
 /// How long a failure is remembered before the URL is tried again.
 pub const MISS_TTL: Duration = Duration::from_secs(60);
@@ -30,21 +39,42 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// The image types a card may embed.
 pub const ACCEPTED_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp", "image/gif"];
 
+/// A data URI, shared by every card that embeds it.
+pub type DataUri = Arc<str>;
+
+/// The outcome of one fetch, which every caller that joined it receives.
+type Flight = Arc<OnceCell<Option<DataUri>>>;
+
 struct Entry {
-    /// `None`: the last fetch failed.
-    value: Option<String>,
-    stored: Instant,
-    used: Instant,
+    /// The last good copy and when it was fetched; kept through later failures.
+    good: Option<(DataUri, Timestamp)>,
+    /// When the last fetch failed, if no fetch succeeded since.
+    failed_at: Option<Timestamp>,
+    used: Timestamp,
+    /// The fetch under way, if any.
+    flight: Option<Flight>,
 }
 
 impl Entry {
-    fn fresh(&self, now: Instant) -> bool {
-        let ttl = if self.value.is_some() {
-            HIT_TTL
-        } else {
-            MISS_TTL
-        };
-        now.duration_since(self.stored) < ttl
+    /// What to answer without fetching: `Some(answer)` while the good copy is fresh or a
+    /// failure is remembered (then the good copy, however old, or nothing).
+    fn settled(&self, now: Timestamp) -> Option<Option<DataUri>> {
+        if let Some((uri, at)) = &self.good {
+            if now.since(*at) < HIT_TTL {
+                return Some(Some(uri.clone()));
+            }
+        }
+        match self.failed_at {
+            Some(at) if now.since(at) < MISS_TTL => {
+                Some(self.good.as_ref().map(|(uri, _)| uri.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Still worth its place: a fresh good copy, a remembered failure, or a fetch under way.
+    fn live(&self, now: Timestamp) -> bool {
+        self.flight.is_some() || self.settled(now).is_some()
     }
 }
 
@@ -54,6 +84,7 @@ pub struct ArtCache {
     max_bytes: usize,
     /// `host:port` of the hosts art may come from over plain `http`.
     http_hosts: Vec<String>,
+    clock: SharedClock,
     entries: Mutex<HashMap<String, Entry>>,
 }
 
@@ -73,8 +104,8 @@ impl std::fmt::Debug for ArtCache {
 impl ArtCache {
     /// `max_bytes`: the largest image body accepted (before base64). `http_hosts`: the
     /// `host:port`s art may be fetched from over plain `http` (see [`plain_http_hosts`]); every
-    /// other URL must be `https`.
-    pub fn new(max_bytes: usize, http_hosts: Vec<String>) -> Self {
+    /// other URL must be `https`. `clock` decides when a copy or a failure has expired.
+    pub fn new(max_bytes: usize, http_hosts: Vec<String>, clock: SharedClock) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
@@ -86,23 +117,88 @@ impl ArtCache {
             http,
             max_bytes,
             http_hosts,
+            clock,
             entries: Mutex::new(HashMap::new()),
         }
     }
 
     /// The image at `url` as `data:image/…;base64,…`, or `None` when it is not an `https` URL (or
     /// `http` from a plain-http host), cannot be fetched within [`TIMEOUT`], is not a `2xx` (a
-    /// redirect is not followed), is too large or not an accepted image type. Never errors: the
-    /// card then draws its placeholder.
-    pub async fn data_uri(&self, url: &str) -> Option<String> {
+    /// redirect is not followed), is too large or not an accepted image type, and no earlier
+    /// fetch of it succeeded. Never errors: the card then draws its placeholder.
+    pub async fn data_uri(&self, url: &str) -> Option<DataUri> {
         if !fetchable(url, &self.http_hosts) {
             return None;
         }
-        if let Some(hit) = self.lookup(url, Instant::now()) {
-            return hit;
+        let flight = match self.join(url, self.clock.now()) {
+            Ok(settled) => return settled,
+            Err(flight) => flight,
+        };
+        // Only one caller runs the fetch; the rest wait for its outcome. Should that caller be
+        // dropped halfway (its visitor went away), the next waiter runs it instead.
+        let fetched = flight.get_or_init(|| self.fetch_bounded(url)).await.clone();
+        self.land(url, &flight, fetched, self.clock.now())
+    }
+
+    /// The answer without a fetch (`Ok`), or the flight to wait on: the one under way, or a new
+    /// one this caller starts.
+    fn join(&self, url: &str, now: Timestamp) -> Result<Option<DataUri>, Flight> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if !entries.contains_key(url) && entries.len() >= CAPACITY {
+            evict(&mut entries, now);
         }
-        let value = match tokio::time::timeout(TIMEOUT, self.fetch(url)).await {
-            Ok(Ok(uri)) => Some(uri),
+        let entry = entries.entry(url.to_string()).or_insert_with(|| Entry {
+            good: None,
+            failed_at: None,
+            used: now,
+            flight: None,
+        });
+        entry.used = now;
+        if let Some(flight) = &entry.flight {
+            return Err(flight.clone());
+        }
+        if let Some(settled) = entry.settled(now) {
+            return Ok(settled);
+        }
+        let flight = Flight::default();
+        entry.flight = Some(flight.clone());
+        Err(flight)
+    }
+
+    /// Records a flight's outcome (once, by whichever caller gets here first) and answers it: a
+    /// failure answers the good copy when there is one.
+    fn land(
+        &self,
+        url: &str,
+        flight: &Flight,
+        fetched: Option<DataUri>,
+        now: Timestamp,
+    ) -> Option<DataUri> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(entry) = entries.get_mut(url) else {
+            return fetched; // evicted meanwhile: answer what this flight got
+        };
+        if entry
+            .flight
+            .as_ref()
+            .is_some_and(|f| Arc::ptr_eq(f, flight))
+        {
+            entry.flight = None;
+            match &fetched {
+                Some(uri) => {
+                    entry.good = Some((uri.clone(), now));
+                    entry.failed_at = None;
+                }
+                None => entry.failed_at = Some(now),
+            }
+        }
+        fetched.or_else(|| entry.good.as_ref().map(|(uri, _)| uri.clone()))
+    }
+
+    /// One fetch within [`TIMEOUT`]; `None` (logged at debug) when it fails.
+    async fn fetch_bounded(&self, url: &str) -> Option<DataUri> {
+        match tokio::time::timeout(TIMEOUT, self.fetch(url)).await {
+            Ok(Ok(uri)) => Some(uri.into()),
             Ok(Err(why)) => {
                 tracing::debug!(url, why, "album art not embedded");
                 None
@@ -111,9 +207,7 @@ impl ArtCache {
                 tracing::debug!(url, "album art fetch timed out");
                 None
             }
-        };
-        self.store(url, value.clone(), Instant::now());
-        value
+        }
     }
 
     async fn fetch(&self, url: &str) -> Result<String, &'static str> {
@@ -152,46 +246,28 @@ impl ArtCache {
         Ok(to_data_uri(mime, &body))
     }
 
-    /// `Some(cached)` when `url` has a fresh entry (a hit or a remembered miss).
-    fn lookup(&self, url: &str, now: Instant) -> Option<Option<String>> {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.get_mut(url)?;
-        if !entry.fresh(now) {
-            entries.remove(url);
-            return None;
-        }
-        entry.used = now;
-        Some(entry.value.clone())
-    }
-
-    fn store(&self, url: &str, value: Option<String>, now: Instant) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if !entries.contains_key(url) && entries.len() >= CAPACITY {
-            // Drop what has expired; if still full, the least recently used.
-            entries.retain(|_, e| e.fresh(now));
-            if entries.len() >= CAPACITY {
-                if let Some(oldest) = entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.used)
-                    .map(|(k, _)| k.clone())
-                {
-                    entries.remove(&oldest);
-                }
-            }
-        }
-        entries.insert(
-            url.to_string(),
-            Entry {
-                value,
-                stored: now,
-                used: now,
-            },
-        );
-    }
-
     #[cfg(test)]
     fn len(&self) -> usize {
         self.entries.lock().unwrap().len()
+    }
+}
+
+/// Makes room for one more entry: drops what has expired and, if still full, the least recently
+/// used entry without a fetch under way (or, when every entry has one, the least recently used).
+fn evict(entries: &mut HashMap<String, Entry>, now: Timestamp) {
+    entries.retain(|_, e| e.live(now) || e.good.is_some());
+    if entries.len() < CAPACITY {
+        return;
+    }
+    let oldest = |idle_only: bool| {
+        entries
+            .iter()
+            .filter(|(_, e)| !idle_only || e.flight.is_none())
+            .min_by_key(|(_, e)| e.used)
+            .map(|(k, _)| k.clone())
+    };
+    if let Some(k) = oldest(true).or_else(|| oldest(false)) {
+        entries.remove(&k);
     }
 }
 
@@ -248,6 +324,7 @@ fn to_data_uri(mime: &str, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Clock, ManualClock};
 
     #[test]
     fn content_type_filter() {
@@ -306,56 +383,106 @@ mod tests {
         );
     }
 
+    fn cache(clock: &ManualClock) -> ArtCache {
+        ArtCache::new(1024, Vec::new(), Arc::new(clock.clone()))
+    }
+
+    /// One whole flight for `url` by hand, its fetch ending in `outcome`: what its caller gets.
+    fn fly(c: &ArtCache, url: &str, outcome: Option<&str>) -> Option<DataUri> {
+        let now = c.clock.now();
+        let flight = c.join(url, now).expect_err("a fetch is due");
+        let fetched: Option<DataUri> = outcome.map(Into::into);
+        flight
+            .set(fetched.clone())
+            .expect("the flight was not run yet");
+        c.land(url, &flight, fetched, now)
+    }
+
+    fn answer(c: &ArtCache, url: &str) -> Option<DataUri> {
+        c.join(url, c.clock.now())
+            .unwrap_or_else(|_| panic!("{url}: a fetch is due"))
+    }
+
+    const T0: Timestamp = Timestamp::from_millis(1_764_000_000_000);
+
     #[tokio::test]
     async fn refuses_non_http_without_touching_the_network_or_the_cache() {
-        let cache = ArtCache::new(1024, Vec::new());
+        let cache = cache(&ManualClock::at(T0));
         assert_eq!(cache.data_uri("file:///etc/passwd").await, None);
         assert_eq!(cache.data_uri("not a url").await, None);
         assert_eq!(cache.len(), 0);
     }
 
     #[test]
-    fn cache_hits_misses_expiry_and_eviction() {
-        let cache = ArtCache::new(1024, Vec::new());
-        let t0 = Instant::now();
-        cache.store("https://a/1", Some("data:image/png;base64,AA==".into()), t0);
-        cache.store("https://a/miss", None, t0);
-        assert_eq!(
-            cache.lookup("https://a/1", t0),
-            Some(Some("data:image/png;base64,AA==".into()))
-        );
-        assert_eq!(
-            cache.lookup("https://a/miss", t0),
-            Some(None),
-            "failures are remembered"
-        );
-        assert_eq!(cache.lookup("https://a/other", t0), None);
-        // A miss is retried after MISS_TTL; a hit lasts longer.
-        let later = t0 + MISS_TTL + Duration::from_secs(1);
-        assert_eq!(cache.lookup("https://a/miss", later), None);
-        assert!(cache.lookup("https://a/1", later).is_some());
-        assert!(cache
-            .lookup("https://a/1", t0 + HIT_TTL + Duration::from_secs(1))
-            .is_none());
+    fn callers_during_a_fetch_join_it() {
+        let clock = ManualClock::at(T0);
+        let c = cache(&clock);
+        let first = c
+            .join("https://a/1", T0)
+            .expect_err("nothing cached: fetch");
+        let second = c.join("https://a/1", T0).expect_err("joins the flight");
+        assert!(Arc::ptr_eq(&first, &second), "one flight per URL");
+        let other = c.join("https://a/2", T0).expect_err("another URL");
+        assert!(!Arc::ptr_eq(&first, &other));
+        // Whoever lands first records the outcome; the others only read it.
+        let got: Option<DataUri> = Some("data:image/png;base64,AA==".into());
+        assert_eq!(c.land("https://a/1", &first, got.clone(), T0), got);
+        assert_eq!(c.land("https://a/1", &second, got.clone(), T0), got);
+        assert_eq!(answer(&c, "https://a/1"), got);
+    }
 
-        // Never more than CAPACITY entries; the least recently used goes first.
-        let cache = ArtCache::new(1024, Vec::new());
+    #[test]
+    fn a_failure_never_replaces_a_good_copy() {
+        let clock = ManualClock::at(T0);
+        let c = cache(&clock);
+        let good = Some(DataUri::from("data:image/png;base64,AA=="));
+        assert_eq!(
+            fly(&c, "https://a/1", Some("data:image/png;base64,AA==")),
+            good
+        );
+        clock.advance(HIT_TTL - Duration::from_secs(1));
+        assert_eq!(answer(&c, "https://a/1"), good, "a hit lasts HIT_TTL");
+        clock.advance(Duration::from_secs(2));
+        // Expired: fetched again; the fetch fails, and the good copy is still the answer.
+        assert_eq!(fly(&c, "https://a/1", None), good);
+        assert_eq!(answer(&c, "https://a/1"), good, "no new fetch for MISS_TTL");
+        clock.advance(MISS_TTL);
+        assert_eq!(
+            fly(&c, "https://a/1", None),
+            good,
+            "tried again, still kept"
+        );
+        clock.advance(MISS_TTL);
+        let newer = Some(DataUri::from("data:image/png;base64,BB=="));
+        assert_eq!(
+            fly(&c, "https://a/1", Some("data:image/png;base64,BB==")),
+            newer
+        );
+        assert_eq!(answer(&c, "https://a/1"), newer);
+
+        // Without a good copy a failure is remembered for MISS_TTL, then tried again.
+        assert_eq!(fly(&c, "https://a/miss", None), None);
+        assert_eq!(answer(&c, "https://a/miss"), None);
+        clock.advance(MISS_TTL);
+        assert!(c.join("https://a/miss", clock.now()).is_err());
+    }
+
+    #[test]
+    fn never_more_than_capacity_entries_least_recently_used_first() {
+        let clock = ManualClock::at(T0);
+        let c = cache(&clock);
         for i in 0..CAPACITY {
-            cache.store(
-                &format!("https://a/{i}"),
-                Some(format!("v{i}")),
-                t0 + Duration::from_millis(i as u64),
-            );
+            fly(&c, &format!("https://a/{i}"), Some(&format!("v{i}")));
+            clock.advance(Duration::from_millis(1));
         }
-        let touch = t0 + Duration::from_secs(1);
-        assert!(cache.lookup("https://a/0", touch).is_some()); // 0 is now the most recent
-        cache.store("https://a/new", None, touch);
-        assert_eq!(cache.len(), CAPACITY);
-        assert!(cache.lookup("https://a/0", touch).is_some());
+        clock.advance(Duration::from_secs(1));
+        assert!(answer(&c, "https://a/0").is_some()); // 0 is now the most recent
+        fly(&c, "https://a/new", None);
+        assert_eq!(c.len(), CAPACITY);
+        assert!(answer(&c, "https://a/0").is_some());
         assert!(
-            cache.lookup("https://a/1", touch).is_none(),
+            c.join("https://a/1", clock.now()).is_err(),
             "least recently used evicted"
         );
-        assert!(cache.lookup("https://a/new", touch).is_some());
     }
 }

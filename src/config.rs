@@ -142,7 +142,13 @@ pub struct Config {
     /// `PUBLIC_URL`: the base URL the console's callback is registered under (no trailing `/`);
     /// unset, `serve` uses its own address and Lambda the request context's domain.
     pub public_url: Option<String>,
+    /// `CDN_ORIGIN_SECRET`: set (by the template, with its CDN), every request except the
+    /// owner's console must carry it in [`ORIGIN_SECRET_HEADER`], which only CloudFront adds.
+    pub cdn_origin_secret: Option<Secret>,
 }
+
+/// The header CloudFront adds to every request it sends the function (`CDN_ORIGIN_SECRET`).
+pub const ORIGIN_SECRET_HEADER: &str = "x-origin-verify";
 
 pub const DEFAULT_API_BASE_URL: &str = "https://api.spotify.com";
 pub const DEFAULT_LASTFM_API_BASE_URL: &str = "https://ws.audioscrobbler.com/2.0/";
@@ -200,6 +206,7 @@ impl Config {
                     "an http(s) base URL such as https://abc123.execute-api.eu-west-1.amazonaws.com",
                 )?),
             },
+            cdn_origin_secret: env.cdn_origin_secret()?,
             token_secret_id,
             console_key_secret_id: env.get("CONSOLE_KEY_SECRET_ID"),
             source,
@@ -342,6 +349,23 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                     expected,
                 }),
             },
+        }
+    }
+
+    /// At least 16 characters that can travel in a header (printable ASCII, no spaces), so that
+    /// an empty or trivial value never turns the check into one anybody passes.
+    fn cdn_origin_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        match self.get("CDN_ORIGIN_SECRET") {
+            None => Ok(None),
+            Some(v) if v.len() >= 16 && v.bytes().all(|b| b.is_ascii_graphic()) => {
+                Ok(Some(Secret::new(v)))
+            }
+            Some(v) => Err(ConfigError {
+                variable: "CDN_ORIGIN_SECRET",
+                // The value itself is never shown: only its length.
+                value: format!("[{} characters]", v.len()),
+                expected: "at least 16 printable ASCII characters without spaces",
+            }),
         }
     }
 

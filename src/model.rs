@@ -72,6 +72,11 @@ pub struct NowPlaying {
     /// a scrobble without an album).
     pub album: Option<String>,
     pub album_image: Option<String>,
+    /// Every size of the art the source lists (Spotify: 640, 300 and 64 px), so a client that
+    /// draws it small (the SVG card) can take the smallest that is sharp enough instead of the
+    /// largest. Omitted when the source lists none (Last.fm, local files) and in the lists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub album_images: Vec<Image>,
     pub song_url: Option<String>,
     pub track_id: Option<String>,
     pub preview_url: Option<String>,
@@ -90,6 +95,14 @@ pub struct NowPlaying {
     /// Where the answer came from.
     #[serde(default)]
     pub source: Source,
+}
+
+/// One size of an item's art: its URL and, when the source says, its size in pixels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    pub url: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
 }
 
 /// A track in one of the profile lists (`/api/spotify/recent`, `/top/tracks`, `/saved`): the

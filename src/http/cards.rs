@@ -39,7 +39,7 @@ pub async fn now_playing(
         crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
     app.urls.scrub(&mut answer.value);
     let np: Option<NowPlaying> = serde_json::from_value(answer.value).ok();
-    let art = match np.as_ref().and_then(|n| n.album_image.as_deref()) {
+    let art = match np.as_ref().and_then(crate::svg::card_art_url) {
         Some(url) if art_allowed(&app.art_hosts, url) => app.art.data_uri(url).await,
         _ => None,
     };

@@ -1,5 +1,6 @@
-//! What every answer gets: CORS from `ALLOWED_ORIGINS`, `nosniff`, the preflight, `405`/`404`,
-//! and, on Lambda, no answer while a refresh in this process may hold a new refresh token.
+//! What every answer gets: with `CDN_ORIGIN_SECRET`, the check that it came through the CDN; CORS
+//! from `ALLOWED_ORIGINS`, `nosniff`, the preflight, `405`/`404`, and, on Lambda, no answer while
+//! a refresh in this process may hold a new refresh token.
 
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use super::respond::{ApiError, ALLOW, ALLOW_PAGE};
 use super::SharedApp;
 use crate::clock::{Clock, SystemClock, Timestamp};
-use crate::config::AllowedOrigins;
+use crate::config::{AllowedOrigins, ORIGIN_SECRET_HEADER};
+use sha2::Digest as _;
 
 /// Kept free before the invocation's deadline for sending the answer.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
@@ -43,6 +45,39 @@ pub async fn headers(State(app): State<SharedApp>, req: Request, next: Next) -> 
         h.append(header::VARY, HeaderValue::from_static("origin"));
     }
     resp
+}
+
+/// With `CDN_ORIGIN_SECRET` set (the template sets it with its CDN), a request without the
+/// secret in [`ORIGIN_SECRET_HEADER`], which CloudFront adds to every request it forwards and
+/// replaces when a visitor sends one, is answered `403` before anything else runs: no cache, no
+/// table, no Spotify. The owner's console (`/owner` and below) is exempt: it is opened at the
+/// API's own address and guards itself (Spotify sign-in, session, `Origin`, CSRF).
+pub async fn through_cdn_only(State(app): State<SharedApp>, req: Request, next: Next) -> Response {
+    let Some(secret) = &app.cdn_origin_secret else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path();
+    if path == "/owner" || path.starts_with("/owner/") {
+        return next.run(req).await;
+    }
+    // Digests of equal length compared: the time taken says nothing about the secret.
+    let digest = |b: &[u8]| sha2::Sha256::digest(b);
+    let presented = req
+        .headers()
+        .get(ORIGIN_SECRET_HEADER)
+        .map(|v| v.as_bytes());
+    if presented.is_some_and(|p| digest(p) == digest(secret.expose().as_bytes())) {
+        return next.run(req).await;
+    }
+    let mut refused = ApiError::Forbidden(
+        "this API answers only through its CDN: use the stack's CdnUrl / CdnBaseUrl".to_string(),
+    )
+    .into_response();
+    refused.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    refused
 }
 
 /// On Lambda (the request carries the invocation's context), nothing runs after the answer is

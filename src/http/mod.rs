@@ -49,17 +49,23 @@ pub struct AppState {
     /// Which links and image URLs may leave the service (`https:`, and the configured plain
     /// `http:` API hosts).
     pub urls: urls::UrlPolicy,
+    /// `CDN_ORIGIN_SECRET`: when set, only requests carrying it (from CloudFront) are answered,
+    /// except the owner's console.
+    pub cdn_origin_secret: Option<crate::secret::Secret>,
 }
 
 pub type SharedApp = Arc<AppState>;
 
-/// The largest album image the SVG card will inline.
-pub const ART_MAX_BYTES: usize = 256 * 1024;
+/// The largest album image the SVG card will inline. The card takes Spotify's 300 px image
+/// (about 20 to 40 KB, see [`crate::svg::card_art_url`]); a larger one is not embedded (the card
+/// draws its placeholder), so no card is over about 70 KB even when only a 640 px image exists.
+pub const ART_MAX_BYTES: usize = 48 * 1024;
 
 /// The Router for both front doors.
 pub fn router(app: SharedApp) -> Router {
     use middleware::{method_not_allowed, page_method_not_allowed, preflight};
     let console = app.console.clone();
+    let app_for_guard = app.clone();
     let router = Router::new()
         .route(
             "/api/spotify",
@@ -113,8 +119,13 @@ pub fn router(app: SharedApp) -> Router {
         ))
         .with_state(app);
     // Without the console every /owner path falls through to the 404 above.
-    match console {
+    let router = match console {
         Some(console) => router.merge(crate::console::router(console)),
         None => router,
-    }
+    };
+    // Outermost: a request that skipped the CDN costs nothing beyond its 403.
+    router.layer(axum::middleware::from_fn_with_state(
+        app_for_guard,
+        middleware::through_cdn_only,
+    ))
 }

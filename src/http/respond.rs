@@ -26,6 +26,8 @@ pub enum ApiError {
     Param(ParamError),
     BadRequest(String),
     NotFound(String),
+    /// `403`: the request may not be answered here (it did not come through the CDN).
+    Forbidden(String),
     /// Another method than the path's: `405` with its `Allow` ([`ALLOW`] or [`ALLOW_PAGE`]).
     MethodNotAllowed(Method, &'static str),
 }
@@ -36,6 +38,7 @@ impl IntoResponse for ApiError {
             ApiError::Param(e) => (StatusCode::BAD_REQUEST, e.to_json()),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({ "error": m })),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!({ "error": m })),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, json!({ "error": m })),
             ApiError::MethodNotAllowed(method, allow) => {
                 let mut resp = ApiError::status_body(
                     StatusCode::METHOD_NOT_ALLOWED,

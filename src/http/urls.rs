@@ -56,6 +56,13 @@ impl UrlPolicy {
             Value::Object(map) => {
                 for (key, v) in map.iter_mut() {
                     match v {
+                        // The sized covers: one whose URL may not leave is left out (the list
+                        // holds no nulls; a card takes the next size, or `albumImage`).
+                        Value::Array(images) if key == "albumImages" => images.retain(|i| {
+                            i.get("url")
+                                .and_then(Value::as_str)
+                                .is_some_and(|u| self.allows(u))
+                        }),
                         Value::String(s) if URL_FIELDS.contains(&key.as_str()) => {
                             if !self.allows(s) {
                                 *v = Value::Null;
@@ -130,5 +137,20 @@ mod tests {
         assert_eq!(v["items"][0]["item"]["albumImage"], Value::Null);
         assert_eq!(v["items"][1]["url"], Value::Null);
         assert_eq!(v["items"][1]["genres"][0], "javascript:x");
+    }
+
+    #[test]
+    fn scrub_leaves_a_sized_cover_out_rather_than_nulling_its_url() {
+        let p = UrlPolicy::default();
+        let mut v = json!({"albumImages": [
+            {"url": "http://198.51.100.7/640.png", "width": 640, "height": 640},
+            {"url": "https://i.scdn.co/image/300", "width": 300, "height": 300},
+            {"url": null, "width": 64, "height": 64}
+        ]});
+        p.scrub(&mut v);
+        assert_eq!(
+            v["albumImages"],
+            json!([{"url": "https://i.scdn.co/image/300", "width": 300, "height": 300}])
+        );
     }
 }

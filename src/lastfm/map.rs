@@ -146,6 +146,7 @@ fn track(t: &Value, read_at: Timestamp) -> Option<NowPlaying> {
         artists: text(&t["artist"]).unwrap_or_default(),
         album: text(&t["album"]),
         album_image: largest_image(&t["image"]),
+        album_images: Vec::new(),
         song_url: link(&t["url"]),
         track_id: None,
         preview_url: None,

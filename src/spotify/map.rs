@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::wire;
 use crate::clock::Timestamp;
-use crate::model::{ItemType, ListTrack, NowPlaying, Source, Status, TopArtist};
+use crate::model::{Image, ItemType, ListTrack, NowPlaying, Source, Status, TopArtist};
 
 /// Maps a currently-playing answer. `None` when there is no item to show (ads, unknown types,
 /// `item: null`): the caller then asks recently-played.
@@ -94,7 +94,7 @@ pub fn top_artists(t: wire::TopArtists) -> Vec<TopArtist> {
             let name = a.name.filter(|n| !n.trim().is_empty())?;
             Some(TopArtist {
                 name,
-                image: largest_image(a.images),
+                image: largest_image(&a.images),
                 url: a.external_urls.spotify.filter(|u| !u.trim().is_empty()),
                 rank: 0,
                 genres: a
@@ -128,6 +128,9 @@ pub fn saved(s: wire::SavedTracks, read_at: Timestamp) -> Vec<ListTrack> {
 fn list_track(item: wire::Item, status: Status, read_at: Timestamp) -> Option<ListTrack> {
     let mut np = item_to_model(item, false, read_at)?;
     np.status = status;
+    // A list shows `albumImage` only: fifty entries with three sizes each would weigh more than
+    // the list itself.
+    np.album_images = Vec::new();
     Some(ListTrack {
         item: np,
         count: None,
@@ -191,7 +194,8 @@ pub fn item_to_model(
         artists,
         // An untagged local file comes with an album name of "": that is no album.
         album: non_empty(Some(album)),
-        album_image: if local { None } else { largest_image(images) },
+        album_image: if local { None } else { largest_image(&images) },
+        album_images: if local { Vec::new() } else { sized(images) },
         song_url: if local {
             None
         } else {
@@ -208,12 +212,28 @@ pub fn item_to_model(
     })
 }
 
-/// The URL of the largest image (by area; images without sizes count as smallest).
-fn largest_image(images: Vec<wire::Image>) -> Option<String> {
+/// The images with a URL, in Spotify's order, with their sizes (a size that does not fit a
+/// `u32` counts as unknown).
+fn sized(images: Vec<wire::Image>) -> Vec<Image> {
     images
         .into_iter()
         .filter_map(|i| {
             let url = i.url.filter(|u| !u.trim().is_empty())?;
+            Some(Image {
+                url,
+                width: i.width.and_then(|w| u32::try_from(w).ok()),
+                height: i.height.and_then(|h| u32::try_from(h).ok()),
+            })
+        })
+        .collect()
+}
+
+/// The URL of the largest image (by area; images without sizes count as smallest).
+fn largest_image(images: &[wire::Image]) -> Option<String> {
+    images
+        .iter()
+        .filter_map(|i| {
+            let url = i.url.clone().filter(|u| !u.trim().is_empty())?;
             Some((
                 i.width.unwrap_or(0).saturating_mul(i.height.unwrap_or(0)),
                 url,

@@ -13,7 +13,7 @@ use std::str::FromStr;
 mod now_playing;
 mod top;
 
-pub use now_playing::{render_card, HEIGHT};
+pub use now_playing::{card_art_url, render_card, ART_DEVICE_PX, HEIGHT};
 pub use top::{render_top_card, render_top_card_from, rows_from_items, TopRow};
 
 /// Card width in pixels (both cards).

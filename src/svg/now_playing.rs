@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{escape, truncate, Palette, Theme, A11Y_BUDGET, FONT, WIDTH};
 use crate::clock::Timestamp;
-use crate::model::{ItemType, NowPlaying, Status};
+use crate::model::{Image, ItemType, NowPlaying, Status};
 
 /// Card height in pixels.
 pub const HEIGHT: u32 = 120;
@@ -15,6 +15,8 @@ pub const HEIGHT: u32 = 120;
 // Layout (pixels). Art on the left, text column on the right.
 const PAD: u32 = 10;
 const ART: u32 = 100;
+/// The art's side in device pixels on a 2x (high-density) screen: the size worth embedding.
+pub const ART_DEVICE_PX: u32 = ART * 2;
 const TEXT_X: u32 = PAD + ART + 14;
 const TEXT_RIGHT: u32 = WIDTH - 14;
 const BAR_RIGHT: u32 = 300;
@@ -52,6 +54,32 @@ pub fn render_card(
     }
     out.push_str("</g></svg>");
     out
+}
+
+/// The URL of the art the card should embed: of the sizes the answer lists, the smallest whose
+/// shorter side is at least [`ART_DEVICE_PX`], else the largest; `albumImage` when it lists none
+/// with sizes. Spotify's 300 px image (about 20 to 40 KB) instead of its 640 px one (100 to
+/// 250 KB) keeps a card with art under about 40 KB.
+pub fn card_art_url(np: &NowPlaying) -> Option<&str> {
+    pick_image(&np.album_images, ART_DEVICE_PX).or(np.album_image.as_deref())
+}
+
+/// The smallest image whose shorter side is at least `px`, else the largest; `None` when no
+/// image has both sizes.
+fn pick_image(images: &[Image], px: u32) -> Option<&str> {
+    let sized = || {
+        images.iter().filter_map(|i| match (i.width, i.height) {
+            (Some(w), Some(h)) if w > 0 && h > 0 && !i.url.trim().is_empty() => {
+                Some((w.min(h), u64::from(w) * u64::from(h), i.url.as_str()))
+            }
+            _ => None,
+        })
+    };
+    sized()
+        .filter(|(side, _, _)| *side >= px)
+        .min_by_key(|(_, area, _)| *area)
+        .or_else(|| sized().max_by_key(|(_, area, _)| *area))
+        .map(|(_, _, url)| url)
 }
 
 /// Writes the opening tag with the accessible name, the art's clip path and the background.
@@ -283,6 +311,7 @@ mod tests {
             artists: "Artist One, Artist Two".to_string(),
             album: Some("An Album".to_string()),
             album_image: Some("https://i.scdn.co/image/abc".to_string()),
+            album_images: Vec::new(),
             song_url: Some("https://open.spotify.com/track/abc".to_string()),
             track_id: Some("abc".to_string()),
             preview_url: None,
@@ -423,6 +452,45 @@ mod tests {
         let mut zero = np("T");
         zero.duration = Some(Duration::ZERO);
         assert_well_formed(&render_card(Some(&zero), Theme::Light, None, NOW));
+    }
+
+    #[test]
+    fn the_art_closest_to_the_drawn_size_is_chosen() {
+        let img = |url: &str, w: Option<u32>, h: Option<u32>| Image {
+            url: url.to_string(),
+            width: w,
+            height: h,
+        };
+        let mut n = np("Song");
+        n.album_image = Some("largest".into());
+        // No sizes listed: albumImage.
+        assert_eq!(card_art_url(&n), Some("largest"));
+        // Spotify's three sizes, in any order: the 300 px one (the 64 px is too small for 200).
+        n.album_images = vec![
+            img("640", Some(640), Some(640)),
+            img("64", Some(64), Some(64)),
+            img("300", Some(300), Some(300)),
+        ];
+        assert_eq!(card_art_url(&n), Some("300"));
+        // Exactly the device size is enough; a wide image counts by its shorter side.
+        n.album_images = vec![
+            img("640", Some(640), Some(640)),
+            img("200", Some(200), Some(200)),
+            img("wide", Some(400), Some(150)),
+        ];
+        assert_eq!(card_art_url(&n), Some("200"));
+        // None large enough: the largest there is.
+        n.album_images = vec![
+            img("64", Some(64), Some(64)),
+            img("160", Some(160), Some(160)),
+        ];
+        assert_eq!(card_art_url(&n), Some("160"));
+        // Images without sizes are skipped; with none sized, albumImage.
+        n.album_images = vec![img("unsized", None, None), img("zero", Some(0), Some(300))];
+        assert_eq!(card_art_url(&n), Some("largest"));
+        n.album_image = None;
+        n.album_images.clear();
+        assert_eq!(card_art_url(&n), None);
     }
 
     #[test]

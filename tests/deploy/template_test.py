@@ -13,6 +13,7 @@ Usage: template_test.py [TEMPLATE] [--self-test]
 
 import copy
 import itertools
+import json
 import pathlib
 import re
 import sys
@@ -23,7 +24,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 ALERT_RESOURCES = {"AlertTopic", "AlertSubscription", "OwnerMustActFilter", "OwnerMustActAlarm"}
 ALERT_OUTPUTS = {"AlertTopicArn"}
-CDN_RESOURCES = {"CdnCachePolicy", "CdnDistribution"}
+CDN_RESOURCES = {"CdnCachePolicy", "CdnCardCachePolicy", "CdnOriginSecret", "CdnDistribution"}
+# Only with the CDN and an AllowedOrigins list: the viewer-request function that drops an Origin
+# the list does not hold.
+CDN_LIST_RESOURCES = {"CdnOriginFilter"}
 CDN_OUTPUTS = {"CdnUrl", "CdnBaseUrl"}
 CONSOLE_OUTPUTS = {"OwnerCallbackUrl", "OwnerConsoleUrl"}
 # The owner's console: GET and POST for /owner and below, always routed (the function answers 404
@@ -33,6 +37,25 @@ FILTER_PATTERN = '{ $.fields.alert = "owner_must_act" }'
 SCOPES = {"top": "user-top-read", "saved": "user-library-read"}
 
 NO_VALUE = object()
+
+
+def query_parameters():
+    """Every query parameter an endpoint reads: the names given to params::parse_query and those
+    compared by hand (`k == "theme"`) in src/http/."""
+    found = set()
+    for f in (ROOT / "src" / "http").glob("*.rs"):
+        text = f.read_text()
+        for call in re.findall(r"parse_query\((.*?)\)\?", text, re.S):
+            found |= set(re.findall(r'\("([a-z_]+)",', call))
+        found |= set(re.findall(r'\bk == "([a-z_]+)"', text))
+    return found
+
+
+def origin_secret_header():
+    """The header the service checks (ORIGIN_SECRET_HEADER in src/config.rs)."""
+    m = re.search(r'ORIGIN_SECRET_HEADER: &str = "([^"]+)"', (ROOT / "src" / "config.rs").read_text())
+    check(m, "ORIGIN_SECRET_HEADER not found in src/config.rs")
+    return m.group(1)
 
 
 class Failure(Exception):
@@ -200,9 +223,11 @@ def check_combination(template, params):
     console = params["OwnerSpotifyId"] != ""
     label = ", ".join(f"{k}={v!r}" for k, v in params.items())
 
+    origin_list = params["AllowedOrigins"] != "*"
     for group, wanted, names in [
         ("alert resources", alerts, ALERT_RESOURCES),
         ("CDN resources", cdn, CDN_RESOURCES),
+        ("CDN resources with an origin list", cdn and origin_list, CDN_LIST_RESOURCES),
     ]:
         for name in names:
             check((name in resources) == wanted,
@@ -299,14 +324,84 @@ def check_combination(template, params):
         key = resources["CdnCachePolicy"]["Properties"]["CachePolicyConfig"]
         check(key["MinTTL"] == 0 and key["DefaultTTL"] == 0, f"[{label}] CDN TTLs must defer to the origin")
         p = key["ParametersInCacheKeyAndForwardedToOrigin"]
-        check(p["QueryStringsConfig"]["QueryStringBehavior"] == "all", f"[{label}] query strings not in the key")
+        qs = p["QueryStringsConfig"]
+        read = query_parameters()
+        check(read == {"theme", "kind", "range", "limit"}, f"src/http/ reads other parameters now: {sorted(read)}")
+        check(qs["QueryStringBehavior"] == "whitelist" and set(qs.get("QueryStrings", [])) == read,
+              f"[{label}] the cache key must hold exactly the query parameters read ({sorted(read)}): {qs}")
         check(p["CookiesConfig"]["CookieBehavior"] == "none",
               f"[{label}] cookies forwarded (CloudFront then ignores If-None-Match)")
         headers = p["HeadersConfig"]
-        if params["AllowedOrigins"] == "*":
+        if not origin_list:
             check(headers == {"HeaderBehavior": "none"}, f"[{label}] headers {headers}")
         else:
-            check(headers.get("Headers") == ["Origin"], f"[{label}] Origin not in the key: {headers}")
+            check(headers.get("HeaderBehavior") == "whitelist" and headers.get("Headers") == ["Origin"],
+                  f"[{label}] the key's headers must be Origin alone: {headers}")
+
+        card = resources["CdnCardCachePolicy"]["Properties"]["CachePolicyConfig"]
+        window = ev.params["CacheTtlSeconds"]
+        check(all(str(card[t]) == window for t in ("MinTTL", "DefaultTTL", "MaxTTL")) and int(window) > 0,
+              f"[{label}] the card must be kept exactly one cache window at the edge: {card}")
+        cp = card["ParametersInCacheKeyAndForwardedToOrigin"]
+        check(cp["QueryStringsConfig"] == {"QueryStringBehavior": "whitelist", "QueryStrings": ["theme"]},
+              f"[{label}] the card's key must be its theme alone: {cp['QueryStringsConfig']}")
+        check(cp["HeadersConfig"] == {"HeaderBehavior": "none"} and cp["CookiesConfig"]["CookieBehavior"] == "none",
+              f"[{label}] the card's key holds headers or cookies: {cp}")
+
+        dist = resources["CdnDistribution"]["Properties"]["DistributionConfig"]
+        behaviours = {b["PathPattern"]: b for b in dist.get("CacheBehaviors", [])}
+        check(behaviours.get("/api/spotify.svg", {}).get("CachePolicyId") == {"Ref": "CdnCardCachePolicy"},
+              f"[{label}] /api/spotify.svg does not use the card's cache policy")
+        default = dist["DefaultCacheBehavior"]
+        check(default["CachePolicyId"] == {"Ref": "CdnCachePolicy"}, f"[{label}] default cache policy")
+        assoc = default.get("FunctionAssociations", [])
+        if origin_list:
+            check(assoc == [{"EventType": "viewer-request",
+                             "FunctionARN": {"Fn::GetAtt": ["CdnOriginFilter", "FunctionMetadata.FunctionARN"]}}]
+                  or (len(assoc) == 1 and assoc[0]["EventType"] == "viewer-request"
+                      and "CdnOriginFilter" in refs(assoc[0])),
+                  f"[{label}] the origin filter is not a viewer-request function: {assoc}")
+            code = resources["CdnOriginFilter"]["Properties"]["FunctionCode"]
+            code = code["Fn::Sub"] if isinstance(code, dict) else code
+            check(params["AllowedOrigins"] in code and "delete h.origin" in code,
+                  f"[{label}] the origin filter does not drop Origins outside AllowedOrigins")
+        else:
+            check(not assoc, f"[{label}] a function on every request without an origin list")
+
+        # Origin protection: CloudFront sends the secret in the header the service checks, and the
+        # function is given the same value.
+        (origin,) = dist["Origins"]
+        sent = {h["HeaderName"].lower(): h["HeaderValue"] for h in origin.get("OriginCustomHeaders", [])}
+        header = origin_secret_header()
+        check(header in sent, f"[{label}] CloudFront does not send {header} to the origin: {origin}")
+        check(env.get("CDN_ORIGIN_SECRET") == sent[header],
+              f"[{label}] CDN_ORIGIN_SECRET={env.get('CDN_ORIGIN_SECRET')!r} is not what CloudFront sends "
+              f"({sent[header]!r})")
+        check("CdnOriginSecret" in refs(sent[header]) and "{{resolve:secretsmanager:" in sent[header]["Fn::Sub"],
+              f"[{label}] the origin header is not the generated secret: {sent[header]}")
+        gen = resources["CdnOriginSecret"]["Properties"]["GenerateSecretString"]
+        check(int(gen.get("PasswordLength", 0)) >= 32 and "SecretStringTemplate" not in gen,
+              f"[{label}] the origin secret is not a long random string: {gen}")
+    else:
+        # Without the CDN nothing would ever send the header: the function must not ask for it.
+        check("CDN_ORIGIN_SECRET" not in env, f"[{label}] CDN_ORIGIN_SECRET set without the CDN")
+
+    # Per-route throttles: the widget's poll and the card have their own; every other route the
+    # default (which API Gateway applies to each route separately).
+    api = resources["HttpApi"]["Properties"]
+    per_route = api.get("RouteSettings", {})
+    for key in per_route:
+        method, path = key.split(" ", 1)
+        check((method, path) in routes, f"[{label}] RouteSettings for {key}, which is not a route")
+    for key, rate, burst in [("GET /api/spotify", "ThrottleRateLimit", "ThrottleBurstLimit"),
+                             ("GET /api/spotify.svg", "CardThrottleRateLimit", "CardThrottleBurstLimit")]:
+        got = per_route.get(key, {})
+        check(got.get("ThrottlingRateLimit") == ev.params[rate] and got.get("ThrottlingBurstLimit") == ev.params[burst],
+              f"[{label}] {key} is not throttled by {rate}/{burst}: {got}")
+    d = api["DefaultRouteSettings"]
+    check(d.get("ThrottlingRateLimit") == ev.params["OtherThrottleRateLimit"]
+          and d.get("ThrottlingBurstLimit") == ev.params["OtherThrottleBurstLimit"],
+          f"[{label}] the other routes are not throttled by OtherThrottle*: {d}")
 
     check_security_headers(resources, cdn, label)
     return resources, outputs
@@ -359,6 +454,27 @@ def check_static(template):
           f"the console key secret grants {granted.get('ConsoleKeySecret')}, not only GetSecretValue")
 
 
+def check_documented_worst_case(template):
+    """docs/deploy-aws.md's worst case is computed from the template's defaults: the requests a
+    second of every route at its throttle (the two with settings of their own, every other route
+    at the default), and the requests an hour."""
+    params = template["Parameters"]
+    api = template["Resources"]["HttpApi"]["Properties"]
+    events = template["Resources"]["NowPlayingFunction"]["Properties"]["Events"].values()
+    routes = {f'{e["Properties"]["Method"].upper()} {e["Properties"]["Path"]}' for e in events}
+    default = int(params[api["DefaultRouteSettings"]["ThrottlingRateLimit"]["Ref"]]["Default"])
+    check("RouteSettings" in api, "HttpApi has no RouteSettings: one throttle for every route")
+    own = {k: int(params[v["ThrottlingRateLimit"]["Ref"]]["Default"]) for k, v in api["RouteSettings"].items()}
+    total = sum(own.values()) + default * len(routes - set(own))
+    doc = (ROOT / "docs" / "deploy-aws.md").read_text()
+    per_hour = f"{total * 3600 / 1e6:.2f} M"
+    check(f"| **{total:,}** | **{per_hour}** |" in doc,
+          f"docs/deploy-aws.md's worst case is not {total:,} requests a second ({per_hour} an hour), "
+          f"what the template's throttles let through over its {len(routes)} routes")
+    check(f"{len(routes) - len(own)} other routes" in doc,
+          f"docs/deploy-aws.md does not count {len(routes) - len(own)} other routes")
+
+
 def combinations():
     for alert, cdn, profile, origins, owner in itertools.product(
         ["", "owner@example.com"], ["false", "true"], ["", "top", "saved", "top,saved"],
@@ -368,13 +484,22 @@ def combinations():
                "OwnerSpotifyId": owner}
 
 
+def lint_combinations(template, sets):
+    """cfn-lint, with each parameter combination (cfn-lint resolves the Conditions with them)."""
+    from cfnlint.api import ManualArgs, lint
+
+    matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"], parameters=sets))
+    check(not matches, "cfn-lint: " + "; ".join(str(m) for m in matches[:10]))
+
+
 def run(template):
     check_static(template)
-    n = 0
-    for params in combinations():
+    check_documented_worst_case(template)
+    sets = list(combinations())
+    for params in sets:
         check_combination(template, params)
-        n += 1
-    return n
+    lint_combinations(template, sets)
+    return len(sets)
 
 
 def self_test(template):
@@ -400,6 +525,25 @@ def self_test(template):
             "DefaultCacheBehavior"].pop("ResponseHeadersPolicyId"),
         "AuthorizeCommand ignores ProfileEndpoints": lambda t: t["Outputs"]["AuthorizeCommand"].__setitem__(
             "Value", t["Outputs"]["AuthorizeCommand"]["Value"]["Fn::If"][2]),
+        "every query string in the cache key": lambda t: t["Resources"]["CdnCachePolicy"]["Properties"][
+            "CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"].__setitem__(
+            "QueryStringsConfig", {"QueryStringBehavior": "all"}),
+        "any Origin in the key": lambda t: t["Resources"]["CdnDistribution"]["Properties"]["DistributionConfig"][
+            "DefaultCacheBehavior"].pop("FunctionAssociations"),
+        "no origin header": lambda t: t["Resources"]["CdnDistribution"]["Properties"]["DistributionConfig"][
+            "Origins"][0].pop("OriginCustomHeaders"),
+        "origin secret without the CDN": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"][
+            "Environment"]["Variables"].__setitem__(
+            "CDN_ORIGIN_SECRET", "a-value-nothing-would-ever-send"),
+        "card not kept at the edge": lambda t: t["Resources"]["CdnCardCachePolicy"]["Properties"][
+            "CachePolicyConfig"].__setitem__("MinTTL", 0),
+        "card without its behaviour": lambda t: t["Resources"]["CdnDistribution"]["Properties"][
+            "DistributionConfig"].pop("CacheBehaviors"),
+        "one throttle for every route": lambda t: t["Resources"]["HttpApi"]["Properties"].pop("RouteSettings"),
+        "a card throttle the docs do not count": lambda t: t["Parameters"]["CardThrottleRateLimit"].__setitem__(
+            "Default", 500),
+        "a runtime cfn-lint refuses": lambda t: t["Resources"]["CdnOriginFilter"]["Properties"][
+            "FunctionConfig"].__setitem__("Runtime", "cloudfront-js-9.9"),
     }
     for name, mutate in mutations.items():
         broken = copy.deepcopy(template)
@@ -419,7 +563,8 @@ def main(argv):
     try:
         n = run(template)
         print(f"template_test: {n} parameter combinations: every optional resource and output "
-              f"exists exactly when its parameter asks for it")
+              f"exists exactly when its parameter asks for it, the CDN's cache keys and origin "
+              f"protection hold, and cfn-lint passes with each")
         if "--self-test" in argv:
             m = self_test(template)
             print(f"template_test: self-test: {m} broken templates were each caught")

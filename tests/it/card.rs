@@ -1,6 +1,8 @@
 //! The README card (`/api/spotify.svg`), the widget and the preview page, served by the Router.
 use crate::support;
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use support::*;
 
@@ -113,8 +115,9 @@ async fn card_escapes_nasty_titles() {
         "<script>alert(1)</script> \"quoted\" & 'single' 🎧 שלום مرحبا {}",
         "x".repeat(300)
     );
+    // Art from the fake (the plain track's lives on Spotify's CDN, which tests never reach).
     app.fake.set_current(Scripted::json(bodies::playing(
-        bodies::track("t1", &nasty),
+        bodies::track_with_covers(&app.fake.base, "nasty", "t1", &nasty),
         true,
         10,
     )));
@@ -167,4 +170,123 @@ async fn card_of_an_episode_without_a_publisher_names_the_show() {
     assert!(svg.contains(">The Show</text>"), "{svg}");
     assert!(!svg.contains("></text>"), "no empty line: {svg}");
     assert!(!svg.contains(" by  ") && !svg.contains(" by (on"), "{svg}");
+}
+
+/// The base64 payload of the one `data:` image a card embeds.
+fn embedded_payload(svg: &str) -> Option<&str> {
+    let start = svg.find("href=\"data:image/")?;
+    let rest = &svg[start..];
+    let payload = &rest[rest.find(";base64,")? + ";base64,".len()..];
+    Some(&payload[..payload.find('"')?])
+}
+
+fn base64_len(bytes: usize) -> usize {
+    bytes.div_ceil(3) * 4
+}
+
+#[tokio::test]
+async fn card_embeds_the_cover_closest_to_its_size_and_stays_small() {
+    let app = TestApp::start(&[]).await;
+    let track = bodies::track_with_covers(&app.fake.base, "sized", "t1", "Sized Song");
+    app.fake
+        .set_current(Scripted::json(bodies::playing(track, true, 60_000)));
+    // The JSON lists every size; albumImage stays the largest.
+    let v = app.now().await;
+    assert_eq!(
+        v["albumImage"],
+        format!("{}/img/sized-640.jpg", app.fake.base)
+    );
+    assert_eq!(v["albumImages"].as_array().map(Vec::len), Some(3), "{v}");
+    assert_eq!(v["albumImages"][1]["width"], 300);
+
+    let r = app.get("/api/spotify.svg").await;
+    assert_eq!(r.status(), 200);
+    let svg = r.text().await.unwrap();
+    let payload = embedded_payload(&svg).expect("the card embeds art");
+    let side_300 = fake_spotify::cover_jpeg_bytes(300).unwrap();
+    assert_eq!(payload.len(), base64_len(side_300), "the 300 px cover");
+    assert!(
+        svg.len() < 40_000,
+        "a card with art is under 40 KB: {} bytes",
+        svg.len()
+    );
+    assert_eq!(app.fake.image_calls_to("/img/sized-300.jpg"), 1);
+    assert_eq!(app.fake.image_calls_to("/img/sized-640.jpg"), 0);
+    assert_eq!(app.fake.image_calls_to("/img/sized-64.jpg"), 0);
+}
+
+#[tokio::test]
+async fn card_with_only_a_640_px_cover_draws_the_placeholder() {
+    // A lone 640 px cover (150 KB here) is over the embedding cap: the card stays small.
+    let app = TestApp::start(&[]).await;
+    let mut track = bodies::track_with_covers(&app.fake.base, "big", "t1", "Big Song");
+    track["album"]["images"] = json!([track["album"]["images"][0].clone()]);
+    app.fake
+        .set_current(Scripted::json(bodies::playing(track, true, 60_000)));
+    let svg = app.get("/api/spotify.svg").await.text().await.unwrap();
+    assert!(svg.contains("Big Song"));
+    assert_eq!(embedded_payload(&svg), None, "not embedded");
+    assert!(svg.len() < 10_000, "{} bytes", svg.len());
+    assert_eq!(app.fake.image_calls_to("/img/big-640.jpg"), 1);
+}
+
+#[tokio::test]
+async fn one_art_fetch_for_a_hundred_concurrent_cards() {
+    let app = TestApp::start(&[]).await;
+    let track = bodies::track_with_covers(&app.fake.base, "burst", "t1", "Burst Song");
+    app.fake
+        .set_current(Scripted::json(bodies::playing(track, true, 60_000)));
+    // The image takes a while, so every card below asks while the first fetch is under way.
+    app.fake.set_image_delay(Duration::from_millis(400));
+    let mut cards = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let (http, url) = (app.http.clone(), format!("{}/api/spotify.svg", app.url));
+        cards.spawn(async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        });
+    }
+    let all = tokio::time::timeout(Duration::from_secs(30), cards.join_all())
+        .await
+        .expect("100 cards within 30 s");
+    let side_300 = base64_len(fake_spotify::cover_jpeg_bytes(300).unwrap());
+    for svg in &all {
+        assert_eq!(embedded_payload(svg).map(str::len), Some(side_300));
+    }
+    assert_eq!(all.len(), 100);
+    assert_eq!(
+        app.fake.image_calls_to("/img/burst-300.jpg"),
+        1,
+        "one fetch for every card"
+    );
+    assert_eq!(app.fake.stats().image_calls.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_art_fetch_keeps_the_good_copy_in_the_card() {
+    let app = TestApp::start(&[]).await;
+    let track = bodies::track_with_covers(&app.fake.base, "flaky", "t1", "Flaky Song");
+    app.fake
+        .set_current(Scripted::json(bodies::playing(track, true, 60_000)));
+    let first = app.get("/api/spotify.svg").await.text().await.unwrap();
+    let good = embedded_payload(&first).expect("art").to_string();
+    assert_eq!(app.fake.image_calls_to("/img/flaky-300.jpg"), 1);
+
+    // The copy expires and the next fetch fails: the card keeps the art it had.
+    app.fake.fail_images(true);
+    app.clock
+        .advance(nowplaying::art::HIT_TTL + Duration::from_secs(1));
+    let second = app.get("/api/spotify.svg").await.text().await.unwrap();
+    assert_eq!(
+        app.fake.image_calls_to("/img/flaky-300.jpg"),
+        2,
+        "asked again"
+    );
+    assert_eq!(embedded_payload(&second), Some(good.as_str()));
+    // The failure is remembered for a minute: no new fetch, the good copy still shown.
+    app.clock.advance(nowplaying::art::MISS_TTL / 2);
+    let third = app.get("/api/spotify.svg").await.text().await.unwrap();
+    assert_eq!(app.fake.image_calls_to("/img/flaky-300.jpg"), 2);
+    assert_eq!(embedded_payload(&third), Some(good.as_str()));
 }

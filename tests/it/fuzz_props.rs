@@ -243,7 +243,34 @@ fn check_common(np: &NowPlaying) -> Result<(), TestCaseError> {
     ] {
         prop_assert!(ok, "field {} has the wrong type: {}", k, v);
     }
-    prop_assert_eq!(o.len(), 16);
+    // `albumImages` only when the source listed images: each with a URL, one of them albumImage.
+    match o.get("albumImages") {
+        None => prop_assert_eq!(o.len(), 16),
+        Some(images) => {
+            prop_assert_eq!(o.len(), 17);
+            let images = images.as_array().unwrap();
+            prop_assert!(
+                !images.is_empty(),
+                "empty albumImages instead of none: {}",
+                v
+            );
+            for i in images {
+                prop_assert!(
+                    i["url"].as_str().is_some_and(|u| !u.trim().is_empty()),
+                    "image without a URL: {}",
+                    v
+                );
+                for side in ["width", "height"] {
+                    prop_assert!(i[side].is_u64() || i[side].is_null(), "{}: {}", side, v);
+                }
+            }
+            prop_assert!(
+                images.iter().any(|i| i["url"] == o["albumImage"]),
+                "albumImage is one of albumImages: {}",
+                v
+            );
+        }
+    }
     let back: NowPlaying = serde_json::from_value(v).unwrap();
     prop_assert_eq!(&back, np);
     Ok(())

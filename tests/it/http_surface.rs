@@ -415,3 +415,89 @@ async fn only_https_links_and_images_leave_the_service() {
         "{list}"
     );
 }
+
+const ORIGIN_SECRET: &str = "0123456789abcdef-origin";
+
+#[tokio::test]
+async fn with_a_cdn_origin_secret_only_requests_carrying_it_are_answered() {
+    let app = app(&[("CDN_ORIGIN_SECRET", ORIGIN_SECRET)]).await;
+    let art = format!("{}/img/direct-300.jpg", app.fake.base);
+    let mut track = bodies::track("t1", "Song");
+    track["album"]["images"] = serde_json::json!([{"url": art, "width": 300, "height": 300}]);
+    app.fake
+        .set_current(Scripted::json(bodies::playing(track, true, 10)));
+    let send = |path: &str, secret: Option<&str>| {
+        let mut rq = app.http.get(format!("{}{path}", app.url));
+        if let Some(s) = secret {
+            rq = rq.header("x-origin-verify", s);
+        }
+        rq.send()
+    };
+    // The execute-api URL, skipping the CDN: a small 403 with a JSON reason, and nothing asked.
+    for path in [
+        "/api/spotify",
+        "/api/spotify.svg",
+        "/api/spotify/recent",
+        "/widget.js",
+        "/",
+        "/nope",
+    ] {
+        for secret in [None, Some("wrong"), Some(&ORIGIN_SECRET[1..])] {
+            let r = send(path, secret).await.unwrap();
+            assert_eq!(r.status(), 403, "{path} with {secret:?}");
+            assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+            let body: Value = r.json().await.unwrap();
+            let reason = body["error"].as_str().unwrap();
+            assert!(reason.contains("CDN"), "{reason}");
+            assert!(!reason.contains(ORIGIN_SECRET), "{reason}");
+        }
+    }
+    let stats = app.fake.stats();
+    assert_eq!(stats.currently_playing + stats.recently_played, 0);
+    assert!(stats.image_calls.is_empty());
+
+    // Through the CDN (which adds the header): answered as ever.
+    let r = send("/api/spotify", Some(ORIGIN_SECRET)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["name"], "Song");
+    let r = send("/api/spotify.svg", Some(ORIGIN_SECRET)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("data:image/jpeg;base64,"));
+    assert_eq!(app.fake.image_calls_to("/img/direct-300.jpg"), 1);
+
+    // The owner's console stays at the API's own address (here off: its own 404, not the 403).
+    let r = send("/owner", None).await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = send("/owner/status.json", None).await.unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn without_a_cdn_origin_secret_the_header_is_not_needed() {
+    let app = app(&[]).await;
+    assert_eq!(app.get("/api/spotify").await.status(), 200);
+}
+
+#[test]
+fn a_short_cdn_origin_secret_is_refused_without_showing_it() {
+    for bad in [
+        "short",
+        "has a space in it, long enough",
+        "tab\tseparated-long-value",
+    ] {
+        let e = nowplaying::config::Config::from_lookup(|k| {
+            (k == "CDN_ORIGIN_SECRET").then(|| bad.to_string())
+        })
+        .unwrap_err();
+        assert_eq!(e.variable, "CDN_ORIGIN_SECRET");
+        assert!(!e.to_string().contains(bad.trim()), "{e}");
+    }
+    let ok = nowplaying::config::Config::from_lookup(|k| {
+        (k == "CDN_ORIGIN_SECRET").then(|| ORIGIN_SECRET.to_string())
+    })
+    .unwrap();
+    assert!(
+        !format!("{ok:?}").contains(ORIGIN_SECRET),
+        "redacted in Debug"
+    );
+}

@@ -90,10 +90,23 @@ async fn now_playing_from_lastfm() {
     assert_eq!(q["format"], "json");
     assert_eq!(q["extended"], "1");
     assert_eq!(lf.bad_requests(), 0);
-    // The README card carries the mark.
+}
+
+/// The README card of a Last.fm answer carries Last.fm's mark and its cover. The cover is served
+/// by the fake Spotify (a loopback host the card may fetch art from), so nothing leaves
+/// 127.0.0.1.
+#[tokio::test]
+async fn the_card_of_a_lastfm_answer_carries_the_mark_and_the_cover() {
+    let (app, lf) = start("lastfm", &[]).await;
+    let cover = format!("{}/img/cover.png", app.fake.base.trim_end_matches('/'));
+    let mut body = bodies::now_playing();
+    body["recenttracks"]["track"][0]["image"] = bodies::images(&cover);
+    lf.set(RECENT, Scripted::json(body));
     let svg = app.get("/api/spotify.svg").await.text().await.unwrap();
     assert!(svg.contains(r#"data-source="lastfm""#), "{svg}");
     assert!(svg.contains(">on Last.fm<"), "{svg}");
+    assert!(svg.contains("data:image/png;base64,"), "{svg}");
+    assert_eq!(app.fake.stats().image_calls, vec!["/img/cover.png"]);
 }
 
 #[tokio::test]

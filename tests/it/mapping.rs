@@ -19,6 +19,11 @@ async fn track_playing() {
             "isPlaying": true, "status": "playing", "type": "track", "name": "Song",
             "artists": "Artist One, Artist Two", "album": "The Album",
             "albumImage": "https://i.scdn.co/image/large",
+            "albumImages": [
+                {"url": "https://i.scdn.co/image/small", "width": 64, "height": 64},
+                {"url": "https://i.scdn.co/image/large", "width": 640, "height": 640},
+                {"url": "https://i.scdn.co/image/medium", "width": 300, "height": 300}
+            ],
             "songUrl": "https://open.spotify.com/track/t1", "trackId": "t1", "previewUrl": null,
             "progressMs": 1234, "durationMs": 200000, "timestamp": T0.as_millis(), "playedAt": null,
             "stale": false, "source": "spotify"

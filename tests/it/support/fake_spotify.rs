@@ -193,6 +193,10 @@ struct Inner {
     consent_page: bool,
     /// The id `GET /v1/me` answers.
     me_id: String,
+    /// How long each image request waits before its answer.
+    image_delay: std::time::Duration,
+    /// Every image request answers `500`.
+    images_fail: bool,
     stats: Stats,
 }
 
@@ -228,6 +232,8 @@ impl FakeSpotify {
             deny_authorization: false,
             consent_page: false,
             me_id: OWNER_ID.to_string(),
+            image_delay: std::time::Duration::ZERO,
+            images_fail: false,
             stats: Stats::default(),
         }));
         let fake = FakeSpotify { base, inner };
@@ -250,6 +256,7 @@ impl FakeSpotify {
             .route("/_admin/stats", get(admin_stats))
             .route("/_admin/consent", post(admin_consent))
             .route("/_admin/me", post(admin_me))
+            .route("/_admin/images", post(admin_images))
             .with_state(fake.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -300,6 +307,23 @@ impl FakeSpotify {
     }
     pub fn deny_authorization(&self, deny: bool) {
         self.inner.lock().unwrap().deny_authorization = deny;
+    }
+    /// Each image request from now on waits `delay` before its answer.
+    pub fn set_image_delay(&self, delay: std::time::Duration) {
+        self.inner.lock().unwrap().image_delay = delay;
+    }
+    /// From now on every image request answers `500` (`false`: served again).
+    pub fn fail_images(&self, fail: bool) {
+        self.inner.lock().unwrap().images_fail = fail;
+    }
+    /// How many image requests asked for `path` (its query ignored).
+    pub fn image_calls_to(&self, path: &str) -> usize {
+        let i = self.inner.lock().unwrap();
+        i.stats
+            .image_calls
+            .iter()
+            .filter(|c| c.split('?').next() == Some(path))
+            .count()
     }
     pub fn stats(&self) -> Stats {
         let i = self.inner.lock().unwrap();
@@ -689,8 +713,9 @@ fn grant(f: &FakeSpotify, behavior: &TokenBehavior, form: &HashMap<String, Strin
 }
 
 /// A tiny PNG (`/img/cover.png`), one over the card's size limit (`/img/huge.png`), one
-/// with a type the card refuses (`/img/page.html`), and a redirect to anywhere
-/// (`/img/redirect?to=URL`, `302`).
+/// with a type the card refuses (`/img/page.html`), a redirect to anywhere
+/// (`/img/redirect?to=URL`, `302`), and album covers of Spotify's three sizes and their usual
+/// weight (`/img/NAME-640.jpg`, `-300.jpg`, `-64.jpg`: see [`cover_jpeg_bytes`]).
 pub const COVER_PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
 async fn image(
@@ -699,12 +724,18 @@ async fn image(
     uri: axum::http::Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    f.inner
-        .lock()
-        .unwrap()
-        .stats
-        .image_calls
-        .push(uri.to_string());
+    let (delay, fail) = {
+        let mut i = f.inner.lock().unwrap();
+        i.stats.image_calls.push(uri.to_string());
+        (i.image_delay, i.images_fail)
+    };
+    tokio::time::sleep(delay).await;
+    if fail {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    if let Some(bytes) = sized_cover(&name) {
+        return ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response();
+    }
     if name == "redirect" {
         let to = q.get("to").cloned().unwrap_or_default();
         return (StatusCode::FOUND, [(header::LOCATION, to)]).into_response();
@@ -722,6 +753,48 @@ async fn image(
         "page.html" => ([(header::CONTENT_TYPE, "text/html")], "<h1>hi</h1>").into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// How much a Spotify cover of each size weighs, in bytes: the 640 px one 100 to 250 KB, the
+/// 300 px one 20 to 40 KB, the 64 px one 2 to 4 KB. The fake serves the middle of each range.
+pub fn cover_jpeg_bytes(side: u32) -> Option<usize> {
+    match side {
+        640 => Some(150_000),
+        300 => Some(26_000),
+        64 => Some(3_000),
+        _ => None,
+    }
+}
+
+/// The body of `/img/NAME-640.jpg` (`-300`, `-64`): a JPEG start marker and noise (which, like a
+/// real JPEG, does not compress), as long as [`cover_jpeg_bytes`] says.
+fn sized_cover(name: &str) -> Option<Vec<u8>> {
+    let side: u32 = name
+        .strip_suffix(".jpg")?
+        .rsplit('-')
+        .next()?
+        .parse()
+        .ok()?;
+    let len = cover_jpeg_bytes(side)?;
+    let mut body = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    let mut x: u32 = 0x9E37_79B9 ^ side;
+    while body.len() < len {
+        // xorshift32: deterministic noise.
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        body.extend_from_slice(&x.to_le_bytes());
+    }
+    body.truncate(len);
+    Some(body)
+}
+
+/// `{"delay_ms": N, "fail": bool}`: how image requests are answered from now on.
+async fn admin_images(State(f): State<FakeSpotify>, Json(v): Json<Value>) -> StatusCode {
+    let delay = v.get("delay_ms").and_then(Value::as_u64).unwrap_or(0);
+    f.set_image_delay(std::time::Duration::from_millis(delay));
+    f.fail_images(v.get("fail").and_then(Value::as_bool).unwrap_or(false));
+    StatusCode::NO_CONTENT
 }
 
 async fn admin_current(State(f): State<FakeSpotify>, Json(v): Json<Value>) -> StatusCode {
@@ -795,6 +868,16 @@ pub mod bodies {
                 {"url": "https://i.scdn.co/image/medium", "width": 300, "height": 300}
             ]}
         })
+    }
+
+    /// A track whose album lists the three sizes Spotify gives (640, 300 and 64 px, largest
+    /// first), served by the fake at `{base}/img/{art}-640.jpg` and so on with their real weight.
+    pub fn track_with_covers(base: &str, art: &str, id: &str, name: &str) -> Value {
+        let mut t = track(id, name);
+        t["album"]["images"] = json!([640, 300, 64].map(|side| json!({
+            "url": format!("{base}/img/{art}-{side}.jpg"), "width": side, "height": side
+        })));
+        t
     }
 
     /// Where each field removed from development-mode answers lived, as (path of the object,
