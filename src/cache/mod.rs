@@ -150,10 +150,40 @@ pub struct AnswerCache {
     settings: CacheSettings,
     instance: String,
     privacy: PrivacySwitch,
-    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    flights: Mutex<HashMap<String, Arc<Flight>>>,
     /// The memory tier holds what this process read or wrote last, per key.
     memory: Mutex<HashMap<String, Remembered>>,
+    /// A miss last read the shared privacy switch off, from the table itself, at this moment.
+    switch_seen_off: Mutex<Option<Timestamp>>,
     observer: Option<GenerationObserver>,
+}
+
+/// One key's single flight in this process: the turn that one caller at a time holds, and the
+/// outcome of the last wait for another process's lease holder, which serves every caller that
+/// queued while it ran (they would only repeat the same wait).
+#[derive(Default)]
+struct Flight {
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// The waits for a holder finished so far, and the answer the last one ended with.
+    waited: Mutex<(u64, Option<Answer>)>,
+}
+
+impl Flight {
+    /// Returns how many waits had finished when a caller joined the queue.
+    fn waits_done(&self) -> u64 {
+        self.waited.lock().unwrap().0
+    }
+
+    /// Returns the outcome of a wait that finished after `joined` (see [`Flight::waits_done`]).
+    fn waited_since(&self, joined: u64) -> Option<Answer> {
+        let waited = self.waited.lock().unwrap();
+        (waited.0 > joined).then(|| waited.1.clone()).flatten()
+    }
+
+    fn finish_wait(&self, answer: &Answer) {
+        let mut waited = self.waited.lock().unwrap();
+        *waited = (waited.0 + 1, Some(answer.clone()));
+    }
 }
 
 impl AnswerCache {
@@ -172,6 +202,7 @@ impl AnswerCache {
             privacy,
             flights: Mutex::new(HashMap::new()),
             memory: Mutex::new(HashMap::new()),
+            switch_seen_off: Mutex::new(None),
             observer: None,
         }
     }
@@ -266,16 +297,29 @@ impl AnswerCache {
             return (Miss::Serve(answer), None);
         }
         // Single flight inside this process; the lease does the same across processes.
-        let flight = {
-            let mut flights = self.flights.lock().unwrap();
-            flights.entry(key.to_string()).or_default().clone()
-        };
-        let turn = flight.lock_owned().await;
+        let flight = self.flight(key);
+        let joined = flight.waits_done();
+        let turn = flight.turn.clone().lock_owned().await;
         // Another request of this process may have filled it while this one waited.
         if let Some(answer) = self.remembered(key, ttl) {
             return (Miss::Serve(answer), Some(turn));
         }
+        // Or it waited for another process's holder: that wait's outcome, `null` included,
+        // serves this request too, instead of a wait of its own after it.
+        if let Some(answer) = flight.waited_since(joined) {
+            let served = Answer {
+                served_at: self.clock.now(),
+                ..answer
+            };
+            return (Miss::Serve(served), Some(turn));
+        }
         (self.read_miss(key, ttl).await, Some(turn))
+    }
+
+    /// Returns this process's single flight for `key`.
+    fn flight(&self, key: &str) -> Arc<Flight> {
+        let mut flights = self.flights.lock().unwrap();
+        flights.entry(key.to_string()).or_default().clone()
     }
 
     /// Steps 3 and 4: a fresh copy in the shared state is served and kept in memory; otherwise
@@ -293,6 +337,17 @@ impl AnswerCache {
                 self.remember(key, e, *fresh_until, now);
                 return Miss::Serve(self.answer(e, *fresh_until, ttl));
             }
+        }
+        if read.switch_unknown {
+            // The table could not be read and the switch was last seen off more than a window
+            // ago: the source is not asked on the strength of that (`hide` may have run).
+            let e = self.degraded(read.entry.as_ref().map(|(e, _)| e), now);
+            tracing::debug!(
+                key,
+                "the privacy switch cannot be read: no call to the source"
+            );
+            self.remember(key, &e, now + ttl, now);
+            return Miss::Serve(self.answer(&e, now + ttl, ttl));
         }
         let seen = Seen {
             entry: read.entry.map(|(e, _)| e),
@@ -361,7 +416,11 @@ impl AnswerCache {
             Ok(None) => {
                 return match &seen.entry {
                     Some(e) => self.answer(e, seen.at, ttl),
-                    None => self.wait_for_holder(key, ttl).await,
+                    None => {
+                        let answer = self.wait_for_holder(key, ttl).await;
+                        self.flight(key).finish_wait(&answer);
+                        answer
+                    }
                 }
             }
             // The answer cache may go on without the lease (only Spotify's call count suffers).

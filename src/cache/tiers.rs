@@ -11,6 +11,7 @@ use crate::cooldown::Cooldown;
 use crate::keys::{AUTH_GENERATION_KEY, COOLDOWN_KEY, HIDDEN_KEY};
 use crate::lease;
 use crate::owner::PrivacySwitch;
+use crate::store::Origin;
 
 /// A miss reads all of this from the shared state, in one call.
 pub(super) struct MissRead {
@@ -19,6 +20,9 @@ pub(super) struct MissRead {
     /// The cooldown item's reason, even when it ran out (`None`: none, or not one we know).
     pub cooldown: Option<Cooldown>,
     pub hidden: bool,
+    /// The table could not be read, and the switch was last read off from it more than one
+    /// `/api/spotify` window ago: whether the page is hidden is not known.
+    pub switch_unknown: bool,
 }
 
 /// This process holds an answer in memory and serves it without asking the shared state until
@@ -74,13 +78,22 @@ impl AnswerCache {
         if self.observer.is_some() {
             keys.push(AUTH_GENERATION_KEY);
         }
-        let mut items = match self.state.get_many(&keys).await {
-            Ok(items) => items,
+        let now = self.clock.now();
+        let (mut items, origin) = match self.state.get_many_with_origin(&keys).await {
+            Ok(read) => read,
             Err(e) => {
                 tracing::debug!(key, error = %e, "could not read the shared state");
-                HashMap::new()
+                (HashMap::new(), Origin::Fallback)
             }
         };
+        // The switch as `owner::PrivacySwitch::set` writes it, when read from the table itself.
+        let from_table = origin == Origin::Store;
+        let hidden =
+            shared_switch && from_table && items.get(HIDDEN_KEY).is_some_and(|r| r.value == "true");
+        let switch_unknown = shared_switch && !from_table && !self.switch_off_within_window(now);
+        if shared_switch && from_table && !hidden {
+            *self.switch_seen_off.lock().unwrap() = Some(now);
+        }
         if let Some(observe) = &self.observer {
             observe(items.remove(AUTH_GENERATION_KEY).map(|r| r.value));
         }
@@ -89,9 +102,19 @@ impl AnswerCache {
             entry: items.remove(key).and_then(|r| parse(&r)),
             cooldown_until: cooldown.as_ref().map(|r| r.expires_at),
             cooldown: cooldown.and_then(|r| serde_json::from_str(&r.value).ok()),
-            // The switch as `owner::PrivacySwitch::set` writes it.
-            hidden: shared_switch && items.get(HIDDEN_KEY).is_some_and(|r| r.value == "true"),
+            hidden,
+            switch_unknown,
         }
+    }
+
+    /// Tells whether a miss read the shared switch off from the table less than one
+    /// `/api/spotify` window before `now`: only then may a miss that cannot read the table
+    /// still ask the source.
+    fn switch_off_within_window(&self, now: Timestamp) -> bool {
+        self.switch_seen_off
+            .lock()
+            .unwrap()
+            .is_some_and(|at| now < at + self.settings.ttl)
     }
 
     /// Returns the copy under `key` when it is still fresh.

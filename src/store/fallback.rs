@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::store::memory::MemoryState;
-use crate::store::{Record, SharedState, StoreError};
+use crate::store::{Origin, Record, SharedState, StoreError};
 
 /// How often the "falling back to memory" warning repeats while the primary is down.
 const WARN_EVERY: Duration = Duration::from_secs(30);
@@ -79,14 +79,21 @@ impl SharedState for FallbackState {
     }
 
     async fn get_many(&self, keys: &[&str]) -> Result<HashMap<String, Record>, StoreError> {
+        Ok(self.get_many_with_origin(keys).await?.0)
+    }
+
+    async fn get_many_with_origin(
+        &self,
+        keys: &[&str],
+    ) -> Result<(HashMap<String, Record>, Origin), StoreError> {
         if !self.primary_up() {
-            return self.local.get_many(keys).await;
+            return Ok((self.local.get_many(keys).await?, Origin::Fallback));
         }
         match self.primary.get_many(keys).await {
-            Ok(r) => Ok(r),
+            Ok(r) => Ok((r, Origin::Store)),
             Err(e) => {
                 self.warn("get", &e);
-                self.local.get_many(keys).await
+                Ok((self.local.get_many(keys).await?, Origin::Fallback))
             }
         }
     }

@@ -237,6 +237,17 @@ impl std::ops::Deref for Table {
     }
 }
 
+/// Where the items of a read came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// They are the store's own, as every process sees them.
+    Store,
+    /// The store failed and they come from this process's memory
+    /// ([`fallback::FallbackState`]), which never holds what only others write (the privacy
+    /// switch, the cooldown, the sign-in generation).
+    Fallback,
+}
+
 /// Shared state for every process: answers, leases, the cooldown and the sealed tokens.
 #[async_trait]
 pub trait SharedState: Send + Sync {
@@ -253,6 +264,15 @@ pub trait SharedState: Send + Sync {
             }
         }
         Ok(out)
+    }
+    /// Reads several items in one call, as [`SharedState::get_many`], and tells where they
+    /// came from: a store that degrades to memory says so, so that a reader does not take an
+    /// absent item (the privacy switch) for an absent one in the store.
+    async fn get_many_with_origin(
+        &self,
+        keys: &[&str],
+    ) -> Result<(std::collections::HashMap<String, Record>, Origin), StoreError> {
+        Ok((self.get_many(keys).await?, Origin::Store))
     }
     async fn put(&self, key: &str, record: &Record) -> Result<(), StoreError>;
     /// Writes the lease `record` only when there is no item under `key`, or the existing one

@@ -25,5 +25,6 @@ mod owner_console;
 mod parallel_processes;
 mod premium;
 mod profile;
+mod table_faults;
 mod token_edges;
 mod tokens;
