@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::store::memory::MemoryState;
-use crate::store::{Origin, Record, SharedState, StoreError};
+use crate::store::{Conditional, Origin, OwnerMark, Record, SharedState, StoreError};
 
 /// How often the "falling back to memory" warning repeats while the primary is down.
 const WARN_EVERY: Duration = Duration::from_secs(30);
@@ -168,40 +168,75 @@ impl SharedState for FallbackState {
         Ok(())
     }
 
-    async fn put_and_release(
+    async fn acquire_answer(
         &self,
         key: &str,
-        record: &Record,
-        lease_key: &str,
         holder: &str,
-        unless: Option<&str>,
-    ) -> Result<bool, StoreError> {
+        until: Timestamp,
+        now: Timestamp,
+        generation: &str,
+    ) -> Result<Conditional, StoreError> {
         if !self.primary_up() {
             return self
                 .local
-                .put_and_release(key, record, lease_key, holder, unless)
+                .acquire_answer(key, holder, until, now, generation)
                 .await;
         }
         match self
             .primary
-            .put_and_release(key, record, lease_key, holder, unless)
+            .acquire_answer(key, holder, until, now, generation)
             .await
         {
-            Ok(written) => {
-                // Keep the local twin current too, so a failover starts from the latest answer.
-                if written {
-                    self.local.put(key, record).await?;
-                }
-                self.local.release(lease_key, holder).await?;
-                Ok(written)
-            }
+            Ok(done) => Ok(done),
             Err(e) => {
-                self.warn("put", &e);
+                self.warn("lease", &e);
                 self.local
-                    .put_and_release(key, record, lease_key, holder, unless)
+                    .acquire_answer(key, holder, until, now, generation)
                     .await
             }
         }
+    }
+
+    async fn publish_answer(
+        &self,
+        key: &str,
+        record: &Record,
+        holder: &str,
+    ) -> Result<Conditional, StoreError> {
+        if !self.primary_up() {
+            return self.local.publish_answer(key, record, holder).await;
+        }
+        let mut plain = record.clone();
+        plain.marks.lease = None;
+        match self.primary.publish_answer(key, record, holder).await {
+            Ok(Conditional::Done) => {
+                // Keep the local twin current too, so a failover starts from the latest answer.
+                self.local.put(key, &plain).await?;
+                Ok(Conditional::Done)
+            }
+            Ok(refused) => Ok(refused),
+            Err(e) => {
+                self.warn("put", &e);
+                self.local.put(key, &plain).await?;
+                Ok(Conditional::Done)
+            }
+        }
+    }
+
+    async fn mark_answer(
+        &self,
+        key: &str,
+        mark: &OwnerMark,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.local.mark_answer(key, mark, now).await?;
+        if !self.primary_up() {
+            return Ok(());
+        }
+        if let Err(e) = self.primary.mark_answer(key, mark, now).await {
+            self.warn("put", &e);
+        }
+        Ok(())
     }
 
     fn describe(&self) -> String {
@@ -242,6 +277,32 @@ mod tests {
             Err(self.fail())
         }
         async fn release(&self, _: &str, _: &str) -> Result<(), StoreError> {
+            Err(self.fail())
+        }
+        async fn acquire_answer(
+            &self,
+            _: &str,
+            _: &str,
+            _: Timestamp,
+            _: Timestamp,
+            _: &str,
+        ) -> Result<Conditional, StoreError> {
+            Err(self.fail())
+        }
+        async fn publish_answer(
+            &self,
+            _: &str,
+            _: &Record,
+            _: &str,
+        ) -> Result<Conditional, StoreError> {
+            Err(self.fail())
+        }
+        async fn mark_answer(
+            &self,
+            _: &str,
+            _: &OwnerMark,
+            _: Timestamp,
+        ) -> Result<(), StoreError> {
             Err(self.fail())
         }
         fn describe(&self) -> String {

@@ -11,8 +11,8 @@ use support::aws::EmulatorApp;
 use support::*;
 
 use nowplaying::clock::ManualClock;
-use nowplaying::keys::{lease_key, ANSWER_KEY};
-use nowplaying::lease::Lease;
+use nowplaying::keys::ANSWER_KEY;
+use nowplaying::lease::AnswerLease;
 use nowplaying::owner::PrivacySwitch;
 use nowplaying::store::dynamo::DynamoState;
 
@@ -40,7 +40,7 @@ async fn visitors_queued_behind_a_dead_holder_are_all_answered_within_one_wait()
     // the answer, and with the clock standing still its lease never lapses.
     let table = direct_table(&app);
     let lease = Duration::from_secs(60);
-    let _dead = Lease::acquire(&table, &lease_key(ANSWER_KEY), "dead-holder", lease, T0)
+    let _dead = AnswerLease::acquire(&table, ANSWER_KEY, "dead-holder", lease, T0, "")
         .await
         .unwrap()
         .expect("the lease is free");
