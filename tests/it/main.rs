@@ -20,6 +20,7 @@ mod lastfm;
 mod lastfm_commands;
 mod logs;
 mod mapping;
+mod mixed_versions;
 mod owner_commands;
 mod owner_console;
 mod parallel_processes;
