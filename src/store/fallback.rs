@@ -203,11 +203,20 @@ impl SharedState for FallbackState {
         record: &Record,
         holder: &str,
     ) -> Result<Conditional, StoreError> {
-        if !self.primary_up() {
-            return self.local.publish_answer(key, record, holder).await;
-        }
         let mut plain = record.clone();
         plain.marks.lease = None;
+        if !self.primary_up() {
+            // A lease taken on the primary before it failed is not in memory: the answer is
+            // kept there all the same (only this process reads it, and only the primary holds
+            // the owner's marks).
+            return match self.local.publish_answer(key, record, holder).await? {
+                Conditional::Done => Ok(Conditional::Done),
+                Conditional::Refused(_) => {
+                    self.local.put(key, &plain).await?;
+                    Ok(Conditional::Done)
+                }
+            };
+        }
         match self.primary.publish_answer(key, record, holder).await {
             Ok(Conditional::Done) => {
                 // Keep the local twin current too, so a failover starts from the latest answer.
