@@ -330,6 +330,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn reads_say_whether_they_come_from_the_primary_or_from_memory() {
+        let clock = ManualClock::at(Timestamp::from_secs(1_000));
+        let up = FallbackState::new(Arc::new(MemoryState::new()), Arc::new(clock.clone()));
+        assert_eq!(
+            up.get_many_with_origin(&["k"]).await.unwrap().1,
+            Origin::Store
+        );
+        let down = FallbackState::new(Arc::new(Down::default()), Arc::new(clock.clone()));
+        let r = Record::until("x", Timestamp::from_secs(2_000));
+        down.put("k", &r).await.unwrap();
+        let (items, origin) = down.get_many_with_origin(&["k", "hidden"]).await.unwrap();
+        assert_eq!(origin, Origin::Fallback);
+        assert_eq!(items.get("k"), Some(&r));
+        assert!(
+            !items.contains_key("hidden"),
+            "memory never holds what others write"
+        );
+    }
+
+    #[tokio::test]
     async fn a_failed_primary_is_left_alone_for_a_while_then_probed() {
         let primary = Arc::new(Down::default());
         let clock = ManualClock::at(Timestamp::from_secs(1_000));
