@@ -39,7 +39,8 @@ pub const AUTH_GENERATION_KEY: &str = "auth-generation";
 /// Every item that holds a token, for `authorize` and `disconnect` to delete at once.
 pub const TOKEN_ITEMS: [&str; 3] = [TOKEN_KEY, PENDING_REFRESH_KEY, LATEST_REFRESH_KEY];
 
-/// The lease that guards fetching the answer under `key`.
+/// The item in which an older version kept the lease that guards fetching the answer under
+/// `key`. This version keeps that lease on the answer's own item, and never writes this one.
 pub fn lease_key(key: &str) -> String {
     format!("lease:{key}")
 }

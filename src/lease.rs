@@ -2,13 +2,15 @@
 //! now. The stored holder is the lease's version: the acquisition's own id and a renewal count,
 //! so every renewal is a new version that others can see. Renewing checks the version with a
 //! conditional write, so a holder that outlived its lease finds out before it publishes
-//! anything (see docs/architecture.md, "Leases").
+//! anything (see docs/architecture.md, "Leases"). An answer's fetch lease, [`AnswerLease`],
+//! lives on the answer's own item instead, so that taking it and publishing under it are one
+//! conditional write each (docs/architecture.md, "The answer cache").
 
 use std::future::Future;
 use std::time::Duration;
 
 use crate::clock::Timestamp;
-use crate::store::{Record, SharedState, StoreError};
+use crate::store::{Conditional, Record, SharedState, StoreError};
 
 /// A lease this process holds. Release it with [`Lease::release`]; a holder that dies releases
 /// nothing, and the lease lapses after its duration.
@@ -227,6 +229,67 @@ impl<'a> Lease<'a> {
         if let Err(e) = self.state.release(&self.key, &self.holder).await {
             tracing::debug!(key = %self.key, error = %e, "could not release a lease; it lapses by itself");
         }
+    }
+}
+
+/// The fetch lease of one answer, kept on the answer's own item. Taking it is one conditional
+/// write that also finds out whether the page is hidden, a fresh answer is already there, or
+/// another sign-in stamped the item; publishing gives it back in the same write, which succeeds
+/// only while this holder holds it. There is no release of its own: a holder publishes (an
+/// answer, or nothing to show), and a dead one's lease lapses.
+pub struct AnswerLease<'a> {
+    state: &'a dyn SharedState,
+    key: String,
+    holder: String,
+}
+
+impl std::fmt::Debug for AnswerLease<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnswerLease")
+            .field("key", &self.key)
+            .field("holder", &self.holder)
+            .finish()
+    }
+}
+
+impl<'a> AnswerLease<'a> {
+    /// Takes the lease on the answer item `key` until `now + duration`, stamping the item with
+    /// the sign-in `generation` the caller read. `Ok(Err(item))`: refused, with the item as it
+    /// is (see [`SharedState::acquire_answer`]).
+    pub async fn acquire(
+        state: &'a dyn SharedState,
+        key: &str,
+        instance: &str,
+        duration: Duration,
+        now: Timestamp,
+        generation: &str,
+    ) -> Result<Result<AnswerLease<'a>, Option<Record>>, StoreError> {
+        let holder = version(&new_id(instance), 0);
+        let until = now + duration;
+        match state
+            .acquire_answer(key, &holder, until, now, generation)
+            .await?
+        {
+            Conditional::Done => Ok(Ok(AnswerLease {
+                state,
+                key: key.to_string(),
+                holder,
+            })),
+            Conditional::Refused(item) => Ok(Err(item)),
+        }
+    }
+
+    /// The lease's holder as stored.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// Writes `record` as the answer and gives the lease back, in one write that succeeds only
+    /// while this holder holds the lease.
+    pub async fn publish(self, record: &Record) -> Result<Conditional, StoreError> {
+        self.state
+            .publish_answer(&self.key, record, &self.holder)
+            .await
     }
 }
 

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::keys::{all_answer_keys, AUTH_GENERATION_KEY, HIDDEN_KEY, TOKEN_ITEMS, TOKEN_LEASE_KEY};
 use crate::lease::Lease;
 use crate::secret::Secret;
-use crate::store::{CredentialStore, Credentials, Record, SharedState, StoreError};
+use crate::store::{CredentialStore, Credentials, OwnerMark, Record, SharedState, StoreError};
 use crate::tokens::{OWNER_PATIENCE, OWNER_STUCK_AFTER, REFRESH_LEASE};
 
 /// Where the privacy switch lives: the shared table's `hidden` item, or a local file next to
@@ -56,8 +56,14 @@ impl PrivacySwitch {
                     state.delete(HIDDEN_KEY).await
                 };
                 result.map_err(|e| format!("could not change the privacy switch: {e}"))?;
-                clear_answers(state.as_ref())
-                    .await
+                // Hidden: every answer item is marked (its answer and lease gone), so no holder
+                // publishes and no miss takes a lease; shown: the marks go with the answers.
+                let cleared = if hide {
+                    mark_answers(state.as_ref(), &OwnerMark::Hidden, now).await
+                } else {
+                    clear_answers(state.as_ref()).await
+                };
+                cleared
                     .map_err(|e| format!("switched, but could not drop the cached answers: {e}"))?;
                 Ok(format!("the {}", state.describe()))
             }
@@ -86,12 +92,28 @@ pub async fn clear_answers(state: &dyn SharedState) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Drops every token item and every cached answer.
-pub async fn clear_tokens_and_answers(state: &dyn SharedState) -> Result<(), StoreError> {
+/// Marks every answer item with `mark` (its answer and its lease gone, the other mark kept).
+pub async fn mark_answers(
+    state: &dyn SharedState,
+    mark: &OwnerMark,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for key in all_answer_keys() {
+        state.mark_answer(&key, mark, now).await?;
+    }
+    Ok(())
+}
+
+/// Drops every token item, and marks every answer item with the new sign-in `generation`.
+pub async fn clear_tokens_and_answers(
+    state: &dyn SharedState,
+    generation: String,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     for key in TOKEN_ITEMS {
         state.delete(key).await?;
     }
-    clear_answers(state).await
+    mark_answers(state, &OwnerMark::Generation(generation), now).await
 }
 
 /// What [`replace_authorization`] did to the shared state.
@@ -107,10 +129,11 @@ pub struct Replaced {
 /// running process notices and none undoes it (docs/architecture.md, "The owner's commands").
 /// With a shared table, under the refresh lease (taken by its version, so this machine's clock
 /// does not matter):
-/// 1. a new generation and the token items and answers deleted: proves the table can be written
+/// 1. a new generation, the token items deleted and every answer item marked with it: proves
+///    the table can be written
 ///    before anything changes (an error here changes nothing);
 /// 2. the credential store written;
-/// 3. a new generation and the deletes again, for processes that read the old credentials
+/// 3. a new generation, the deletes and the marks again, for processes that read the old credentials
 ///    between 1 and 2.
 ///
 /// A running refresh writes the credential store only by compare-and-swap on the version it read,
@@ -151,12 +174,12 @@ async fn replace_under_lease(
     credentials: &Credentials,
     now: &impl Fn() -> Timestamp,
 ) -> Result<Replaced, Error> {
-    new_generation(state, now()).await?;
-    clear_tokens_and_answers(state).await?;
+    let generation = new_generation(state, now()).await?;
+    clear_tokens_and_answers(state, generation, now()).await?;
     store.save(credentials).await?;
     let told = async {
-        new_generation(state, now()).await?;
-        clear_tokens_and_answers(state).await
+        let generation = new_generation(state, now()).await?;
+        clear_tokens_and_answers(state, generation, now()).await
     }
     .await;
     Ok(match told {
@@ -171,11 +194,13 @@ async fn replace_under_lease(
     })
 }
 
-async fn new_generation(state: &dyn SharedState, now: Timestamp) -> Result<(), StoreError> {
+/// Writes a new sign-in generation and returns it.
+async fn new_generation(state: &dyn SharedState, now: Timestamp) -> Result<String, StoreError> {
     let value = format!("{}-{:016x}", now.as_millis(), rand::random::<u64>());
     state
-        .put(AUTH_GENERATION_KEY, &Record::permanent(value, now))
-        .await
+        .put(AUTH_GENERATION_KEY, &Record::permanent(value.clone(), now))
+        .await?;
+    Ok(value)
 }
 
 /// A completed sign-in: what Spotify granted for the app `client_id`.
@@ -255,10 +280,15 @@ pub async fn disconnect(
         }
         None => {
             let clear_error = match state {
-                Some(state) => clear_tokens_and_answers(state)
-                    .await
-                    .err()
-                    .map(|e| e.to_string()),
+                Some(state) => async {
+                    for key in TOKEN_ITEMS {
+                        state.delete(key).await?;
+                    }
+                    clear_answers(state).await
+                }
+                .await
+                .err()
+                .map(|e: StoreError| e.to_string()),
                 None => None,
             };
             Ok(Disconnected {

@@ -18,15 +18,17 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::cooldown::Cooldown;
-use crate::keys::{lease_key, HIDDEN_KEY};
-use crate::lease::Lease;
+use crate::lease::AnswerLease;
 use crate::owner::PrivacySwitch;
-use crate::store::SharedState;
+use crate::store::{Conditional, Record, SharedState};
 
 use entry::Entry;
 pub use entry::{stored_answer, StoredAnswer};
 pub use failure::{Failure, FetchError};
 use tiers::Remembered;
+
+/// How often the warning that the privacy switch cannot be read repeats while it lasts.
+const BLIND_WARN_EVERY: Duration = Duration::from_secs(30);
 
 /// A cooling answer's window lasts at least this long, so that it is never already expired.
 const AT_LEAST: Duration = Duration::from_millis(1);
@@ -95,6 +97,9 @@ struct Seen {
     cooldown: Option<Cooldown>,
     /// The read happened at this moment.
     at: Timestamp,
+    /// The sign-in generation to stamp the item with under the lease (see
+    /// `tiers::MissRead::generation`).
+    generation: Option<String>,
 }
 
 /// A request goes one of four ways once the cache has looked at what it holds (steps 1 to 4).
@@ -150,10 +155,42 @@ pub struct AnswerCache {
     settings: CacheSettings,
     instance: String,
     privacy: PrivacySwitch,
-    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    flights: Mutex<HashMap<String, Arc<Flight>>>,
     /// The memory tier holds what this process read or wrote last, per key.
     memory: Mutex<HashMap<String, Remembered>>,
+    /// A miss last read the shared privacy switch off, from the table itself, at this moment.
+    switch_seen_off: Mutex<Option<Timestamp>>,
+    /// The "switch cannot be read" warning was last logged at this moment.
+    blind_warned: Mutex<Option<Timestamp>>,
     observer: Option<GenerationObserver>,
+}
+
+/// One key's single flight in this process: the turn that one caller at a time holds, and the
+/// outcome of the last wait for another process's lease holder, which serves every caller that
+/// queued while it ran (they would only repeat the same wait).
+#[derive(Default)]
+struct Flight {
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// The waits for a holder finished so far, and the answer the last one ended with.
+    waited: Mutex<(u64, Option<Answer>)>,
+}
+
+impl Flight {
+    /// Returns how many waits had finished when a caller joined the queue.
+    fn waits_done(&self) -> u64 {
+        self.waited.lock().unwrap().0
+    }
+
+    /// Returns the outcome of a wait that finished after `joined` (see [`Flight::waits_done`]).
+    fn waited_since(&self, joined: u64) -> Option<Answer> {
+        let waited = self.waited.lock().unwrap();
+        (waited.0 > joined).then(|| waited.1.clone()).flatten()
+    }
+
+    fn finish_wait(&self, answer: &Answer) {
+        let mut waited = self.waited.lock().unwrap();
+        *waited = (waited.0 + 1, Some(answer.clone()));
+    }
 }
 
 impl AnswerCache {
@@ -172,6 +209,8 @@ impl AnswerCache {
             privacy,
             flights: Mutex::new(HashMap::new()),
             memory: Mutex::new(HashMap::new()),
+            switch_seen_off: Mutex::new(None),
+            blind_warned: Mutex::new(None),
             observer: None,
         }
     }
@@ -266,16 +305,43 @@ impl AnswerCache {
             return (Miss::Serve(answer), None);
         }
         // Single flight inside this process; the lease does the same across processes.
-        let flight = {
-            let mut flights = self.flights.lock().unwrap();
-            flights.entry(key.to_string()).or_default().clone()
-        };
-        let turn = flight.lock_owned().await;
+        let flight = self.flight(key);
+        let joined = flight.waits_done();
+        let turn = flight.turn.clone().lock_owned().await;
         // Another request of this process may have filled it while this one waited.
         if let Some(answer) = self.remembered(key, ttl) {
             return (Miss::Serve(answer), Some(turn));
         }
+        // Or it waited for another process's holder: that wait's outcome, `null` included,
+        // serves this request too, instead of a wait of its own after it.
+        if let Some(answer) = flight.waited_since(joined) {
+            let served = Answer {
+                served_at: self.clock.now(),
+                ..answer
+            };
+            return (Miss::Serve(served), Some(turn));
+        }
         (self.read_miss(key, ttl).await, Some(turn))
+    }
+
+    /// Says, at most every [`BLIND_WARN_EVERY`], that the table (so the privacy switch) cannot
+    /// be read and the source is not asked.
+    fn warn_blind(&self, key: &str, now: Timestamp) {
+        let mut last = self.blind_warned.lock().unwrap();
+        if last.is_none_or(|at| now.since(at) >= BLIND_WARN_EVERY) {
+            *last = Some(now);
+            tracing::warn!(
+                key,
+                "the privacy switch cannot be read from the table: serving the last good answer \
+                 (or null) without asking the source"
+            );
+        }
+    }
+
+    /// Returns this process's single flight for `key`.
+    fn flight(&self, key: &str) -> Arc<Flight> {
+        let mut flights = self.flights.lock().unwrap();
+        flights.entry(key.to_string()).or_default().clone()
     }
 
     /// Steps 3 and 4: a fresh copy in the shared state is served and kept in memory; otherwise
@@ -294,10 +360,19 @@ impl AnswerCache {
                 return Miss::Serve(self.answer(e, *fresh_until, ttl));
             }
         }
+        if read.switch_unknown {
+            // The table could not be read and the switch was last seen off more than a window
+            // ago: the source is not asked on the strength of that (`hide` may have run).
+            let e = self.degraded(read.entry.as_ref().map(|(e, _)| e), now);
+            self.warn_blind(key, now);
+            self.remember(key, &e, now + ttl, now);
+            return Miss::Serve(self.answer(&e, now + ttl, ttl));
+        }
         let seen = Seen {
             entry: read.entry.map(|(e, _)| e),
             cooldown: read.cooldown,
             at: now,
+            generation: read.generation,
         };
         match read.cooldown_until.filter(|until| *until > now) {
             Some(until) => Miss::Cooling { seen, until },
@@ -333,8 +408,10 @@ impl AnswerCache {
         e.value.is_null() || e.from_fallback || lasting
     }
 
-    /// Step 5: takes the key's lease and refills under it. When another process holds it, the
-    /// stale copy is served at once, or, with no copy, the holder's answer is waited for.
+    /// Step 5: takes the key's lease (on the answer's item) and refills under it. When it is
+    /// refused, the item as it is says why: hidden (`null`), a fresh answer that the previous
+    /// holder just published (served), or another holder (the stale copy at once, or, with no
+    /// copy, that holder's answer waited for).
     async fn fetch_under_lease<F, Fut, E>(
         &self,
         key: &str,
@@ -348,38 +425,69 @@ impl AnswerCache {
         Fut: Future<Output = Result<Value, E>>,
         E: FetchError,
     {
-        let lease = Lease::acquire(
+        // Without the generation from the table (it could not be read) no lease is taken.
+        let Some(generation) = seen.generation.clone() else {
+            return self.refill(key, ttl, seen, ask, None, fetch).await;
+        };
+        let lease = AnswerLease::acquire(
             self.state.as_ref(),
-            &lease_key(key),
+            key,
             &self.instance,
             self.settings.lease,
             seen.at,
+            &generation,
         )
         .await;
         let lease = match lease {
-            Ok(Some(lease)) => Some(lease),
-            Ok(None) => {
-                return match &seen.entry {
-                    Some(e) => self.answer(e, seen.at, ttl),
-                    None => self.wait_for_holder(key, ttl).await,
-                }
-            }
+            Ok(Ok(lease)) => Some(lease),
+            Ok(Err(item)) => return self.refused(key, ttl, &seen, item).await,
             // The answer cache may go on without the lease (only Spotify's call count suffers).
             Err(_) => None,
         };
         self.refill(key, ttl, seen, ask, lease, fetch).await
     }
 
-    /// Step 6: under the lease, re-reads (the previous holder may have written its answer and
-    /// released the lease between our read and our lease: then that answer is the one for this
-    /// window), asks the source and publishes what to serve.
+    /// Step 5 when the lease was refused, from the item as it is.
+    async fn refused(&self, key: &str, ttl: Duration, seen: &Seen, item: Option<Record>) -> Answer {
+        let now = self.clock.now();
+        let item = item.unwrap_or_else(|| Record::until("", Timestamp::EPOCH));
+        if item.marks.hidden {
+            let e = Entry::nothing();
+            self.remember(key, &e, now + ttl, now);
+            return self.answer(&e, now + ttl, ttl);
+        }
+        if let Some((e, fresh_until)) = entry::parse(&item).filter(|(_, f)| now < *f) {
+            // The previous holder published between our read and our lease.
+            self.remember(key, &e, fresh_until, now);
+            return self.answer(&e, fresh_until, ttl);
+        }
+        let held = item
+            .marks
+            .lease
+            .as_ref()
+            .is_some_and(|(_, until)| now <= *until);
+        match &seen.entry {
+            Some(e) => self.answer(e, seen.at, ttl),
+            None if held => {
+                let answer = self.wait_for_holder(key, ttl).await;
+                self.flight(key).finish_wait(&answer);
+                answer
+            }
+            // Refused for another sign-in, stamped since the read: nothing now, the next
+            // request reads the new one.
+            None => self.answer(&Entry::nothing(), now, ttl),
+        }
+    }
+
+    /// Step 6: under the lease (taken only while no fresh answer was there, so there is nothing
+    /// to read again), asks the source and publishes what to serve.
     async fn refill<F, Fut, E>(
         &self,
         key: &str,
         ttl: Duration,
         seen: Seen,
         ask: Ask,
-        lease: Option<Lease<'_>>,
+        lease: Option<AnswerLease<'_>>,
         fetch: F,
     ) -> Answer
     where
@@ -387,12 +495,6 @@ impl AnswerCache {
         Fut: Future<Output = Result<Value, E>>,
         E: FetchError,
     {
-        if let Some(answer) = self.fresh(key, ttl).await {
-            if let Some(lease) = lease {
-                lease.release().await;
-            }
-            return answer;
-        }
         let asked = self.ask(fetch).await;
         let now = self.clock.now();
         let outcome = match (asked, ask) {
@@ -427,7 +529,8 @@ impl AnswerCache {
                 }
             }
         };
-        self.publish(key, ttl, outcome, lease).await
+        let generation = seen.generation.unwrap_or_default();
+        self.publish(key, ttl, outcome, lease, &generation).await
     }
 
     /// Runs `fetch` within the fetch deadline, unless the local switch (a file, asked here; the
@@ -459,15 +562,16 @@ impl AnswerCache {
     }
 
     /// The end of step 6: the entry goes out with `exp = now + window` (no later than the end
-    /// of the cooldown it belongs to), and the lease goes back in the same call, which also
-    /// checks that the shared switch is still off; when it was turned on meanwhile, nothing is
-    /// written and `null` is served.
+    /// of the cooldown it belongs to), and the lease goes back in the same write, which
+    /// succeeds only while this holder holds it; when `hide` or a new sign-in marked the item
+    /// meanwhile (which removes the lease), nothing is written and `null` is served.
     async fn publish(
         &self,
         key: &str,
         ttl: Duration,
         outcome: Outcome,
-        lease: Option<Lease<'_>>,
+        lease: Option<AnswerLease<'_>>,
+        generation: &str,
     ) -> Answer {
         let now = self.clock.now();
         let fresh_until = match outcome.cooling_until {
@@ -477,7 +581,7 @@ impl AnswerCache {
         let e = match lease {
             Some(lease) => {
                 if self
-                    .put_and_release(key, &outcome.entry, fresh_until, now, &lease)
+                    .publish_under(key, &outcome.entry, fresh_until, now, lease, generation)
                     .await
                 {
                     outcome.entry
@@ -494,24 +598,31 @@ impl AnswerCache {
         self.answer(&e, fresh_until, ttl)
     }
 
-    /// Writes the answer and gives the lease back, in one call. Returns `false` when the shared
-    /// switch was turned on meanwhile (then nothing is written).
-    async fn put_and_release(
+    /// Writes the answer, stamped with `generation`, and gives the lease back in one write.
+    /// Returns `false` when the answer must not be served: the item was marked hidden or for
+    /// another sign-in, or is gone (an older version's owner command deletes the answers). When
+    /// only the lease changed hands, the answer is served to this caller but not stored.
+    async fn publish_under(
         &self,
         key: &str,
         entry: &Entry,
         fresh_until: Timestamp,
         now: Timestamp,
-        lease: &Lease<'_>,
+        lease: AnswerLease<'_>,
+        generation: &str,
     ) -> bool {
-        let record = entry.record(fresh_until, now, self.settings.keep);
-        let unless = self.shared_switch().then_some(HIDDEN_KEY);
-        match self
-            .state
-            .put_and_release(key, &record, &lease_key(key), lease.holder(), unless)
-            .await
-        {
-            Ok(written) => written,
+        let record = entry
+            .record(fresh_until, now, self.settings.keep)
+            .stamped(generation);
+        match lease.publish(&record).await {
+            Ok(Conditional::Done) => true,
+            Ok(Conditional::Refused(item)) => item.is_some_and(|r| {
+                !r.marks.hidden
+                    && r.marks
+                        .generation
+                        .as_deref()
+                        .is_none_or(|g| g == generation)
+            }),
             Err(e) => {
                 tracing::warn!(key, error = %e, "could not store the answer");
                 true

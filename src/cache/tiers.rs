@@ -11,6 +11,7 @@ use crate::cooldown::Cooldown;
 use crate::keys::{AUTH_GENERATION_KEY, COOLDOWN_KEY, HIDDEN_KEY};
 use crate::lease;
 use crate::owner::PrivacySwitch;
+use crate::store::Origin;
 
 /// A miss reads all of this from the shared state, in one call.
 pub(super) struct MissRead {
@@ -19,6 +20,12 @@ pub(super) struct MissRead {
     /// The cooldown item's reason, even when it ran out (`None`: none, or not one we know).
     pub cooldown: Option<Cooldown>,
     pub hidden: bool,
+    /// The table could not be read, and the switch was last read off from it more than one
+    /// `/api/spotify` window ago: whether the page is hidden is not known.
+    pub switch_unknown: bool,
+    /// The sign-in generation the answer's item is stamped with under the lease (`""`: none
+    /// written yet); `None` when it is not known from the table (then no lease is taken).
+    pub generation: Option<String>,
 }
 
 /// This process holds an answer in memory and serves it without asking the shared state until
@@ -63,45 +70,90 @@ impl AnswerCache {
         );
     }
 
-    /// Reads everything a miss needs in one call: the answer, the cooldown, the shared privacy
-    /// switch and (for the token keeper) the sign-in generation.
+    /// Reads everything a miss needs: the answer's item and the cooldown in one call. The
+    /// item says by itself whether the page is hidden and which sign-in it was written under
+    /// (its marks); when it does not (no item yet, or one written by an older version or a plain
+    /// write), a second call reads the privacy switch and the sign-in generation from their own
+    /// items. The generation goes to the token keeper, which then need not read it itself.
     pub(super) async fn read_for_miss(&self, key: &str) -> MissRead {
         let shared_switch = self.shared_switch();
+        let now = self.clock.now();
         let mut keys = vec![key, COOLDOWN_KEY];
-        if shared_switch {
-            keys.push(HIDDEN_KEY);
-        }
-        if self.observer.is_some() {
+        if !shared_switch && self.observer.is_some() {
             keys.push(AUTH_GENERATION_KEY);
         }
-        let mut items = match self.state.get_many(&keys).await {
-            Ok(items) => items,
-            Err(e) => {
-                tracing::debug!(key, error = %e, "could not read the shared state");
-                HashMap::new()
+        let (mut items, origin) = self.read_items(key, &keys).await;
+        let mut from_table = origin == Origin::Store;
+        let item = items.remove(key);
+        let cooldown = items.remove(COOLDOWN_KEY);
+        let (hidden, generation) = match item.as_ref().filter(|r| r.marks.stamped()) {
+            Some(r) if shared_switch => (r.marks.hidden, r.marks.generation.clone()),
+            None if shared_switch && from_table => {
+                let (mut own, origin) = self
+                    .read_items(key, &[HIDDEN_KEY, AUTH_GENERATION_KEY])
+                    .await;
+                from_table = origin == Origin::Store;
+                // The switch as `owner::PrivacySwitch::set` writes it.
+                let hidden = own.get(HIDDEN_KEY).is_some_and(|r| r.value == "true");
+                let generation = own.remove(AUTH_GENERATION_KEY).map(|r| r.value);
+                (
+                    from_table && hidden,
+                    from_table.then(|| generation.unwrap_or_default()),
+                )
             }
+            _ if shared_switch => (false, None),
+            // A switch in a file: the generation (for the keeper and the stamp) is read with
+            // the answer.
+            _ => (
+                false,
+                Some(
+                    items
+                        .remove(AUTH_GENERATION_KEY)
+                        .map(|r| r.value)
+                        .unwrap_or_default(),
+                ),
+            ),
         };
         if let Some(observe) = &self.observer {
-            observe(items.remove(AUTH_GENERATION_KEY).map(|r| r.value));
+            observe(generation.clone().filter(|g| !g.is_empty()));
         }
-        let cooldown = items.remove(COOLDOWN_KEY);
+        let switch_unknown = shared_switch && !from_table && !self.switch_off_within_window(now);
+        if shared_switch && from_table && !hidden {
+            *self.switch_seen_off.lock().unwrap() = Some(now);
+        }
         MissRead {
-            entry: items.remove(key).and_then(|r| parse(&r)),
+            entry: item.as_ref().and_then(parse),
             cooldown_until: cooldown.as_ref().map(|r| r.expires_at),
             cooldown: cooldown.and_then(|r| serde_json::from_str(&r.value).ok()),
-            // The switch as `owner::PrivacySwitch::set` writes it.
-            hidden: shared_switch && items.get(HIDDEN_KEY).is_some_and(|r| r.value == "true"),
+            hidden,
+            switch_unknown,
+            generation: generation.filter(|_| from_table || !shared_switch),
         }
     }
 
-    /// Returns the copy under `key` when it is still fresh.
-    pub(super) async fn fresh(&self, key: &str, ttl: Duration) -> Option<Answer> {
-        let (e, fresh_until) = self.read(key).await?;
-        let now = self.clock.now();
-        (now < fresh_until).then(|| {
-            self.remember(key, &e, fresh_until, now);
-            self.answer(&e, fresh_until, ttl)
-        })
+    /// Reads `keys` in one call; a failure reads as nothing, from the fallback.
+    async fn read_items(
+        &self,
+        key: &str,
+        keys: &[&str],
+    ) -> (HashMap<String, crate::store::Record>, Origin) {
+        match self.state.get_many_with_origin(keys).await {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::debug!(key, error = %e, "could not read the shared state");
+                (HashMap::new(), Origin::Fallback)
+            }
+        }
+    }
+
+    /// Tells whether a miss read the shared switch off from the table less than one
+    /// `/api/spotify` window before `now`: only then may a miss that cannot read the table
+    /// still ask the source.
+    fn switch_off_within_window(&self, now: Timestamp) -> bool {
+        self.switch_seen_off
+            .lock()
+            .unwrap()
+            .is_some_and(|at| now < at + self.settings.ttl)
     }
 
     pub(super) async fn wait_for_holder(&self, key: &str, ttl: Duration) -> Answer {

@@ -1,7 +1,9 @@
 //! Shared state in a DynamoDB table (partition key `pk`, string). Attributes: `v` (the value),
 //! `exp` (epoch ms at which it stops being fresh or the lease lapses), `owner` (the lease
 //! holder) and `ttl` (epoch seconds, the table's TTL attribute, for clean-up only: readers
-//! never trust it).
+//! never trust it). An answer's item may also carry its marks ([`super::Marks`]): `lo` and
+//! `lx` (its fetch lease's holder and expiry, epoch ms), `hid` (`hide` marked it) and `gen`
+//! (the sign-in generation it was written under).
 
 use std::collections::HashMap;
 
@@ -10,7 +12,9 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use super::{Record, SharedState, StoreError};
+use super::{
+    Conditional, Marks, OwnerMark, Record, SharedState, StoreError, CLEAN_UP_AFTER, KEEP_FOR_GOOD,
+};
 use crate::clock::Timestamp;
 
 #[derive(Debug, Clone)]
@@ -62,21 +66,32 @@ impl DynamoState {
         if let Some(holder) = &r.holder {
             item.insert("owner".to_string(), AttributeValue::S(holder.clone()));
         }
+        if let Some((holder, until)) = &r.marks.lease {
+            item.insert("lo".to_string(), AttributeValue::S(holder.clone()));
+            item.insert(
+                "lx".to_string(),
+                AttributeValue::N(until.as_millis().to_string()),
+            );
+        }
+        if r.marks.hidden {
+            item.insert("hid".to_string(), AttributeValue::S("true".to_string()));
+        }
+        if let Some(generation) = &r.marks.generation {
+            item.insert("gen".to_string(), AttributeValue::S(generation.clone()));
+        }
         item
     }
 
-    /// One `TransactWriteItems`: the record, the lease given back (only by `holder`), and the
-    /// item `unless` checked absent. `fenced`: a lease that changed hands cancels the write.
+    /// One `TransactWriteItems`: the record, and the lease given back only by `holder`; a lease
+    /// that changed hands cancels both (the token's publication, fenced by the lease).
     async fn transact_publish(
         &self,
         key: &str,
         record: &Record,
         lease_key: &str,
         holder: &str,
-        unless: Option<&str>,
-        fenced: bool,
     ) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem};
+        use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
         let invalid = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Invalid {
             store: self.describe(),
             reason: e.to_string(),
@@ -94,19 +109,10 @@ impl DynamoState {
             .expression_attribute_values(":owner", AttributeValue::S(holder.to_string()))
             .build()
             .map_err(invalid)?;
-        let mut items = vec![
+        let items = vec![
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().delete(release).build(),
         ];
-        if let Some(unless) = unless {
-            let check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .key("pk", AttributeValue::S(unless.to_string()))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(invalid)?;
-            items.push(TransactWriteItem::builder().condition_check(check).build());
-        }
         let result = self
             .client
             .transact_write_items()
@@ -117,38 +123,33 @@ impl DynamoState {
             Ok(_) => return Ok(true),
             Err(e) => e,
         };
-        let failed: Option<Vec<bool>> = match err.as_service_error() {
-            Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => Some(
-                c.cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                    .collect(),
-            ),
-            _ => None,
+        // Only the lease changed hands: fenced, nothing is written.
+        let lease_lost = match err.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => c
+                .cancellation_reasons()
+                .get(1)
+                .is_some_and(|r| r.code() == Some("ConditionalCheckFailed")),
+            _ => false,
         };
-        match failed {
-            Some(f) if f.get(2).copied().unwrap_or(false) => {
-                self.release(lease_key, holder).await?;
-                Ok(false)
-            }
-            // Only the lease changed hands: fenced, nothing is written; else the answer still is.
-            Some(f) if f.get(1).copied().unwrap_or(false) => {
-                if fenced {
-                    return Ok(false);
-                }
-                self.put(key, record).await?;
-                Ok(true)
-            }
-            _ => Err(self.error(err)),
+        if lease_lost {
+            Ok(false)
+        } else {
+            Err(self.error(err))
         }
     }
 
     fn record(item: &HashMap<String, AttributeValue>) -> Record {
+        let lease = string(item, "lo").map(|h| (h, Timestamp::from_millis(num(item, "lx"))));
         Record {
             value: string(item, "v").unwrap_or_default(),
             expires_at: Timestamp::from_millis(num(item, "exp")),
             holder: string(item, "owner"),
             delete_after: Timestamp::from_secs(num(item, "ttl")),
+            marks: Marks {
+                lease,
+                hidden: item.contains_key("hid"),
+                generation: string(item, "gen"),
+            },
         }
     }
 
@@ -350,20 +351,129 @@ impl SharedState for DynamoState {
         }
     }
 
-    /// One `TransactWriteItems`: the answer, the lease deleted if `holder` still holds it, and
-    /// the check that nothing is under `unless`. When DynamoDB cancels it, the reasons say which
-    /// condition failed: the switch (nothing written, the lease given back with one more call)
-    /// or only the lease (someone took it over: the answer is written anyway, one more call).
-    async fn put_and_release(
+    /// One `UpdateItem` on the answer's item, conditioned on what
+    /// [`SharedState::acquire_answer`] names; a refusal hands back the item as it was
+    /// (`ReturnValuesOnConditionCheckFailure`), so no read follows.
+    async fn acquire_answer(
+        &self,
+        key: &str,
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+        generation: &str,
+    ) -> Result<Conditional, StoreError> {
+        use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(key.to_string()))
+            .update_expression(
+                "SET #lo = :holder, #lx = :until, #gen = :gen, #ttl = if_not_exists(#ttl, :ttl)",
+            )
+            .condition_expression(
+                "(attribute_not_exists(#lo) OR #lx < :now) AND attribute_not_exists(#hid) \
+                 AND (attribute_not_exists(#exp) OR #exp <= :now) \
+                 AND (attribute_not_exists(#gen) OR #gen = :gen)",
+            )
+            .expression_attribute_names("#lo", "lo")
+            .expression_attribute_names("#lx", "lx")
+            .expression_attribute_names("#gen", "gen")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_names("#hid", "hid")
+            .expression_attribute_names("#exp", "exp")
+            .expression_attribute_values(":holder", AttributeValue::S(holder.to_string()))
+            .expression_attribute_values(":until", AttributeValue::N(until.as_millis().to_string()))
+            .expression_attribute_values(":gen", AttributeValue::S(generation.to_string()))
+            .expression_attribute_values(
+                ":ttl",
+                AttributeValue::N((until + CLEAN_UP_AFTER).as_secs().to_string()),
+            )
+            .expression_attribute_values(":now", AttributeValue::N(now.as_millis().to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Conditional::Done),
+            Err(e) => match e.as_service_error() {
+                Some(s) if s.is_conditional_check_failed_exception() => {
+                    let old = match s {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.as_ref().map(Self::record),
+                        _ => None,
+                    };
+                    Ok(Conditional::Refused(old))
+                }
+                _ => Err(self.error(e)),
+            },
+        }
+    }
+
+    /// One `PutItem` of the whole answer item (its lease left out, so given back), conditioned
+    /// on the lease's holder.
+    async fn publish_answer(
         &self,
         key: &str,
         record: &Record,
-        lease_key: &str,
         holder: &str,
-        unless: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        self.transact_publish(key, record, lease_key, holder, unless, false)
+    ) -> Result<Conditional, StoreError> {
+        use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+        let mut record = record.clone();
+        record.marks.lease = None;
+        record.marks.hidden = false;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(key, &record)))
+            .condition_expression("#lo = :holder")
+            .expression_attribute_names("#lo", "lo")
+            .expression_attribute_values(":holder", AttributeValue::S(holder.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Conditional::Done),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(Conditional::Refused(c.item.as_ref().map(Self::record)))
+                }
+                _ => Err(self.error(e)),
+            },
+        }
+    }
+
+    /// One `UpdateItem`: the answer and its lease removed, the owner's mark set, the other mark
+    /// kept.
+    async fn mark_answer(
+        &self,
+        key: &str,
+        mark: &OwnerMark,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (set, value) = match mark {
+            OwnerMark::Hidden => ("hid", "true".to_string()),
+            OwnerMark::Generation(g) => ("gen", g.clone()),
+        };
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(key.to_string()))
+            .update_expression("SET #mark = :mark, #ttl = :ttl REMOVE #v, #exp, #lo, #lx")
+            .expression_attribute_names("#mark", set)
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_names("#v", "v")
+            .expression_attribute_names("#exp", "exp")
+            .expression_attribute_names("#lo", "lo")
+            .expression_attribute_names("#lx", "lx")
+            .expression_attribute_values(":mark", AttributeValue::S(value))
+            .expression_attribute_values(
+                ":ttl",
+                AttributeValue::N((now + KEEP_FOR_GOOD).as_secs().to_string()),
+            )
+            .send()
             .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
     }
 
     async fn put_if_held_and_release(
@@ -373,8 +483,7 @@ impl SharedState for DynamoState {
         lease_key: &str,
         holder: &str,
     ) -> Result<bool, StoreError> {
-        self.transact_publish(key, record, lease_key, holder, None, true)
-            .await
+        self.transact_publish(key, record, lease_key, holder).await
     }
 
     fn describe(&self) -> String {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::store::memory::MemoryState;
-use crate::store::{Record, SharedState, StoreError};
+use crate::store::{Conditional, Origin, OwnerMark, Record, SharedState, StoreError};
 
 /// How often the "falling back to memory" warning repeats while the primary is down.
 const WARN_EVERY: Duration = Duration::from_secs(30);
@@ -79,14 +79,21 @@ impl SharedState for FallbackState {
     }
 
     async fn get_many(&self, keys: &[&str]) -> Result<HashMap<String, Record>, StoreError> {
+        Ok(self.get_many_with_origin(keys).await?.0)
+    }
+
+    async fn get_many_with_origin(
+        &self,
+        keys: &[&str],
+    ) -> Result<(HashMap<String, Record>, Origin), StoreError> {
         if !self.primary_up() {
-            return self.local.get_many(keys).await;
+            return Ok((self.local.get_many(keys).await?, Origin::Fallback));
         }
         match self.primary.get_many(keys).await {
-            Ok(r) => Ok(r),
+            Ok(r) => Ok((r, Origin::Store)),
             Err(e) => {
                 self.warn("get", &e);
-                self.local.get_many(keys).await
+                Ok((self.local.get_many(keys).await?, Origin::Fallback))
             }
         }
     }
@@ -161,40 +168,84 @@ impl SharedState for FallbackState {
         Ok(())
     }
 
-    async fn put_and_release(
+    async fn acquire_answer(
         &self,
         key: &str,
-        record: &Record,
-        lease_key: &str,
         holder: &str,
-        unless: Option<&str>,
-    ) -> Result<bool, StoreError> {
+        until: Timestamp,
+        now: Timestamp,
+        generation: &str,
+    ) -> Result<Conditional, StoreError> {
         if !self.primary_up() {
             return self
                 .local
-                .put_and_release(key, record, lease_key, holder, unless)
+                .acquire_answer(key, holder, until, now, generation)
                 .await;
         }
         match self
             .primary
-            .put_and_release(key, record, lease_key, holder, unless)
+            .acquire_answer(key, holder, until, now, generation)
             .await
         {
-            Ok(written) => {
-                // Keep the local twin current too, so a failover starts from the latest answer.
-                if written {
-                    self.local.put(key, record).await?;
-                }
-                self.local.release(lease_key, holder).await?;
-                Ok(written)
-            }
+            Ok(done) => Ok(done),
             Err(e) => {
-                self.warn("put", &e);
+                self.warn("lease", &e);
                 self.local
-                    .put_and_release(key, record, lease_key, holder, unless)
+                    .acquire_answer(key, holder, until, now, generation)
                     .await
             }
         }
+    }
+
+    async fn publish_answer(
+        &self,
+        key: &str,
+        record: &Record,
+        holder: &str,
+    ) -> Result<Conditional, StoreError> {
+        let mut plain = record.clone();
+        plain.marks.lease = None;
+        if !self.primary_up() {
+            // A lease taken on the primary before it failed is not in memory: the answer is
+            // kept there all the same (only this process reads it, and only the primary holds
+            // the owner's marks).
+            return match self.local.publish_answer(key, record, holder).await? {
+                Conditional::Done => Ok(Conditional::Done),
+                Conditional::Refused(_) => {
+                    self.local.put(key, &plain).await?;
+                    Ok(Conditional::Done)
+                }
+            };
+        }
+        match self.primary.publish_answer(key, record, holder).await {
+            Ok(Conditional::Done) => {
+                // Keep the local twin current too, so a failover starts from the latest answer.
+                self.local.put(key, &plain).await?;
+                Ok(Conditional::Done)
+            }
+            Ok(refused) => Ok(refused),
+            Err(e) => {
+                self.warn("put", &e);
+                self.local.put(key, &plain).await?;
+                Ok(Conditional::Done)
+            }
+        }
+    }
+
+    async fn mark_answer(
+        &self,
+        key: &str,
+        mark: &OwnerMark,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.local.mark_answer(key, mark, now).await?;
+        if !self.primary_up() {
+            return Ok(());
+        }
+        if let Err(e) = self.primary.mark_answer(key, mark, now).await {
+            self.warn("put", &e);
+        }
+        Ok(())
     }
 
     fn describe(&self) -> String {
@@ -237,6 +288,32 @@ mod tests {
         async fn release(&self, _: &str, _: &str) -> Result<(), StoreError> {
             Err(self.fail())
         }
+        async fn acquire_answer(
+            &self,
+            _: &str,
+            _: &str,
+            _: Timestamp,
+            _: Timestamp,
+            _: &str,
+        ) -> Result<Conditional, StoreError> {
+            Err(self.fail())
+        }
+        async fn publish_answer(
+            &self,
+            _: &str,
+            _: &Record,
+            _: &str,
+        ) -> Result<Conditional, StoreError> {
+            Err(self.fail())
+        }
+        async fn mark_answer(
+            &self,
+            _: &str,
+            _: &OwnerMark,
+            _: Timestamp,
+        ) -> Result<(), StoreError> {
+            Err(self.fail())
+        }
         fn describe(&self) -> String {
             "down".into()
         }
@@ -250,6 +327,26 @@ mod tests {
                 reason: "test".into(),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn reads_say_whether_they_come_from_the_primary_or_from_memory() {
+        let clock = ManualClock::at(Timestamp::from_secs(1_000));
+        let up = FallbackState::new(Arc::new(MemoryState::new()), Arc::new(clock.clone()));
+        assert_eq!(
+            up.get_many_with_origin(&["k"]).await.unwrap().1,
+            Origin::Store
+        );
+        let down = FallbackState::new(Arc::new(Down::default()), Arc::new(clock.clone()));
+        let r = Record::until("x", Timestamp::from_secs(2_000));
+        down.put("k", &r).await.unwrap();
+        let (items, origin) = down.get_many_with_origin(&["k", "hidden"]).await.unwrap();
+        assert_eq!(origin, Origin::Fallback);
+        assert_eq!(items.get("k"), Some(&r));
+        assert!(
+            !items.contains_key("hidden"),
+            "memory never holds what others write"
+        );
     }
 
     #[tokio::test]

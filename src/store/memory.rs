@@ -8,7 +8,10 @@ use async_trait::async_trait;
 
 use crate::clock::Timestamp;
 
-use super::{CredentialStore, Credentials, Record, SharedState, StoreError, Swap, Versioned};
+use super::{
+    Conditional, CredentialStore, Credentials, Marks, OwnerMark, Record, SharedState, StoreError,
+    Swap, Versioned, CLEAN_UP_AFTER, KEEP_FOR_GOOD,
+};
 
 #[derive(Debug, Default)]
 pub struct MemoryState {
@@ -83,6 +86,96 @@ impl SharedState for MemoryState {
         if items.get(key).and_then(|r| r.holder.as_deref()) == Some(holder) {
             items.remove(key);
         }
+        Ok(())
+    }
+
+    async fn acquire_answer(
+        &self,
+        key: &str,
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+        generation: &str,
+    ) -> Result<Conditional, StoreError> {
+        let mut items = self.items.lock().unwrap();
+        let current = items.get(key);
+        let free = current.is_none_or(|r| {
+            let lease_free = r.marks.lease.as_ref().is_none_or(|(_, at)| *at < now);
+            let fresh = !r.value.is_empty() && now < r.expires_at;
+            let same_sign_in = r
+                .marks
+                .generation
+                .as_deref()
+                .is_none_or(|g| g == generation);
+            lease_free && !r.marks.hidden && !fresh && same_sign_in
+        });
+        if !free {
+            return Ok(Conditional::Refused(current.cloned()));
+        }
+        let mut record = current.cloned().unwrap_or_else(|| Record {
+            value: String::new(),
+            expires_at: Timestamp::EPOCH,
+            holder: None,
+            delete_after: until + CLEAN_UP_AFTER,
+            marks: Marks::default(),
+        });
+        record.marks.lease = Some((holder.to_string(), until));
+        record.marks.generation = Some(generation.to_string());
+        items.insert(key.to_string(), record);
+        Ok(Conditional::Done)
+    }
+
+    async fn publish_answer(
+        &self,
+        key: &str,
+        record: &Record,
+        holder: &str,
+    ) -> Result<Conditional, StoreError> {
+        let mut items = self.items.lock().unwrap();
+        let current = items.get(key);
+        let held = current
+            .and_then(|r| r.marks.lease.as_ref())
+            .is_some_and(|(h, _)| h == holder);
+        if !held {
+            return Ok(Conditional::Refused(current.cloned()));
+        }
+        let mut record = record.clone();
+        record.marks.lease = None;
+        record.marks.hidden = false;
+        items.insert(key.to_string(), record);
+        Ok(Conditional::Done)
+    }
+
+    async fn mark_answer(
+        &self,
+        key: &str,
+        mark: &OwnerMark,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut items = self.items.lock().unwrap();
+        let marks = items.remove(key).map(|r| r.marks).unwrap_or_default();
+        let marks = match mark {
+            OwnerMark::Hidden => Marks {
+                lease: None,
+                hidden: true,
+                ..marks
+            },
+            OwnerMark::Generation(g) => Marks {
+                lease: None,
+                generation: Some(g.clone()),
+                ..marks
+            },
+        };
+        items.insert(
+            key.to_string(),
+            Record {
+                value: String::new(),
+                expires_at: Timestamp::EPOCH,
+                holder: None,
+                delete_after: now + KEEP_FOR_GOOD,
+                marks,
+            },
+        );
         Ok(())
     }
 

@@ -149,13 +149,59 @@ pub struct Record {
     /// The moment after which the store may delete the item (DynamoDB's TTL attribute, stored in
     /// epoch seconds). A deadline for clean-up only: readers decide from `expires_at`.
     pub delete_after: Timestamp,
+    /// What the answer cache keeps on an answer's own item besides the answer (nothing on any
+    /// other item).
+    pub marks: Marks,
+}
+
+/// The marks on an answer's own item: its fetch lease, and what the owner's last action said
+/// there (docs/architecture.md, "The answer cache"). An item whose writer did not know them
+/// (an older version, a plain [`SharedState::put`]) carries no stamp, and a reader then reads
+/// the privacy switch and the sign-in generation from their own items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// The fetch lease: who holds it and the moment it lapses.
+    pub lease: Option<(String, Timestamp)>,
+    /// `hide` marked the item: the page is hidden (the answer and the lease are gone).
+    pub hidden: bool,
+    /// The sign-in generation the item was written under, as the `auth-generation` item held
+    /// it (`Some("")`: no such item yet); `None`: not stamped.
+    pub generation: Option<String>,
+}
+
+impl Marks {
+    /// Tells whether the item says by itself whether the page is hidden and which sign-in is
+    /// current.
+    pub fn stamped(&self) -> bool {
+        self.hidden || self.generation.is_some()
+    }
+}
+
+/// What the owner's commands mark on every answer item (see [`SharedState::mark_answer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerMark {
+    /// `hide`: the page is hidden; the sign-in stamp stays.
+    Hidden,
+    /// `authorize` or `disconnect`: a new sign-in generation; a `hidden` mark stays.
+    Generation(String),
+}
+
+/// What a conditional write on an answer item did ([`SharedState::acquire_answer`],
+/// [`SharedState::publish_answer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conditional {
+    /// It was written.
+    Done,
+    /// Nothing was written: the item as it is (`None`: there is none), which tells why (a live
+    /// lease, a fresh answer, the `hidden` mark, another sign-in generation, another holder).
+    Refused(Option<Record>),
 }
 
 /// How long past its own deadline an item is kept before the store may clean it up.
-const CLEAN_UP_AFTER: Duration = Duration::from_secs(3600);
+pub(crate) const CLEAN_UP_AFTER: Duration = Duration::from_secs(3600);
 /// How long items that must never be cleaned up are kept (the sign-in generation, the privacy
 /// switch): ten years.
-const KEEP_FOR_GOOD: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+pub(crate) const KEEP_FOR_GOOD: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 impl Record {
     /// A value valid until `until`, cleaned up an hour after that.
@@ -165,6 +211,7 @@ impl Record {
             expires_at: until,
             holder: None,
             delete_after: until + CLEAN_UP_AFTER,
+            marks: Marks::default(),
         }
     }
 
@@ -181,6 +228,7 @@ impl Record {
             expires_at: fresh_until,
             holder: None,
             delete_after: now + keep,
+            marks: Marks::default(),
         }
     }
 
@@ -191,6 +239,7 @@ impl Record {
             expires_at: Timestamp::FAR_FUTURE,
             holder: None,
             delete_after: now + KEEP_FOR_GOOD,
+            marks: Marks::default(),
         }
     }
 
@@ -199,6 +248,17 @@ impl Record {
         Record {
             holder: Some(holder.into()),
             ..Record::until(String::new(), until)
+        }
+    }
+
+    /// The same record, stamped with the sign-in `generation` (see [`Marks::generation`]).
+    pub fn stamped(self, generation: impl Into<String>) -> Record {
+        Record {
+            marks: Marks {
+                generation: Some(generation.into()),
+                ..self.marks
+            },
+            ..self
         }
     }
 
@@ -261,6 +321,17 @@ impl std::ops::Deref for Table {
     }
 }
 
+/// Where the items of a read came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// They are the store's own, as every process sees them.
+    Store,
+    /// The store failed and they come from this process's memory
+    /// ([`fallback::FallbackState`]), which never holds what only others write (the privacy
+    /// switch, the cooldown, the sign-in generation).
+    Fallback,
+}
+
 /// Shared state for every process: answers, leases, the cooldown and the sealed tokens.
 #[async_trait]
 pub trait SharedState: Send + Sync {
@@ -277,6 +348,15 @@ pub trait SharedState: Send + Sync {
             }
         }
         Ok(out)
+    }
+    /// Reads several items in one call, as [`SharedState::get_many`], and tells where they
+    /// came from: a store that degrades to memory says so, so that a reader does not take an
+    /// absent item (the privacy switch) for an absent one in the store.
+    async fn get_many_with_origin(
+        &self,
+        keys: &[&str],
+    ) -> Result<(std::collections::HashMap<String, Record>, Origin), StoreError> {
+        Ok((self.get_many(keys).await?, Origin::Store))
     }
     async fn put(&self, key: &str, record: &Record) -> Result<(), StoreError>;
     /// Writes the lease `record` only when there is no item under `key`, or the existing one
@@ -297,29 +377,36 @@ pub trait SharedState: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Deletes the item only when `holder` holds it.
     async fn release(&self, key: &str, holder: &str) -> Result<(), StoreError>;
-    /// Writes `record` under `key` and gives back the lease under `lease_key` held by `holder`,
-    /// in one call where the store can (DynamoDB: one `TransactWriteItems`): how a lease holder
-    /// publishes its answer. When an item exists under `unless` (the privacy switch), nothing is
-    /// written (the lease is still given back) and the answer is `Ok(false)`. A lease lost to
-    /// someone else does not stop the write, as with a `put` followed by a `release`.
-    async fn put_and_release(
+    /// Takes the fetch lease on the answer item under `key` for `holder` until `until`, in one
+    /// conditional write: only when the item holds no live lease (none, or one that lapsed
+    /// before `now`), is not marked hidden, holds no answer still fresh at `now`, and carries no
+    /// sign-in stamp other than `generation`. The answer in the item stays; its stamp becomes
+    /// `generation`. Otherwise nothing is written and the item is handed back as it is.
+    async fn acquire_answer(
+        &self,
+        key: &str,
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+        generation: &str,
+    ) -> Result<Conditional, StoreError>;
+    /// Writes `record` (with its stamp) as the answer under `key` and gives its lease back, in
+    /// one conditional write that succeeds only while `holder` holds the lease: a lease that
+    /// lapsed and was taken, or an owner's mark (which removes the lease), cancels it.
+    async fn publish_answer(
         &self,
         key: &str,
         record: &Record,
-        lease_key: &str,
         holder: &str,
-        unless: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        if let Some(unless) = unless {
-            if self.get(unless).await?.is_some() {
-                self.release(lease_key, holder).await?;
-                return Ok(false);
-            }
-        }
-        self.put(key, record).await?;
-        self.release(lease_key, holder).await?;
-        Ok(true)
-    }
+    ) -> Result<Conditional, StoreError>;
+    /// Marks the answer item under `key` for the owner: its answer and its lease go, the other
+    /// mark stays, so that no holder publishes and no miss takes the lease under the old state.
+    async fn mark_answer(
+        &self,
+        key: &str,
+        mark: &OwnerMark,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
     /// Writes `record` under `key` and gives back the lease under `lease_key`, only while
     /// `holder` still holds it (DynamoDB: one `TransactWriteItems`): how a token refresh
     /// publishes, fenced by the lease's version. `Ok(false)`: the lease changed hands and

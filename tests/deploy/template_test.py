@@ -511,7 +511,7 @@ def self_test(template):
         "wrong filter pattern": lambda t: t["Resources"]["OwnerMustActFilter"]["Properties"].__setitem__(
             "FilterPattern", '{ $.alert = "owner_must_act" }'),
         "an extra IAM action": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"]["Policies"][0][
-            "Statement"][0]["Action"].append("dynamodb:UpdateItem"),
+            "Statement"][0]["Action"].append("dynamodb:Scan"),
         "OwnerCallbackUrl without its condition": lambda t: t["Outputs"]["OwnerCallbackUrl"].pop("Condition"),
         "no console routes": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"]["Events"].pop(
             "PostOwnerPaths"),

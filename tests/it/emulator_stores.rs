@@ -12,8 +12,9 @@ use nowplaying::clock::{Clock, ManualClock, SystemClock, Timestamp};
 use nowplaying::seal::Sealer;
 use nowplaying::secret::Secret;
 use nowplaying::store::dynamo::DynamoState;
+use nowplaying::store::memory::MemoryState;
 use nowplaying::store::secrets::SecretsCredentials;
-use nowplaying::store::{CredentialStore, Record, SharedState};
+use nowplaying::store::{Conditional, CredentialStore, OwnerMark, Record, SharedState};
 
 fn lease(owner: &str, exp: u64) -> Record {
     Record {
@@ -21,6 +22,7 @@ fn lease(owner: &str, exp: u64) -> Record {
         expires_at: Timestamp::from_millis(exp),
         holder: Some(owner.into()),
         delete_after: Timestamp::from_secs(exp / 1000 + 3600),
+        marks: Default::default(),
     }
 }
 
@@ -29,6 +31,132 @@ async fn state() -> (DynamoState, aws_sdk_dynamodb::Client, String) {
     let client = aws::dynamo(&sdk, None);
     let table = aws::create_table(&client).await;
     (DynamoState::new(client.clone(), &table), client, table)
+}
+
+/// The answer item's lease and marks, step by step, on any store: the same scenario runs on
+/// DynamoDB and on the memory store, which must keep the same rules.
+async fn answer_item_rules(s: &dyn SharedState) {
+    let t0 = SystemClock.now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let refused = |c: Conditional| match c {
+        Conditional::Refused(Some(r)) => r,
+        other => panic!(
+            "{}: expected a refusal with the item, got {other:?}",
+            s.describe()
+        ),
+    };
+    let answer = |v: &str, until: u64| Record::until(v, at(until)).stamped("g1");
+
+    // Free: taken, and the item stamped with the generation the taker read.
+    assert_eq!(
+        s.acquire_answer("answer:x", "h1", at(1_000), at(0), "g1")
+            .await
+            .unwrap(),
+        Conditional::Done
+    );
+    let r = s.get("answer:x").await.unwrap().unwrap();
+    assert_eq!(r.marks.lease, Some(("h1".to_string(), at(1_000))));
+    assert_eq!(r.marks.generation.as_deref(), Some("g1"));
+    // Held: refused, with the item as it is (no read needed).
+    let r = refused(
+        s.acquire_answer("answer:x", "h2", at(2_000), at(500), "g1")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(r.marks.lease, Some(("h1".to_string(), at(1_000))));
+    // Lapsed: taken by another; the late holder's publish is refused and writes nothing.
+    assert_eq!(
+        s.acquire_answer("answer:x", "h2", at(3_000), at(1_001), "g1")
+            .await
+            .unwrap(),
+        Conditional::Done
+    );
+    refused(
+        s.publish_answer("answer:x", &answer("late", 9_000), "h1")
+            .await
+            .unwrap(),
+    );
+    // The holder publishes: the answer, with the lease gone in the same write.
+    assert_eq!(
+        s.publish_answer("answer:x", &answer("v1", 5_000), "h2")
+            .await
+            .unwrap(),
+        Conditional::Done
+    );
+    let r = s.get("answer:x").await.unwrap().unwrap();
+    assert_eq!((r.value.as_str(), r.expires_at), ("v1", at(5_000)));
+    assert_eq!(r.marks.lease, None);
+    // A fresh answer: refused, and the refusal carries it.
+    let r = refused(
+        s.acquire_answer("answer:x", "h3", at(6_000), at(4_999), "g1")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(r.value, "v1");
+    // No longer fresh, but stamped by another sign-in than the one read: refused.
+    refused(
+        s.acquire_answer("answer:x", "h3", at(8_000), at(5_000), "g0")
+            .await
+            .unwrap(),
+    );
+    // Taken again; the answer stays in the item while the lease is held.
+    assert_eq!(
+        s.acquire_answer("answer:x", "h3", at(8_000), at(5_000), "g1")
+            .await
+            .unwrap(),
+        Conditional::Done
+    );
+    assert_eq!(s.get("answer:x").await.unwrap().unwrap().value, "v1");
+    // A new sign-in marks the item: answer and lease gone, so the holder publishes nothing.
+    s.mark_answer("answer:x", &OwnerMark::Generation("g2".into()), at(5_001))
+        .await
+        .unwrap();
+    let r = s.get("answer:x").await.unwrap().unwrap();
+    assert_eq!((r.value.as_str(), &r.marks.lease), ("", &None));
+    assert_eq!(r.marks.generation.as_deref(), Some("g2"));
+    let r = refused(
+        s.publish_answer("answer:x", &answer("old", 9_000), "h3")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(r.marks.generation.as_deref(), Some("g2"));
+    // `hide` marks it: nobody takes the lease, and a later sign-in's mark keeps it hidden.
+    s.mark_answer("answer:x", &OwnerMark::Hidden, at(5_002))
+        .await
+        .unwrap();
+    let r = refused(
+        s.acquire_answer("answer:x", "h4", at(9_000), at(5_003), "g2")
+            .await
+            .unwrap(),
+    );
+    assert!(r.marks.hidden);
+    s.mark_answer("answer:x", &OwnerMark::Generation("g3".into()), at(5_004))
+        .await
+        .unwrap();
+    let r = s.get("answer:x").await.unwrap().unwrap();
+    assert!(r.marks.hidden, "the sign-in's mark keeps the page hidden");
+    assert_eq!(r.marks.generation.as_deref(), Some("g3"));
+    // `show` deletes the item: free again for the current sign-in.
+    s.delete("answer:x").await.unwrap();
+    assert_eq!(
+        s.acquire_answer("answer:x", "h5", at(9_000), at(5_005), "g3")
+            .await
+            .unwrap(),
+        Conditional::Done
+    );
+    // A plain write (an older version's publication) leaves no stamp and no lease.
+    s.put("answer:x", &Record::until("plain", at(6_000)))
+        .await
+        .unwrap();
+    let r = s.get("answer:x").await.unwrap().unwrap();
+    assert!(!r.marks.stamped() && r.marks.lease.is_none());
+}
+
+#[tokio::test]
+async fn the_answer_items_lease_and_marks_keep_the_same_rules_on_dynamodb_and_in_memory() {
+    let (dynamo, _, _) = state().await;
+    answer_item_rules(&dynamo).await;
+    answer_item_rules(&MemoryState::new()).await;
 }
 
 #[tokio::test]
@@ -154,6 +282,7 @@ async fn dynamo_round_trip_and_freshness_by_exp_not_ttl() {
         expires_at: Timestamp::from_millis(now + 60_000),
         holder: None,
         delete_after: Timestamp::from_secs(past_ttl),
+        marks: Default::default(),
     };
     s.put("answer:now", &r).await.unwrap();
     // DynamoDB deletes expired items lazily (up to days later); the store returns the item as
@@ -406,7 +535,7 @@ async fn the_access_token_in_the_table_is_sealed() {
 }
 
 #[tokio::test]
-async fn a_cache_hit_costs_no_aws_call_and_a_miss_at_most_four() {
+async fn a_cache_hit_costs_no_aws_call_and_a_miss_three() {
     let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     app.fake.set_current(Scripted::json(bodies::playing(
@@ -442,9 +571,10 @@ async fn a_cache_hit_costs_no_aws_call_and_a_miss_at_most_four() {
     }
     assert_eq!(app.fake.stats().currently_playing, 1);
 
-    // A miss with a valid token: one read of everything it needs (answer, cooldown, switch,
-    // sign-in generation), the lease, the look for a holder that just finished, and the answer
-    // written with the lease given back. No Secrets Manager call.
+    // A miss with a valid token: one read of everything it needs (the answer's item, which
+    // carries the switch and the sign-in generation, and the cooldown), the lease on the
+    // answer's item (refused if a holder just finished), and the answer written with the lease
+    // given back. No Secrets Manager call.
     clock.advance(cache_window(&app.app) + Duration::from_millis(1));
     assert_eq!(app.now().await["name"], "Song");
     assert_eq!(app.fake.stats().currently_playing, 2);
@@ -454,8 +584,8 @@ async fn a_cache_hit_costs_no_aws_call_and_a_miss_at_most_four() {
     );
     assert_eq!(
         app.ddb_proxy.take_ops(),
-        vec!["BatchGetItem", "PutItem", "GetItem", "TransactWriteItems"],
-        "a miss is at most four calls"
+        vec!["BatchGetItem", "UpdateItem", "PutItem"],
+        "a miss is three calls"
     );
     assert_eq!(app.now().await["name"], "Song");
     assert!(app.ddb_proxy.take_ops().is_empty(), "and then a hit again");

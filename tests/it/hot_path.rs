@@ -1,11 +1,14 @@
 //! What a request costs in AWS calls, counted by the proxies in front of the emulator:
-//! a process that holds a fresh answer makes none, a miss makes at most four, and the owner's
-//! `hide` and `disconnect` reach a running process within one cache window.
+//! a process that holds a fresh answer makes none, a miss makes three (two read units, two
+//! write units, no transaction), and the owner's `hide` and `disconnect` reach a running process
+//! within one cache window.
 
 use crate::support;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use support::aws::{self, EmulatorApp};
 use support::fake_spotify::{bodies, Scripted};
 use support::*;
@@ -40,8 +43,94 @@ async fn get_json(app: &EmulatorApp, path: &str) -> serde_json::Value {
     r.json().await.unwrap()
 }
 
+/// The size DynamoDB bills an item for: each attribute's name and value, a number as about one
+/// byte per two significant digits plus one.
+fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(s) => s.len(),
+                    AttributeValue::N(n) => n.trim_start_matches('0').len().div_ceil(2) + 1,
+                    other => panic!("an attribute type the service never writes: {other:?}"),
+                }
+        })
+        .sum()
+}
+
+/// The answer item's size (0: no item).
+async fn answer_size(app: &EmulatorApp) -> usize {
+    app.item(ANSWER_KEY).await.as_ref().map_or(0, item_size)
+}
+
+/// The read and write units of one miss's requests, as DynamoDB bills them: a consistent read
+/// of an item up to 4 KB is one unit (a key that finds nothing costs one too); a write is one
+/// unit per KB of the larger of the item before and after it. `sizes` are the answer item's
+/// sizes before the miss, while its lease was held and after it.
+fn units(requests: &[(String, serde_json::Value)], sizes: [usize; 3]) -> (usize, usize) {
+    let kb = |bytes: usize| bytes.div_ceil(1024).max(1);
+    let [before, leased, after] = sizes;
+    assert!(
+        sizes.iter().all(|s| *s <= 4096),
+        "each read is of one 4 KB unit: {sizes:?}"
+    );
+    let (mut reads, mut writes) = (0, 0);
+    for (op, body) in requests {
+        match op.as_str() {
+            "BatchGetItem" => {
+                for table in body["RequestItems"].as_object().unwrap().values() {
+                    assert_eq!(table["ConsistentRead"], true, "{body}");
+                    reads += table["Keys"].as_array().unwrap().len();
+                }
+            }
+            "GetItem" => reads += 1,
+            "UpdateItem" => writes += kb(before.max(leased)),
+            "PutItem" => writes += kb(leased.max(after)),
+            other => panic!("not expected in a miss: {other} {body}"),
+        }
+    }
+    (reads, writes)
+}
+
 #[tokio::test]
-async fn inside_the_window_a_process_makes_no_aws_call_and_after_it_at_most_four() {
+async fn a_miss_costs_two_read_units_and_two_write_units() {
+    let clock = ManualClock::at(T0);
+    let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
+    playing(&app, "Song");
+    assert_eq!(app.now().await["name"], "Song");
+    clock.advance(cache_window(&app.app));
+    let before = answer_size(&app).await;
+    ops(&app);
+    app.ddb_faults.take_requests();
+    // The next fetch is slow, so the item can be seen while its lease is held.
+    app.fake.set_current(
+        Scripted::json(bodies::playing(bodies::track("t2", "Next song"), true, 1)).delayed(500),
+    );
+    let url = format!("{}/api/spotify", app.url);
+    let request = tokio::spawn(async move {
+        let v: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        v
+    });
+    aws::eventually(Duration::from_secs(5), "the fetch started", || async {
+        app.fake.stats().currently_playing == 2
+    })
+    .await;
+    let leased = app.item(ANSWER_KEY).await.expect("the answer item");
+    assert!(leased.contains_key("lo"), "the lease is on the answer item");
+    assert_eq!(request.await.unwrap()["name"], "Next song");
+    let after = app.item(ANSWER_KEY).await.expect("the answer item");
+    assert!(!after.contains_key("lo"), "given back with the answer");
+    assert_eq!(ops(&app), ["BatchGetItem", "UpdateItem", "PutItem"]);
+    let sizes = [before, item_size(&leased), item_size(&after)];
+    let (reads, writes) = units(&app.ddb_faults.take_requests(), sizes);
+    eprintln!("a miss: {reads} read units, {writes} write units (item sizes {sizes:?} bytes)");
+    assert_eq!(reads, 2, "the answer's item and the cooldown");
+    assert!(writes <= 3, "{writes} write units");
+    assert_eq!(writes, 2, "the lease taken, the answer published");
+}
+
+#[tokio::test]
+async fn inside_the_window_a_process_makes_no_aws_call_and_after_it_three() {
     let clock = ManualClock::at(T0);
     let app = EmulatorApp::start(&[], Some(clock.clone()), None).await;
     playing(&app, "Song");
@@ -63,8 +152,15 @@ async fn inside_the_window_a_process_makes_no_aws_call_and_after_it_at_most_four
     playing(&app, "Next song");
     assert_eq!(app.now().await["name"], "Next song");
     let miss = ops(&app);
-    assert!(miss.len() <= 4, "a miss is at most four calls: {miss:?}");
-    assert_eq!(miss[0], "BatchGetItem", "{miss:?}");
+    assert_eq!(
+        miss,
+        [
+            "BatchGetItem", // the answer's item (with its marks) and the cooldown
+            "UpdateItem",   // the lease, on the answer's item
+            "PutItem",      // the answer published, the lease given back
+        ],
+        "a miss is three calls"
+    );
     assert_eq!(app.fake.stats().currently_playing, 2);
     assert_eq!(app.now().await["name"], "Next song");
     assert_eq!(ops(&app), Vec::<String>::new(), "then hits again");
@@ -190,12 +286,14 @@ async fn an_answer_fetched_while_hide_ran_is_not_published() {
         .unwrap();
     let v = request.await.unwrap();
     assert!(v.is_null(), "{v}");
-    assert!(app.item(ANSWER_KEY).await.is_none(), "nothing published");
+    let item = app.item(ANSWER_KEY).await;
     assert!(
-        app.item(&nowplaying::keys::lease_key(ANSWER_KEY))
-            .await
-            .is_none(),
-        "the lease was given back"
+        item.as_ref().is_none_or(|i| !i.contains_key("v")),
+        "nothing published: {item:?}"
+    );
+    assert!(
+        item.as_ref().is_none_or(|i| !i.contains_key("lo")),
+        "the lease was given back: {item:?}"
     );
 }
 
@@ -225,7 +323,7 @@ async fn disconnect_takes_effect_within_one_cache_window() {
     assert_eq!(after.token_refreshes, before.token_refreshes);
 }
 
-/// A miss whose access token has run out: the miss's four calls, and five more for the refresh
+/// A miss whose access token has run out: the miss's three calls, and five more for the refresh
 /// when Spotify does not rotate (the shared token's read, the lease, one read of what the refresh
 /// needs, the secret read with its version under the lease, and one call that publishes the new
 /// token and gives the lease back only while this process still holds it). A rotation adds the
@@ -250,14 +348,13 @@ async fn a_miss_with_a_refresh_costs_five_more_calls() {
     assert_eq!(
         calls,
         [
-            "BatchGetItem",       // the miss: answer, cooldown, switch, generation
-            "PutItem",            // the answer's lease
-            "GetItem",            // a holder that just finished?
+            "BatchGetItem",       // the miss: the answer's item (switch, generation), cooldown
+            "UpdateItem",         // the answer's lease, on its item
             "GetItem",            // the refresh: the shared access token
             "PutItem",            // the refresh lease
             "BatchGetItem",       // token, pending copy, generation
             "TransactWriteItems", // the new token published, the lease given back, fenced
-            "TransactWriteItems", // the answer published, its lease given back
+            "PutItem",            // the answer published, its lease given back
             "GetSecretValue",     // the refresh: the secret with its version, under the lease
         ],
         "{calls:?}"

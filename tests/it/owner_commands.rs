@@ -290,7 +290,18 @@ async fn put_item(ddb: &aws_sdk_dynamodb::Client, table: &str, pk: &str, v: &str
         .unwrap();
 }
 
+/// The value (`v`) of an item; `None` when there is no item, or only the marks the owner's
+/// commands leave on an answer's item (no value).
 async fn get_item(ddb: &aws_sdk_dynamodb::Client, table: &str, pk: &str) -> Option<String> {
+    get_attr(ddb, table, pk, "v").await
+}
+
+async fn get_attr(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: &str,
+    name: &str,
+) -> Option<String> {
     ddb.get_item()
         .table_name(table)
         .key("pk", AttributeValue::S(pk.into()))
@@ -299,12 +310,7 @@ async fn get_item(ddb: &aws_sdk_dynamodb::Client, table: &str, pk: &str) -> Opti
         .await
         .unwrap()
         .item
-        .map(|i| {
-            i.get("v")
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default()
-        })
+        .and_then(|i| i.get(name).and_then(|v| v.as_s().ok()).cloned())
 }
 
 async fn create_secret(
@@ -576,7 +582,13 @@ async fn authorize_stores_the_credentials_in_the_secret_and_clears_the_table() {
     for key in ["token", "pending-refresh-token", "answer:now"] {
         assert_eq!(get_item(&ddb, &table, key).await, None, "{key} cleared");
     }
-    assert!(get_item(&ddb, &table, "auth-generation").await.is_some());
+    let generation = get_item(&ddb, &table, "auth-generation").await;
+    assert!(generation.is_some());
+    assert_eq!(
+        get_attr(&ddb, &table, "answer:now", "gen").await,
+        generation,
+        "the answer's item is marked with the new sign-in"
+    );
     assert_eq!(
         get_item(&ddb, &table, "hidden").await.as_deref(),
         Some("true"),

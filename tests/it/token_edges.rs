@@ -471,7 +471,7 @@ async fn a_late_lease_holder_cannot_undo_a_disconnect() {
         .put(AUTH_GENERATION_KEY, &Record::permanent("disconnected", now))
         .await
         .unwrap();
-    nowplaying::owner::clear_tokens_and_answers(state.as_ref())
+    nowplaying::owner::clear_tokens_and_answers(state.as_ref(), "disconnected".into(), now)
         .await
         .unwrap();
     state

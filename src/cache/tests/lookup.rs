@@ -288,12 +288,13 @@ async fn step_5_while_another_process_holds_the_lease_the_stale_copy_is_served_a
         T0 - Duration::from_secs(1),
     )
     .await;
-    let theirs = Lease::acquire(
+    let theirs = AnswerLease::acquire(
         r.state.as_ref(),
-        &lease_key(KEY),
+        KEY,
         "other",
         Duration::from_secs(5),
         T0,
+        "",
     )
     .await
     .unwrap()
@@ -308,12 +309,13 @@ async fn step_5_while_another_process_holds_the_lease_the_stale_copy_is_served_a
 async fn step_5_with_no_copy_the_holders_answer_is_waited_for() {
     let r = rig_with(|s| s.wait_for_holder = Duration::from_secs(2), None);
     let n = count();
-    let _theirs = Lease::acquire(
+    let _theirs = AnswerLease::acquire(
         r.state.as_ref(),
-        &lease_key(KEY),
+        KEY,
         "other",
         Duration::from_secs(5),
         T0,
+        "",
     )
     .await
     .unwrap()
@@ -330,12 +332,13 @@ async fn step_5_with_no_copy_the_holders_answer_is_waited_for() {
 async fn step_5_a_holder_that_never_answers_leaves_null() {
     let r = rig();
     let n = count();
-    let _theirs = Lease::acquire(
+    let _theirs = AnswerLease::acquire(
         r.state.as_ref(),
-        &lease_key(KEY),
+        KEY,
         "other",
         Duration::from_secs(5),
         T0,
+        "",
     )
     .await
     .unwrap()
@@ -345,15 +348,52 @@ async fn step_5_a_holder_that_never_answers_leaves_null() {
 }
 
 #[tokio::test]
+async fn step_5_callers_queued_behind_a_wait_share_its_outcome() {
+    let r = rig();
+    let n = count();
+    let _theirs = AnswerLease::acquire(
+        r.state.as_ref(),
+        KEY,
+        "other",
+        Duration::from_secs(5),
+        T0,
+        "",
+    )
+    .await
+    .unwrap()
+    .expect("the lease is free");
+    let wait = r.cache.settings().wait_for_holder;
+    let started = tokio::time::Instant::now();
+    let (a, b, c, d) = tokio::join!(
+        r.get_ok(&n, song("Ours")),
+        r.get_ok(&n, song("Ours")),
+        r.get_ok(&n, song("Ours")),
+        r.get_ok(&n, song("Ours"))
+    );
+    let took = started.elapsed();
+    assert!([a, b, c, d].iter().all(|a| a.value.is_null()));
+    assert_eq!(calls(&n), 0);
+    assert!(
+        took < wait * 2,
+        "one wait for all four, not one each: {took:?}"
+    );
+    // A request that comes after the wait ended waits again (the holder may answer by now).
+    let later = tokio::time::Instant::now();
+    assert!(r.get_ok(&n, song("Ours")).await.value.is_null());
+    assert!(later.elapsed() >= wait);
+}
+
+#[tokio::test]
 async fn step_5_a_lapsed_lease_is_taken() {
     let r = rig();
     let n = count();
-    let _dead = Lease::acquire(
+    let _dead = AnswerLease::acquire(
         r.state.as_ref(),
-        &lease_key(KEY),
+        KEY,
         "other",
         Duration::from_secs(5),
         T0 - Duration::from_secs(6),
+        "",
     )
     .await
     .unwrap()

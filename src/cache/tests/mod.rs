@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::clock::{Clock, ManualClock};
-use crate::keys::{lease_key, AUTH_GENERATION_KEY, COOLDOWN_KEY, HIDDEN_KEY};
+use crate::keys::{AUTH_GENERATION_KEY, COOLDOWN_KEY, HIDDEN_KEY};
 use crate::store::memory::MemoryState;
 use crate::store::Record;
 

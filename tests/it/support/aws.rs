@@ -753,6 +753,8 @@ struct FaultState {
     fail_all: bool,
     /// Requests that matched, by rule op, for the test to wait on.
     fired: Vec<String>,
+    /// Every request that came through: its operation and its body.
+    requests: Vec<(String, String)>,
 }
 
 /// An HTTP proxy in front of the emulator that fails or holds single AWS requests, chosen by
@@ -817,6 +819,7 @@ impl RequestFaults {
                 let action =
                     {
                         let mut s = state.lock().unwrap();
+                        s.requests.push((op.clone(), text.clone()));
                         if s.fail_all {
                             Some(Action::Fail)
                         } else if let Some(i) = s.rules.iter().position(|r| {
@@ -928,6 +931,14 @@ impl RequestFaults {
         let mut s = self.state.lock().unwrap();
         s.rules.clear();
         s.fail_all = false;
+    }
+
+    /// Returns every request (operation and JSON body) since the last call, and forgets them.
+    pub fn take_requests(&self) -> Vec<(String, serde_json::Value)> {
+        std::mem::take(&mut self.state.lock().unwrap().requests)
+            .into_iter()
+            .map(|(op, body)| (op, serde_json::from_str(&body).unwrap_or_default()))
+            .collect()
     }
 
     /// How many requests of `op` matched a rule so far.
