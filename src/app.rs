@@ -278,6 +278,7 @@ pub fn build(
         profile: crate::lists::ProfileSettings::from_config(config),
         sources,
         cdn_origin_secret: config.cdn_origin_secret.clone(),
+        open_fallback_url: config.open_fallback_url.clone(),
     })
 }
 

@@ -145,6 +145,9 @@ pub struct Config {
     /// `CDN_ORIGIN_SECRET`: set (by the template, with its CDN), every request except the
     /// owner's console must carry it in [`ORIGIN_SECRET_HEADER`], which only CloudFront adds.
     pub cdn_origin_secret: Option<Secret>,
+    /// `OPEN_FALLBACK_URL`: where `GET /api/spotify/open` sends a visitor when there is no song
+    /// to open (nothing played, a local file, hidden); unset, that is a `404`.
+    pub open_fallback_url: Option<String>,
 }
 
 /// The header CloudFront adds to every request it sends the function (`CDN_ORIGIN_SECRET`).
@@ -207,6 +210,14 @@ impl Config {
                 )?),
             },
             cdn_origin_secret: env.cdn_origin_secret()?,
+            open_fallback_url: match env.get("OPEN_FALLBACK_URL") {
+                None => None,
+                Some(_) => Some(env.url(
+                    "OPEN_FALLBACK_URL",
+                    "",
+                    "an http(s) URL such as https://open.spotify.com/user/YOUR_ID",
+                )?),
+            },
             token_secret_id,
             console_key_secret_id: env.get("CONSOLE_KEY_SECRET_ID"),
             source,

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::params::{self, LIMIT_ACCEPTED, RANGE_ACCEPTED};
 use super::respond::{json_answer, ApiError};
@@ -15,6 +15,47 @@ pub async fn now_playing(State(app): State<SharedApp>, headers: HeaderMap) -> Re
         crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
     app.urls.scrub(&mut answer.value);
     json_answer(&headers, &answer)
+}
+
+/// `GET /api/spotify/open`: `302` to the link of what `/api/spotify` shows (the track or episode
+/// playing or paused, else the last played one when `SHOW_RECENT` is on), else to
+/// `OPEN_FALLBACK_URL`, else `404`. Never cached: the target changes with every song. The same
+/// answer as `/api/spotify` (its cache, its privacy switch), so it reveals nothing the page
+/// does not show.
+pub async fn open(State(app): State<SharedApp>) -> Response {
+    let mut answer =
+        crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
+    app.urls.scrub(&mut answer.value);
+    let song = answer
+        .value
+        .get("songUrl")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string);
+    match song.or_else(|| app.open_fallback_url.clone()) {
+        Some(to) => redirect_no_store(&to),
+        None => ApiError::NotFound(
+            "nothing to open: nothing plays or was played that has a link, and OPEN_FALLBACK_URL is not set"
+                .into(),
+        )
+        .into_response(),
+    }
+}
+
+/// `302 Found` to `to`, never stored by a browser or a CDN.
+fn redirect_no_store(to: &str) -> Response {
+    use axum::http::{header, HeaderValue, StatusCode};
+    match HeaderValue::from_str(to) {
+        Ok(location) => {
+            let mut r = StatusCode::FOUND.into_response();
+            r.headers_mut().insert(header::LOCATION, location);
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(_) => {
+            ApiError::NotFound("the song's link cannot be sent as a header".into()).into_response()
+        }
+    }
 }
 
 /// `GET /api/spotify/recent?limit=N`: the history, repeats folded.

@@ -26,6 +26,8 @@ pub use respond::{cache_control, cacheable, json_answer, ApiError};
 
 /// Everything the handlers share; built once per process.
 pub struct AppState {
+    /// `OPEN_FALLBACK_URL`: where `/api/spotify/open` goes when there is no song to open.
+    pub open_fallback_url: Option<String>,
     /// The answer cache (every answer goes through it).
     pub cache: AnswerCache,
     /// Spotify, with the shared access token.
@@ -76,6 +78,12 @@ pub fn router(app: SharedApp) -> Router {
         .route(
             "/api/spotify.svg",
             get(cards::now_playing)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/spotify/open",
+            get(json::open)
                 .options(preflight)
                 .fallback(method_not_allowed),
         )

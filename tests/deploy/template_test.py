@@ -258,6 +258,12 @@ def check_combination(template, params):
                        ("SAVED_TTL_SECONDS", "SavedTtlSeconds")]:
         check(str(env.get(var)) == ev.params[param], f"[{label}] {var}={env.get(var)!r}, not {param}")
 
+    fallback = ev.params["OpenFallbackUrl"]
+    if fallback:
+        check(env.get("OPEN_FALLBACK_URL") == fallback, f"[{label}] OPEN_FALLBACK_URL={env.get('OPEN_FALLBACK_URL')!r}")
+    else:
+        check("OPEN_FALLBACK_URL" not in env, f"[{label}] OPEN_FALLBACK_URL set while empty")
+
     if console:
         check(env.get("OWNER_SPOTIFY_ID") == params["OwnerSpotifyId"],
               f"[{label}] OWNER_SPOTIFY_ID={env.get('OWNER_SPOTIFY_ID')!r}")
@@ -498,6 +504,8 @@ def run(template):
     sets = list(combinations())
     for params in sets:
         check_combination(template, params)
+    # The one parameter outside the combinations, set.
+    check_combination(template, {**sets[0], "OpenFallbackUrl": "https://open.spotify.com/user/me"})
     lint_combinations(template, sets)
     return len(sets)
 

@@ -21,6 +21,7 @@ mod lastfm_commands;
 mod logs;
 mod mapping;
 mod mixed_versions;
+mod open_link;
 mod owner_commands;
 mod owner_console;
 mod parallel_processes;
