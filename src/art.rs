@@ -22,6 +22,7 @@ use base64::Engine as _;
 use tokio::sync::OnceCell;
 
 use crate::clock::{SharedClock, Timestamp};
+use crate::color::ArtColors;
 
 /// How many URLs are remembered.
 pub const CAPACITY: usize = 16;
@@ -39,8 +40,16 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// The image types a card may embed.
 pub const ACCEPTED_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp", "image/gif"];
 
-/// A data URI, shared by every card that embeds it.
-pub type DataUri = Arc<str>;
+/// A fetched image as every card that embeds it shares it: its `data:` URI and, for a PNG or
+/// JPEG, its colours for `theme=art` (computed once, when it is fetched).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Art {
+    pub data_uri: Arc<str>,
+    pub colors: Option<ArtColors>,
+}
+
+/// A cached [`Art`], shared.
+pub type DataUri = Arc<Art>;
 
 /// The outcome of one fetch, which every caller that joined it receives.
 type Flight = Arc<OnceCell<Option<DataUri>>>;
@@ -122,7 +131,7 @@ impl ArtCache {
         }
     }
 
-    /// The image at `url` as `data:image/…;base64,…`, or `None` when it is not an `https` URL (or
+    /// The image at `url` as `data:image/…;base64,…` with its colours, or `None` when it is not an `https` URL (or
     /// `http` from a plain-http host), cannot be fetched within [`TIMEOUT`], is not a `2xx` (a
     /// redirect is not followed), is too large or not an accepted image type, and no earlier
     /// fetch of it succeeded. Never errors: the card then draws its placeholder.
@@ -198,7 +207,7 @@ impl ArtCache {
     /// One fetch within [`TIMEOUT`]; `None` (logged at debug) when it fails.
     async fn fetch_bounded(&self, url: &str) -> Option<DataUri> {
         match tokio::time::timeout(TIMEOUT, self.fetch(url)).await {
-            Ok(Ok(uri)) => Some(uri.into()),
+            Ok(Ok(art)) => Some(Arc::new(art)),
             Ok(Err(why)) => {
                 tracing::debug!(url, why, "album art not embedded");
                 None
@@ -210,7 +219,7 @@ impl ArtCache {
         }
     }
 
-    async fn fetch(&self, url: &str) -> Result<String, &'static str> {
+    async fn fetch(&self, url: &str) -> Result<Art, &'static str> {
         let mut resp = self
             .http
             .get(url)
@@ -243,7 +252,10 @@ impl ArtCache {
         if body.is_empty() {
             return Err("empty body");
         }
-        Ok(to_data_uri(mime, &body))
+        Ok(Art {
+            data_uri: to_data_uri(mime, &body).into(),
+            colors: ArtColors::from_image(&body),
+        })
     }
 
     #[cfg(test)]
@@ -391,11 +403,18 @@ mod tests {
     fn fly(c: &ArtCache, url: &str, outcome: Option<&str>) -> Option<DataUri> {
         let now = c.clock.now();
         let flight = c.join(url, now).expect_err("a fetch is due");
-        let fetched: Option<DataUri> = outcome.map(Into::into);
+        let fetched: Option<DataUri> = outcome.map(art);
         flight
             .set(fetched.clone())
             .expect("the flight was not run yet");
         c.land(url, &flight, fetched, now)
+    }
+
+    fn art(uri: &str) -> DataUri {
+        Arc::new(Art {
+            data_uri: uri.into(),
+            colors: None,
+        })
     }
 
     fn answer(c: &ArtCache, url: &str) -> Option<DataUri> {
@@ -425,7 +444,7 @@ mod tests {
         let other = c.join("https://a/2", T0).expect_err("another URL");
         assert!(!Arc::ptr_eq(&first, &other));
         // Whoever lands first records the outcome; the others only read it.
-        let got: Option<DataUri> = Some("data:image/png;base64,AA==".into());
+        let got: Option<DataUri> = Some(art("data:image/png;base64,AA=="));
         assert_eq!(c.land("https://a/1", &first, got.clone(), T0), got);
         assert_eq!(c.land("https://a/1", &second, got.clone(), T0), got);
         assert_eq!(answer(&c, "https://a/1"), got);
@@ -435,7 +454,7 @@ mod tests {
     fn a_failure_never_replaces_a_good_copy() {
         let clock = ManualClock::at(T0);
         let c = cache(&clock);
-        let good = Some(DataUri::from("data:image/png;base64,AA=="));
+        let good = Some(art("data:image/png;base64,AA=="));
         assert_eq!(
             fly(&c, "https://a/1", Some("data:image/png;base64,AA==")),
             good
@@ -453,7 +472,7 @@ mod tests {
             "tried again, still kept"
         );
         clock.advance(MISS_TTL);
-        let newer = Some(DataUri::from("data:image/png;base64,BB=="));
+        let newer = Some(art("data:image/png;base64,BB=="));
         assert_eq!(
             fly(&c, "https://a/1", Some("data:image/png;base64,BB==")),
             newer

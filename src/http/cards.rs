@@ -6,55 +6,57 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::params::{self, RANGE_ACCEPTED};
-use super::respond::{cache_control, cacheable, ApiError};
+use super::respond::{cache_control, cacheable_keyed, ApiError};
 use super::SharedApp;
 use crate::lists::{self, ProfileList, TopKind};
 use crate::model::{NowPlaying, Source};
 use crate::source::Sources;
-use crate::svg::Theme;
 
 const SVG: &str = "image/svg+xml; charset=utf-8";
 /// The cards' policy, for a card opened on its own: no script, nothing loaded but the album art
 /// inlined as `data:`, and inline styles.
 pub const CARD_POLICY: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
-const THEME_ACCEPTED: &str = "light or dark (default light)";
 const TOP_SVG_LIMIT_ACCEPTED: &str = "a whole number from 1 to 10 (default 5)";
 
-/// `GET /api/spotify.svg?theme=light|dark`: the README card, from the same cached answer.
+/// `GET /api/spotify.svg` with the card parameters ([`params::CARD_PARAMETERS`]): the README
+/// card, from the same cached answer. A bad or unknown parameter is a `400` error card.
 pub async fn now_playing(
     State(app): State<SharedApp>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut theme = Theme::default();
-    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if k == "theme" {
-            // Like every parameter's error: named, with what it accepts, the value cut at 60.
-            theme = v
-                .parse::<Theme>()
-                .map_err(|_| params::bad_value("theme", &v, THEME_ACCEPTED))?;
-        }
-    }
+    let p = params::parse_query(query.as_deref(), params::CARD_PARAMETERS)
+        .map_err(ApiError::CardParam)?;
+    let style = params::card_style(&p).map_err(ApiError::CardParam)?;
     let mut answer =
         crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
     app.urls.scrub(&mut answer.value);
     let np: Option<NowPlaying> = serde_json::from_value(answer.value).ok();
     let art = match np.as_ref().and_then(crate::svg::card_art_url) {
-        Some(url) if art_allowed(&app.art_hosts, url) => app.art.data_uri(url).await,
+        Some(url) if !style.hide_art && art_allowed(&app.art_hosts, url) => {
+            app.art.data_uri(url).await
+        }
         _ => None,
     };
-    let svg = crate::svg::render_card(np.as_ref(), theme, art.as_deref(), answer.served_at);
+    let svg = crate::svg::render_card_with(
+        np.as_ref(),
+        &style,
+        art.as_ref().map(|a| &*a.data_uri),
+        art.as_ref().and_then(|a| a.colors),
+        answer.served_at,
+    );
     // GitHub's image proxy honours these: it asks again on every view instead of keeping a copy.
-    Ok(with_card_policy(cacheable(
+    Ok(with_card_policy(cacheable_keyed(
         &headers,
         svg.into_bytes(),
         SVG,
         "no-cache, no-store, max-age=0, must-revalidate",
+        &params::canonical(&p),
     )))
 }
 
-/// `GET /api/spotify/top.svg?kind=tracks|artists&theme=light|dark&range=R&limit=N`: the top list
-/// as a card for a README. It reads the same cached list as the JSON.
+/// `GET /api/spotify/top.svg?kind=tracks|artists&range=R&limit=N` with the card parameters:
+/// the top list as a card for a README. It reads the same cached list as the JSON.
 pub async fn top(
     State(app): State<SharedApp>,
     headers: HeaderMap,
@@ -65,22 +67,17 @@ pub async fn top(
         .map_err(ApiError::NotFound)?;
     let p = params::parse_query(
         query.as_deref(),
-        &[
+        &params::with_card(&[
             ("kind", "tracks or artists (default tracks)"),
-            ("theme", THEME_ACCEPTED),
             ("range", RANGE_ACCEPTED),
             ("limit", TOP_SVG_LIMIT_ACCEPTED),
-        ],
-    )?;
-    let kind = params::kind(&p)?;
-    let theme = match p.get("theme") {
-        None => Theme::default(),
-        Some(v) => v
-            .parse::<Theme>()
-            .map_err(|_| params::bad_value("theme", v, THEME_ACCEPTED))?,
-    };
-    let range = params::range(&p)?;
-    let limit = params::limit(&p, 10, 5, TOP_SVG_LIMIT_ACCEPTED)?;
+        ]),
+    )
+    .map_err(ApiError::CardParam)?;
+    let kind = params::kind(&p).map_err(ApiError::CardParam)?;
+    let style = params::card_style(&p).map_err(ApiError::CardParam)?;
+    let range = params::range(&p).map_err(ApiError::CardParam)?;
+    let limit = params::limit(&p, 10, 5, TOP_SVG_LIMIT_ACCEPTED).map_err(ApiError::CardParam)?;
 
     let list = ProfileList::Top(kind, range);
     let mut answer =
@@ -101,12 +98,13 @@ pub async fn top(
             Sources::Lastfm(_) => Source::Lastfm,
             Sources::Spotify | Sources::SpotifyThenLastfm(_) => Source::Spotify,
         });
-    let svg = crate::svg::render_top_card_from(&heading, rows.as_deref(), theme, source);
-    Ok(with_card_policy(cacheable(
+    let svg = crate::svg::render_top_card_with(&heading, rows.as_deref(), &style, source);
+    Ok(with_card_policy(cacheable_keyed(
         &headers,
         svg.into_bytes(),
         SVG,
         &cache_control(&answer),
+        &params::canonical(&p),
     )))
 }
 

@@ -24,6 +24,9 @@ pub(super) const ALLOW_PAGE: &str = "GET, HEAD";
 pub enum ApiError {
     /// A query parameter that cannot be used: `400` naming it and what it accepts.
     Param(ParamError),
+    /// The same for an image (a card): `400` with an SVG error card that says it, so a README
+    /// author sees what is wrong where the card should be.
+    CardParam(ParamError),
     BadRequest(String),
     NotFound(String),
     /// `403`: the request may not be answered here (it did not come through the CDN).
@@ -36,6 +39,21 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match self {
             ApiError::Param(e) => (StatusCode::BAD_REQUEST, e.to_json()),
+            ApiError::CardParam(e) => {
+                let svg = crate::svg::render_error_card(&e.parameter, &e.message);
+                let mut resp = (
+                    StatusCode::BAD_REQUEST,
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("image/svg+xml; charset=utf-8"),
+                    )],
+                    svg,
+                )
+                    .into_response();
+                resp.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                return resp;
+            }
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({ "error": m })),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!({ "error": m })),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, json!({ "error": m })),
@@ -98,7 +116,25 @@ pub fn cacheable(
     content_type: &'static str,
     cache_control: &str,
 ) -> Response {
-    let digest = sha2::Sha256::digest(&body);
+    cacheable_keyed(headers, body, content_type, cache_control, "")
+}
+
+/// [`cacheable`] with an `ETag` over the body and `key` (a card's canonical parameters), so the
+/// same answer drawn with other parameters has another tag.
+pub fn cacheable_keyed(
+    headers: &HeaderMap,
+    body: Vec<u8>,
+    content_type: &'static str,
+    cache_control: &str,
+    key: &str,
+) -> Response {
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(&body);
+    if !key.is_empty() {
+        hasher.update(b"\0");
+        hasher.update(key.as_bytes());
+    }
+    let digest = hasher.finalize();
     let etag = format!(
         "\"{}\"",
         digest

@@ -10,51 +10,64 @@
 
 use std::str::FromStr;
 
+pub use crate::color::{ArtColors, Rgb};
+
 mod now_playing;
 mod top;
 
-pub use now_playing::{card_art_url, render_card, ART_DEVICE_PX, HEIGHT};
-pub use top::{render_top_card, render_top_card_from, rows_from_items, TopRow};
+pub use now_playing::{card_art_url, render_card, render_card_with, ART_DEVICE_PX, HEIGHT};
+pub use top::{
+    render_top_card, render_top_card_from, render_top_card_with, rows_from_items, TopRow,
+};
 
-/// Card width in pixels (both cards).
+/// Card width in pixels (both cards), when `width` is not given.
 pub const WIDTH: u32 = 400;
+/// The narrowest and widest card `width` accepts.
+pub const WIDTH_RANGE: std::ops::RangeInclusive<u32> = 300..=600;
+/// The corner radius when `radius` is not given, and the largest accepted.
+pub const RADIUS: u32 = 12;
+pub const RADIUS_MAX: u32 = 30;
+/// The longest `idle_text`, in characters.
+pub const IDLE_TEXT_MAX: usize = 60;
 
-/// Colour scheme of the card (`?theme=light|dark`).
+/// Colour scheme of the card (`?theme=light|dark|art`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Theme {
     #[default]
     Light,
     Dark,
+    /// The album art's own colours (see [`ArtColors`]); light when there is no art.
+    Art,
 }
 
 impl Theme {
     /// The values `FromStr` accepts, in the order they are documented.
-    pub const ACCEPTED: &'static [&'static str] = &["light", "dark"];
+    pub const ACCEPTED: &'static [&'static str] = &["light", "dark", "art"];
 
     fn palette(self) -> Palette {
         match self {
             // Text colours keep at least 4.5:1 against the background (WCAG AA).
-            Theme::Light => Palette {
-                bg: "#ffffff",
-                border: "#d0d7de",
-                fg: "#1f2328",
-                muted: "#59636e",
-                accent: "#0f7a35",
-                track: "#d0d7de",
-                bar: "#1db954",
-                placeholder_bg: "#eaeef2",
-                placeholder_fg: "#59636e",
+            Theme::Light | Theme::Art => Palette {
+                bg: Rgb(0xff, 0xff, 0xff),
+                border: Rgb(0xd0, 0xd7, 0xde),
+                fg: Rgb(0x1f, 0x23, 0x28),
+                muted: Rgb(0x59, 0x63, 0x6e),
+                accent: Rgb(0x0f, 0x7a, 0x35),
+                track: Rgb(0xd0, 0xd7, 0xde),
+                bar: Rgb(0x1d, 0xb9, 0x54),
+                placeholder_bg: Rgb(0xea, 0xee, 0xf2),
+                placeholder_fg: Rgb(0x59, 0x63, 0x6e),
             },
             Theme::Dark => Palette {
-                bg: "#0d1117",
-                border: "#30363d",
-                fg: "#e6edf3",
-                muted: "#9198a1",
-                accent: "#1ed760",
-                track: "#30363d",
-                bar: "#1ed760",
-                placeholder_bg: "#21262d",
-                placeholder_fg: "#9198a1",
+                bg: Rgb(0x0d, 0x11, 0x17),
+                border: Rgb(0x30, 0x36, 0x3d),
+                fg: Rgb(0xe6, 0xed, 0xf3),
+                muted: Rgb(0x91, 0x98, 0xa1),
+                accent: Rgb(0x1e, 0xd7, 0x60),
+                track: Rgb(0x30, 0x36, 0x3d),
+                bar: Rgb(0x1e, 0xd7, 0x60),
+                placeholder_bg: Rgb(0x21, 0x26, 0x2d),
+                placeholder_fg: Rgb(0x91, 0x98, 0xa1),
             },
         }
     }
@@ -67,6 +80,7 @@ impl FromStr for Theme {
         match s.trim().to_ascii_lowercase().as_str() {
             "light" => Ok(Theme::Light),
             "dark" => Ok(Theme::Dark),
+            "art" => Ok(Theme::Art),
             _ => Err(format!(
                 "unknown theme {:?}: accepted values are {}",
                 s.chars().take(60).collect::<String>(),
@@ -81,21 +95,165 @@ impl std::fmt::Display for Theme {
         f.write_str(match self {
             Theme::Light => "light",
             Theme::Dark => "dark",
+            Theme::Art => "art",
         })
     }
 }
 
-/// The colours of one theme.
+/// How a card is drawn: the card parameters every card takes (`bg`, `text`, `accent`,
+/// `radius`, `width`, `hide_art`, `hide_progress`, `hide_source`, `transparent`, `idle_text`,
+/// `theme`). Explicit colours override the theme's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardStyle {
+    pub theme: Theme,
+    pub bg: Option<Rgb>,
+    pub text: Option<Rgb>,
+    pub accent: Option<Rgb>,
+    /// Corner radius, 0 to [`RADIUS_MAX`].
+    pub radius: u32,
+    /// Card width, within [`WIDTH_RANGE`].
+    pub width: u32,
+    pub hide_art: bool,
+    pub hide_progress: bool,
+    pub hide_source: bool,
+    /// No background rectangle (and no border).
+    pub transparent: bool,
+    /// The now-playing card's line when nothing plays (at most [`IDLE_TEXT_MAX`] characters).
+    pub idle_text: Option<String>,
+}
+
+impl Default for CardStyle {
+    fn default() -> Self {
+        CardStyle {
+            theme: Theme::default(),
+            bg: None,
+            text: None,
+            accent: None,
+            radius: RADIUS,
+            width: WIDTH,
+            hide_art: false,
+            hide_progress: false,
+            hide_source: false,
+            transparent: false,
+            idle_text: None,
+        }
+    }
+}
+
+impl From<Theme> for CardStyle {
+    fn from(theme: Theme) -> Self {
+        CardStyle {
+            theme,
+            ..CardStyle::default()
+        }
+    }
+}
+
+impl CardStyle {
+    /// The colours to draw with: the theme's (for `art`, the cover's `art` colours, or light
+    /// without them), then the explicit `bg`, `text` and `accent` over them.
+    fn palette(&self, art: Option<ArtColors>) -> Palette {
+        let mut p = self.theme.palette();
+        if let (Theme::Art, Some(a)) = (self.theme, art) {
+            p.bg = a.bg;
+            p.fg = a.text;
+            p.muted = a
+                .text
+                .mix(a.bg, 0.25)
+                .readable_on(a.bg, crate::color::AA_BODY);
+            p.accent = a.accent;
+            p.bar = a.accent;
+            p.border = a.bg.mix(a.text, 0.2);
+            p.track = a.bg.mix(a.text, 0.25);
+            p.placeholder_bg = a.bg.mix(a.text, 0.1);
+            p.placeholder_fg = p.muted;
+        }
+        if let Some(bg) = self.bg {
+            p.bg = bg;
+            p.placeholder_bg = bg.mix(p.fg, 0.1);
+        }
+        if let Some(text) = self.text {
+            p.fg = text;
+            p.muted = text;
+            p.placeholder_fg = text;
+        }
+        if let Some(accent) = self.accent {
+            p.accent = accent;
+            p.bar = accent;
+        }
+        p
+    }
+}
+
+/// The colours of one card.
 struct Palette {
-    bg: &'static str,
-    border: &'static str,
-    fg: &'static str,
-    muted: &'static str,
-    accent: &'static str,
-    track: &'static str,
-    bar: &'static str,
-    placeholder_bg: &'static str,
-    placeholder_fg: &'static str,
+    bg: Rgb,
+    border: Rgb,
+    fg: Rgb,
+    muted: Rgb,
+    accent: Rgb,
+    track: Rgb,
+    bar: Rgb,
+    placeholder_bg: Rgb,
+    placeholder_fg: Rgb,
+}
+
+/// Writes the card's background (unless `transparent`): a rectangle with the style's radius.
+fn background(out: &mut String, style: &CardStyle, p: &Palette, height: u32) {
+    if style.transparent {
+        return;
+    }
+    use std::fmt::Write as _;
+    let _ = write!(
+        out,
+        r##"<rect class="np-bg" x="0.5" y="0.5" width="{w}" height="{h}" rx="{r}" ry="{r}" fill="{bg}" stroke="{border}"/>"##,
+        w = style.width - 1,
+        h = height - 1,
+        r = style.radius,
+        bg = p.bg,
+        border = p.border,
+    );
+}
+
+/// The card answered for a bad card parameter (with status `400`): a red-bordered card naming
+/// the parameter, with `message` (which says what it accepts) wrapped over a few lines. Every
+/// string is escaped; the message is bounded by its maker (values are cut at 60 characters).
+pub fn render_error_card(parameter: &str, message: &str) -> String {
+    use std::fmt::Write as _;
+    const LINE: usize = 60;
+    let mut lines: Vec<String> = Vec::new();
+    for word in message.split_whitespace() {
+        match lines.last_mut() {
+            Some(l) if l.chars().count() + 1 + word.chars().count() <= LINE => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(truncate(word, LINE)),
+        }
+    }
+    lines.truncate(5);
+    let height = 50 + 18 * lines.len().max(1) as u32;
+    let heading = truncate(&format!("Card parameter error: {parameter}"), LINE);
+    let mut out = String::with_capacity(1024);
+    let _ = write!(
+        out,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="np-error-title"><title id="np-error-title">{title}</title><rect x="0.5" y="0.5" width="{w}" height="{h}" rx="12" ry="12" fill="#fff8f8" stroke="#cf222e"/><g font-family="{font}"><text x="16" y="28" font-size="14" font-weight="700" fill="#a40e26">{heading}</text>"##,
+        title = escape(&truncate(message, A11Y_BUDGET)),
+        w = WIDTH - 1,
+        h = height - 1,
+        font = escape(FONT),
+        heading = escape(&heading),
+    );
+    for (i, line) in lines.iter().enumerate() {
+        let _ = write!(
+            out,
+            r##"<text x="16" y="{y}" font-size="11" fill="#1f2328">{}</text>"##,
+            escape(line),
+            y = 50 + 18 * i as u32,
+        );
+    }
+    out.push_str("</g></svg>");
+    out
 }
 
 /// The accessible `<title>` may be longer than a drawn line but is still bounded.
@@ -233,7 +391,8 @@ mod tests {
             err.contains("neon") && err.contains("light") && err.contains("dark"),
             "{err}"
         );
-        assert_eq!(Theme::ACCEPTED, &["light", "dark"]);
+        assert_eq!("ART".parse::<Theme>(), Ok(Theme::Art));
+        assert_eq!(Theme::ACCEPTED, &["light", "dark", "art"]);
         for t in Theme::ACCEPTED {
             assert_eq!(t.parse::<Theme>().unwrap().to_string(), *t);
         }

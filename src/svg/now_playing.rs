@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{escape, truncate, Palette, Theme, A11Y_BUDGET, FONT, WIDTH};
+use super::{
+    background, escape, truncate, ArtColors, CardStyle, Palette, Theme, A11Y_BUDGET, FONT,
+};
 use crate::clock::Timestamp;
 use crate::model::{Image, ItemType, NowPlaying, Status};
 
@@ -17,11 +19,11 @@ const PAD: u32 = 10;
 const ART: u32 = 100;
 /// The art's side in device pixels on a 2x (high-density) screen: the size worth embedding.
 pub const ART_DEVICE_PX: u32 = ART * 2;
-const TEXT_X: u32 = PAD + ART + 14;
-const TEXT_RIGHT: u32 = WIDTH - 14;
-const BAR_RIGHT: u32 = 300;
+/// The text column's width on a 400 px card with art, for which the budgets below are set.
+const BASE_COLUMN: u32 = 400 - 14 - (PAD + ART + 14);
 
-/// Width budgets, in "narrow character" units (see [`truncate`]), for each line.
+/// Width budgets, in "narrow character" units (see [`truncate`]), for each line of a 400 px
+/// card with art; a wider or narrower column scales them.
 const LABEL_BUDGET: usize = 31;
 /// The source mark ("on Spotify", "on Last.fm") on the right of the label line.
 const MARK_BUDGET: usize = 12;
@@ -29,28 +31,74 @@ const TITLE_BUDGET: usize = 28;
 const ARTIST_BUDGET: usize = 36;
 const ALBUM_BUDGET: usize = 40;
 
-/// Renders the card. `answer: None` is the "Not listening to Spotify" card.
-///
-/// `art_data_uri` is used only when it is a `data:image/…` URI; anything else (or `None`)
-/// draws the placeholder, so the card never refers to anything outside itself. `now` is the
-/// moment the answer was served, from which a playing track's position is advanced.
+/// Where the text column sits on a card of a given width, with or without art.
+struct Layout {
+    text_x: u32,
+    text_right: u32,
+    bar_right: u32,
+}
+
+impl Layout {
+    fn new(style: &CardStyle, art_shown: bool) -> Layout {
+        let text_x = if art_shown { PAD + ART + 14 } else { 16 };
+        let text_right = style.width - 14;
+        Layout {
+            text_x,
+            text_right,
+            // The time stands right of the bar, in the last 86 px.
+            bar_right: text_right - 86,
+        }
+    }
+
+    /// A budget set for the 400 px card, scaled to this column.
+    fn budget(&self, base: usize) -> usize {
+        let column = self.text_right - self.text_x;
+        (base as u64 * u64::from(column) / u64::from(BASE_COLUMN)) as usize
+    }
+}
+
+/// Renders the card with the default style and `theme`. `answer: None` is the "Not listening
+/// to Spotify" card. See [`render_card_with`].
 pub fn render_card(
     answer: Option<&NowPlaying>,
     theme: Theme,
     art_data_uri: Option<&str>,
     now: Timestamp,
 ) -> String {
-    let p = theme.palette();
-    let mut out = String::with_capacity(4096 + art_data_uri.map_or(0, str::len));
-    frame(&mut out, &p, &a11y_title(answer, now));
-    match art_data_uri.filter(|u| is_safe_data_uri(u)) {
-        Some(uri) if answer.is_some() => album_art(&mut out, uri),
-        _ => placeholder(&mut out, &p),
+    render_card_with(answer, &CardStyle::from(theme), art_data_uri, None, now)
+}
+
+/// Renders the card in `style`. `answer: None` is the "Not listening to Spotify" card (its
+/// second line is `idle_text` when given).
+///
+/// `art_data_uri` is used only when it is a `data:image/…` URI; anything else (or `None`)
+/// draws the placeholder, so the card never refers to anything outside itself. `art_colors`
+/// are the cover's colours, for `theme=art` (without them, or with `hide_art`, art is light).
+/// `now` is the moment the answer was served, from which a playing track's position is advanced.
+pub fn render_card_with(
+    answer: Option<&NowPlaying>,
+    style: &CardStyle,
+    art_data_uri: Option<&str>,
+    art_colors: Option<ArtColors>,
+    now: Timestamp,
+) -> String {
+    let art = art_data_uri
+        .filter(|u| is_safe_data_uri(u))
+        .filter(|_| answer.is_some() && !style.hide_art);
+    let p = style.palette(art.and(art_colors));
+    let l = Layout::new(style, !style.hide_art);
+    let mut out = String::with_capacity(4096 + art.map_or(0, str::len));
+    frame(&mut out, style, &p, &a11y_title(answer, now));
+    if !style.hide_art {
+        match art {
+            Some(uri) => album_art(&mut out, uri),
+            None => placeholder(&mut out, &p),
+        }
     }
     let _ = write!(out, r##"<g font-family="{}">"##, escape(FONT));
     match answer {
-        None => idle_lines(&mut out, &p),
-        Some(np) => item_lines(&mut out, &p, np, now),
+        None => idle_lines(&mut out, &l, &p, style.idle_text.as_deref()),
+        Some(np) => item_lines(&mut out, &l, style, &p, np, now),
     }
     out.push_str("</g></svg>");
     out
@@ -83,24 +131,20 @@ fn pick_image(images: &[Image], px: u32) -> Option<&str> {
 }
 
 /// Writes the opening tag with the accessible name, the art's clip path and the background.
-fn frame(out: &mut String, p: &Palette, a11y: &str) {
+fn frame(out: &mut String, style: &CardStyle, p: &Palette, a11y: &str) {
     let _ = write!(
         out,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="np-title"><title id="np-title">{title}</title>"##,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{HEIGHT}" viewBox="0 0 {w} {HEIGHT}" role="img" aria-labelledby="np-title"><title id="np-title">{title}</title>"##,
+        w = style.width,
         title = escape(&truncate(a11y, A11Y_BUDGET)),
     );
-    let _ = write!(
-        out,
-        r##"<defs><clipPath id="np-art-clip"><rect x="{PAD}" y="{PAD}" width="{ART}" height="{ART}" rx="8" ry="8"/></clipPath></defs>"##
-    );
-    let _ = write!(
-        out,
-        r##"<rect x="0.5" y="0.5" width="{w}" height="{h}" rx="12" ry="12" fill="{bg}" stroke="{border}"/>"##,
-        w = WIDTH - 1,
-        h = HEIGHT - 1,
-        bg = p.bg,
-        border = p.border,
-    );
+    if !style.hide_art {
+        let _ = write!(
+            out,
+            r##"<defs><clipPath id="np-art-clip"><rect x="{PAD}" y="{PAD}" width="{ART}" height="{ART}" rx="8" ry="8"/></clipPath></defs>"##
+        );
+    }
+    background(out, style, p, HEIGHT);
 }
 
 /// Draws the album art, clipped to the rounded square (`uri` is a checked `data:` URI).
@@ -112,29 +156,84 @@ fn album_art(out: &mut String, uri: &str) {
     );
 }
 
-/// Writes the text of the card when nothing is shown.
-fn idle_lines(out: &mut String, p: &Palette) {
-    text(out, 36, 12, "600", p.accent, "Spotify");
-    text(out, 62, 16, "700", p.fg, "Not listening to Spotify");
-    text(out, 84, 13, "400", p.muted, "Check back later");
+/// Writes the text of the card when nothing is shown: `idle_text` as its second line when given.
+fn idle_lines(out: &mut String, l: &Layout, p: &Palette, idle_text: Option<&str>) {
+    text(out, l, 36, 12, "600", p.accent, "Spotify");
+    text(
+        out,
+        l,
+        62,
+        16,
+        "700",
+        p.fg,
+        &truncate("Not listening to Spotify", l.budget(TITLE_BUDGET)),
+    );
+    let line = idle_text.unwrap_or("Check back later");
+    text(
+        out,
+        l,
+        84,
+        13,
+        "400",
+        p.muted,
+        &truncate(line, l.budget(ARTIST_BUDGET)),
+    );
 }
 
 /// Writes the status line with the source mark, the title, who it is by, and the progress bar
-/// (or the album, for a track without a position).
-fn item_lines(out: &mut String, p: &Palette, np: &NowPlaying, now: Timestamp) {
-    let status = truncate(&label(np, now), LABEL_BUDGET);
-    text(out, 30, 12, "600", p.accent, &status);
-    source_mark(out, p, np);
-    text(out, 54, 16, "700", p.fg, &truncate(&np.name, TITLE_BUDGET));
-    if let Some(by) = byline(np) {
-        text(out, 74, 13, "400", p.muted, &truncate(by, ARTIST_BUDGET));
+/// (or the album, for a track without a position, or with `hide_progress`).
+fn item_lines(
+    out: &mut String,
+    l: &Layout,
+    style: &CardStyle,
+    p: &Palette,
+    np: &NowPlaying,
+    now: Timestamp,
+) {
+    let label_budget = if style.hide_source {
+        LABEL_BUDGET + MARK_BUDGET
+    } else {
+        LABEL_BUDGET
+    };
+    let status = truncate(&label(np, now), l.budget(label_budget));
+    text(out, l, 30, 12, "600", p.accent, &status);
+    if !style.hide_source {
+        source_mark(out, l, p, np);
     }
-    match progress(np, now) {
-        Some((pos, dur)) => progress_bar(out, p, pos, dur),
-        // No position for a recent track: show the album instead.
+    text(
+        out,
+        l,
+        54,
+        16,
+        "700",
+        p.fg,
+        &truncate(&np.name, l.budget(TITLE_BUDGET)),
+    );
+    if let Some(by) = byline(np) {
+        text(
+            out,
+            l,
+            74,
+            13,
+            "400",
+            p.muted,
+            &truncate(by, l.budget(ARTIST_BUDGET)),
+        );
+    }
+    match progress(np, now).filter(|_| !style.hide_progress) {
+        Some((pos, dur)) => progress_bar(out, l, p, pos, dur),
+        // No position for a recent track (or no bar wanted): show the album instead.
         None => {
             let album = np.album.as_deref().unwrap_or_default();
-            text(out, 94, 12, "400", p.muted, &truncate(album, ALBUM_BUDGET));
+            text(
+                out,
+                l,
+                94,
+                12,
+                "400",
+                p.muted,
+                &truncate(album, l.budget(ALBUM_BUDGET)),
+            );
         }
     }
 }
@@ -170,10 +269,11 @@ fn byline(np: &NowPlaying) -> Option<&str> {
 /// Where the answer came from, small and muted on the right of the label line. The card is an
 /// image (GitHub shows it through its proxy), so the mark is text: the README's link around the
 /// card goes to the owner's profile on that service (docs/api.md).
-fn source_mark(out: &mut String, p: &Palette, np: &NowPlaying) {
+fn source_mark(out: &mut String, l: &Layout, p: &Palette, np: &NowPlaying) {
     let _ = write!(
         out,
-        r##"<text class="np-source" data-source="{source}" x="{TEXT_RIGHT}" y="30" font-size="11" fill="{muted}" text-anchor="end">{mark}</text>"##,
+        r##"<text class="np-source" data-source="{source}" x="{right}" y="30" font-size="11" fill="{muted}" text-anchor="end">{mark}</text>"##,
+        right = l.text_right,
         source = np.source.as_str(),
         muted = p.muted,
         mark = escape(&truncate(
@@ -235,8 +335,8 @@ fn progress(np: &NowPlaying, now: Timestamp) -> Option<(Duration, Duration)> {
     Some((pos.min(dur), dur))
 }
 
-fn progress_bar(out: &mut String, p: &Palette, pos: Duration, dur: Duration) {
-    let full = BAR_RIGHT - TEXT_X;
+fn progress_bar(out: &mut String, l: &Layout, p: &Palette, pos: Duration, dur: Duration) {
+    let full = l.bar_right - l.text_x;
     let filled = if dur.is_zero() {
         0.0
     } else {
@@ -244,15 +344,17 @@ fn progress_bar(out: &mut String, p: &Palette, pos: Duration, dur: Duration) {
     };
     let _ = write!(
         out,
-        r##"<rect x="{TEXT_X}" y="92" width="{full}" height="4" rx="2" ry="2" fill="{track}"/><rect class="np-progress" x="{TEXT_X}" y="92" width="{filled:.1}" height="4" rx="2" ry="2" fill="{bar}"/>"##,
+        r##"<rect x="{x}" y="92" width="{full}" height="4" rx="2" ry="2" fill="{track}"/><rect class="np-progress" x="{x}" y="92" width="{filled:.1}" height="4" rx="2" ry="2" fill="{bar}"/>"##,
+        x = l.text_x,
         track = p.track,
         bar = p.bar,
     );
     let _ = write!(
         out,
-        r##"<text x="{TEXT_RIGHT}" y="97" font-size="11" fill="{muted}" text-anchor="end">{} / {}</text>"##,
+        r##"<text x="{right}" y="97" font-size="11" fill="{muted}" text-anchor="end">{} / {}</text>"##,
         clock(pos),
         clock(dur),
+        right = l.text_right,
         muted = p.muted,
     );
 }
@@ -266,11 +368,20 @@ fn placeholder(out: &mut String, p: &Palette) {
     );
 }
 
-fn text(out: &mut String, y: u32, size: u32, weight: &str, fill: &str, content: &str) {
+fn text(
+    out: &mut String,
+    l: &Layout,
+    y: u32,
+    size: u32,
+    weight: &str,
+    fill: super::Rgb,
+    content: &str,
+) {
     let _ = write!(
         out,
-        r##"<text x="{TEXT_X}" y="{y}" font-size="{size}" font-weight="{weight}" fill="{fill}">{}</text>"##,
-        escape(content)
+        r##"<text x="{x}" y="{y}" font-size="{size}" font-weight="{weight}" fill="{fill}">{}</text>"##,
+        escape(content),
+        x = l.text_x,
     );
 }
 
@@ -440,7 +551,7 @@ mod tests {
         // 60 s read 30 s ago → 1:30 of 3:00, half the bar.
         let svg = render_card(Some(&np("T")), Theme::Light, None, NOW);
         assert!(svg.contains(">1:30 / 3:00<"), "{svg}");
-        let full = BAR_RIGHT - TEXT_X;
+        let full = 300 - (PAD + ART + 14);
         assert!(
             svg.contains(&format!(r#"width="{:.1}""#, full as f64 / 2.0)),
             "{svg}"

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::{escape, truncate, Theme, A11Y_BUDGET, FONT, WIDTH};
+use super::{background, escape, truncate, CardStyle, Theme, A11Y_BUDGET, FONT, WIDTH};
 use crate::model::Source;
 
 /// One row of the top list card: the name and a line under it (artists of a track, genres of
@@ -72,7 +72,21 @@ pub fn render_top_card_from(
     theme: Theme,
     source: Source,
 ) -> String {
-    let p = theme.palette();
+    render_top_card_with(heading, rows, &CardStyle::from(theme), source)
+}
+
+/// [`render_top_card_from`] in `style`. The card has no art, so `hide_art` and `hide_progress`
+/// change nothing and `theme=art` is light; `hide_source` drops the mark; the text budgets scale
+/// with `width`.
+pub fn render_top_card_with(
+    heading: &str,
+    rows: Option<&[TopRow]>,
+    style: &CardStyle,
+    source: Source,
+) -> String {
+    let p = style.palette(None);
+    let width = style.width;
+    let scale = |base: usize| (base as u64 * u64::from(width) / u64::from(WIDTH)) as usize;
     let service = source.display_name();
     let rows = rows.unwrap_or_default();
     let shown = rows.len().max(1) as u32;
@@ -90,27 +104,29 @@ pub fn render_top_card_from(
     let mut out = String::with_capacity(2048 + rows.len() * 300);
     let _ = write!(
         out,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="np-top-title"><title id="np-top-title">{title}</title>"##,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-labelledby="np-top-title"><title id="np-top-title">{title}</title>"##,
         title = escape(&truncate(&a11y, A11Y_BUDGET)),
     );
-    let _ = write!(
-        out,
-        r##"<rect x="0.5" y="0.5" width="{w}" height="{h}" rx="12" ry="12" fill="{bg}" stroke="{border}"/>"##,
-        w = WIDTH - 1,
-        h = height - 1,
-        bg = p.bg,
-        border = p.border,
-    );
+    background(&mut out, style, &p, height);
     let _ = write!(out, r##"<g font-family="{}">"##, escape(FONT));
     let _ = write!(
         out,
-        r##"<text x="16" y="30" font-size="15" font-weight="700" fill="{fg}">{}</text><text x="{right}" y="30" font-size="12" font-weight="600" fill="{accent}" text-anchor="end" class="np-source" data-source="{source}">{service}</text>"##,
-        escape(&truncate(heading, TOP_HEADING_BUDGET)),
-        source = source.as_str(),
+        r##"<text x="16" y="30" font-size="15" font-weight="700" fill="{fg}">{}</text>"##,
+        escape(&truncate(
+            heading,
+            scale(TOP_HEADING_BUDGET + if style.hide_source { 8 } else { 0 })
+        )),
         fg = p.fg,
-        accent = p.accent,
-        right = WIDTH - 16,
     );
+    if !style.hide_source {
+        let _ = write!(
+            out,
+            r##"<text x="{right}" y="30" font-size="12" font-weight="600" fill="{accent}" text-anchor="end" class="np-source" data-source="{source}">{service}</text>"##,
+            source = source.as_str(),
+            accent = p.accent,
+            right = width - 16,
+        );
+    }
     if rows.is_empty() {
         let _ = write!(
             out,
@@ -130,7 +146,7 @@ pub fn render_top_card_from(
             out,
             r##"<text x="30" y="{name_y}" font-size="13" font-weight="700" fill="{accent}" text-anchor="end">{n}</text><text x="42" y="{name_y}" font-size="14" font-weight="600" fill="{fg}">{name}</text>"##,
             n = i + 1,
-            name = escape(&truncate(&row.name, TOP_NAME_BUDGET)),
+            name = escape(&truncate(&row.name, scale(TOP_NAME_BUDGET))),
             accent = p.accent,
             fg = p.fg,
         );
@@ -138,7 +154,7 @@ pub fn render_top_card_from(
             let _ = write!(
                 out,
                 r##"<text x="42" y="{detail_y}" font-size="12" fill="{muted}">{}</text>"##,
-                escape(&truncate(&row.detail, TOP_DETAIL_BUDGET)),
+                escape(&truncate(&row.detail, scale(TOP_DETAIL_BUDGET))),
                 muted = p.muted,
             );
         }
