@@ -7,6 +7,7 @@ mod support;
 
 mod cache;
 mod card;
+mod card_params;
 mod cli_help;
 mod demo;
 mod emulator_service;

@@ -244,19 +244,6 @@ async fn bad_parameters_are_400_naming_the_parameter() {
         ),
         ("/api/spotify/saved?limit=abc", "limit", "1 to 50"),
         ("/api/spotify/saved?offset=10", "offset", "limit"),
-        (
-            "/api/spotify/top.svg?kind=albums",
-            "kind",
-            "tracks or artists",
-        ),
-        ("/api/spotify/top.svg?theme=neon", "theme", "light or dark"),
-        ("/api/spotify/top.svg?limit=11", "limit", "1 to 10"),
-        ("/api/spotify/top.svg?range=forever", "range", "long_term"),
-        (
-            "/api/spotify/top.svg?size=big",
-            "size",
-            "kind, theme, range, limit",
-        ),
     ] {
         let r = app.get(path).await;
         assert_eq!(r.status(), 400, "{path}");
@@ -270,6 +257,46 @@ async fn bad_parameters_are_400_naming_the_parameter() {
             "{path}: {v}"
         );
         assert!(v["accepted"].as_str().is_some_and(|a| !a.is_empty()));
+    }
+    // The card answers an image: the same error as an SVG error card (its title is the message).
+    for (path, param, must) in [
+        (
+            "/api/spotify/top.svg?kind=albums",
+            "kind",
+            "tracks or artists",
+        ),
+        (
+            "/api/spotify/top.svg?theme=neon",
+            "theme",
+            "light, dark or art",
+        ),
+        ("/api/spotify/top.svg?limit=11", "limit", "1 to 10"),
+        ("/api/spotify/top.svg?range=forever", "range", "long_term"),
+        (
+            "/api/spotify/top.svg?size=big",
+            "size",
+            "kind, range, limit, theme",
+        ),
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 400, "{path}");
+        assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store", "{path}");
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "image/svg+xml; charset=utf-8"
+        );
+        let svg = r.text().await.unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let title = doc
+            .descendants()
+            .find(|n| n.has_tag_name("title"))
+            .and_then(|n| n.text())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            title.contains(param) && title.contains(must),
+            "{path}: {title}"
+        );
     }
     let s = app.fake.stats();
     assert_eq!((s.recently_played, s.top, s.saved), (0, 0, 0));

@@ -766,27 +766,61 @@ pub fn cover_jpeg_bytes(side: u32) -> Option<usize> {
     }
 }
 
-/// The body of `/img/NAME-640.jpg` (`-300`, `-64`): a JPEG start marker and noise (which, like a
-/// real JPEG, does not compress), as long as [`cover_jpeg_bytes`] says.
+/// The body of `/img/NAME-640.jpg` (`-300`, `-64`): a real JPEG of that side in the colours of
+/// NAME ([`cover_colors`]: a background with a stripe of a second colour), padded with comment
+/// segments of noise (which, like a real cover's detail, does not compress) to as long as
+/// [`cover_jpeg_bytes`] says.
 fn sized_cover(name: &str) -> Option<Vec<u8>> {
-    let side: u32 = name
-        .strip_suffix(".jpg")?
-        .rsplit('-')
-        .next()?
-        .parse()
-        .ok()?;
+    let stem = name.strip_suffix(".jpg")?;
+    let (art, side) = stem.rsplit_once('-')?;
+    let side: u32 = side.parse().ok()?;
     let len = cover_jpeg_bytes(side)?;
-    let mut body = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    let (bg, stripe) = cover_colors(art);
+    let img = image::RgbImage::from_fn(side, side, |_, y| {
+        image::Rgb(if y * 5 >= side * 4 { stripe } else { bg })
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&img)
+        .expect("a JPEG of a plain image");
+    // Comment segments (FF FE, a two-byte length that counts itself) right after the start
+    // marker, filled with xorshift32 noise.
+    let mut pad = Vec::new();
     let mut x: u32 = 0x9E37_79B9 ^ side;
-    while body.len() < len {
-        // xorshift32: deterministic noise.
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        body.extend_from_slice(&x.to_le_bytes());
+    while jpeg.len() + pad.len() + 4 < len {
+        let room = (len - jpeg.len() - pad.len() - 4).min(65_533);
+        pad.extend_from_slice(&[0xFF, 0xFE]);
+        pad.extend_from_slice(&((room + 2) as u16).to_be_bytes());
+        for _ in 0..room {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            pad.push(x as u8);
+        }
     }
-    body.truncate(len);
+    let mut body = jpeg[..2].to_vec();
+    body.extend_from_slice(&pad);
+    body.extend_from_slice(&jpeg[2..]);
     Some(body)
+}
+
+/// The two colours of the covers named `art` (background, stripe): for names starting with
+/// `red`, `blue`, `white` or `black` those, else two taken from the name's hash.
+pub fn cover_colors(art: &str) -> ([u8; 3], [u8; 3]) {
+    let named = [
+        ("red", [200, 30, 40]),
+        ("blue", [20, 40, 160]),
+        ("white", [245, 245, 240]),
+        ("black", [10, 10, 12]),
+    ];
+    if let Some((_, c)) = named.iter().find(|(n, _)| art.starts_with(n)) {
+        return (*c, [240, 200, 40]);
+    }
+    let h = art.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let b = h.to_le_bytes();
+    ([b[0], b[1], b[2]], [b[3], b[4], b[5]])
 }
 
 /// `{"delay_ms": N, "fail": bool}`: how image requests are answered from now on.

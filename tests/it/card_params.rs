@@ -1,0 +1,573 @@
+//! The card parameters (`bg`, `text`, `accent`, `radius`, `width`, `hide_art`, `hide_progress`,
+//! `hide_source`, `transparent`, `idle_text`, `theme`) on both cards, through the HTTP surface:
+//! every parameter alone and random combinations keep the card well-formed, self-contained,
+//! escaped and small, with an `ETag` that follows the parameters; a bad one is a `400` SVG error
+//! card; `theme=art` draws with the cover's own colours and keeps the text readable.
+use crate::support;
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use serde_json::json;
+use support::*;
+
+/// The three cards the parameters are tried on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Card {
+    /// `/api/spotify.svg` while a track with the fake's covers plays.
+    Playing,
+    /// `/api/spotify.svg` with nothing to show.
+    Idle,
+    /// `/api/spotify/top.svg`.
+    Top,
+}
+
+const CARDS: [Card; 3] = [Card::Playing, Card::Idle, Card::Top];
+
+/// One app playing a track with covers (and the top list on), one with nothing to show.
+struct Apps {
+    playing: TestApp,
+    idle: TestApp,
+}
+
+impl Apps {
+    async fn start() -> Apps {
+        let playing = TestApp::start(&[("PROFILE_ENDPOINTS", "top")]).await;
+        let track = bodies::track_with_covers(&playing.fake.base, "prop", "t1", "Card Song");
+        playing
+            .fake
+            .set_current(Scripted::json(bodies::playing(track, true, 60_000)));
+        playing.fake.set_path(
+            "/v1/me/top/tracks",
+            Scripted::json(bodies::page(vec![
+                bodies::track("t1", "<script>alert(1)</script> & \"co\" 'x'"),
+                bodies::track("t2", &"long title ".repeat(30)),
+            ])),
+        );
+        let idle = TestApp::start(&[("SHOW_RECENT", "false")]).await;
+        idle.fake.set_current(Scripted::status(204));
+        Apps { playing, idle }
+    }
+
+    fn app(&self, card: Card) -> &TestApp {
+        match card {
+            Card::Idle => &self.idle,
+            Card::Playing | Card::Top => &self.playing,
+        }
+    }
+}
+
+fn path(card: Card) -> &'static str {
+    match card {
+        Card::Playing | Card::Idle => "/api/spotify.svg",
+        Card::Top => "/api/spotify/top.svg",
+    }
+}
+
+fn query(pairs: &[(String, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// A card's answer: status, ETag and body.
+async fn fetch(apps: &Apps, card: Card, pairs: &[(String, String)]) -> (u16, String, String) {
+    let r = apps
+        .app(card)
+        .get(&format!("{}?{}", path(card), query(pairs)))
+        .await;
+    let status = r.status().as_u16();
+    let etag = r
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, etag, r.text().await.unwrap())
+}
+
+/// What every card must be: well-formed XML, no script, nothing it refers to outside itself
+/// (every `href` a `data:image/` URI, every `url(` a fragment), and under 40 KB.
+fn check_card(svg: &str) -> Result<(), TestCaseError> {
+    let doc = roxmltree::Document::parse(svg)
+        .map_err(|e| TestCaseError::fail(format!("not well-formed XML ({e}): {svg}")))?;
+    prop_assert!(!svg.to_ascii_lowercase().contains("<script"), "{}", svg);
+    for node in doc.descendants().filter(|n| n.is_element()) {
+        let tag = node.tag_name().name().to_ascii_lowercase();
+        prop_assert!(
+            !matches!(
+                tag.as_str(),
+                "script" | "foreignobject" | "iframe" | "use" | "a"
+            ),
+            "<{}> in {}",
+            tag,
+            svg
+        );
+        for a in node.attributes() {
+            if a.name() == "href" {
+                prop_assert!(a.value().starts_with("data:image/"), "href {}", a.value());
+            }
+            if a.value().contains("url(") {
+                prop_assert!(a.value().starts_with("url(#"), "{}={}", a.name(), a.value());
+            }
+            prop_assert!(!a.name().starts_with("on"), "event handler {}", a.name());
+        }
+    }
+    prop_assert!(svg.len() < 40_000, "{} bytes", svg.len());
+    Ok(())
+}
+
+/// The values tried for each parameter: every one is valid.
+fn arb_value(name: &'static str) -> BoxedStrategy<String> {
+    match name {
+        "theme" => prop::sample::select(&["light", "dark", "art", "DARK"][..])
+            .prop_map(str::to_string)
+            .boxed(),
+        "bg" | "text" | "accent" => (
+            prop::sample::select(&["", "#"][..]),
+            prop_oneof!["[0-9a-fA-F]{3}", "[0-9a-fA-F]{6}"],
+        )
+            .prop_map(|(hash, hex)| format!("{hash}{hex}"))
+            .boxed(),
+        "radius" => (0u32..=30).prop_map(|n| n.to_string()).boxed(),
+        "width" => (300u32..=600).prop_map(|n| n.to_string()).boxed(),
+        "idle_text" => "[a-z<&é]([a-zA-Z0-9<>&\"' é🎵]{0,58}[a-z<&'])?".boxed(),
+        _ => prop::sample::select(&["true", "false", "1", "0"][..])
+            .prop_map(str::to_string)
+            .boxed(),
+    }
+}
+
+const NAMES: [&str; 11] = [
+    "theme",
+    "bg",
+    "text",
+    "accent",
+    "radius",
+    "width",
+    "hide_art",
+    "hide_progress",
+    "hide_source",
+    "transparent",
+    "idle_text",
+];
+
+/// A random set of card parameters, each at most once.
+fn arb_params() -> impl Strategy<Value = BTreeMap<String, String>> {
+    prop::collection::vec(
+        prop::sample::select(&NAMES[..]).prop_flat_map(|n| (Just(n.to_string()), arb_value(n))),
+        0..8,
+    )
+    .prop_map(|pairs| pairs.into_iter().collect())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Every card with `params` (and again in the reverse order, and with `other`): a checked card,
+/// the same ETag for the same parameters, another for other parameters, `304` for its own.
+async fn one_case(
+    apps: &Apps,
+    params: &BTreeMap<String, String>,
+    other: &BTreeMap<String, String>,
+) -> Result<(), TestCaseError> {
+    let pairs: Vec<(String, String)> = params.clone().into_iter().collect();
+    let reversed: Vec<(String, String)> = pairs.iter().rev().cloned().collect();
+    let other_pairs: Vec<(String, String)> = other.clone().into_iter().collect();
+    for card in CARDS {
+        let (status, etag, svg) = fetch(apps, card, &pairs).await;
+        prop_assert_eq!(status, 200, "{:?} {:?}: {}", card, pairs, svg);
+        check_card(&svg)?;
+        let hide_art = matches!(
+            params.get("hide_art").map(String::as_str),
+            Some("true" | "1")
+        );
+        if card == Card::Playing {
+            prop_assert_eq!(svg.contains("<image"), !hide_art, "art embedded: {}", svg);
+        }
+        prop_assert!(!etag.is_empty());
+        let (_, again, svg_again) = fetch(apps, card, &reversed).await;
+        prop_assert_eq!(&svg_again, &svg, "same answer, same parameters, same card");
+        prop_assert_eq!(&again, &etag, "same parameters, same ETag");
+        let (_, other_etag, _) = fetch(apps, card, &other_pairs).await;
+        if other != params {
+            prop_assert_ne!(&other_etag, &etag, "{:?} vs {:?}", params, other);
+        }
+        let r = apps
+            .app(card)
+            .http
+            .get(format!(
+                "{}{}?{}",
+                apps.app(card).url,
+                path(card),
+                query(&pairs)
+            ))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        prop_assert_eq!(r.status().as_u16(), 304);
+    }
+    Ok(())
+}
+
+#[test]
+fn random_parameter_combinations_keep_every_card_safe_and_its_etag_right() {
+    let rt = runtime();
+    let apps = rt.block_on(Apps::start());
+    let mut runner = TestRunner::new(Config {
+        cases: 48,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&(arb_params(), arb_params()), |(params, other)| {
+        rt.block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(20),
+                one_case(&apps, &params, &other),
+            )
+            .await
+            .map_err(|_| TestCaseError::fail("one case took over 20 s"))?
+        })
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+/// The attribute `attr` of the first element named `tag` with class `class` (any when empty).
+fn attr(svg: &str, tag: &str, class: &str, attr: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    doc.descendants()
+        .find(|n| n.has_tag_name(tag) && (class.is_empty() || n.attribute("class") == Some(class)))
+        .and_then(|n| n.attribute(attr).map(str::to_string))
+}
+
+/// Every parameter alone, with a few values each, on every card: checked, and doing what it says.
+#[tokio::test]
+async fn every_parameter_alone_does_what_it_says() {
+    let apps = Apps::start().await;
+    let one = |name: &str, value: &str| vec![(name.to_string(), value.to_string())];
+    for card in CARDS {
+        let (status, _, plain) = fetch(&apps, card, &[]).await;
+        assert_eq!(status, 200);
+        check_card(&plain).unwrap();
+        for name in NAMES {
+            let values: &[&str] = match name {
+                "theme" => &["light", "dark", "art"],
+                "bg" | "text" | "accent" => &["#a1b2c3", "a1b2c3", "#abc", "ABC"],
+                "radius" => &["0", "7", "30"],
+                "width" => &["300", "512", "600"],
+                "idle_text" => &["On a break", "<script>&\"'", "🎵 back soon 🎵"],
+                _ => &["true", "1", "false", "0"],
+            };
+            for value in values {
+                let (status, _, svg) = fetch(&apps, card, &one(name, value)).await;
+                assert_eq!(status, 200, "{card:?} {name}={value}: {svg}");
+                check_card(&svg).unwrap();
+                let on = matches!(*value, "true" | "1");
+                let hex = |v: &str| {
+                    let h = v.trim_start_matches('#').to_ascii_lowercase();
+                    if h.len() == 3 {
+                        h.chars().flat_map(|c| [c, c]).collect::<String>()
+                    } else {
+                        h
+                    }
+                };
+                match name {
+                    "width" => assert_eq!(attr(&svg, "svg", "", "width").as_deref(), Some(*value)),
+                    "radius" => {
+                        assert_eq!(attr(&svg, "rect", "np-bg", "rx").as_deref(), Some(*value))
+                    }
+                    "bg" => assert_eq!(
+                        attr(&svg, "rect", "np-bg", "fill"),
+                        Some(format!("#{}", hex(value)))
+                    ),
+                    "text" => assert!(
+                        svg.contains(&format!("font-weight=\"700\" fill=\"#{}\"", hex(value))),
+                        "{svg}"
+                    ),
+                    "accent" => assert!(
+                        svg.contains(&format!("font-weight=\"600\" fill=\"#{}\"", hex(value))),
+                        "{svg}"
+                    ),
+                    "transparent" => assert_eq!(!svg.contains("np-bg"), on, "{svg}"),
+                    "hide_source" if card != Card::Idle => {
+                        assert_eq!(!svg.contains("np-source"), on, "{svg}")
+                    }
+                    "hide_art" if card == Card::Playing => {
+                        assert_eq!(!svg.contains("<image"), on, "{svg}");
+                        assert_eq!(!svg.contains("np-art-clip"), on, "{svg}");
+                    }
+                    "hide_progress" if card == Card::Playing => {
+                        assert_eq!(!svg.contains("np-progress"), on, "{svg}");
+                        assert_eq!(svg.contains(">The Album<"), on, "album instead: {svg}");
+                    }
+                    "theme" if *value == "dark" => assert_eq!(
+                        attr(&svg, "rect", "np-bg", "fill").as_deref(),
+                        Some("#0d1117")
+                    ),
+                    "idle_text" if card == Card::Idle => {
+                        let doc = roxmltree::Document::parse(&svg).unwrap();
+                        assert!(
+                            doc.descendants().any(|n| n.text() == Some(*value)),
+                            "{value} drawn: {svg}"
+                        );
+                    }
+                    _ => {}
+                }
+                if name == "idle_text" && *value == "<script>&\"'" && card == Card::Idle {
+                    assert!(svg.contains("&lt;script&gt;&amp;&quot;&#39;"), "{svg}");
+                }
+                if name == "width" && card == Card::Playing {
+                    // The layout follows the width: the time ends 14 px from the right edge.
+                    let right = value.parse::<u32>().unwrap() - 14;
+                    assert!(svg.contains(&format!("x=\"{right}\" y=\"97\"")), "{svg}");
+                }
+            }
+        }
+    }
+}
+
+/// A long title is cut by the real width: a wider card shows more of it.
+#[tokio::test]
+async fn truncation_follows_the_width() {
+    let app = TestApp::start(&[]).await;
+    let name = "Wordy ".repeat(40);
+    app.fake.set_current(Scripted::json(bodies::playing(
+        bodies::track("t1", &name),
+        true,
+        1000,
+    )));
+    let title_len = |svg: &str| {
+        let doc = roxmltree::Document::parse(svg).unwrap();
+        doc.descendants()
+            .filter(|n| n.has_tag_name("text") && n.attribute("font-size") == Some("16"))
+            .filter_map(|n| n.text())
+            .map(|t| t.chars().count())
+            .next()
+            .unwrap()
+    };
+    let narrow = title_len(
+        &app.get("/api/spotify.svg?width=300")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let normal = title_len(&app.get("/api/spotify.svg").await.text().await.unwrap());
+    let wide = title_len(
+        &app.get("/api/spotify.svg?width=600")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let no_art = title_len(
+        &app.get("/api/spotify.svg?hide_art=1")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(narrow < normal && normal < wide, "{narrow} {normal} {wide}");
+    assert!(no_art > normal, "{no_art} {normal}");
+    // 16 px text at about 0.55 em a character: the 600 px card's title still fits its column.
+    assert!(wide as f64 * 16.0 * 0.55 <= 600.0 - 14.0 - 124.0, "{wide}");
+}
+
+/// Bad and unknown parameters: a `400` SVG error card naming the parameter and what it accepts,
+/// the value cut at 60 characters and escaped; the JSON endpoints keep answering JSON.
+#[tokio::test]
+async fn a_bad_parameter_is_a_400_svg_error_card() {
+    let apps = Apps::start().await;
+    let long = format!("<script>{}", "z".repeat(5_000));
+    for card in [Card::Playing, Card::Top] {
+        for (q, param, accepted) in [
+            ("bg=red".to_string(), "bg", "hex colour"),
+            ("text=%23ffff".to_string(), "text", "hex colour"),
+            ("accent=".to_string(), "accent", "hex colour"),
+            ("radius=31".to_string(), "radius", "0 to 30"),
+            ("width=1000".to_string(), "width", "300 to 600"),
+            (
+                "hide_art=yes".to_string(),
+                "hide_art",
+                "true, false, 1 or 0",
+            ),
+            (
+                "hide_progress=2".to_string(),
+                "hide_progress",
+                "true, false",
+            ),
+            ("hide_source=no".to_string(), "hide_source", "true, false"),
+            ("transparent=on".to_string(), "transparent", "true, false"),
+            ("theme=neon".to_string(), "theme", "light, dark or art"),
+            (
+                format!("idle_text={}", "a".repeat(61)),
+                "idle_text",
+                "1 to 60",
+            ),
+            ("colour=red".to_string(), "colour", "bg, text, accent"),
+            ("bg=fff&bg=000".to_string(), "bg", "more than once"),
+            (
+                format!(
+                    "idle_text={}",
+                    url::form_urlencoded::byte_serialize(long.as_bytes()).collect::<String>()
+                ),
+                "idle_text",
+                "1 to 60",
+            ),
+        ] {
+            let r = apps.app(card).get(&format!("{}?{q}", path(card))).await;
+            assert_eq!(r.status(), 400, "{card:?} {q}");
+            assert_eq!(r.headers()["content-type"], "image/svg+xml; charset=utf-8");
+            assert_eq!(r.headers()["cache-control"], "no-store");
+            let svg = r.text().await.unwrap();
+            check_card(&svg).unwrap();
+            let doc = roxmltree::Document::parse(&svg).unwrap();
+            let title = doc
+                .descendants()
+                .find(|n| n.has_tag_name("title"))
+                .and_then(|n| n.text())
+                .unwrap();
+            assert!(title.contains(param), "{q}: {title}");
+            assert!(title.contains(accepted), "{q}: {title}");
+            let drawn: String = doc
+                .descendants()
+                .filter(|n| n.has_tag_name("text"))
+                .filter_map(|n| n.text())
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(drawn.contains(&format!("error: {param}")), "{q}: {drawn}");
+            if q.contains("script") {
+                assert!(title.contains("<script>"), "the value shown: {title}");
+                assert!(svg.contains("&lt;script&gt;"), "escaped: {svg}");
+                assert!(!title.contains(&"z".repeat(53)), "cut at 60: {title}");
+            }
+        }
+    }
+    // The JSON endpoints' errors stay JSON.
+    let r = apps.playing.get("/api/spotify/top/tracks?limit=0").await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["parameter"], "limit");
+}
+
+/// `(r, g, b)` of `#rrggbb`.
+fn rgb(hex: &str) -> (u8, u8, u8) {
+    let h = hex.trim_start_matches('#');
+    let p = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).unwrap();
+    (p(0), p(2), p(4))
+}
+
+/// The WCAG 2 contrast ratio of two `#rrggbb` colours.
+fn contrast(a: &str, b: &str) -> f64 {
+    let lum = |hex: &str| {
+        let (r, g, b) = rgb(hex);
+        let lin = |c: u8| {
+            let c = c as f64 / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+    };
+    let (x, y) = (lum(a), lum(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}
+
+/// The background's fill and every text's fill of a card.
+fn fills(svg: &str) -> (String, Vec<String>) {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let bg = doc
+        .descendants()
+        .find(|n| n.attribute("class") == Some("np-bg"))
+        .and_then(|n| n.attribute("fill"))
+        .unwrap()
+        .to_string();
+    let texts = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.attribute("fill").unwrap().to_string())
+        .collect();
+    (bg, texts)
+}
+
+#[tokio::test]
+async fn theme_art_draws_with_each_covers_colours_and_keeps_text_readable() {
+    let app = TestApp::start(&[]).await;
+    let mut backgrounds = Vec::new();
+    for art in ["red", "blue", "white", "black"] {
+        let track = bodies::track_with_covers(&app.fake.base, art, "t1", "Art Song");
+        app.fake
+            .set_current(Scripted::json(bodies::playing(track, true, 60_000)));
+        app.expire_cache();
+        let svg = app
+            .get("/api/spotify.svg?theme=art")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(svg.contains("<image"), "{art}: the cover is embedded");
+        let (bg, texts) = fills(&svg);
+        assert!(texts.len() >= 4, "{svg}");
+        for fill in &texts {
+            let ratio = contrast(fill, &bg);
+            assert!(ratio >= 4.5, "{art}: {fill} on {bg} is {ratio:.2}:1");
+        }
+        // Taken from the cover: the red one's background is red, the blue one's blue.
+        let (r, g, b) = rgb(&bg);
+        match art {
+            "red" => assert!(r > 2 * g.max(b), "{bg}"),
+            "blue" => assert!(b > 2 * r.max(g), "{bg}"),
+            _ => {}
+        }
+        backgrounds.push(bg);
+    }
+    let distinct: std::collections::HashSet<_> = backgrounds.iter().collect();
+    assert_eq!(distinct.len(), backgrounds.len(), "{backgrounds:?}");
+    assert_eq!(
+        app.fake.image_calls_to("/img/red-300.jpg"),
+        1,
+        "colours computed once, with the fetch"
+    );
+
+    // Explicit colours win over the cover's; without art, art is light.
+    let svg = app
+        .get("/api/spotify.svg?theme=art&bg=123456&accent=fedcba")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(fills(&svg).0, "#123456");
+    assert!(svg.contains("fill=\"#fedcba\""), "{svg}");
+    let svg = app
+        .get("/api/spotify.svg?theme=art&hide_art=true")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(fills(&svg).0, "#ffffff");
+    let mut no_art = bodies::track("t1", "No Art");
+    no_art["album"]["images"] = json!([]);
+    app.fake
+        .set_current(Scripted::json(bodies::playing(no_art, true, 60_000)));
+    app.expire_cache();
+    let svg = app
+        .get("/api/spotify.svg?theme=art")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!svg.contains("<image"));
+    assert_eq!(fills(&svg).0, "#ffffff", "the placeholder: light");
+}
