@@ -39,15 +39,20 @@ SCOPES = {"top": "user-top-read", "saved": "user-library-read"}
 NO_VALUE = object()
 
 
-def query_parameters():
-    """Every query parameter an endpoint reads: the names given to params::parse_query and those
-    compared by hand (`k == "theme"`) in src/http/."""
+def query_parameters(files=("json.rs",)):
+    """Every query parameter the endpoints in `files` (of src/http/) read: the names given to
+    params::parse_query and those compared by hand (`k == "theme"`); for cards.rs also the card
+    parameters every card takes (params::CARD_PARAMETERS)."""
     found = set()
-    for f in (ROOT / "src" / "http").glob("*.rs"):
-        text = f.read_text()
+    for name in files:
+        text = (ROOT / "src" / "http" / name).read_text()
         for call in re.findall(r"parse_query\((.*?)\)\?", text, re.S):
             found |= set(re.findall(r'\("([a-z_]+)",', call))
         found |= set(re.findall(r'\bk == "([a-z_]+)"', text))
+        if "CARD_PARAMETERS" in text:
+            params = (ROOT / "src" / "http" / "params.rs").read_text()
+            table = re.search(r"pub const CARD_PARAMETERS[^=]*= &\[(.*?)\];", params, re.S).group(1)
+            found |= set(re.findall(r'\("([a-z_]+)",', table))
     return found
 
 
@@ -332,7 +337,7 @@ def check_combination(template, params):
         p = key["ParametersInCacheKeyAndForwardedToOrigin"]
         qs = p["QueryStringsConfig"]
         read = query_parameters()
-        check(read == {"theme", "kind", "range", "limit"}, f"src/http/ reads other parameters now: {sorted(read)}")
+        check(read == {"range", "limit"}, f"the JSON endpoints read other parameters now: {sorted(read)}")
         check(qs["QueryStringBehavior"] == "whitelist" and set(qs.get("QueryStrings", [])) == read,
               f"[{label}] the cache key must hold exactly the query parameters read ({sorted(read)}): {qs}")
         check(p["CookiesConfig"]["CookieBehavior"] == "none",
@@ -348,16 +353,25 @@ def check_combination(template, params):
         window = ev.params["CacheTtlSeconds"]
         check(all(str(card[t]) == window for t in ("MinTTL", "DefaultTTL", "MaxTTL")) and int(window) > 0,
               f"[{label}] the card must be kept exactly one cache window at the edge: {card}")
-        cp = card["ParametersInCacheKeyAndForwardedToOrigin"]
-        check(cp["QueryStringsConfig"] == {"QueryStringBehavior": "whitelist", "QueryStrings": ["theme"]},
-              f"[{label}] the card's key must be its theme alone: {cp['QueryStringsConfig']}")
-        check(cp["HeadersConfig"] == {"HeaderBehavior": "none"} and cp["CookiesConfig"]["CookieBehavior"] == "none",
-              f"[{label}] the card's key holds headers or cookies: {cp}")
-
+        cards = query_parameters(("cards.rs",))
+        check({"theme", "bg", "idle_text", "kind"} <= cards and len(cards) > 10,
+              f"the cards read other parameters now ({sorted(cards)}): a whitelist may hold 10")
         dist = resources["CdnDistribution"]["Properties"]["DistributionConfig"]
         behaviours = {b["PathPattern"]: b for b in dist.get("CacheBehaviors", [])}
-        check(behaviours.get("/api/spotify.svg", {}).get("CachePolicyId") == {"Ref": "CdnCardCachePolicy"},
-              f"[{label}] /api/spotify.svg does not use the card's cache policy")
+        for path, policy in (("/api/spotify.svg", "CdnCardCachePolicy"),
+                             ("/api/spotify/top.svg", "CdnListCardCachePolicy")):
+            check(behaviours.get(path, {}).get("CachePolicyId") == {"Ref": policy},
+                  f"[{label}] {path} does not use its cache policy {policy}")
+            cp = resources[policy]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
+            # More names than a whitelist may hold: every query string, unknown ones answered 400
+            # with no-store (never kept).
+            check(cp["QueryStringsConfig"] == {"QueryStringBehavior": "all"},
+                  f"[{label}] {path}'s key must hold every card parameter: {cp['QueryStringsConfig']}")
+            check(cp["HeadersConfig"] == {"HeaderBehavior": "none"} and cp["CookiesConfig"]["CookieBehavior"] == "none",
+                  f"[{label}] {path}'s key holds headers or cookies: {cp}")
+        lc = resources["CdnListCardCachePolicy"]["Properties"]["CachePolicyConfig"]
+        check(lc["MinTTL"] == 0 and lc["DefaultTTL"] == 0,
+              f"[{label}] the top list card's TTLs must defer to the origin: {lc}")
         default = dist["DefaultCacheBehavior"]
         check(default["CachePolicyId"] == {"Ref": "CdnCachePolicy"}, f"[{label}] default cache policy")
         assoc = default.get("FunctionAssociations", [])
@@ -545,6 +559,13 @@ def self_test(template):
             "CDN_ORIGIN_SECRET", "a-value-nothing-would-ever-send"),
         "card not kept at the edge": lambda t: t["Resources"]["CdnCardCachePolicy"]["Properties"][
             "CachePolicyConfig"].__setitem__("MinTTL", 0),
+        "the card keyed on theme alone": lambda t: t["Resources"]["CdnCardCachePolicy"]["Properties"][
+            "CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"].__setitem__(
+            "QueryStringsConfig", {"QueryStringBehavior": "whitelist", "QueryStrings": ["theme"]}),
+        "top card on the default policy": lambda t: t["Resources"]["CdnDistribution"]["Properties"][
+            "DistributionConfig"]["CacheBehaviors"].pop(1),
+        "top card kept one window": lambda t: t["Resources"]["CdnListCardCachePolicy"]["Properties"][
+            "CachePolicyConfig"].__setitem__("MinTTL", 5),
         "card without its behaviour": lambda t: t["Resources"]["CdnDistribution"]["Properties"][
             "DistributionConfig"].pop("CacheBehaviors"),
         "one throttle for every route": lambda t: t["Resources"]["HttpApi"]["Properties"].pop("RouteSettings"),
