@@ -252,10 +252,12 @@ impl ArtCache {
         if body.is_empty() {
             return Err("empty body");
         }
-        Ok(Art {
-            data_uri: to_data_uri(mime, &body).into(),
-            colors: ArtColors::from_image(&body),
-        })
+        // Decoding is CPU work: off the async threads, once per fetch.
+        let data_uri = to_data_uri(mime, &body).into();
+        let colors = tokio::task::spawn_blocking(move || ArtColors::from_image(&body))
+            .await
+            .unwrap_or(None);
+        Ok(Art { data_uri, colors })
     }
 
     #[cfg(test)]

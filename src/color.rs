@@ -120,6 +120,10 @@ pub struct ArtColors {
 
 /// The side the cover is scaled down to before its colours are counted.
 const SAMPLE_SIDE: u32 = 32;
+/// The largest cover decoded (on either side), and the most memory decoding may take: a small
+/// file that claims a huge image is refused before anything is allocated for it.
+const MAX_SIDE: u32 = 4096;
+const MAX_DECODE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl ArtColors {
     /// The colours of a PNG or JPEG cover, or `None` when it cannot be decoded (another type,
@@ -133,7 +137,13 @@ impl ArtColors {
         if !matches!(format, image::ImageFormat::Png | image::ImageFormat::Jpeg) {
             return None;
         }
-        let img = image::load_from_memory_with_format(bytes, format).ok()?;
+        let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_SIDE);
+        limits.max_image_height = Some(MAX_SIDE);
+        limits.max_alloc = Some(MAX_DECODE_BYTES);
+        reader.limits(limits);
+        let img = reader.decode().ok()?;
         let small = img.thumbnail(SAMPLE_SIDE, SAMPLE_SIDE).to_rgb8();
         let mut groups: std::collections::HashMap<(u8, u8, u8), (u64, [u64; 3])> =
             Default::default();
@@ -222,6 +232,50 @@ mod tests {
             assert_eq!(bad.parse::<Rgb>(), Err(()), "{bad}");
         }
         assert_eq!(Rgb(1, 0xab, 255).to_string(), "#01abff");
+    }
+
+    fn encode(img: &image::RgbImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_covers_colours_come_from_its_pixels() {
+        // Mostly teal with a band of orange: teal background, orange accent (made readable).
+        let img = image::RgbImage::from_fn(120, 120, |_, y| {
+            image::Rgb(if y < 90 { [0, 110, 110] } else { [250, 140, 0] })
+        });
+        for format in [image::ImageFormat::Png, image::ImageFormat::Jpeg] {
+            let c = ArtColors::from_image(&encode(&img, format)).expect("decodes");
+            let Rgb(r, g, b) = c.bg;
+            assert!(
+                r < 30 && (90..=130).contains(&g) && (90..=130).contains(&b),
+                "{c:?}"
+            );
+            assert!(
+                u16::from(c.accent.0) > u16::from(c.accent.2) + 60,
+                "orange accent: {c:?}"
+            );
+            assert!(c.text.contrast(c.bg) >= AA_BODY && c.accent.contrast(c.bg) >= AA_BODY);
+        }
+        // Not an image, another type, a broken file: no colours.
+        assert_eq!(ArtColors::from_image(b"not an image"), None);
+        assert_eq!(ArtColors::from_image(b"GIF89a\x01\x00\x01\x00"), None);
+        let mut broken = encode(&img, image::ImageFormat::Png);
+        broken.truncate(broken.len() / 2);
+        assert_eq!(ArtColors::from_image(&broken), None);
+    }
+
+    #[test]
+    fn a_huge_image_is_refused_before_it_is_decoded() {
+        // 5000 x 2 px: a few hundred bytes of PNG, over the side limit.
+        let wide = image::RgbImage::from_pixel(5000, 2, image::Rgb([9, 9, 9]));
+        let png = encode(&wide, image::ImageFormat::Png);
+        assert!(png.len() < 2_000, "{}", png.len());
+        assert_eq!(ArtColors::from_image(&png), None);
+        let ok = image::RgbImage::from_pixel(4096, 2, image::Rgb([9, 9, 9]));
+        assert!(ArtColors::from_image(&encode(&ok, image::ImageFormat::Png)).is_some());
     }
 
     #[test]
