@@ -170,12 +170,17 @@ impl CardStyle {
         }
         if let Some(bg) = self.bg {
             p.bg = bg;
-            p.placeholder_bg = bg.mix(p.fg, 0.1);
         }
         if let Some(text) = self.text {
             p.fg = text;
             p.muted = text;
-            p.placeholder_fg = text;
+        }
+        if self.bg.is_some() || self.text.is_some() {
+            // The lines and the placeholder follow the colours given.
+            p.border = p.bg.mix(p.fg, 0.2);
+            p.track = p.bg.mix(p.fg, 0.25);
+            p.placeholder_bg = p.bg.mix(p.fg, 0.1);
+            p.placeholder_fg = p.muted;
         }
         if let Some(accent) = self.accent {
             p.accent = accent;
