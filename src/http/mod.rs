@@ -22,6 +22,7 @@ use crate::source::Sources;
 use crate::tokens::TokenKeeper;
 use crate::upstream::Upstream;
 
+pub use cards::CARD_POLICY;
 pub use respond::{cache_control, cacheable, json_answer, ApiError};
 
 /// Everything the handlers share; built once per process.

@@ -52,6 +52,10 @@ impl IntoResponse for ApiError {
                     .into_response();
                 resp.headers_mut()
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                resp.headers_mut().insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(super::cards::CARD_POLICY),
+                );
                 return resp;
             }
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({ "error": m })),

@@ -428,6 +428,10 @@ async fn a_bad_parameter_is_a_400_svg_error_card() {
             assert_eq!(r.status(), 400, "{card:?} {q}");
             assert_eq!(r.headers()["content-type"], "image/svg+xml; charset=utf-8");
             assert_eq!(r.headers()["cache-control"], "no-store");
+            assert_eq!(
+                r.headers()["content-security-policy"],
+                nowplaying::http::CARD_POLICY
+            );
             let svg = r.text().await.unwrap();
             check_card(&svg).unwrap();
             let doc = roxmltree::Document::parse(&svg).unwrap();
