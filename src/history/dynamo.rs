@@ -17,7 +17,9 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
-use super::{validate_all, AddOutcome, Cursor, HistoryStore, Page, Play, PlayKind, PlaySource};
+use super::{
+    validate_all, AddOutcome, Cursor, HistoryStore, Page, Play, PlayKind, PlaySource, LATEST,
+};
 use crate::clock::Timestamp;
 use crate::store::dynamo::concise;
 use crate::store::StoreError;
@@ -432,15 +434,18 @@ impl HistoryStore for DynamoHistory {
         limit: NonZeroUsize,
         cursor: Option<&Cursor>,
     ) -> Result<Page, StoreError> {
-        let cursor = cursor.filter(|c| c.played_at < to);
-        if from >= to || cursor.is_some_and(|c| c.played_at < from) {
+        // Every stored play precedes a cursor (or an end) past the last moment a store holds.
+        let cursor = cursor.filter(|c| c.played_at < to && c.played_at <= LATEST);
+        if from >= to || from > LATEST || cursor.is_some_and(|c| c.played_at < from) {
             return Ok(Page::default());
         }
         let lo = time_text(from);
         // Inclusive bounds: a play's sort key is longer than its time, so `to` itself is
-        // excluded; the cursor's own play is skipped below.
+        // excluded (past the last moment, `$` sorts after its plays' `#`); the cursor's own
+        // play is skipped below.
         let (hi, newest_month) = match cursor {
             Some(c) => (sort_key(c.played_at, &c.key), month_of(c.played_at)),
+            None if to > LATEST => (format!("{}$", time_text(LATEST)), month_of(LATEST)),
             None => (time_text(to), month_of(to - Duration::from_millis(1))),
         };
         let want = limit.get() + 1;
@@ -493,6 +498,8 @@ impl HistoryStore for DynamoHistory {
         if before == Some(Timestamp::EPOCH) {
             return Ok(0);
         }
+        // Every stored play is older than a moment past the last one a store holds.
+        let before = before.filter(|b| *b <= LATEST);
         let newest_month = match before {
             Some(b) => month_of(b - Duration::from_millis(1)),
             None => "9999-12".to_string(),

@@ -29,12 +29,12 @@ impl HistoryStore for MemoryHistory {
         let mut stored = self.plays.lock().expect("history lock");
         let mut outcome = AddOutcome::default();
         for play in plays {
-            let id = (play.played_at, play.key.clone());
-            if stored.contains_key(&id) {
-                outcome.already += 1;
-            } else {
-                stored.insert(id, play.clone());
-                outcome.new += 1;
+            match stored.entry((play.played_at, play.key.clone())) {
+                std::collections::btree_map::Entry::Occupied(_) => outcome.already += 1,
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(play.clone());
+                    outcome.new += 1;
+                }
             }
         }
         Ok(outcome)

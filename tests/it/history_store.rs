@@ -139,6 +139,7 @@ conformance!(
     paging_gives_every_play_exactly_once_in_order,
     newest_is_per_source,
     forget_before_a_date_and_all,
+    an_invalid_play_fails_the_add_and_writes_nothing,
 );
 
 /// The moment RFC 3339 `text` names.
@@ -551,6 +552,53 @@ async fn forget_before_a_date_and_all(store: Arc<dyn HistoryStore>) {
         .is_empty());
 }
 
+async fn an_invalid_play_fails_the_add_and_writes_nothing(store: Arc<dyn HistoryStore>) {
+    let good = track(at("2026-11-20T10:00:00Z"), "good");
+    let mut keyless = track(at("2026-11-20T10:01:00Z"), "x");
+    keyless.key.clear();
+    let err = store.add(&[good.clone(), keyless]).await.unwrap_err();
+    assert!(
+        matches!(err, nowplaying::store::StoreError::Invalid { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("no item key"), "{err}");
+    let too_late = track(LATEST + ms(1), "late");
+    let err = store.add(&[good.clone(), too_late]).await.unwrap_err();
+    assert!(err.to_string().contains("9999"), "{err}");
+    assert!(all(store.as_ref(), Timestamp::EPOCH, LATEST, 5)
+        .await
+        .is_empty());
+    assert_eq!(store.newest(PlaySource::Spotify).await.unwrap(), None);
+    // The last moment a store holds is stored and read back.
+    let last = track(LATEST, "last");
+    store.add(std::slice::from_ref(&last)).await.unwrap();
+    let far = Timestamp::FAR_FUTURE;
+    assert_eq!(
+        all(store.as_ref(), Timestamp::EPOCH, LATEST + ms(1), 5).await,
+        vec![last.clone()]
+    );
+    assert_eq!(
+        all(store.as_ref(), LATEST, far, 5).await,
+        vec![last.clone()]
+    );
+    let past_the_end = Cursor {
+        played_at: far,
+        key: "k".to_string(),
+    };
+    let page = store
+        .range(Timestamp::EPOCH, far, limit(5), Some(&past_the_end))
+        .await
+        .unwrap();
+    assert_eq!(page.plays, vec![last]);
+    assert!(store
+        .range(far - ms(1), far, limit(5), None)
+        .await
+        .unwrap()
+        .plays
+        .is_empty());
+    assert_eq!(store.forget(Some(far)).await.unwrap(), 1);
+}
+
 /// A play for the property test: one of a few times either side of two month ends (so that
 /// batches collide often), one of a few items, any source.
 fn arbitrary_play() -> impl Strategy<Value = Play> {
@@ -643,6 +691,35 @@ fn sqlite_random_overlapping_batches() {
 #[test]
 fn dynamo_random_overlapping_batches() {
     random_overlapping_batches(Kind::Dynamo, 8);
+}
+
+/// Two processes on one SQLite file (a `collect` run next to `serve`), writing overlapping
+/// batches at once: WAL and the busy timeout let both through, and each play is stored once.
+#[tokio::test]
+async fn sqlite_two_handles_on_one_file_store_each_play_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite3");
+    let (one, two) = (SqliteHistory::new(&path), SqliteHistory::new(&path));
+    let t = at("2026-11-01T00:00:00Z");
+    let plays: Vec<Play> = (0..400)
+        .map(|i| track(t + ms(i * 1000), &format!("s{i}")))
+        .collect();
+    let mut new = 0;
+    for round in 0..4 {
+        let (a, b) = tokio::time::timeout(CASE_TIMEOUT, async {
+            tokio::join!(
+                one.add(&plays[round * 50..round * 50 + 200]),
+                two.add(&plays[round * 50 + 100..round * 50 + 200])
+            )
+        })
+        .await
+        .expect("bounded");
+        new += a.unwrap().new + b.unwrap().new;
+    }
+    assert_eq!(new, 350);
+    let stored = all(&one, Timestamp::EPOCH, LATEST, 64).await;
+    assert_eq!(stored, newest_first(plays[..350].to_vec()));
+    assert_eq!(all(&two, Timestamp::EPOCH, LATEST, 500).await, stored);
 }
 
 /// What each operation costs on DynamoDB, counted by the proxy: an add is one conditional
