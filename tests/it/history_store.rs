@@ -737,6 +737,57 @@ async fn sqlite_two_handles_on_one_file_store_each_play_once() {
     assert_eq!(all(&two, Timestamp::EPOCH, LATEST, 500).await, stored);
 }
 
+/// A table that cannot be reached fails every call with `StoreError::Unavailable` naming it,
+/// within the client's time-outs, and the plays written before are all there afterwards.
+#[tokio::test]
+async fn dynamo_unreachable_is_unavailable_and_loses_nothing() {
+    let subject = Subject::new(Kind::Dynamo).await;
+    let store = subject.store.clone();
+    let proxy = subject.proxy.as_ref().unwrap();
+    let t = at("2026-11-10T09:00:00Z");
+    let plays: Vec<Play> = (0..5)
+        .map(|i| track(t + ms(i * 1000), &format!("u{i}")))
+        .collect();
+    store.add(&plays[..3]).await.unwrap();
+    proxy.refuse();
+    let started = std::time::Instant::now();
+    let errors = [
+        store.add(&plays).await.map(|_| ()).unwrap_err(),
+        store
+            .range(Timestamp::EPOCH, LATEST, limit(5), None)
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+        store
+            .newest(PlaySource::Spotify)
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+        store.forget(None).await.map(|_| ()).unwrap_err(),
+    ];
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    for err in &errors {
+        assert!(
+            matches!(err, nowplaying::store::StoreError::Unavailable { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&store.describe()), "{err}");
+    }
+    proxy.pass();
+    assert_eq!(
+        store.add(&plays).await.unwrap(),
+        AddOutcome { new: 2, already: 3 }
+    );
+    assert_eq!(
+        all(store.as_ref(), Timestamp::EPOCH, LATEST, 2).await,
+        newest_first(plays)
+    );
+}
+
 /// What each operation costs on DynamoDB, counted by the proxy: an add is one conditional
 /// `PutItem` a play, one `PutItem` a month touched and one `UpdateItem` a source; a page within
 /// one month is two `Query`s (the month index and the month); `newest` is one `GetItem`.
