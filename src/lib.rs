@@ -16,6 +16,7 @@ pub mod console;
 pub mod cooldown;
 pub mod demo;
 pub mod error;
+pub mod history;
 pub mod http;
 pub mod keys;
 pub mod lastfm;

@@ -493,7 +493,7 @@ impl SharedState for DynamoState {
 
 /// The service's error code and message when it answered (not the whole response), else the
 /// transport's error chain.
-fn concise<E, R>(e: &SdkError<E, R>) -> String
+pub(crate) fn concise<E, R>(e: &SdkError<E, R>) -> String
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug,

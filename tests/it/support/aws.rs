@@ -110,6 +110,40 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client) -> String {
     name
 }
 
+/// Creates a history table as the history store expects it: partition key
+/// `nowplaying::history::dynamo::PARTITION_KEY` (S, the month), sort key `SORT_KEY` (S, time and
+/// item), on demand.
+pub async fn create_history_table(client: &aws_sdk_dynamodb::Client) -> String {
+    use nowplaying::history::dynamo::{PARTITION_KEY, SORT_KEY};
+    let name = unique("np-history");
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(attribute(PARTITION_KEY))
+        .attribute_definitions(attribute(SORT_KEY))
+        .key_schema(key(PARTITION_KEY, KeyType::Hash))
+        .key_schema(key(SORT_KEY, KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("CreateTable (history) on the emulator");
+    name
+}
+
 /// Creates a secret holding `document` (the credentials JSON, or anything else).
 pub async fn create_secret_raw(client: &aws_sdk_secretsmanager::Client, document: &str) -> String {
     let name = unique("np-test/credentials");
