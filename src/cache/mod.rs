@@ -4,6 +4,8 @@
 
 mod entry;
 mod failure;
+mod flight;
+mod publish;
 #[cfg(test)]
 mod tests;
 mod tiers;
@@ -20,11 +22,12 @@ use crate::clock::{SharedClock, Timestamp};
 use crate::cooldown::Cooldown;
 use crate::lease::AnswerLease;
 use crate::owner::PrivacySwitch;
-use crate::store::{Conditional, Record, SharedState};
+use crate::store::{Record, SharedState};
 
 use entry::Entry;
 pub use entry::{stored_answer, StoredAnswer};
 pub use failure::{Failure, FetchError};
+use flight::Flight;
 use tiers::Remembered;
 
 /// How often the warning that the privacy switch cannot be read repeats while it lasts.
@@ -163,34 +166,6 @@ pub struct AnswerCache {
     /// The "switch cannot be read" warning was last logged at this moment.
     blind_warned: Mutex<Option<Timestamp>>,
     observer: Option<GenerationObserver>,
-}
-
-/// One key's single flight in this process: the turn that one caller at a time holds, and the
-/// outcome of the last wait for another process's lease holder, which serves every caller that
-/// queued while it ran (they would only repeat the same wait).
-#[derive(Default)]
-struct Flight {
-    turn: Arc<tokio::sync::Mutex<()>>,
-    /// The waits for a holder finished so far, and the answer the last one ended with.
-    waited: Mutex<(u64, Option<Answer>)>,
-}
-
-impl Flight {
-    /// Returns how many waits had finished when a caller joined the queue.
-    fn waits_done(&self) -> u64 {
-        self.waited.lock().unwrap().0
-    }
-
-    /// Returns the outcome of a wait that finished after `joined` (see [`Flight::waits_done`]).
-    fn waited_since(&self, joined: u64) -> Option<Answer> {
-        let waited = self.waited.lock().unwrap();
-        (waited.0 > joined).then(|| waited.1.clone()).flatten()
-    }
-
-    fn finish_wait(&self, answer: &Answer) {
-        let mut waited = self.waited.lock().unwrap();
-        *waited = (waited.0 + 1, Some(answer.clone()));
-    }
 }
 
 impl AnswerCache {
@@ -558,75 +533,6 @@ impl AnswerCache {
                     self.settings.fetch_deadline.as_millis()
                 ),
             ),
-        }
-    }
-
-    /// The end of step 6: the entry goes out with `exp = now + window` (no later than the end
-    /// of the cooldown it belongs to), and the lease goes back in the same write, which
-    /// succeeds only while this holder holds it; when `hide` or a new sign-in marked the item
-    /// meanwhile (which removes the lease), nothing is written and `null` is served.
-    async fn publish(
-        &self,
-        key: &str,
-        ttl: Duration,
-        outcome: Outcome,
-        lease: Option<AnswerLease<'_>>,
-        generation: &str,
-    ) -> Answer {
-        let now = self.clock.now();
-        let fresh_until = match outcome.cooling_until {
-            Some(until) => cooling_window(until, now, ttl),
-            None => now + ttl,
-        };
-        let e = match lease {
-            Some(lease) => {
-                if self
-                    .publish_under(key, &outcome.entry, fresh_until, now, lease, generation)
-                    .await
-                {
-                    outcome.entry
-                } else {
-                    Entry::nothing()
-                }
-            }
-            None => {
-                self.write(key, &outcome.entry, fresh_until, now).await;
-                outcome.entry
-            }
-        };
-        self.remember(key, &e, fresh_until, now);
-        self.answer(&e, fresh_until, ttl)
-    }
-
-    /// Writes the answer, stamped with `generation`, and gives the lease back in one write.
-    /// Returns `false` when the answer must not be served: the item was marked hidden or for
-    /// another sign-in, or is gone (an older version's owner command deletes the answers). When
-    /// only the lease changed hands, the answer is served to this caller but not stored.
-    async fn publish_under(
-        &self,
-        key: &str,
-        entry: &Entry,
-        fresh_until: Timestamp,
-        now: Timestamp,
-        lease: AnswerLease<'_>,
-        generation: &str,
-    ) -> bool {
-        let record = entry
-            .record(fresh_until, now, self.settings.keep)
-            .stamped(generation);
-        match lease.publish(&record).await {
-            Ok(Conditional::Done) => true,
-            Ok(Conditional::Refused(item)) => item.is_some_and(|r| {
-                !r.marks.hidden
-                    && r.marks
-                        .generation
-                        .as_deref()
-                        .is_none_or(|g| g == generation)
-            }),
-            Err(e) => {
-                tracing::warn!(key, error = %e, "could not store the answer");
-                true
-            }
         }
     }
 
