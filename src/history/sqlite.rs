@@ -121,19 +121,60 @@ fn open(path: &Path, store: &str) -> Result<Connection, StoreError> {
     let _ = existed;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| unavailable(store, e))?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| invalid(format!("not a SQLite database ({e})")))?;
+    let mode: String = retry_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
+        .map_err(|e| {
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
+                invalid(format!("not a SQLite database ({e})"))
+            } else {
+                unavailable(store, e)
+            }
+        })?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(invalid(format!("cannot use WAL (journal mode {mode})")));
     }
-    migrate(&mut conn).map_err(|e| match e {
+    retry_migrate(&mut conn).map_err(|e| match e {
         Migrate::Sql(e) => unavailable(store, e),
         Migrate::Newer(v) => invalid(format!(
             "schema version {v} was written by a newer nowplaying (this one knows {SCHEMA_VERSION})"
         )),
     })?;
     Ok(conn)
+}
+
+/// Whether `e` is another connection's lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Runs `f` again, for up to [`BUSY_TIMEOUT`], while another connection holds a lock that
+/// SQLite's busy handler does not wait for: two handles opening a new file at once race to turn
+/// on WAL and to create the schema, and the loser gets `SQLITE_BUSY` at once.
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// [`migrate`], again while another opener holds the lock (see [`retry_busy`]).
+fn retry_migrate(conn: &mut Connection) -> Result<(), Migrate> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match migrate(conn) {
+            Err(Migrate::Sql(e)) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
 }
 
 enum Migrate {

@@ -708,6 +708,42 @@ fn dynamo_random_overlapping_batches() {
     random_overlapping_batches(Kind::Dynamo, 8);
 }
 
+/// Several handles opening one new SQLite file at the same moment: turning on WAL and creating
+/// the schema race, and every handle still opens it (none sees "locked" as a broken file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_handles_opening_a_new_file_at_once_all_open_it() {
+    for _ in 0..40 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.sqlite3");
+        let t = at("2026-11-01T00:00:00Z");
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..8u64 {
+            let path = path.clone();
+            set.spawn(async move {
+                SqliteHistory::new(&path)
+                    .add(&[track(t + ms(i), "same")])
+                    .await
+            });
+        }
+        let mut new = 0;
+        tokio::time::timeout(CASE_TIMEOUT, async {
+            while let Some(r) = set.join_next().await {
+                new += r.unwrap().expect("every handle opens the file").new;
+            }
+        })
+        .await
+        .expect("bounded");
+        assert_eq!(new, 8);
+        assert_eq!(
+            SqliteHistory::new(&path)
+                .newest(PlaySource::Spotify)
+                .await
+                .unwrap(),
+            Some(t + ms(7))
+        );
+    }
+}
+
 /// Two processes on one SQLite file (a `collect` run next to `serve`), writing overlapping
 /// batches at once: WAL and the busy timeout let both through, and each play is stored once.
 #[tokio::test]
