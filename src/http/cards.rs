@@ -28,9 +28,7 @@ pub async fn now_playing(
     let p = params::parse_query(query.as_deref(), params::CARD_PARAMETERS)
         .map_err(ApiError::CardParam)?;
     let style = params::card_style(&p).map_err(ApiError::CardParam)?;
-    let mut answer =
-        crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
-    app.urls.scrub(&mut answer.value);
+    let answer = app.shown_answer().await;
     let np: Option<NowPlaying> = serde_json::from_value(answer.value).ok();
     let art = match np.as_ref().and_then(crate::svg::card_art_url) {
         Some(url) if !style.hide_art && art_allowed(&app.art_hosts, url) => {

@@ -11,9 +11,7 @@ use crate::lists::{self, ProfileList, TopKind};
 
 /// `GET /api/spotify`.
 pub async fn now_playing(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
-    let mut answer =
-        crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
-    app.urls.scrub(&mut answer.value);
+    let answer = app.shown_answer().await;
     json_answer(&headers, &answer)
 }
 
@@ -23,9 +21,7 @@ pub async fn now_playing(State(app): State<SharedApp>, headers: HeaderMap) -> Re
 /// answer as `/api/spotify` (its cache, its privacy switch), so it reveals nothing the page
 /// does not show.
 pub async fn open(State(app): State<SharedApp>) -> Response {
-    let mut answer =
-        crate::nowplaying::answer(&app.cache, &app.upstream, &app.sources, app.show_recent).await;
-    app.urls.scrub(&mut answer.value);
+    let answer = app.shown_answer().await;
     let song = answer
         .value
         .get("songUrl")

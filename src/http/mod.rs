@@ -64,6 +64,18 @@ pub type SharedApp = Arc<AppState>;
 /// draws its placeholder), so no card is over about 70 KB even when only a 640 px image exists.
 pub const ART_MAX_BYTES: usize = 48 * 1024;
 
+impl AppState {
+    /// The now-playing answer as every front door shows it: from the cache (and its sources),
+    /// with only the URLs that may leave the service.
+    pub async fn shown_answer(&self) -> crate::cache::Answer {
+        let mut answer =
+            crate::nowplaying::answer(&self.cache, &self.upstream, &self.sources, self.show_recent)
+                .await;
+        self.urls.scrub(&mut answer.value);
+        answer
+    }
+}
+
 /// The Router for both front doors.
 pub fn router(app: SharedApp) -> Router {
     use middleware::{method_not_allowed, page_method_not_allowed, preflight};
