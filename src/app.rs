@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::cache::{AnswerCache, CacheSettings};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::history::HistoryStore;
 use crate::http::{AppState, SharedApp};
 use crate::owner::PrivacySwitch;
 use crate::source::Sources;
@@ -28,6 +29,9 @@ pub struct Stores {
     /// Where the console's `console_key` lives when it is not in the credentials document
     /// (`CONSOLE_KEY_SECRET_ID`); read only by the console.
     pub console_key: Option<Arc<dyn CredentialStore>>,
+    /// The listening history, when `PROFILE_ENDPOINTS` has `history`: DynamoDB
+    /// (`HISTORY_TABLE`), else the SQLite file next to the credentials (the demo: memory).
+    pub history: Option<Arc<dyn HistoryStore>>,
 }
 
 /// How the processes of this deployment share what they must agree on. Everything that differs
@@ -58,6 +62,7 @@ impl Stores {
                 table: Table::dynamo(table),
             },
             console_key: None,
+            history: None,
         }
     }
 
@@ -75,7 +80,14 @@ impl Stores {
                 credentials_in_file: true,
             },
             console_key: None,
+            history: None,
         }
+    }
+
+    /// The same stores with `history` as the listening history.
+    pub fn with_history(mut self, history: Arc<dyn HistoryStore>) -> Stores {
+        self.history = Some(history);
+        self
     }
 
     /// The state the token keeper leases in: the table, or this process's memory.
@@ -171,6 +183,7 @@ pub async fn stores(config: &Config) -> Stores {
     let aws = if config.token_secret_id.is_some()
         || config.cache_table.is_some()
         || config.console_key_secret_id.is_some()
+        || config.history_table.is_some()
     {
         let aws = aws_config().await;
         startup_mark("aws_config");
@@ -203,11 +216,34 @@ pub async fn stores(config: &Config) -> Stores {
         }
         _ => None,
     };
+    let history = history_store(config, aws.as_ref());
     Stores {
         credentials,
         deployment,
         console_key,
+        history,
     }
+}
+
+/// The listening history the configuration names: none unless `PROFILE_ENDPOINTS` has
+/// `history`; then `HISTORY_TABLE` in DynamoDB, else SQLite next to the credentials file.
+/// Opening is lazy: nothing is read or created before the first collection or request.
+pub fn history_store(
+    config: &Config,
+    aws: Option<&aws_config::SdkConfig>,
+) -> Option<Arc<dyn HistoryStore>> {
+    if !config.profile_endpoints.history {
+        return None;
+    }
+    Some(match (&config.history_table, aws) {
+        (Some(table), Some(aws)) => Arc::new(crate::history::dynamo::DynamoHistory::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            table.clone(),
+        )),
+        _ => Arc::new(crate::history::sqlite::SqliteHistory::new(
+            config.history_path(),
+        )),
+    })
 }
 
 /// A random id for this process; each lease it takes adds its own version to it.
@@ -279,6 +315,7 @@ pub fn build(
         sources,
         cdn_origin_secret: config.cdn_origin_secret.clone(),
         open_fallback_url: config.open_fallback_url.clone(),
+        history: stores.history.clone(),
     })
 }
 

@@ -42,6 +42,9 @@ impl AllowedOrigins {
 pub struct ProfileEndpoints {
     pub top: bool,
     pub saved: bool,
+    /// The listening history: collected plays, `/api/spotify/history*` (no scope beyond
+    /// user-read-recently-played, which every sign-in asks for).
+    pub history: bool,
 }
 
 impl ProfileEndpoints {
@@ -114,6 +117,10 @@ pub struct Config {
     pub console_key_secret_id: Option<String>,
     pub credentials_path: PathBuf,
     pub cache_table: Option<String>,
+    /// `HISTORY_TABLE`: the DynamoDB table of the listening history (needed with
+    /// `PROFILE_ENDPOINTS=history` whenever `CACHE_TABLE` is set); unset, the history is the
+    /// SQLite file next to the credentials file ([`Config::history_path`]).
+    pub history_table: Option<String>,
     pub cache_ttl: Duration,
     pub allowed_origins: AllowedOrigins,
     pub show_recent: bool,
@@ -168,12 +175,13 @@ impl Config {
         let env = Env(get);
         let token_secret_id = env.get("TOKEN_SECRET_ID");
         let source = env.source()?;
-        Ok(Config {
+        let config = Config {
             credentials_path: match env.get("NOWPLAYING_CREDENTIALS") {
                 Some(p) => PathBuf::from(p),
                 None => default_credentials_path(|n| env.get(n)),
             },
             cache_table: env.get("CACHE_TABLE"),
+            history_table: env.get("HISTORY_TABLE"),
             cache_ttl: env.cache_ttl()?,
             allowed_origins: env.allowed_origins()?,
             show_recent: env.show_recent()?,
@@ -221,11 +229,38 @@ impl Config {
             token_secret_id,
             console_key_secret_id: env.get("CONSOLE_KEY_SECRET_ID"),
             source,
-        })
+        };
+        config.history_needs_table()?;
+        Ok(config)
     }
 }
 
 impl Config {
+    /// The SQLite file of the history when there is no `HISTORY_TABLE`: `history.sqlite3` in
+    /// the credentials file's folder.
+    pub fn history_path(&self) -> PathBuf {
+        self.credentials_path
+            .parent()
+            .map(|d| d.join("history.sqlite3"))
+            .unwrap_or_else(|| PathBuf::from("history.sqlite3"))
+    }
+
+    /// With the history on and a shared table, the history must be shared too: each Lambda
+    /// instance writing a SQLite file of its own would keep nothing.
+    pub fn history_needs_table(&self) -> Result<(), ConfigError> {
+        if self.profile_endpoints.history
+            && self.cache_table.is_some()
+            && self.history_table.is_none()
+        {
+            return Err(ConfigError {
+                variable: "HISTORY_TABLE",
+                value: String::new(),
+                expected: "a DynamoDB table name whenever PROFILE_ENDPOINTS has history and CACHE_TABLE is set (the template's HistoryTable): a file in a Lambda instance would keep nothing",
+            });
+        }
+        Ok(())
+    }
+
     /// Credentials in Secrets Manager without a shared table: every process would take the
     /// refresh lease in its own memory, and two of them would present the same refresh token.
     /// Only a process that is alone may run so (`nowplaying serve`); Lambda never is.
@@ -313,11 +348,12 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             match part.to_ascii_lowercase().as_str() {
                 "top" => endpoints.top = true,
                 "saved" => endpoints.saved = true,
+                "history" => endpoints.history = true,
                 _ => {
                     return Err(ConfigError {
                         variable: "PROFILE_ENDPOINTS",
                         value: v,
-                        expected: "a comma-separated list of: top, saved",
+                        expected: "a comma-separated list of: top, saved, history",
                     })
                 }
             }

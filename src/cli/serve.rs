@@ -75,6 +75,8 @@ async fn demo_app(config: &mut Config) -> Result<SharedApp, String> {
     // The demo shows everything: the history, the top lists and the library too.
     config.profile_endpoints.top = true;
     config.profile_endpoints.saved = true;
+    config.profile_endpoints.history = true;
+    config.history_table = None;
     let credentials = Credentials {
         client_id: crate::demo::DEMO_CLIENT_ID.into(),
         client_secret: crate::demo::DEMO_CLIENT_SECRET.into(),
@@ -91,6 +93,8 @@ async fn demo_app(config: &mut Config) -> Result<SharedApp, String> {
             credentials_in_file: false,
         },
         console_key: None,
+        // The demo's history is in memory, collected from the simulated plays.
+        history: Some(Arc::new(crate::history::memory::MemoryHistory::new())),
     };
     let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
     Ok(app::build(config, &stores, spotify, Arc::new(SystemClock)))

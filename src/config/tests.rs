@@ -161,3 +161,34 @@ fn client_secret_is_redacted_in_debug() {
     let c = cfg(&[("SPOTIFY_CLIENT_SECRET", "s3cr3t-value")]).unwrap();
     assert!(!format!("{c:?}").contains("s3cr3t-value"));
 }
+
+#[test]
+fn the_history_is_a_file_beside_the_credentials_or_a_table_with_the_shared_cache() {
+    let c = cfg(&[
+        ("PROFILE_ENDPOINTS", "history"),
+        (
+            "NOWPLAYING_CREDENTIALS",
+            "/home/me/.config/nowplaying/credentials.json",
+        ),
+    ])
+    .unwrap();
+    assert!(c.profile_endpoints.history && !c.profile_endpoints.top);
+    assert!(c.profile_endpoints.extra_scopes().is_empty());
+    assert_eq!(
+        c.history_path(),
+        std::path::PathBuf::from("/home/me/.config/nowplaying/history.sqlite3")
+    );
+    let err = cfg(&[("PROFILE_ENDPOINTS", "history"), ("CACHE_TABLE", "t")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("HISTORY_TABLE"), "{err}");
+    let c = cfg(&[
+        ("PROFILE_ENDPOINTS", "history"),
+        ("CACHE_TABLE", "t"),
+        ("HISTORY_TABLE", "h"),
+    ])
+    .unwrap();
+    assert_eq!(c.history_table.as_deref(), Some("h"));
+    // Without the history the table is not needed.
+    assert!(cfg(&[("CACHE_TABLE", "t")]).is_ok());
+}

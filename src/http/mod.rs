@@ -55,6 +55,8 @@ pub struct AppState {
     /// `CDN_ORIGIN_SECRET`: when set, only requests carrying it (from CloudFront) are answered,
     /// except the owner's console.
     pub cdn_origin_secret: Option<crate::secret::Secret>,
+    /// The listening history (`PROFILE_ENDPOINTS=history`), read by `/api/spotify/history*`.
+    pub history: Option<Arc<dyn crate::history::HistoryStore>>,
 }
 
 pub type SharedApp = Arc<AppState>;
