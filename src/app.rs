@@ -316,6 +316,14 @@ pub fn build(
         cdn_origin_secret: config.cdn_origin_secret.clone(),
         open_fallback_url: config.open_fallback_url.clone(),
         history: stores.history.clone(),
+        collector: stores
+            .history
+            .clone()
+            .map(|store| crate::history::collect::Collector {
+                store,
+                leases: deployment.table().state(),
+                instance: instance_id(),
+            }),
     })
 }
 

@@ -58,6 +58,19 @@ impl Timestamp {
     pub fn until(self, later: Timestamp) -> Duration {
         later.since(self)
     }
+
+    /// The moment an RFC 3339 date-time names (`2026-12-01T10:00:00.123Z`, any offset), to the
+    /// millisecond; `None` when it is not one or is before the epoch.
+    pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
+        let t = time::OffsetDateTime::parse(
+            text.trim(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()?;
+        u64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .map(Timestamp)
+    }
 }
 
 fn millis(d: Duration) -> u64 {

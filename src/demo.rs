@@ -209,10 +209,15 @@ fn catalogue_track(base: &str, i: usize) -> Value {
     track(base, id, name, artists, album, art, ms)
 }
 
+/// `minutes` before now, on a five-minute grid: the same play keeps its time for five minutes,
+/// so the demo's history collects each play once (two new ones every five minutes).
 fn ago(minutes: i64) -> String {
-    (time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    let now = time::OffsetDateTime::now_utc();
+    let grid = now.unix_timestamp() - now.unix_timestamp().rem_euclid(300);
+    (time::OffsetDateTime::from_unix_timestamp(grid).unwrap_or(now)
+        - time::Duration::minutes(minutes))
+    .format(&time::format_description::well_known::Rfc3339)
+    .unwrap_or_default()
 }
 
 #[derive(serde::Deserialize)]

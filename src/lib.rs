@@ -19,6 +19,7 @@ pub mod error;
 pub mod history;
 pub mod http;
 pub mod keys;
+pub mod lambda;
 pub mod lastfm;
 pub mod lease;
 pub mod lists;

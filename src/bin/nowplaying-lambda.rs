@@ -1,5 +1,6 @@
 //! The AWS Lambda entry point: configuration and clients built once per cold start, the same
-//! Router as `nowplaying serve`, handed to `lambda_http::run`.
+//! Router as `nowplaying serve` for HTTP events, and the history's collection for its schedule
+//! (`nowplaying::lambda::handle`).
 
 use nowplaying::config::Config;
 
@@ -17,5 +18,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     nowplaying::app::startup_mark("config");
     let app = nowplaying::app::from_config(&config).await;
-    lambda_http::run(nowplaying::http::router(app)).await
+    let router = nowplaying::http::router(app.clone());
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| {
+            nowplaying::lambda::handle(app.clone(), router.clone(), event)
+        },
+    ))
+    .await
 }

@@ -92,6 +92,9 @@ enum Command {
     /// Privacy switch off: show what you play again.
     #[command(after_help = EXIT_CODES)]
     Show,
+    /// Collect the plays Spotify lists into the history once (PROFILE_ENDPOINTS=history).
+    #[command(after_help = EXIT_CODES)]
+    Collect,
 }
 
 /// `--source`: as `SOURCE`.
@@ -155,6 +158,7 @@ async fn main() -> ExitCode {
         Command::Status => nowplaying::cli::status::run(config).await,
         Command::Hide => nowplaying::cli::privacy::run(config, true).await,
         Command::Show => nowplaying::cli::privacy::run(config, false).await,
+        Command::Collect => nowplaying::cli::collect::run(config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,8 +2,10 @@
 //! (printed by `main`, exit 1) when the owner must act; none prints a secret or a token.
 
 pub mod authorize;
+pub mod collect;
 pub mod connections;
 pub mod disconnect;
+pub mod lone;
 pub mod privacy;
 pub mod serve;
 pub mod status;

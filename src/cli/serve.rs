@@ -12,6 +12,10 @@ use crate::spotify::SpotifyClient;
 use crate::store::memory::{MemoryCredentials, MemoryState};
 use crate::store::{CredentialStore, Credentials, Table};
 
+/// How long `serve` waits for another process's lock on the credentials (a collection's run
+/// takes a few seconds) before it gives up.
+const LONE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Serves until Ctrl-C. Returns a one-line error for the owner when it cannot start.
 pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -33,12 +37,28 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
         };
         config.public_url = Some(format!("http://{host}"));
     }
+    // Without the shared table the refresh lease is this process's: no other process may use
+    // these credentials while it serves (a collection run waits its turn, see cli::lone).
+    let _lone = if !demo && config.cache_table.is_none() {
+        match super::lone::take(&config.credentials_path, LONE_PATIENCE).await? {
+            Some(lock) => Some(lock),
+            None => return Err(format!(
+                "another nowplaying process uses {} (a `serve` or a long `collect`): without CACHE_TABLE only one may refresh its token; stop it, or share a DynamoDB table",
+                config.credentials_path.display()
+            )),
+        }
+    } else {
+        None
+    };
     let state = if demo {
         demo_app(&mut config).await?
     } else {
         service_app(&config).await?
     };
     announce(&config, local, demo);
+    if state.collector.is_some() {
+        collect_on_a_timer(state.clone(), demo);
+    }
     let limits = Limits::for_this_process();
     tracing::info!(
         addr = %local,
@@ -52,6 +72,33 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
     })
     .await;
     Ok(())
+}
+
+/// With the history on, `serve` collects by itself: now, then every
+/// [`crate::history::collect::SCHEDULE`] (every minute in the demo), so no cron is needed.
+fn collect_on_a_timer(app: SharedApp, demo: bool) {
+    let every = if demo {
+        std::time::Duration::from_secs(60)
+    } else {
+        crate::history::collect::SCHEDULE
+    };
+    say(&format!(
+        "collecting plays into the history every {} s ({})",
+        every.as_secs(),
+        app.collector
+            .as_ref()
+            .map(|c| c.store.describe())
+            .unwrap_or_default()
+    ));
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(every);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            timer.tick().await;
+            // Logged by the collection itself; the next tick catches up after a failure.
+            crate::lambda::collect(&app).await;
+        }
+    });
 }
 
 /// The demo: a simulated Spotify (and Last.fm) on loopback, its sign-in in memory.
@@ -101,7 +148,7 @@ async fn demo_app(config: &mut Config) -> Result<SharedApp, String> {
 }
 
 /// The service on the configured stores, after the checks that would make every answer `null`.
-async fn service_app(config: &Config) -> Result<SharedApp, String> {
+pub(crate) async fn service_app(config: &Config) -> Result<SharedApp, String> {
     let stores = app::stores(config).await;
     let console = config.owner_spotify_id.is_some() && config.source.uses_spotify();
     if console {

@@ -57,6 +57,8 @@ pub struct AppState {
     pub cdn_origin_secret: Option<crate::secret::Secret>,
     /// The listening history (`PROFILE_ENDPOINTS=history`), read by `/api/spotify/history*`.
     pub history: Option<Arc<dyn crate::history::HistoryStore>>,
+    /// Collection into the history (the schedule, `nowplaying collect`, `serve`'s timer).
+    pub collector: Option<crate::history::collect::Collector>,
 }
 
 pub type SharedApp = Arc<AppState>;
@@ -75,6 +77,18 @@ impl AppState {
                 .await;
         self.urls.scrub(&mut answer.value);
         answer
+    }
+}
+
+impl AppState {
+    /// One collection into the history from the configured source; `None` when the history is
+    /// off.
+    pub async fn collect(
+        &self,
+    ) -> Option<Result<crate::history::collect::Collected, crate::history::collect::CollectError>>
+    {
+        let collector = self.collector.as_ref()?;
+        Some(collector.spotify(&self.upstream).await)
     }
 }
 

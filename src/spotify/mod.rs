@@ -163,6 +163,21 @@ impl SpotifyClient {
         Ok(rp.map(|rp| map::history(rp, now)).unwrap_or_default())
     }
 
+    /// `GET /v1/me/player/recently-played?limit=50&after=MS`: the plays after `after` (all of
+    /// Spotify's last 50 without it), as Spotify sends them, for the history's collection.
+    pub async fn recently_played_after(
+        &self,
+        token: &Secret,
+        after: Option<Timestamp>,
+    ) -> Result<wire::RecentlyPlayed, SpotifyError> {
+        let mut url = self.recent_url(50);
+        if let Some(after) = after {
+            url.push_str(&format!("&after={}", after.as_millis()));
+        }
+        let rp: Option<wire::RecentlyPlayed> = self.get_object(&url, token).await?;
+        Ok(rp.unwrap_or_default())
+    }
+
     fn recent_url(&self, limit: u8) -> String {
         format!(
             "{}/v1/me/player/recently-played?limit={}",

@@ -36,6 +36,9 @@ pub struct Item {
     pub id: Option<String>,
     #[serde(deserialize_with = "lenient")]
     pub name: Option<String>,
+    /// `spotify:track:ID`, `spotify:episode:ID`, or a local file's `spotify:local:...`.
+    #[serde(deserialize_with = "lenient")]
+    pub uri: Option<String>,
     #[serde(deserialize_with = "lenient")]
     pub is_local: bool,
     #[serde(deserialize_with = "lenient")]

@@ -64,9 +64,9 @@ impl Subject {
             }
             Kind::Dynamo => {
                 let sdk = aws::sdk_config().await;
-                let table = aws::create_history_table(&patient(&sdk, None)).await;
+                let table = aws::create_history_table(&aws::patient_dynamo(&sdk, None)).await;
                 let proxy = FaultProxy::start(&aws_endpoint()).await;
-                let client = patient(&sdk, Some(&proxy.url));
+                let client = aws::patient_dynamo(&sdk, Some(&proxy.url));
                 Subject {
                     store: Arc::new(DynamoHistory::new(client, table)),
                     proxy: Some(proxy),
@@ -89,21 +89,6 @@ impl Subject {
         }
         ops
     }
-}
-
-/// A DynamoDB client with the service's configuration but time-outs that a loaded machine and
-/// a cold emulator cannot reach: these cases check what is stored, not how fast.
-fn patient(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
-    let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .operation_attempt_timeout(Duration::from_secs(10))
-        .operation_timeout(Duration::from_secs(20))
-        .build();
-    let mut b = aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(timeouts);
-    if let Some(e) = endpoint {
-        b = b.endpoint_url(e);
-    }
-    aws_sdk_dynamodb::Client::from_conf(b.build())
 }
 
 /// Runs one case against a fresh store of `kind`, bounded in time, then checks its operations.

@@ -33,6 +33,24 @@ pub fn dynamo(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_dy
     aws_sdk_dynamodb::Client::from_conf(b.build())
 }
 
+/// A DynamoDB client with the service's configuration but time-outs that a loaded machine and
+/// a cold emulator cannot reach: these cases check what is stored, not how fast.
+pub fn patient_dynamo(
+    sdk: &aws_config::SdkConfig,
+    endpoint: Option<&str>,
+) -> aws_sdk_dynamodb::Client {
+    let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(20))
+        .build();
+    let mut b = aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(timeouts);
+    if let Some(e) = endpoint {
+        b = b.endpoint_url(e);
+    }
+    aws_sdk_dynamodb::Client::from_conf(b.build())
+}
+
 /// Builds a Secrets Manager client; `endpoint` works as for [`dynamo`].
 pub fn secrets(
     sdk: &aws_config::SdkConfig,
@@ -661,6 +679,17 @@ impl EmulatorApp {
         extra: &[(&str, &str)],
         clock: Option<nowplaying::clock::ManualClock>,
     ) -> String {
+        super::serve(self.sibling_app(extra, clock, None)).await
+    }
+
+    /// Another instance's state (see [`EmulatorApp::sibling`]), not served, with `history` as
+    /// its listening history when given.
+    pub fn sibling_app(
+        &self,
+        extra: &[(&str, &str)],
+        clock: Option<nowplaying::clock::ManualClock>,
+        history: Option<Arc<dyn nowplaying::history::HistoryStore>>,
+    ) -> nowplaying::http::SharedApp {
         let mut vars = vec![
             ("TOKEN_SECRET_ID", self.secret_id.as_str()),
             ("CACHE_TABLE", self.table.as_str()),
@@ -679,8 +708,11 @@ impl EmulatorApp {
             &config.api_base_url,
             &config.accounts_base_url,
         );
-        let app = nowplaying::app::build(&config, &self.stores, spotify, clock);
-        super::serve(app).await
+        let mut stores = self.stores.clone();
+        if let Some(history) = history {
+            stores = stores.with_history(history);
+        }
+        nowplaying::app::build(&config, &stores, spotify, clock)
     }
 
     /// `GET /api/spotify`: asserts `200` and returns the JSON body.

@@ -175,7 +175,17 @@ pub struct Stats {
     pub authorize_pages: u64,
 }
 
+/// A listening timeline: every play (its end, epoch ms, and track id) and the fake's "now".
+/// Recently-played then answers as Spotify does: only plays that ended by now, only the newest
+/// 50 of them at all, `after` (exclusive) paging forward from the oldest play after it.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    pub plays: Vec<(u64, String)>,
+    pub now_ms: u64,
+}
+
 struct Inner {
+    timeline: Option<Timeline>,
     current: Scripted,
     current_once: VecDeque<Scripted>,
     recent: Scripted,
@@ -218,6 +228,7 @@ impl FakeSpotify {
             .expect("bind fake spotify");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let inner = Arc::new(Mutex::new(Inner {
+            timeline: None,
             current: Scripted::status(204),
             current_once: VecDeque::new(),
             recent: Scripted::json(json!({"items": []})),
@@ -274,6 +285,18 @@ impl FakeSpotify {
     pub fn queue_current(&self, s: Scripted) {
         self.inner.lock().unwrap().current_once.push_back(s);
     }
+    /// Recently-played answers from `plays` (see [`Timeline`]) as of `now_ms`.
+    pub fn set_timeline(&self, plays: Vec<(u64, String)>, now_ms: u64) {
+        self.inner.lock().unwrap().timeline = Some(Timeline { plays, now_ms });
+    }
+
+    /// Moves the timeline's "now".
+    pub fn set_timeline_now(&self, now_ms: u64) {
+        if let Some(t) = self.inner.lock().unwrap().timeline.as_mut() {
+            t.now_ms = now_ms;
+        }
+    }
+
     pub fn set_recent(&self, s: Scripted) {
         let mut i = self.inner.lock().unwrap();
         i.recent = s;
@@ -406,11 +429,65 @@ async fn recently_played(
         let mut i = f.inner.lock().unwrap();
         i.stats.recently_played += 1;
         i.stats.list_calls.push(uri.to_string());
+        if let Some(t) = &i.timeline {
+            if i.recent_once.is_empty() {
+                return Json(timeline_page(t, uri.query().unwrap_or(""))).into_response();
+            }
+        }
         i.recent_once
             .pop_front()
             .unwrap_or_else(|| i.recent.clone())
     };
     respond(s).await
+}
+
+/// One recently-played page of the timeline for `query` (`limit`, `after`, `before`).
+fn timeline_page(t: &Timeline, query: &str) -> Value {
+    let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let num = |k: &str| q.get(k).and_then(|v| v.parse::<u64>().ok());
+    let limit = num("limit").unwrap_or(20).clamp(1, 50) as usize;
+    // Newest first, only what ended by now, and Spotify keeps only the last 50.
+    let mut kept: Vec<&(u64, String)> = t.plays.iter().filter(|(at, _)| *at <= t.now_ms).collect();
+    kept.sort_by(|a, b| b.0.cmp(&a.0));
+    kept.truncate(50);
+    let page: Vec<&(u64, String)> = match (num("after"), num("before")) {
+        (Some(after), _) => {
+            let mut newer: Vec<_> = kept.into_iter().filter(|(at, _)| *at > after).collect();
+            // Forward from the cursor: the oldest `limit` plays after it, sent newest first.
+            let skip = newer.len().saturating_sub(limit);
+            newer.drain(..skip);
+            newer
+        }
+        (None, Some(before)) => kept
+            .into_iter()
+            .filter(|(at, _)| *at < before)
+            .take(limit)
+            .collect(),
+        (None, None) => kept.into_iter().take(limit).collect(),
+    };
+    let text = |ms: u64| {
+        time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let items: Vec<Value> = page
+        .iter()
+        .map(|(at, id)| {
+            let mut track = bodies::track(id, &format!("Track {id}"));
+            track["uri"] = json!(format!("spotify:track:{id}"));
+            json!({"played_at": text(*at), "track": track})
+        })
+        .collect();
+    let cursors = match (page.first(), page.last()) {
+        (Some(newest), Some(oldest)) => {
+            json!({"after": newest.0.to_string(), "before": oldest.0.to_string()})
+        }
+        _ => Value::Null,
+    };
+    json!({"items": items, "limit": limit, "cursors": cursors})
 }
 
 async fn top(

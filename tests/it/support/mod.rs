@@ -131,6 +131,27 @@ impl TestApp {
         extra: &[(&str, &str)],
         state: Arc<MemoryState>,
     ) -> TestApp {
+        TestApp::start_full(fake, extra, state, None).await
+    }
+
+    /// The same with `history` as the listening history (and `PROFILE_ENDPOINTS=history`).
+    pub async fn start_with_history(
+        fake: FakeSpotify,
+        extra: &[(&str, &str)],
+        state: Arc<MemoryState>,
+        history: Arc<dyn nowplaying::history::HistoryStore>,
+    ) -> TestApp {
+        let mut extra = extra.to_vec();
+        extra.push(("PROFILE_ENDPOINTS", "history"));
+        TestApp::start_full(fake, &extra, state, Some(history)).await
+    }
+
+    async fn start_full(
+        fake: FakeSpotify,
+        extra: &[(&str, &str)],
+        state: Arc<MemoryState>,
+        history: Option<Arc<dyn nowplaying::history::HistoryStore>>,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let creds_path = dir.path().join("credentials.json");
         let store = FileCredentials::new(&creds_path);
@@ -139,7 +160,10 @@ impl TestApp {
             .await
             .unwrap();
         let config = config(&fake, &creds_path, extra);
-        let stores = Stores::local(Arc::new(store), state, &creds_path);
+        let mut stores = Stores::local(Arc::new(store), state, &creds_path);
+        if let Some(history) = history {
+            stores = stores.with_history(history);
+        }
         let clock = ManualClock::at(T0);
         let spotify = SpotifyClient::new(&config.api_base_url, &config.accounts_base_url);
         let app = nowplaying::app::build(&config, &stores, spotify, Arc::new(clock.clone()));

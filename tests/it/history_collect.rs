@@ -1,0 +1,294 @@
+//! Collection into the history: a day of continuous listening to 30-second tracks, collected
+//! only on the schedule, stores every play exactly once, with parallel and overlapping runs and
+//! through token expiry and rotation; the Lambda schedule event runs the same collection.
+use std::collections::BTreeSet;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nowplaying::clock::Timestamp;
+use nowplaying::history::collect::SCHEDULE;
+use nowplaying::history::memory::MemoryHistory;
+use nowplaying::history::HistoryStore;
+use nowplaying::store::memory::MemoryState;
+
+use crate::support::{self, *};
+
+/// A day of back-to-back 30-second tracks from `start`: (end of the play, track id).
+fn continuous_day(start: Timestamp) -> Vec<(u64, String)> {
+    (0..2_880u64)
+        .map(|k| (start.as_millis() + 30_000 * (k + 1), format!("t{}", k % 97)))
+        .collect()
+}
+
+/// Every stored play's identity, read back page by page.
+async fn stored(history: &dyn HistoryStore) -> BTreeSet<(u64, String)> {
+    let mut out = BTreeSet::new();
+    let mut cursor = None;
+    loop {
+        let page = history
+            .range(
+                Timestamp::EPOCH,
+                nowplaying::history::LATEST,
+                NonZeroUsize::new(500).unwrap(),
+                cursor.as_ref(),
+            )
+            .await
+            .unwrap();
+        for p in &page.plays {
+            assert!(
+                out.insert((p.played_at.as_millis(), p.key.clone())),
+                "stored twice: {p:?}"
+            );
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return out,
+        }
+    }
+}
+
+fn expected(plays: &[(u64, String)]) -> BTreeSet<(u64, String)> {
+    plays
+        .iter()
+        .map(|(at, id)| (*at, format!("spotify:track:{id}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_day_of_thirty_second_tracks_collected_on_the_schedule_stores_every_play_once() {
+    let fake = FakeSpotify::start().await;
+    let history = Arc::new(MemoryHistory::new());
+    let app = TestApp::start_with_history(
+        fake.clone(),
+        &[],
+        Arc::new(MemoryState::new()),
+        history.clone(),
+    )
+    .await;
+    let plays = continuous_day(T0);
+    fake.set_timeline(plays.clone(), T0.as_millis());
+    let ticks = (24 * 3600) / SCHEDULE.as_secs() + 1;
+    let mut busy = 0;
+    for tick in 1..=ticks {
+        let now = T0 + SCHEDULE * tick as u32;
+        app.clock.set(now);
+        fake.set_timeline_now(now.as_millis());
+        if tick % 37 == 0 {
+            // Spotify revokes the access tokens early: the next call gets a 401.
+            fake.expire_access_tokens();
+        }
+        // Three runs at once (the schedule retried, a cron run): one asks, the others see the lease.
+        let (a, b, c) = tokio::join!(app.app.collect(), app.app.collect(), app.app.collect());
+        for run in [a, b, c] {
+            let run = run.expect("the history is on").expect("collected");
+            busy += usize::from(run.busy);
+        }
+    }
+    assert_eq!(stored(history.as_ref()).await, expected(&plays));
+    assert!(
+        busy >= ticks as usize,
+        "parallel runs took the lease: {busy}"
+    );
+    let stats = fake.stats();
+    // The keeper's clock crossed 24 token lifetimes and the fake revoked tokens early: every
+    // refresh rotated, none was refused, none reused.
+    assert!(stats.token_refreshes >= 24, "{stats:?}");
+    assert_eq!(stats.invalid_grant, 0, "{stats:?}");
+    assert_eq!(stats.reuse_detected, 0, "{stats:?}");
+    assert_eq!(
+        app.stored_credentials()["refresh_token"].as_str(),
+        stats.valid_refresh_token.as_deref(),
+        "the rotated refresh token is the stored one"
+    );
+    // One page a run: the schedule never lets 50 plays pile up.
+    assert!(
+        stats.recently_played <= 2 * ticks,
+        "{} calls for {ticks} runs",
+        stats.recently_played
+    );
+}
+
+#[tokio::test]
+async fn a_collection_too_rare_loses_plays_so_the_schedule_test_can_fail() {
+    // The same day collected every 30 minutes: 60 plays between runs, more than Spotify keeps.
+    let fake = FakeSpotify::start().await;
+    let history = Arc::new(MemoryHistory::new());
+    let app = TestApp::start_with_history(
+        fake.clone(),
+        &[],
+        Arc::new(MemoryState::new()),
+        history.clone(),
+    )
+    .await;
+    let plays = continuous_day(T0);
+    fake.set_timeline(plays.clone(), T0.as_millis());
+    for tick in 1..=6u32 {
+        let now = T0 + Duration::from_secs(1800) * tick;
+        app.clock.set(now);
+        fake.set_timeline_now(now.as_millis());
+        app.app.collect().await.unwrap().unwrap();
+    }
+    let got = stored(history.as_ref()).await;
+    assert!(got.len() < 360 && got.len() >= 6 * 50 - 50, "{}", got.len());
+}
+
+#[tokio::test]
+async fn overlapping_collections_from_two_processes_on_one_history_store_nothing_twice() {
+    // Two processes with leases of their own (a laptop's `serve` and a cron run on another
+    // credentials copy) write the same history: the store keeps each play once.
+    let history = Arc::new(MemoryHistory::new());
+    let fake = FakeSpotify::start().await;
+    let a = TestApp::start_with_history(
+        fake.clone(),
+        &[],
+        Arc::new(MemoryState::new()),
+        history.clone(),
+    )
+    .await;
+    let plays = continuous_day(T0);
+    let hours = 3u32;
+    fake.set_timeline(plays.clone(), T0.as_millis());
+    for tick in 1..=(hours * 6) {
+        let now = T0 + SCHEDULE * tick;
+        a.clock.set(now);
+        fake.set_timeline_now(now.as_millis());
+        // The second collector: the same store, its own lease, the same Spotify session.
+        let other = nowplaying::history::collect::Collector {
+            store: history.clone(),
+            leases: Arc::new(MemoryState::new()),
+            instance: "other".into(),
+        };
+        let (x, y) = tokio::join!(a.app.collect(), other.spotify(&a.app.upstream));
+        let (x, y) = (x.unwrap().unwrap(), y.unwrap());
+        assert!(!x.busy && !y.busy);
+    }
+    let until = (T0 + SCHEDULE * (hours * 6)).as_millis();
+    let want: Vec<_> = plays.into_iter().filter(|(at, _)| *at <= until).collect();
+    assert_eq!(stored(history.as_ref()).await, expected(&want));
+}
+
+#[tokio::test]
+async fn parallel_lambda_instances_collect_into_dynamodb_once_through_a_rotation() {
+    let history_table = {
+        let sdk = support::aws::sdk_config().await;
+        support::aws::create_history_table(&support::aws::dynamo(&sdk, None)).await
+    };
+    let extra = [
+        ("PROFILE_ENDPOINTS", "history"),
+        ("HISTORY_TABLE", history_table.as_str()),
+    ];
+    let clock = nowplaying::clock::ManualClock::at(T0);
+    let emu = support::aws::EmulatorApp::start(&extra, Some(clock.clone()), None).await;
+    let sdk = support::aws::sdk_config().await;
+    let proxy = support::aws::FaultProxy::start(&support::aws_endpoint()).await;
+    // Patient time-outs for the history: this test checks what is stored, not how fast.
+    let store = |_: ()| -> Arc<dyn HistoryStore> {
+        Arc::new(nowplaying::history::dynamo::DynamoHistory::new(
+            support::aws::patient_dynamo(&sdk, Some(&proxy.url)),
+            history_table.clone(),
+        ))
+    };
+    let one = emu.sibling_app(&extra, Some(clock.clone()), Some(store(())));
+    let two = emu.sibling_app(&extra, Some(clock.clone()), Some(store(())));
+    let plays = continuous_day(T0);
+    emu.fake.set_timeline(plays.clone(), T0.as_millis());
+    let runs = 8u32;
+    for tick in 1..=runs {
+        let now = T0 + SCHEDULE * tick;
+        clock.set(now);
+        emu.fake.set_timeline_now(now.as_millis());
+        if tick == 4 {
+            // Past the token's lifetime: the next run refreshes, and Spotify rotates.
+            clock.advance(Duration::from_secs(3600));
+            emu.fake.expire_access_tokens();
+        }
+        let (x, y) = tokio::join!(
+            nowplaying::lambda::collect(&one),
+            nowplaying::lambda::collect(&two)
+        );
+        // A run may fail on a loaded emulator (the next one catches up): at least one each tick.
+        assert!(
+            !x["collected"].is_null() || !y["collected"].is_null(),
+            "{x} {y}"
+        );
+    }
+    let until = clock_now(&emu).as_millis();
+    let want: Vec<_> = plays.into_iter().filter(|(at, _)| *at <= until).collect();
+    assert_eq!(stored(store(()).as_ref()).await, expected(&want));
+    let stats = emu.fake.stats();
+    assert_eq!(stats.invalid_grant, 0, "{stats:?}");
+    assert_eq!(stats.reuse_detected, 0, "{stats:?}");
+    assert!(stats.token_refreshes >= 2, "{stats:?}");
+    assert_eq!(
+        Some(emu.secret_token().await),
+        stats.valid_refresh_token,
+        "the rotated refresh token reached the secret"
+    );
+    let ops = proxy.take_ops();
+    assert!(ops.iter().any(|o| o == "Query"), "{ops:?}");
+    assert!(
+        !ops.iter().any(|o| o == "Scan"),
+        "the history never scans: {ops:?}"
+    );
+}
+
+fn clock_now(emu: &support::aws::EmulatorApp) -> Timestamp {
+    emu.app.upstream.now()
+}
+
+#[tokio::test]
+async fn the_lambda_schedule_event_collects_and_an_http_event_still_answers() {
+    use lambda_http::lambda_runtime::{Context, LambdaEvent};
+    let fake = FakeSpotify::start().await;
+    let history = Arc::new(MemoryHistory::new());
+    let app = TestApp::start_with_history(
+        fake.clone(),
+        &[],
+        Arc::new(MemoryState::new()),
+        history.clone(),
+    )
+    .await;
+    let plays = continuous_day(T0);
+    fake.set_timeline(plays.clone(), (T0 + Duration::from_secs(300)).as_millis());
+    let router = nowplaying::http::router(app.app.clone());
+    let scheduled = serde_json::json!({
+        "version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-12-01T10:00:00Z", "region": "eu-west-1",
+        "resources": ["arn:aws:events:eu-west-1:123456789012:rule/collect"], "detail": {}
+    });
+    for event in [scheduled, serde_json::json!({"nowplaying": "collect"})] {
+        let out = nowplaying::lambda::handle(
+            app.app.clone(),
+            router.clone(),
+            LambdaEvent::new(event, Context::default()),
+        )
+        .await
+        .unwrap();
+        assert!(out["collected"].is_object(), "{out}");
+    }
+    assert_eq!(stored(history.as_ref()).await.len(), 10);
+    let http: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/tests/fixtures/apigw-http-v2.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = nowplaying::lambda::handle(
+        app.app.clone(),
+        router,
+        LambdaEvent::new(http, Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["statusCode"], 200, "{out}");
+    // The history off: the event is answered, nothing collected, no error.
+    let off = TestApp::start(&[]).await;
+    let out = nowplaying::lambda::collect(&off.app).await;
+    assert!(
+        out["collected"].is_null() && out["reason"].is_string(),
+        "{out}"
+    );
+}
