@@ -450,7 +450,7 @@ fn timeline_page(t: &Timeline, query: &str) -> Value {
     let limit = num("limit").unwrap_or(20).clamp(1, 50) as usize;
     // Newest first, only what ended by now, and Spotify keeps only the last 50.
     let mut kept: Vec<&(u64, String)> = t.plays.iter().filter(|(at, _)| *at <= t.now_ms).collect();
-    kept.sort_by(|a, b| b.0.cmp(&a.0));
+    kept.sort_by_key(|p| std::cmp::Reverse(p.0));
     kept.truncate(50);
     let page: Vec<&(u64, String)> = match (num("after"), num("before")) {
         (Some(after), _) => {
