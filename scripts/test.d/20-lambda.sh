@@ -22,12 +22,19 @@ fake_admin current '{"body": {"is_playing": true, "progress_ms": 1000, "currentl
 
 suffix=$RANDOM$RANDOM
 table="nowplaying-lambda-$suffix"
+history="nowplaying-history-$suffix"
 secret="nowplaying/lambda-$suffix"
 write_credentials "$work/credentials.json"
-"$PY" - "$table" "$secret" "$work/credentials.json" <<'PY'
+"$PY" - "$table" "$secret" "$work/credentials.json" "$history" <<'PY'
 import sys, boto3
-table, secret, creds = sys.argv[1:4]
+table, secret, creds, history = sys.argv[1:5]
 ddb = boto3.client("dynamodb")
+# The history's table as the template makes it (HistoryTable).
+ddb.create_table(TableName=history, BillingMode="PAY_PER_REQUEST",
+                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                       {"AttributeName": "sk", "AttributeType": "S"}],
+                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                            {"AttributeName": "sk", "KeyType": "RANGE"}])
 ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                  AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
                  KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
@@ -39,6 +46,7 @@ port=$(free_port)
 export PATH="$PWD/.venv-tools/bin:$PATH"
 cargo lambda watch --bin nowplaying-lambda --ignore-changes -A 127.0.0.1 -P "$port" \
   --env-var "TOKEN_SECRET_ID=$secret,CACHE_TABLE=$table,CACHE_TTL_SECONDS=5" \
+  --env-var "PROFILE_ENDPOINTS=history,HISTORY_TABLE=$history" \
   --env-var "SPOTIFY_API_BASE_URL=$FAKE_URL,SPOTIFY_ACCOUNTS_BASE_URL=$FAKE_URL" \
   --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_REGION=$AWS_REGION,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test" \
   --env-var "ALLOWED_ORIGINS=https://me.example,AWS_LAMBDA_LOG_FORMAT=JSON" \
@@ -72,6 +80,29 @@ assert doc["refresh_token"] == valid != "refresh-token-0", (doc.get("refresh_tok
 assert doc["client_id"] == "test-client-id" and "authorized_at" in doc
 PY
 
+# The history's schedule: the template's EventBridge input, through the Lambda Invoke API, stores
+# the plays recently-played lists (two), and a second run stores nothing twice.
+fake_admin recent '{"body": {"items": [
+  {"played_at": "2026-12-01T10:03:30.000Z", "track": {"type": "track", "id": "h2", "uri": "spotify:track:h2",
+   "name": "Second Play", "artists": [{"name": "The Runtimes"}], "album": {"name": "Bootstrap", "images": []}}},
+  {"played_at": "2026-12-01T10:00:00.000Z", "track": {"type": "track", "id": "h1", "uri": "spotify:track:h1",
+   "name": "First Play", "artists": [{"name": "The Runtimes"}], "album": {"name": "Bootstrap", "images": []}}}]}}'
+invoke="http://127.0.0.1:$port/2015-03-31/functions/nowplaying-lambda/invocations"
+for expected in 2 0; do
+  curl -s -m 120 -X POST -d '{"nowplaying": "collect"}' "$invoke" >"$work/collect.json" || fail "no answer to the schedule event"
+  "$PY" - "$work/collect.json" "$expected" <<'PY' || fail "schedule event answered $(cat "$work/collect.json")"
+import json, sys
+out = json.load(open(sys.argv[1]))
+assert out["collected"]["new"] == int(sys.argv[2]), out
+PY
+done
+"$PY" - "$history" <<'PY' || fail "history table check"
+import sys, boto3
+items = boto3.client("dynamodb").query(TableName=sys.argv[1], KeyConditionExpression="pk = :m",
+    ExpressionAttributeValues={":m": {"S": "2026-12"}})["Items"]
+assert len(items) == 2, items
+PY
+
 code=$(curl -s -o "$work/404.json" -w '%{http_code}' -m 30 "$base/nope")
 [[ $code == 404 ]] || fail "unknown path answered $code"
 # (cargo-lambda's emulator answers CORS preflights itself, so OPTIONS is tested through the
@@ -82,4 +113,4 @@ grep -qi '^allow: GET, HEAD, OPTIONS' "$work/405.txt" || fail "405 without Allow
 if grep -q 'test-client-secret-do-not-log\|refresh-token-[0-9]\|access-[0-9]' "$work/watch.log"; then
   fail "a secret reached the function's log"
 fi
-echo "lambda emulator: GET, cache hit, rotation into the secret, 404 and 405 all as expected"
+echo "lambda emulator: GET, cache hit, rotation into the secret, the history's schedule event, 404 and 405 all as expected"

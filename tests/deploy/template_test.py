@@ -30,6 +30,9 @@ CDN_RESOURCES = {"CdnCachePolicy", "CdnCardCachePolicy", "CdnOriginSecret", "Cdn
 CDN_LIST_RESOURCES = {"CdnOriginFilter"}
 CDN_OUTPUTS = {"CdnUrl", "CdnBaseUrl"}
 CONSOLE_OUTPUTS = {"OwnerCallbackUrl", "OwnerConsoleUrl"}
+# With "history" in ProfileEndpoints: the history's table, its schedule and the permission.
+HISTORY_RESOURCES = {"HistoryTable", "CollectSchedule", "CollectPermission"}
+HISTORY_OUTPUTS = {"HistoryTableName"}
 # The owner's console: GET and POST for /owner and below, always routed (the function answers 404
 # there without OwnerSpotifyId).
 CONSOLE_ROUTES = {("GET", "/owner"), ("GET", "/owner/{proxy+}"), ("POST", "/owner/{proxy+}")}
@@ -224,6 +227,7 @@ def sdk_calls():
     secrets = set()
     for f in (ROOT / "src").rglob("*.rs"):
         secrets |= calls(f.relative_to(ROOT), secret_ops)
+    sdk_calls.history = {"dynamodb:" + a for a in history}
     return {"dynamodb:" + a for a in dynamo}, {"secretsmanager:" + a for a in secrets}
 
 
@@ -234,6 +238,7 @@ def check_combination(template, params):
     alerts = params["AlertEmail"] != ""
     cdn = params["EnableCdn"] == "true"
     console = params["OwnerSpotifyId"] != ""
+    history = "history" in params["ProfileEndpoints"].split(",")
     label = ", ".join(f"{k}={v!r}" for k, v in params.items())
 
     origin_list = params["AllowedOrigins"] != "*"
@@ -241,12 +246,14 @@ def check_combination(template, params):
         ("alert resources", alerts, ALERT_RESOURCES),
         ("CDN resources", cdn, CDN_RESOURCES),
         ("CDN resources with an origin list", cdn and origin_list, CDN_LIST_RESOURCES),
+        ("history resources", history, HISTORY_RESOURCES),
     ]:
         for name in names:
             check((name in resources) == wanted,
                   f"[{label}] {name} {'missing' if wanted else 'present'} ({group})")
     for group, wanted, names in [("alert outputs", alerts, ALERT_OUTPUTS), ("CDN outputs", cdn, CDN_OUTPUTS),
-                                 ("console outputs", console, CONSOLE_OUTPUTS)]:
+                                 ("console outputs", console, CONSOLE_OUTPUTS),
+                                 ("history outputs", history, HISTORY_OUTPUTS)]:
         for name in names:
             check((name in outputs) == wanted,
                   f"[{label}] output {name} {'missing' if wanted else 'present'} ({group})")
@@ -321,6 +328,23 @@ def check_combination(template, params):
         check("PROFILE_ENDPOINTS" not in command, f"[{label}] AuthorizeCommand: {command}")
     for needed in ("TOKEN_SECRET_ID=", "CACHE_TABLE=", "AWS_REGION="):
         check(needed in command, f"[{label}] AuthorizeCommand lacks {needed}")
+    # The owner's commands refuse PROFILE_ENDPOINTS=history with CACHE_TABLE but no HISTORY_TABLE.
+    check(("HISTORY_TABLE=${HistoryTable} " in command) == history,
+          f"[{label}] AuthorizeCommand and HISTORY_TABLE: {command}")
+    if history:
+        check(env.get("HISTORY_TABLE") == {"Ref": "HistoryTable"},
+              f"[{label}] HISTORY_TABLE={env.get('HISTORY_TABLE')!r}")
+        table = template["Resources"]["HistoryTable"]
+        check(table.get("DeletionPolicy") == "Retain" and table.get("UpdateReplacePolicy") == "Retain",
+              f"[{label}] the history table is not kept when the stack goes (it is the owner's data)")
+        keys = {k["AttributeName"]: k["KeyType"] for k in table["Properties"]["KeySchema"]}
+        check(keys == {"pk": "HASH", "sk": "RANGE"}, f"[{label}] history key schema {keys}")
+        rule = resources["CollectSchedule"]["Properties"]
+        check(rule["ScheduleExpression"] == "rate(10 minutes)"
+              and json.loads(rule["Targets"][0]["Input"]) == {"nowplaying": "collect"},
+              f"[{label}] the collection schedule is not every 10 minutes with the collect event: {rule}")
+    else:
+        check("HISTORY_TABLE" not in env, f"[{label}] HISTORY_TABLE without the history")
 
     if alerts:
         f = resources["OwnerMustActFilter"]["Properties"]
@@ -478,6 +502,9 @@ def check_static(template):
           f"DynamoDB actions granted {sorted(granted['CacheTable'])} but src/ calls {sorted(dynamo)}")
     check(granted["TokenSecret"] == secrets,
           f"Secrets Manager actions granted {sorted(granted['TokenSecret'])} but src/ calls {sorted(secrets)}")
+    check(granted.get("HistoryTable") == sdk_calls.history,
+          f"history table actions granted {sorted(granted.get('HistoryTable', []))} but src/history/ calls "
+          f"{sorted(sdk_calls.history)}")
     check(granted.get("ConsoleKeySecret") == {"secretsmanager:GetSecretValue"},
           f"the console key secret grants {granted.get('ConsoleKeySecret')}, not only GetSecretValue")
 
@@ -505,7 +532,7 @@ def check_documented_worst_case(template):
 
 def combinations():
     for alert, cdn, profile, origins, owner in itertools.product(
-        ["", "owner@example.com"], ["false", "true"], ["", "top", "saved", "top,saved"],
+        ["", "owner@example.com"], ["false", "true"], ["", "top", "saved", "top,saved", "history", "top,saved,history"],
         ["*", "https://me.example,https://www.me.example"], ["", "the.owner-1"],
     ):
         yield {"AlertEmail": alert, "EnableCdn": cdn, "ProfileEndpoints": profile, "AllowedOrigins": origins,
@@ -549,7 +576,7 @@ def self_test(template):
             "GenerateSecretString"),
         "credentials secret generated (an update would overwrite it)": lambda t: t["Resources"]["TokenSecret"][
             "Properties"].__setitem__("GenerateSecretString", {"GenerateStringKey": "console_key"}),
-        "console key secret writable": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"]["Policies"][1][
+        "console key secret writable": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"]["Policies"][2][
             "Fn::If"][1]["Statement"][0]["Action"].append("secretsmanager:PutSecretValue"),
         "CDN without HSTS": lambda t: t["Resources"]["CdnDistribution"]["Properties"]["DistributionConfig"][
             "DefaultCacheBehavior"].pop("ResponseHeadersPolicyId"),
@@ -579,6 +606,15 @@ def self_test(template):
         "one throttle for every route": lambda t: t["Resources"]["HttpApi"]["Properties"].pop("RouteSettings"),
         "a card throttle the docs do not count": lambda t: t["Parameters"]["CardThrottleRateLimit"].__setitem__(
             "Default", 500),
+        "history table deleted with the stack": lambda t: t["Resources"]["HistoryTable"].__setitem__(
+            "DeletionPolicy", "Delete"),
+        "schedule without its condition": lambda t: t["Resources"]["CollectSchedule"].pop("Condition"),
+        "history may scan": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"]["Policies"][1][
+            "Fn::If"][1]["Statement"][0]["Action"].append("dynamodb:Scan"),
+        "schedule every hour": lambda t: t["Resources"]["CollectSchedule"]["Properties"].__setitem__(
+            "ScheduleExpression", "rate(1 hour)"),
+        "commands without HISTORY_TABLE": lambda t: t["Outputs"]["AuthorizeCommand"].__setitem__(
+            "Value", t["Outputs"]["AuthorizeCommand"]["Value"]["Fn::If"][2]),
         "a runtime cfn-lint refuses": lambda t: t["Resources"]["CdnOriginFilter"]["Properties"][
             "FunctionConfig"].__setitem__("Runtime", "cloudfront-js-9.9"),
     }
