@@ -292,3 +292,88 @@ async fn the_lambda_schedule_event_collects_and_an_http_event_still_answers() {
         "{out}"
     );
 }
+
+/// Runs `nowplaying ARGS` with only `vars` (and PATH/HOME) in its environment.
+async fn run_command(args: &[&str], vars: &[(&str, String)]) -> (i32, String, String) {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_nowplaying"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(60), c.output())
+        .await
+        .expect("the command ends within 60 s")
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn nowplaying_collect_fills_the_sqlite_history_once_and_never_runs_beside_serve() {
+    use nowplaying::store::CredentialStore;
+    let fake = FakeSpotify::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("config").join("credentials.json");
+    nowplaying::store::file::FileCredentials::new(&creds)
+        .save(&support::credentials(
+            support::fake_spotify::FIRST_REFRESH_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let now = Timestamp::parse_rfc3339("2026-12-01T12:00:00Z").unwrap();
+    let plays: Vec<(u64, String)> = (1..=12u64)
+        .map(|k| (now.as_millis() - 60_000 * k, format!("c{k}")))
+        .collect();
+    fake.set_timeline(plays.clone(), now.as_millis());
+    let mut vars = vec![
+        ("HOME", dir.path().to_string_lossy().into_owned()),
+        (
+            "NOWPLAYING_CREDENTIALS",
+            creds.to_string_lossy().into_owned(),
+        ),
+        ("SPOTIFY_API_BASE_URL", fake.base.clone()),
+        ("SPOTIFY_ACCOUNTS_BASE_URL", fake.base.clone()),
+    ];
+    // Off: one line saying how to turn it on, nothing written.
+    let (code, _, err) = run_command(&["collect"], &vars).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("PROFILE_ENDPOINTS=history"), "{err}");
+    vars.push(("PROFILE_ENDPOINTS", "history".into()));
+    let (code, out, err) = run_command(&["collect"], &vars).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("collected 12 new plays"), "{out}");
+    assert!(out.contains("history.sqlite3"), "{out}");
+    let (code, out, _) = run_command(&["collect"], &vars).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("collected 0 new plays"), "{out}");
+    let history = nowplaying::history::sqlite::SqliteHistory::new(
+        dir.path().join("config").join("history.sqlite3"),
+    );
+    assert_eq!(stored(&history).await, expected(&plays));
+    // A running `serve` holds the credentials: `collect` asks nothing.
+    let calls = fake.stats().recently_played;
+    let lock = nowplaying::cli::lone::take(&creds, Duration::ZERO)
+        .await
+        .unwrap()
+        .expect("the lock is free");
+    let (code, out, _) = run_command(&["collect"], &vars).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("collects by itself"), "{out}");
+    assert_eq!(fake.stats().recently_played, calls);
+    drop(lock);
+    // The refresh tokens rotated along the way are the stored ones: nothing lost.
+    let stats = fake.stats();
+    assert_eq!(stats.invalid_grant, 0);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&creds).unwrap()).unwrap();
+    assert_eq!(
+        doc["refresh_token"].as_str(),
+        stats.valid_refresh_token.as_deref()
+    );
+}
