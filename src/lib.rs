@@ -27,6 +27,7 @@ pub mod model;
 pub mod nowplaying;
 pub mod owner;
 pub mod report;
+pub mod rules;
 pub mod seal;
 pub mod secret;
 pub mod signin;

@@ -95,6 +95,9 @@ pub struct NowPlaying {
     /// Where the answer came from.
     #[serde(default)]
     pub source: Source,
+    /// What the privacy rules look at beyond these fields; never on the wire.
+    #[serde(skip)]
+    pub facts: crate::rules::Facts,
 }
 
 /// One size of an item's art: its URL and, when the source says, its size in pixels.

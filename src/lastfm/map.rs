@@ -138,12 +138,17 @@ pub fn loved(root: &Value, read_at: Timestamp) -> Vec<ListTrack> {
 
 /// The shared part of every track entry; `None` without a title.
 fn track(t: &Value, read_at: Timestamp) -> Option<NowPlaying> {
+    let artist = text(&t["artist"]).unwrap_or_default();
     Some(NowPlaying {
         is_playing: false,
         status: Status::Recent,
         kind: ItemType::Track,
         name: text(&t["name"])?,
-        artists: text(&t["artist"]).unwrap_or_default(),
+        facts: crate::rules::Facts {
+            artist_names: vec![artist.clone()],
+            ..Default::default()
+        },
+        artists: artist,
         album: text(&t["album"]),
         album_image: largest_image(&t["image"]),
         album_images: Vec::new(),

@@ -153,6 +153,13 @@ pub fn item_to_model(
         Some(_) => return None,
     };
     let local = item.is_local;
+    let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    let mut facts = crate::rules::Facts {
+        explicit: item.explicit,
+        artist_ids: item.artists.iter().filter_map(|a| non_empty(a.id.clone())).collect(),
+        artist_names: item.artists.iter().filter_map(|a| non_empty(a.name.clone())).collect(),
+        ..Default::default()
+    };
     let (artists, album, images) = match kind {
         ItemType::Track => {
             let artists = item
@@ -170,6 +177,7 @@ pub fn item_to_model(
         }
         ItemType::Episode => {
             let show = item.show.unwrap_or_default();
+            facts.show_id = non_empty(show.id.clone());
             let images = if item.images.iter().any(|i| i.url.is_some()) {
                 item.images
             } else {
@@ -185,7 +193,6 @@ pub fn item_to_model(
             (by, name, images)
         }
     };
-    let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
     Some(NowPlaying {
         is_playing: false,
         status: Status::Recent,
@@ -209,6 +216,7 @@ pub fn item_to_model(
         played_at: None,
         stale: false,
         source: Source::Spotify,
+        facts,
     })
 }
 

@@ -36,6 +36,8 @@ pub struct Item {
     pub id: Option<String>,
     #[serde(deserialize_with = "lenient")]
     pub name: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub explicit: bool,
     /// `spotify:track:ID`, `spotify:episode:ID`, or a local file's `spotify:local:...`.
     #[serde(deserialize_with = "lenient")]
     pub uri: Option<String>,
@@ -69,6 +71,8 @@ pub struct ExternalUrls {
 #[serde(default)]
 pub struct Named {
     #[serde(deserialize_with = "lenient")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub name: Option<String>,
 }
 
@@ -84,6 +88,8 @@ pub struct Album {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Show {
+    #[serde(deserialize_with = "lenient")]
+    pub id: Option<String>,
     #[serde(deserialize_with = "lenient")]
     pub name: Option<String>,
     #[serde(deserialize_with = "lenient")]

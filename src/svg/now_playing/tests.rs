@@ -24,6 +24,7 @@ fn np(name: &str) -> NowPlaying {
         played_at: None,
         stale: false,
         source: crate::model::Source::Spotify,
+        facts: Default::default(),
     }
 }
 

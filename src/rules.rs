@@ -1,0 +1,453 @@
+//! The owner's privacy rules (`HIDE_EXPLICIT`, `HIDE_PODCASTS`, `HIDE_ARTISTS`, `HIDE_TRACKS`,
+//! `HIDE_SHOWS`, `QUIET_HOURS` with `TIMEZONE`, `RESPECT_PRIVATE_SESSION`,
+//! `PUBLISH_DELAY_SECONDS`). A hidden play is treated as if it never happened: the answer is
+//! built as when nothing plays (the most recent visible play, or `null`), the lists and the
+//! history leave it out. They are checked where an answer is built, once for every source, never
+//! per endpoint (see docs/privacy.md).
+
+use std::time::Duration;
+
+use crate::clock::Timestamp;
+use crate::config::ConfigError;
+use crate::model::{ItemType, NowPlaying};
+
+/// What a rule needs to know of an item beyond the public JSON: kept on [`NowPlaying`] (never
+/// serialised) by the source's mapping.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Spotify marks it explicit.
+    pub explicit: bool,
+    /// The artists' Spotify ids (a track from Spotify).
+    pub artist_ids: Vec<String>,
+    /// The artists' names, one each (Spotify), or the one artist line (Last.fm).
+    pub artist_names: Vec<String>,
+    /// The show's Spotify id (an episode).
+    pub show_id: Option<String>,
+    /// The owner's Spotify is in a private session (read from the player's device).
+    pub private_session: bool,
+}
+
+/// One `HIDE_*` list: Spotify ids (from ids, URIs or open.spotify.com links) and names (lower
+/// case, for every source; Last.fm answers carry no ids).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    pub ids: Vec<String>,
+    pub names: Vec<String>,
+}
+
+impl Names {
+    fn is_empty(&self) -> bool {
+        self.ids.is_empty() && self.names.is_empty()
+    }
+
+    fn has_id(&self, id: Option<&str>) -> bool {
+        id.is_some_and(|id| self.ids.iter().any(|i| i == id))
+    }
+
+    fn has_name(&self, name: &str) -> bool {
+        let name = fold(name);
+        !name.is_empty() && self.names.contains(&name)
+    }
+}
+
+/// A name as the rules compare it: trimmed, inner white space one space, lower case.
+fn fold(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// `QUIET_HOURS` in `TIMEZONE`: from `start` (included) to `end` (excluded), minutes after local
+/// midnight; `start > end` runs across midnight.
+#[derive(Debug, Clone)]
+pub struct QuietHours {
+    pub start: u16,
+    pub end: u16,
+    pub zone: jiff::tz::TimeZone,
+    /// The zone's name as configured, for `status`.
+    pub zone_name: String,
+}
+
+impl PartialEq for QuietHours {
+    fn eq(&self, other: &Self) -> bool {
+        self.start == other.start && self.end == other.end && self.zone_name == other.zone_name
+    }
+}
+
+impl QuietHours {
+    /// Whether `at` falls in the quiet hours, by the local clock of the zone at that moment
+    /// (so a daylight-saving change moves them with the local clock).
+    pub fn contains(&self, at: Timestamp) -> bool {
+        let Ok(millis) = i64::try_from(at.as_millis()) else {
+            return false;
+        };
+        let Ok(ts) = jiff::Timestamp::from_millisecond(millis) else {
+            return false;
+        };
+        let local = ts.to_zoned_datetime(self.zone.clone());
+        let minute = local.hour() as u16 * 60 + local.minute() as u16;
+        if self.start < self.end {
+            (self.start..self.end).contains(&minute)
+        } else {
+            minute >= self.start || minute < self.end
+        }
+    }
+}
+
+/// The rules as configured; the default hides nothing but a private session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    pub hide_explicit: bool,
+    pub hide_podcasts: bool,
+    pub artists: Names,
+    pub tracks: Names,
+    pub shows: Names,
+    pub quiet_hours: Option<QuietHours>,
+    pub respect_private_session: bool,
+    pub publish_delay: Duration,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            hide_explicit: false,
+            hide_podcasts: false,
+            artists: Names::default(),
+            tracks: Names::default(),
+            shows: Names::default(),
+            quiet_hours: None,
+            respect_private_session: true,
+            publish_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// Why a play is hidden (for the logs at DEBUG and `status`; never in an answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hidden {
+    Explicit,
+    Podcast,
+    Artist,
+    Track,
+    Show,
+    QuietHours,
+    PrivateSession,
+    TooShortYet,
+}
+
+impl Rules {
+    /// Reads the rules through `get` (the environment); an error names the variable.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Rules, ConfigError> {
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let quiet_hours = match get("QUIET_HOURS") {
+            None => {
+                if let Some(zone) = get("TIMEZONE") {
+                    zone_of(&zone)?;
+                }
+                None
+            }
+            Some(range) => {
+                let zone_name = get("TIMEZONE").unwrap_or_else(|| "UTC".into());
+                let zone = zone_of(&zone_name)?;
+                let (start, end) = parse_range(&range).ok_or(ConfigError {
+                    variable: "QUIET_HOURS",
+                    value: range.clone(),
+                    expected: "a local time range HH:MM-HH:MM such as 23:00-07:00 (two different times; it may run across midnight)",
+                })?;
+                Some(QuietHours {
+                    start,
+                    end,
+                    zone,
+                    zone_name,
+                })
+            }
+        };
+        Ok(Rules {
+            hide_explicit: flag(get("HIDE_EXPLICIT"), "HIDE_EXPLICIT", false)?,
+            hide_podcasts: flag(get("HIDE_PODCASTS"), "HIDE_PODCASTS", false)?,
+            artists: names(get("HIDE_ARTISTS"), "HIDE_ARTISTS", "artist")?,
+            tracks: names(get("HIDE_TRACKS"), "HIDE_TRACKS", "track")?,
+            shows: names(get("HIDE_SHOWS"), "HIDE_SHOWS", "show")?,
+            quiet_hours,
+            respect_private_session: flag(
+                get("RESPECT_PRIVATE_SESSION"),
+                "RESPECT_PRIVATE_SESSION",
+                true,
+            )?,
+            publish_delay: match get("PUBLISH_DELAY_SECONDS") {
+                None => Duration::ZERO,
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if n <= 3600 => Duration::from_secs(n),
+                    _ => {
+                        return Err(ConfigError {
+                            variable: "PUBLISH_DELAY_SECONDS",
+                            value: v,
+                            expected: "a whole number of seconds from 0 to 3600",
+                        })
+                    }
+                },
+            },
+        })
+    }
+
+    /// Whether any rule beyond the private session is set (for `status`).
+    pub fn any(&self) -> bool {
+        self.hide_explicit
+            || self.hide_podcasts
+            || !self.artists.is_empty()
+            || !self.tracks.is_empty()
+            || !self.shows.is_empty()
+            || self.quiet_hours.is_some()
+            || !self.publish_delay.is_zero()
+    }
+
+    /// Why the item (whatever it is: playing, recent, in a list) is hidden for what it is, if
+    /// it is: the explicit, podcast, artist, track and show rules.
+    pub fn hides_item(&self, np: &NowPlaying) -> Option<Hidden> {
+        let facts = &np.facts;
+        if self.hide_explicit && facts.explicit {
+            return Some(Hidden::Explicit);
+        }
+        let episode = np.kind == ItemType::Episode;
+        if self.hide_podcasts && episode {
+            return Some(Hidden::Podcast);
+        }
+        if episode {
+            let show = np.album.as_deref().unwrap_or("");
+            if self.shows.has_id(facts.show_id.as_deref()) || self.shows.has_name(show) {
+                return Some(Hidden::Show);
+            }
+        } else {
+            let by_id = facts.artist_ids.iter().any(|id| self.artists.has_id(Some(id)));
+            let by_name = facts.artist_names.iter().any(|n| self.artists.has_name(n))
+                || self.artists.has_name(&np.artists);
+            if by_id || by_name {
+                return Some(Hidden::Artist);
+            }
+        }
+        if self.tracks.has_id(np.track_id.as_deref())
+            || (!episode && self.tracks.has_name(&np.name))
+        {
+            return Some(Hidden::Track);
+        }
+        None
+    }
+
+    /// Why a play is hidden, if it is: the item's rules, then those of the moment. `now` is
+    /// when it is shown; a recent play (`played_at` given) is judged by when it was played.
+    pub fn hides_play(
+        &self,
+        np: &NowPlaying,
+        played_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Option<Hidden> {
+        if let Some(why) = self.hides_item(np) {
+            return Some(why);
+        }
+        let current = played_at.is_none();
+        if current && self.respect_private_session && np.facts.private_session {
+            return Some(Hidden::PrivateSession);
+        }
+        if let Some(q) = &self.quiet_hours {
+            if q.contains(played_at.unwrap_or(now)) {
+                return Some(Hidden::QuietHours);
+            }
+        }
+        if current && !self.publish_delay.is_zero() {
+            // Only a known position holds a play back: Last.fm says none.
+            if np.progress.is_some_and(|p| p < self.publish_delay) {
+                return Some(Hidden::TooShortYet);
+            }
+        }
+        None
+    }
+}
+
+fn flag(value: Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(_) => Err(ConfigError {
+            variable: name,
+            value: value.unwrap_or_default(),
+            expected: "true or false",
+        }),
+    }
+}
+
+fn zone_of(name: &str) -> Result<jiff::tz::TimeZone, ConfigError> {
+    jiff::tz::TimeZone::get(name).map_err(|_| ConfigError {
+        variable: "TIMEZONE",
+        value: name.to_string(),
+        expected: "an IANA time zone name such as Europe/Berlin or America/New_York",
+    })
+}
+
+/// `HH:MM-HH:MM` as minutes after midnight; `None` when malformed or empty (equal ends).
+fn parse_range(text: &str) -> Option<(u16, u16)> {
+    let (a, b) = text.split_once('-')?;
+    let minute = |t: &str| -> Option<u16> {
+        let (h, m) = t.trim().split_once(':')?;
+        if h.is_empty() || h.len() > 2 || m.len() != 2 {
+            return None;
+        }
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    let (start, end) = (minute(a)?, minute(b)?);
+    (start != end).then_some((start, end))
+}
+
+/// Whether `s` is a Spotify id: 22 characters of base 62.
+pub fn is_spotify_id(s: &str) -> bool {
+    s.len() == 22 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// One `HIDE_*` list. An entry is a Spotify id, a `spotify:<kind>:<id>` URI or an
+/// `https://open.spotify.com/<kind>/<id>` link (of this list's kind), or else a name. An entry
+/// that is a URI or link of another kind, or whose id is not a Spotify id, is refused.
+fn names(
+    value: Option<String>,
+    variable: &'static str,
+    kind: &'static str,
+) -> Result<Names, ConfigError> {
+    let mut out = Names::default();
+    let Some(value) = value else {
+        return Ok(out);
+    };
+    let expected = match kind {
+        "artist" => "comma-separated Spotify artist ids, spotify:artist:ID URIs or open.spotify.com/artist/ID links, or artist names",
+        "track" => "comma-separated Spotify track ids, spotify:track:ID URIs or open.spotify.com/track/ID links, or track titles",
+        _ => "comma-separated Spotify show ids, spotify:show:ID URIs or open.spotify.com/show/ID links, or show names",
+    };
+    let bad = || ConfigError {
+        variable,
+        value: value.clone(),
+        expected,
+    };
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let link = entry
+            .strip_prefix("https://open.spotify.com/")
+            .or_else(|| entry.strip_prefix("http://open.spotify.com/"));
+        let id = if let Some(rest) = entry.strip_prefix("spotify:") {
+            let (k, id) = rest.split_once(':').ok_or_else(bad)?;
+            (k == kind).then_some(id).ok_or_else(bad)?
+        } else if let Some(path) = link {
+            let path = path.split(['?', '#']).next().unwrap_or("");
+            let (k, id) = path.split_once('/').ok_or_else(bad)?;
+            (k == kind).then_some(id.trim_end_matches('/')).ok_or_else(bad)?
+        } else if is_spotify_id(entry) {
+            entry
+        } else {
+            out.names.push(fold(entry));
+            continue;
+        };
+        if !is_spotify_id(id) {
+            return Err(bad());
+        }
+        out.ids.push(id.to_string());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(vars: &[(&str, &str)]) -> Result<Rules, ConfigError> {
+        Rules::from_lookup(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    const ID: &str = "4Z8W4fKeB5YxbusRsdQVPb";
+
+    #[test]
+    fn lists_take_ids_uris_links_and_names() {
+        let r = rules(&[(
+            "HIDE_ARTISTS",
+            &format!(
+                "{ID}, spotify:artist:{ID}, https://open.spotify.com/artist/{ID}?si=x,  The  Band "
+            ),
+        )])
+        .unwrap();
+        assert_eq!(r.artists.ids, vec![ID; 3]);
+        assert_eq!(r.artists.names, vec!["the band".to_string()]);
+        assert!(!r.hide_explicit && r.respect_private_session);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, val) in [
+            ("HIDE_ARTISTS", "spotify:track:4Z8W4fKeB5YxbusRsdQVPb"),
+            ("HIDE_TRACKS", "spotify:track:short"),
+            ("HIDE_SHOWS", "https://open.spotify.com/episode/4Z8W4fKeB5YxbusRsdQVPb"),
+            ("HIDE_EXPLICIT", "maybe"),
+            ("QUIET_HOURS", "23:00"),
+            ("QUIET_HOURS", "25:00-07:00"),
+            ("QUIET_HOURS", "07:00-07:00"),
+            ("PUBLISH_DELAY_SECONDS", "soon"),
+            ("RESPECT_PRIVATE_SESSION", "sometimes"),
+        ] {
+            let err = rules(&[(var, val)]).unwrap_err().to_string();
+            assert!(err.starts_with(var), "{err}");
+            assert!(err.contains(val), "{err}");
+        }
+        let err = rules(&[("QUIET_HOURS", "23:00-07:00"), ("TIMEZONE", "Mars/Base")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("TIMEZONE") && err.contains("Mars/Base"), "{err}");
+        let err = rules(&[("TIMEZONE", "Nowhere/City")]).unwrap_err().to_string();
+        assert!(err.starts_with("TIMEZONE"), "{err}");
+    }
+
+    fn at(text: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(text).unwrap()
+    }
+
+    #[test]
+    fn quiet_hours_run_across_midnight_in_local_time() {
+        let r = rules(&[("QUIET_HOURS", "23:00-07:00"), ("TIMEZONE", "Europe/Berlin")]).unwrap();
+        let q = r.quiet_hours.unwrap();
+        // Winter: Berlin is UTC+1.
+        assert!(!q.contains(at("2026-01-15T21:59:59Z")));
+        assert!(q.contains(at("2026-01-15T22:00:00Z")));
+        assert!(q.contains(at("2026-01-16T05:59:59Z")));
+        assert!(!q.contains(at("2026-01-16T06:00:00Z")));
+        // Summer: UTC+2, the same local hours an hour earlier in UTC.
+        assert!(q.contains(at("2026-07-15T21:00:00Z")));
+        assert!(!q.contains(at("2026-07-15T20:59:59Z")));
+        assert!(!q.contains(at("2026-07-16T05:00:00Z")));
+        let day = rules(&[("QUIET_HOURS", "09:00-17:30")]).unwrap();
+        let q = day.quiet_hours.unwrap();
+        assert_eq!(q.zone_name, "UTC");
+        assert!(q.contains(at("2026-03-02T17:29:00Z")) && !q.contains(at("2026-03-02T17:30:00Z")));
+    }
+
+    #[test]
+    fn quiet_hours_follow_a_daylight_saving_change() {
+        // New York springs forward on 2026-03-08 at 02:00 local (07:00 UTC) and falls back on
+        // 2026-11-01 at 02:00 local (06:00 UTC). Quiet 01:00-03:00 local.
+        let r = rules(&[("QUIET_HOURS", "01:00-03:00"), ("TIMEZONE", "America/New_York")])
+            .unwrap();
+        let q = r.quiet_hours.unwrap();
+        // Spring: 01:00 EST is 06:00 UTC; 02:00 EST does not exist, 03:00 EDT is 07:00 UTC.
+        assert!(!q.contains(at("2026-03-08T05:59:00Z")));
+        assert!(q.contains(at("2026-03-08T06:00:00Z")));
+        assert!(q.contains(at("2026-03-08T06:59:00Z")));
+        assert!(!q.contains(at("2026-03-08T07:00:00Z")), "03:00 EDT ends it");
+        // Autumn: 01:00 EDT is 05:00 UTC; 01:00-02:00 happens twice; 03:00 EST is 08:00 UTC.
+        assert!(q.contains(at("2026-11-01T05:00:00Z")));
+        assert!(q.contains(at("2026-11-01T06:30:00Z")), "the repeated 01:30 EST");
+        assert!(q.contains(at("2026-11-01T07:59:00Z")));
+        assert!(!q.contains(at("2026-11-01T08:00:00Z")));
+    }
+}
