@@ -18,6 +18,7 @@ pub mod demo;
 pub mod error;
 pub mod history;
 pub mod http;
+pub mod import;
 pub mod keys;
 pub mod lambda;
 pub mod lastfm;

@@ -5,6 +5,7 @@
 
 pub mod collect;
 pub mod dynamo;
+pub mod export;
 pub mod memory;
 pub mod sqlite;
 
