@@ -188,7 +188,8 @@ pub async fn import(
             .await
             .map_err(|e| {
                 format!(
-                    "{e} (page {page}); the {} plays of the pages before it are stored: run `nowplaying import lastfm` again to continue from page {page}",
+                    "{} (page {page}); the {} plays of the pages before it are stored: run `nowplaying import lastfm` again to continue from page {page}",
+                    describe(&e, options),
                     summary.new + summary.already
                 )
             })?;
@@ -236,7 +237,12 @@ pub async fn collect_lastfm(
         last: None,
     };
     let mut summary = ImportSummary::default();
-    let failed = |page: u32, e: LastFmError| format!("{e} (page {page} of the new scrobbles)");
+    let failed = |page: u32, e: LastFmError| {
+        format!(
+            "{} (page {page} of the new scrobbles)",
+            describe(&e, options)
+        )
+    };
     let first = pager.page(1, from, now).await.map_err(|e| failed(1, e))?;
     // Oldest first: the last page, back to the second; the first one (already read) last.
     for page in (2..=first.total_pages).rev() {
@@ -254,6 +260,18 @@ pub async fn collect_lastfm(
     }
     summary.add(store, &first.plays).await?;
     Ok(summary)
+}
+
+/// An error as the owner reads it: a rate limit that outlasted the retries says so.
+fn describe(e: &LastFmError, options: &Options) -> String {
+    match e {
+        LastFmError::RateLimited { .. } => format!(
+            "Last.fm kept answering with its rate limit (error 29) after {} retries {} s apart",
+            options.rate_limit_retries,
+            options.rate_limit_wait.as_secs_f64()
+        ),
+        other => other.to_string(),
+    }
 }
 
 fn rfc3339(t: Timestamp) -> String {

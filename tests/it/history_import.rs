@@ -1,0 +1,554 @@
+//! Filling the history: a Spotify data export written here in the export's documented format
+//! (tracks, episodes, video, short plays, private sessions, audiobooks, odd and missing fields,
+//! a malformed entry and a truncated file, the older account data) gives exactly the expected
+//! plays, and again gives nothing new; a paginated Last.fm history on the fake, imported with
+//! a rate limit and an interruption midway and then continued, ends with exactly the history of
+//! a clean run; collection asks only for what is newer than the newest stored scrobble.
+
+use crate::support;
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nowplaying::clock::Timestamp;
+use nowplaying::history::memory::MemoryHistory;
+use nowplaying::history::{lastfm_key, HistoryStore, Play, PlayKind, PlaySource, LATEST};
+use nowplaying::import::lastfm::{self, Checkpoint};
+use nowplaying::import::spotify_export::{self, SKIP_AUDIOBOOK, SKIP_NO_ITEM, SKIP_PRIVATE};
+use nowplaying::lastfm::LastFmClient;
+use nowplaying::secret::Secret;
+use serde_json::{json, Value};
+use support::fake_lastfm::{self, bodies, FakeLastfm, API_KEY, RECENT, USER};
+
+/// How long one case may take.
+const CASE: Duration = Duration::from_secs(60);
+
+/// Every play in `store`, newest first.
+pub async fn all_plays(store: &dyn HistoryStore) -> Vec<Play> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .range(
+                Timestamp::EPOCH,
+                LATEST + Duration::from_millis(1),
+                NonZeroUsize::new(100).unwrap(),
+                cursor.as_ref(),
+            )
+            .await
+            .unwrap();
+        out.extend(page.plays);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return out,
+        }
+    }
+}
+
+fn ts(s: &str) -> Timestamp {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
+    Timestamp::from_millis((t.unix_timestamp_nanos() / 1_000_000) as u64)
+}
+
+/// An extended streaming history entry of a track, every field as the export has it.
+pub fn track_entry(at: &str, user: &str, id: &str, name: &str, ms: u64) -> Value {
+    json!({
+        "ts": at, "username": user, "platform": "Android OS 14 API 34 (Google, Pixel 8)",
+        "ms_played": ms, "conn_country": "DE", "ip_addr": "203.0.113.7",
+        "user_agent_decrypted": "unknown",
+        "master_metadata_track_name": name,
+        "master_metadata_album_artist_name": "Pip, Scroobius",
+        "master_metadata_album_album_name": "Distraction Pieces",
+        "spotify_track_uri": format!("spotify:track:{id}"),
+        "episode_name": null, "episode_show_name": null, "spotify_episode_uri": null,
+        "audiobook_title": null, "audiobook_uri": null, "audiobook_chapter_uri": null,
+        "audiobook_chapter_title": null,
+        "reason_start": "trackdone", "reason_end": "trackdone", "shuffle": false,
+        "skipped": false, "offline": false, "offline_timestamp": 0, "incognito_mode": false
+    })
+}
+
+fn episode_entry(at: &str, user: &str, id: &str, ms: u64) -> Value {
+    let mut e = track_entry(at, user, "x", "x", ms);
+    for k in [
+        "master_metadata_track_name",
+        "master_metadata_album_artist_name",
+        "master_metadata_album_album_name",
+        "spotify_track_uri",
+    ] {
+        e[k] = Value::Null;
+    }
+    e["episode_name"] = json!("Episode 12: Tapes");
+    e["episode_show_name"] = json!("The Show");
+    e["spotify_episode_uri"] = json!(format!("spotify:episode:{id}"));
+    e
+}
+
+/// Writes a Spotify export in `dir`: three audio files (one truncated), a video file, the older
+/// account data and files that are not history. Returns the plays it should give.
+pub fn write_export(dir: &Path, user: &str) -> Vec<Play> {
+    let write = |name: &str, body: &str| std::fs::write(dir.join(name), body).unwrap();
+    let mut private = track_entry("2024-01-01T11:00:00Z", user, "priv", "Secret Song", 200_000);
+    private["incognito_mode"] = json!(true);
+    let mut ad = track_entry("2024-01-01T11:05:00Z", user, "x", "x", 30_000);
+    for k in [
+        "master_metadata_track_name",
+        "master_metadata_album_artist_name",
+        "master_metadata_album_album_name",
+        "spotify_track_uri",
+    ] {
+        ad[k] = Value::Null;
+    }
+    let mut book = ad.clone();
+    book["audiobook_title"] = json!("A Book");
+    book["audiobook_uri"] = json!("spotify:show:book");
+    book["audiobook_chapter_uri"] = json!("spotify:episode:ch1");
+    // A local file: no URI, ms_played as a string.
+    let mut local = track_entry("2024-01-01T12:00:00Z", user, "x", "Home Demo", 0);
+    local["spotify_track_uri"] = Value::Null;
+    local["ms_played"] = json!("61000");
+    // Only the fields that matter, the rest missing.
+    let bare = json!({"ts": "2024-01-01T12:30:00Z", "username": user,
+        "spotify_track_uri": "spotify:track:bare"});
+    let mut bad_ts = track_entry("yesterday", user, "bad", "Bad", 1);
+    bad_ts["ts"] = json!("yesterday");
+    let audio = json!([
+        track_entry("2024-01-01T10:00:00Z", user, "t1", "Full Song", 200_000),
+        track_entry("2024-01-01T10:03:00Z", user, "t2", "Skipped Song", 5_000),
+        episode_entry("2024-01-01T10:30:00Z", user, "e1", 1_200_000),
+        private,
+        ad,
+        book,
+        local,
+        bare,
+        bad_ts,
+        42,
+        // The first play once more: one identity, stored once.
+        track_entry("2024-01-01T10:00:00Z", user, "t1", "Full Song", 200_000),
+    ]);
+    write(
+        "Streaming_History_Audio_2024_0.json",
+        &serde_json::to_string_pretty(&audio).unwrap(),
+    );
+    let video = json!([
+        episode_entry("2024-02-01T09:00:00Z", user, "v1", 900_000),
+        track_entry("2024-02-01T09:10:00Z", user, "mv1", "Music Video", 240_000),
+    ]);
+    write(
+        "Streaming_History_Video_2024.json",
+        &serde_json::to_string(&video).unwrap(),
+    );
+    // Cut short after the first entry.
+    let first = serde_json::to_string(&track_entry(
+        "2025-03-01T08:00:00Z",
+        user,
+        "t3",
+        "Before The Cut",
+        100_000,
+    ))
+    .unwrap();
+    write(
+        "Streaming_History_Audio_2025_1.json",
+        &format!("[\n{first},\n{{\"ts\": \"2025-03-01T"),
+    );
+    write(
+        "StreamingHistory_music_0.json",
+        r#"[{"endTime": "2023-05-01 08:15", "artistName": "Old Artist", "trackName": "Old Song", "msPlayed": 185000},
+            {"endTime": "2023-05-01 08:16", "artistName": "Old Artist", "trackName": "Old Skip", "msPlayed": 2000}]"#,
+    );
+    write(
+        "StreamingHistory_podcast_0.json",
+        r#"[{"endTime": "2023-05-02 07:00", "podcastName": "Old Show", "episodeName": "Old Episode", "msPlayed": 1800000}]"#,
+    );
+    write("Userdata.json", r#"{"username": "someone"}"#);
+    write("ReadMeFirst.txt", "not history");
+
+    let track = |at: &str, id: &str, name: &str, ms: u64| Play {
+        played_at: ts(at),
+        key: format!("spotify:track:{id}"),
+        name: name.into(),
+        artists: "Pip, Scroobius".into(),
+        album: "Distraction Pieces".into(),
+        album_image: None,
+        song_url: Some(format!("https://open.spotify.com/track/{id}")),
+        track_id: Some(id.into()),
+        kind: PlayKind::Track,
+        ms_played: Some(Duration::from_millis(ms)),
+        short: ms < 30_000,
+        source: PlaySource::Export,
+    };
+    let episode = |at: &str, id: &str, ms: u64| Play {
+        key: format!("spotify:episode:{id}"),
+        name: "Episode 12: Tapes".into(),
+        artists: String::new(),
+        album: "The Show".into(),
+        song_url: Some(format!("https://open.spotify.com/episode/{id}")),
+        kind: PlayKind::Episode,
+        track_id: Some(id.into()),
+        ..track(at, id, "", ms)
+    };
+    let unlinked = |at: &str, key: String, name: &str, artists: &str, album: &str, ms: u64| Play {
+        key,
+        name: name.into(),
+        artists: artists.into(),
+        album: album.into(),
+        song_url: None,
+        track_id: None,
+        ..track(at, "x", name, ms)
+    };
+    vec![
+        track("2025-03-01T08:00:00Z", "t3", "Before The Cut", 100_000),
+        track("2024-02-01T09:10:00Z", "mv1", "Music Video", 240_000),
+        episode("2024-02-01T09:00:00Z", "v1", 900_000),
+        Play {
+            artists: String::new(),
+            album: String::new(),
+            name: String::new(),
+            ms_played: None,
+            short: false,
+            ..track("2024-01-01T12:30:00Z", "bare", "", 0)
+        },
+        unlinked(
+            "2024-01-01T12:00:00Z",
+            lastfm_key("Pip, Scroobius", "Home Demo"),
+            "Home Demo",
+            "Pip, Scroobius",
+            "Distraction Pieces",
+            61_000,
+        ),
+        episode("2024-01-01T10:30:00Z", "e1", 1_200_000),
+        track("2024-01-01T10:03:00Z", "t2", "Skipped Song", 5_000),
+        track("2024-01-01T10:00:00Z", "t1", "Full Song", 200_000),
+        Play {
+            kind: PlayKind::Episode,
+            ..unlinked(
+                "2023-05-02T07:00:00Z",
+                lastfm_key("Old Show", "Old Episode"),
+                "Old Episode",
+                "",
+                "Old Show",
+                1_800_000,
+            )
+        },
+        unlinked(
+            "2023-05-01T08:16:00Z",
+            lastfm_key("Old Artist", "Old Skip"),
+            "Old Skip",
+            "Old Artist",
+            "",
+            2_000,
+        ),
+        unlinked(
+            "2023-05-01T08:15:00Z",
+            lastfm_key("Old Artist", "Old Song"),
+            "Old Song",
+            "Old Artist",
+            "",
+            185_000,
+        ),
+    ]
+}
+
+fn hidden() -> indicatif::ProgressBar {
+    indicatif::ProgressBar::hidden()
+}
+
+#[tokio::test]
+async fn a_spotify_export_gives_exactly_its_plays_and_again_nothing_new() {
+    tokio::time::timeout(CASE, async {
+        let dir = tempfile::tempdir().unwrap();
+        let expected = write_export(dir.path(), "owner");
+        let store = MemoryHistory::new();
+        let options = spotify_export::Options::default();
+        let paths = vec![dir.path().to_path_buf()];
+        let s = spotify_export::import(&store, &paths, &options, &hidden())
+            .await
+            .unwrap();
+        assert_eq!(all_plays(&store).await, expected);
+        assert_eq!((s.new, s.already), (expected.len(), 1), "{s}");
+        assert_eq!(s.skipped.get(SKIP_PRIVATE), Some(&1), "{s}");
+        assert_eq!(s.skipped.get(SKIP_NO_ITEM), Some(&1), "{s}");
+        assert_eq!(s.skipped.get(SKIP_AUDIOBOOK), Some(&1), "{s}");
+        let audio = dir.path().join("Streaming_History_Audio_2024_0.json");
+        let cut = dir.path().join("Streaming_History_Audio_2025_1.json");
+        assert_eq!(s.malformed.len(), 3, "{s}");
+        assert!(
+            s.malformed[0].starts_with(&format!("{}: entry 8: ts", audio.display())),
+            "{s}"
+        );
+        assert!(
+            s.malformed[1].starts_with(&format!("{}: entry 9: not a JSON object", audio.display())),
+            "{s}"
+        );
+        assert!(
+            s.malformed[2].starts_with(&format!(
+                "{}: not a JSON array of plays at line 3",
+                cut.display()
+            )),
+            "{s}"
+        );
+        let text = s.to_string();
+        assert!(text.contains("private session"), "{text}");
+        assert!(text.contains("the rest was imported"), "{text}");
+
+        // Again, by file names this time: nothing new, the same history.
+        let files = spotify_export::files(&paths).unwrap();
+        assert_eq!(files.len(), 5, "{files:?}");
+        let again = spotify_export::import(&store, &files, &options, &hidden())
+            .await
+            .unwrap();
+        assert_eq!((again.new, again.already), (0, expected.len() + 1));
+        assert_eq!(all_plays(&store).await, expected);
+    })
+    .await
+    .expect("within the case's time");
+}
+
+#[tokio::test]
+async fn another_persons_export_is_refused_unless_forced() {
+    tokio::time::timeout(CASE, async {
+        let mine = tempfile::tempdir().unwrap();
+        let theirs = tempfile::tempdir().unwrap();
+        write_export(mine.path(), "owner");
+        let other = write_export(theirs.path(), "someone-else");
+        let store = MemoryHistory::new();
+        let paths: Vec<PathBuf> = vec![mine.path().into(), theirs.path().into()];
+        let e = spotify_export::import(
+            &store,
+            &paths,
+            &spotify_export::Options::default(),
+            &hidden(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.contains("\"someone-else\"") && e.contains("\"owner\"") && e.contains("--force"),
+            "{e}"
+        );
+        assert!(e.contains(&theirs.path().display().to_string()), "{e}");
+        assert!(all_plays(&store).await.is_empty(), "nothing written");
+
+        // The owner's id from the configuration decides over the first file.
+        let owner_is_other = spotify_export::Options {
+            force: false,
+            owner: Some("someone-else".into()),
+        };
+        let only_theirs = vec![theirs.path().to_path_buf()];
+        let s = spotify_export::import(&store, &only_theirs, &owner_is_other, &hidden())
+            .await
+            .unwrap();
+        assert_eq!(s.new, other.len());
+        let e = spotify_export::import(&store, &paths, &owner_is_other, &hidden())
+            .await
+            .unwrap_err();
+        assert!(e.contains("OWNER_SPOTIFY_ID"), "{e}");
+
+        let forced = spotify_export::Options {
+            force: true,
+            owner: None,
+        };
+        let s = spotify_export::import(&store, &paths, &forced, &hidden())
+            .await
+            .unwrap();
+        // Both exports hold the same plays (only the username differs): one identity each.
+        assert_eq!((s.new, s.already), (0, 2 * (other.len() + 1)));
+    })
+    .await
+    .expect("within the case's time");
+}
+
+/// `n` scrobbles, a minute apart, the newest at `newest` (epoch seconds).
+fn scrobbles(n: u64, newest: u64) -> Vec<Value> {
+    (0..n)
+        .map(|i| bodies::scrobble(&format!("Song {i}"), newest - i * 60))
+        .collect()
+}
+
+fn fast(checkpoint: Option<PathBuf>) -> lastfm::Options {
+    lastfm::Options {
+        pace: Duration::from_millis(5),
+        rate_limit_wait: Duration::from_millis(20),
+        page_size: 50,
+        checkpoint,
+        ..lastfm::Options::default()
+    }
+}
+
+const NEWEST: u64 = 1_795_000_000;
+
+#[tokio::test]
+async fn an_interrupted_lastfm_import_continues_to_the_history_of_a_clean_run() {
+    tokio::time::timeout(CASE, async {
+        let key = Secret::new(API_KEY);
+        let now = Timestamp::from_secs(NEWEST + 10);
+        let dir = tempfile::tempdir().unwrap();
+
+        // A clean run.
+        let clean_fake = FakeLastfm::start().await;
+        clean_fake.set_scrobbles(scrobbles(430, NEWEST));
+        let clean = MemoryHistory::new();
+        let client = LastFmClient::new(&clean_fake.base);
+        let s = lastfm::import(&clean, &client, &key, USER, now, &fast(None), &hidden())
+            .await
+            .unwrap();
+        assert_eq!((s.new, s.already), (430, 0));
+        let pages: Vec<String> = clean_fake
+            .queries()
+            .iter()
+            .map(|q| q["page"].clone())
+            .collect();
+        assert_eq!(pages, ["1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+
+        // A rate limit on page 3 (waited out), a failure on page 5 (the run stops).
+        let fake = FakeLastfm::start().await;
+        fake.set_scrobbles(scrobbles(430, NEWEST));
+        fake.queue_page(3, fake_lastfm::error(200, 29));
+        fake.queue_page(5, fake_lastfm::error(500, 8));
+        let store = MemoryHistory::new();
+        let client = LastFmClient::new(&fake.base);
+        let checkpoint = dir.path().join("lastfm-import.json");
+        let options = fast(Some(checkpoint.clone()));
+        let e = lastfm::import(&store, &client, &key, USER, now, &options, &hidden())
+            .await
+            .unwrap_err();
+        assert!(e.contains("page 5") && e.contains("again"), "{e}");
+        assert_eq!(all_plays(&store).await.len(), 200, "pages 1 to 4 kept");
+        let saved = Checkpoint::load(&checkpoint).expect("a checkpoint");
+        assert_eq!((saved.pages_done, saved.to), (4, now));
+
+        // Scrobbled meanwhile: newer than the run's end, so no page shifts.
+        let mut more = scrobbles(430, NEWEST);
+        more.extend((1..=70).map(|i| bodies::scrobble(&format!("Later {i}"), NEWEST + 100 + i)));
+        fake.set_scrobbles(more);
+        let later = Timestamp::from_secs(NEWEST + 10_000);
+        let s = lastfm::import(&store, &client, &key, USER, later, &options, &hidden())
+            .await
+            .unwrap();
+        assert!(s.to_string().contains("after page 4"), "{s}");
+        assert_eq!(s.new, 230, "{s}");
+        assert_eq!(all_plays(&store).await, all_plays(&clean).await);
+        assert!(
+            !checkpoint.exists(),
+            "the checkpoint goes with the last page"
+        );
+
+        let queries = fake.queries();
+        let pages: Vec<&str> = queries.iter().map(|q| q["page"].as_str()).collect();
+        assert_eq!(
+            pages,
+            ["1", "2", "3", "3", "4", "5", "5", "6", "7", "8", "9"]
+        );
+        for q in &queries {
+            assert_eq!(q["method"], RECENT);
+            assert_eq!(q["to"], (NEWEST + 10).to_string(), "one fixed end: {q:?}");
+            assert_eq!((q["limit"].as_str(), q["extended"].as_str()), ("50", "1"));
+            assert!(!q.contains_key("from"));
+        }
+    })
+    .await
+    .expect("within the case's time");
+}
+
+#[tokio::test]
+async fn a_lastfm_import_keeps_its_pace_and_gives_up_on_endless_rate_limits() {
+    tokio::time::timeout(CASE, async {
+        let key = Secret::new(API_KEY);
+        let fake = FakeLastfm::start().await;
+        fake.set_scrobbles(scrobbles(120, NEWEST));
+        let client = LastFmClient::new(&fake.base);
+        let store = MemoryHistory::new();
+        let options = lastfm::Options {
+            pace: Duration::from_millis(150),
+            from: Some(Timestamp::from_secs(NEWEST - 99 * 60)),
+            ..fast(None)
+        };
+        let started = std::time::Instant::now();
+        let s = lastfm::import(
+            &store,
+            &client,
+            &key,
+            USER,
+            Timestamp::from_secs(NEWEST),
+            &options,
+            &hidden(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.new, 100, "only from --from on");
+        assert_eq!(fake.calls(RECENT), 2);
+        assert!(
+            started.elapsed() >= Duration::from_millis(150),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(fake
+            .queries()
+            .iter()
+            .all(|q| q["from"] == (NEWEST - 99 * 60).to_string()));
+
+        let limited = FakeLastfm::start().await;
+        limited.set_scrobbles(scrobbles(10, NEWEST));
+        for _ in 0..10 {
+            limited.queue_page(1, fake_lastfm::error(200, 29));
+        }
+        let client = LastFmClient::new(&limited.base);
+        let options = lastfm::Options {
+            rate_limit_retries: 3,
+            ..fast(None)
+        };
+        let e = lastfm::import(
+            &store,
+            &client,
+            &key,
+            USER,
+            Timestamp::from_secs(NEWEST),
+            &options,
+            &hidden(),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.contains("rate limit"), "{e}");
+        assert_eq!(limited.calls(RECENT), 4, "one try and three retries");
+    })
+    .await
+    .expect("within the case's time");
+}
+
+#[tokio::test]
+async fn collection_asks_only_after_the_newest_stored_scrobble_oldest_page_first() {
+    tokio::time::timeout(CASE, async {
+        let key = Secret::new(API_KEY);
+        let fake = FakeLastfm::start().await;
+        fake.set_scrobbles(scrobbles(120, NEWEST));
+        let client = LastFmClient::new(&fake.base);
+        let store = MemoryHistory::new();
+        let now = Timestamp::from_secs(NEWEST + 1);
+        let s = lastfm::collect_lastfm(&store, &client, &key, USER, now, &fast(None))
+            .await
+            .unwrap();
+        assert_eq!(s.new, 120);
+        let pages: Vec<String> = fake.queries().iter().map(|q| q["page"].clone()).collect();
+        assert_eq!(pages, ["1", "3", "2"]);
+
+        let mut more = scrobbles(120, NEWEST);
+        more.extend((1..=30).map(|i| bodies::scrobble(&format!("New {i}"), NEWEST + i * 60)));
+        fake.set_scrobbles(more);
+        let later = Timestamp::from_secs(NEWEST + 3_600);
+        let s = lastfm::collect_lastfm(&store, &client, &key, USER, later, &fast(None))
+            .await
+            .unwrap();
+        // Last.fm's `from` includes the newest stored scrobble: read again, stored once.
+        assert_eq!((s.new, s.already), (30, 1));
+        let last = fake.queries().last().cloned().unwrap();
+        assert_eq!(last["from"], NEWEST.to_string());
+        assert_eq!(last["to"], (NEWEST + 3_600).to_string());
+        let plays = all_plays(&store).await;
+        assert_eq!(plays.len(), 150);
+        assert_eq!(plays[0].played_at, Timestamp::from_secs(NEWEST + 1_800));
+        assert_eq!(plays[0].key, lastfm_key("Scroobius", "New 30"));
+        assert!(plays.iter().all(|p| p.source == PlaySource::Lastfm));
+    })
+    .await
+    .expect("within the case's time");
+}
