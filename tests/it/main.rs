@@ -15,6 +15,7 @@ mod emulator_stores;
 mod fault_matrix;
 mod fuzz_props;
 mod history_collect;
+mod history_commands;
 mod history_import;
 mod history_store;
 mod hot_path;
