@@ -183,7 +183,7 @@ pub async fn export(
 
 /// Where `export` writes its rows.
 enum Sink<W: Write> {
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
     /// The writer and how many rows it holds.
     Json(W, usize),
 }
@@ -200,7 +200,7 @@ impl<W: Write> Sink<W> {
                     .has_headers(false)
                     .from_writer(out);
                 w.write_record(CSV_HEADER).map_err(write_error)?;
-                Sink::Csv(w)
+                Sink::Csv(Box::new(w))
             }
             Format::Json => {
                 out.write_all(b"[").map_err(write_error)?;
