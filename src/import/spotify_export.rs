@@ -4,7 +4,9 @@
 //! array of plays, read as a stream one entry at a time.
 //!
 //! A play's time is the export's `ts` (the END of the play, like recently-played's `played_at`),
-//! so a play imported here and the same play collected from Spotify have one identity. The key
+//! so importing the same export again stores nothing new. (The export's `ts` is to the second and
+//! recently-played's `played_at` to the millisecond, so a play both collected and imported is
+//! stored once per source: see docs/history.md.) The key
 //! is the track's or episode's Spotify URI; an entry without one (the account data, some local
 //! files) is keyed like a Last.fm play, by its normalised artist (or show) and title.
 

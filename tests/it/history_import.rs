@@ -451,6 +451,49 @@ async fn an_interrupted_lastfm_import_continues_to_the_history_of_a_clean_run() 
 }
 
 #[tokio::test]
+async fn an_import_interrupted_at_any_page_or_before_its_checkpoint_ends_the_same() {
+    tokio::time::timeout(CASE, async {
+        let key = Secret::new(API_KEY);
+        let now = Timestamp::from_secs(NEWEST + 10);
+        let fake = FakeLastfm::start().await;
+        fake.set_scrobbles(scrobbles(430, NEWEST));
+        let client = LastFmClient::new(&fake.base);
+        let clean = MemoryHistory::new();
+        lastfm::import(&clean, &client, &key, USER, now, &fast(None), &hidden())
+            .await
+            .unwrap();
+        let clean = all_plays(&clean).await;
+        assert_eq!(clean.len(), 430);
+        for failing in 1..=9 {
+            let dir = tempfile::tempdir().unwrap();
+            let checkpoint = dir.path().join("lastfm-import.json");
+            let options = fast(Some(checkpoint.clone()));
+            let store = MemoryHistory::new();
+            fake.queue_page(failing, fake_lastfm::error(503, 11));
+            let e = lastfm::import(&store, &client, &key, USER, now, &options, &hidden())
+                .await
+                .unwrap_err();
+            assert!(e.contains(&format!("page {failing}")), "{e}");
+            assert_eq!(all_plays(&store).await.len(), 50 * (failing as usize - 1));
+            if failing > 1 {
+                // As if the process died after storing a page but before its checkpoint.
+                let mut c = Checkpoint::load(&checkpoint).unwrap();
+                c.pages_done -= 1;
+                c.save(&checkpoint).unwrap();
+            }
+            let later = Timestamp::from_secs(NEWEST + 5_000);
+            lastfm::import(&store, &client, &key, USER, later, &options, &hidden())
+                .await
+                .unwrap();
+            assert_eq!(all_plays(&store).await, clean, "failing at page {failing}");
+            assert!(!checkpoint.exists());
+        }
+    })
+    .await
+    .expect("within the case's time");
+}
+
+#[tokio::test]
 async fn a_lastfm_import_keeps_its_pace_and_gives_up_on_endless_rate_limits() {
     tokio::time::timeout(CASE, async {
         let key = Secret::new(API_KEY);
