@@ -96,7 +96,7 @@ pub async fn import_export(config: Config, paths: Vec<PathBuf>, force: bool) -> 
         force,
         owner: config.owner_spotify_id.clone(),
     };
-    let bar = progress("{bar:40} {bytes}/{total_bytes} ({eta} left)");
+    let bar = progress("{msg:28} {bar:40} {percent:>3}% ({eta} left)");
     let summary = spotify_export::import(history.as_ref(), &paths, &options, &bar).await?;
     print!("{summary}");
     println!("The history is in {}.", history.describe());

@@ -108,7 +108,9 @@ pub async fn import(
         .sum();
     // Both passes read every byte.
     progress.set_length(bytes * 2);
+    progress.set_message("checking whose export it is");
     check_owner(&files, options, progress).await?;
+    progress.set_message("importing");
     let mut summary = ImportSummary::default();
     for file in files {
         let bar = progress.clone();

@@ -23,6 +23,7 @@ mod http_surface;
 mod lambda_events;
 mod lastfm;
 mod lastfm_commands;
+mod lastfm_import;
 mod logs;
 mod mapping;
 mod mixed_versions;
