@@ -3,15 +3,19 @@
 //! fields, a malformed entry and a truncated file, the older account data) give exactly the
 //! expected plays, and again nothing new; another person's export is imported only when forced.
 
+use crate::support;
+
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nowplaying::clock::Timestamp;
+use nowplaying::history::dynamo::DynamoHistory;
 use nowplaying::history::memory::MemoryHistory;
 use nowplaying::history::{lastfm_key, HistoryStore, Play, PlayKind, PlaySource, LATEST};
 use nowplaying::import::spotify_export::{self, SKIP_AUDIOBOOK, SKIP_NO_ITEM, SKIP_PRIVATE};
 use serde_json::{json, Value};
+use support::aws;
 
 /// How long one case may take.
 pub const CASE: Duration = Duration::from_secs(60);
@@ -348,4 +352,40 @@ async fn another_persons_export_is_refused_unless_forced() {
     })
     .await
     .expect("within the case's time");
+}
+
+#[tokio::test]
+async fn an_export_imports_into_the_dynamodb_history_the_same() {
+    tokio::time::timeout(Duration::from_secs(120), async {
+        let sdk = aws::sdk_config().await;
+        // Time-outs a cold emulator on a loaded machine cannot reach: this checks what is stored.
+        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(Duration::from_secs(10))
+            .operation_timeout(Duration::from_secs(20))
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .timeout_config(timeouts)
+                .build(),
+        );
+        let table = aws::create_history_table(&client).await;
+        let store = DynamoHistory::new(client, table);
+        let dir = tempfile::tempdir().unwrap();
+        let expected = write_export(dir.path(), "owner");
+        let paths = vec![dir.path().to_path_buf()];
+        let options = spotify_export::Options::default();
+        let s = spotify_export::import(&store, &paths, &options, &hidden())
+            .await
+            .unwrap();
+        assert_eq!((s.new, s.already), (expected.len(), 1));
+        assert_eq!(all_plays(&store).await, expected);
+        let again = spotify_export::import(&store, &paths, &options, &hidden())
+            .await
+            .unwrap();
+        assert_eq!((again.new, again.already), (0, expected.len() + 1));
+        assert_eq!(all_plays(&store).await, expected);
+    })
+    .await
+    .expect("within two minutes");
 }

@@ -255,3 +255,29 @@ async fn collection_asks_only_after_the_newest_stored_scrobble_oldest_page_first
     .await
     .expect("within the case's time");
 }
+
+#[tokio::test]
+async fn an_interrupted_collection_is_completed_by_the_next_one() {
+    tokio::time::timeout(CASE, async {
+        let key = Secret::new(API_KEY);
+        let fake = FakeLastfm::start().await;
+        fake.set_scrobbles(scrobbles(120, NEWEST));
+        let client = LastFmClient::new(&fake.base);
+        let store = MemoryHistory::new();
+        let now = Timestamp::from_secs(NEWEST + 1);
+        // Pages 1 and 3 read, 3 (the oldest) stored, then page 2 fails.
+        fake.queue_page(2, fake_lastfm::error(500, 16));
+        let e = lastfm::collect_lastfm(&store, &client, &key, USER, now, &fast(None))
+            .await
+            .unwrap_err();
+        assert!(e.contains("page 2"), "{e}");
+        assert_eq!(all_plays(&store).await.len(), 20, "the oldest page kept");
+        let s = lastfm::collect_lastfm(&store, &client, &key, USER, now, &fast(None))
+            .await
+            .unwrap();
+        assert_eq!((s.new, s.already), (100, 1));
+        assert_eq!(all_plays(&store).await.len(), 120);
+    })
+    .await
+    .expect("within the case's time");
+}
