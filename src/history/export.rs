@@ -14,6 +14,7 @@ use crate::clock::Timestamp;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportRow {
+    /// When it was played, RFC 3339 to the millisecond, UTC.
     pub played_at: String,
     pub key: String,
     pub name: String,
@@ -24,7 +25,9 @@ pub struct ExportRow {
     pub track_id: Option<String>,
     #[serde(rename = "type")]
     pub kind: PlayKind,
-    pub ms_played: Option<u64>,
+    /// How long it was played, in whole milliseconds on the wire (`null` or empty when unknown).
+    #[serde(default, with = "crate::clock::opt_millis")]
+    pub ms_played: Option<Duration>,
     pub short: bool,
     pub source: PlaySource,
 }
@@ -52,7 +55,7 @@ impl From<&Play> for ExportRow {
             song_url: p.song_url.clone(),
             track_id: p.track_id.clone(),
             kind: p.kind,
-            ms_played: p.ms_played.map(|d| d.as_millis() as u64),
+            ms_played: p.ms_played,
             short: p.short,
             source: p.source,
         }
@@ -76,7 +79,7 @@ impl TryFrom<ExportRow> for Play {
             song_url: r.song_url,
             track_id: r.track_id,
             kind: r.kind,
-            ms_played: r.ms_played.map(Duration::from_millis),
+            ms_played: r.ms_played,
             short: r.short,
             source: r.source,
         };

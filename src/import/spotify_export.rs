@@ -24,9 +24,11 @@ use super::ImportSummary;
 use crate::clock::Timestamp;
 use crate::history::{lastfm_key, HistoryStore, Play, PlayKind, PlaySource};
 
-/// Why an entry is left out (the summary's wording).
+/// Why an entry of a private session is left out (the summary's wording).
 pub const SKIP_PRIVATE: &str = "played in a private session (incognito_mode)";
+/// Why an entry naming no track and no episode (an ad, an unknown item) is left out.
 pub const SKIP_NO_ITEM: &str = "without a track or an episode (no item)";
+/// Why an audiobook chapter is left out: the history holds tracks and episodes.
 pub const SKIP_AUDIOBOOK: &str = "audiobook chapters (neither a track nor an episode)";
 
 /// What the import may do.
