@@ -203,7 +203,13 @@ pub async fn import(
             checkpoint.save(path)?;
         }
         progress.set_position(u64::from(page));
-        if got.plays.is_empty() && got.unusable == 0 || page >= got.total_pages {
+        // Without `totalPages` a full page means there may be another.
+        let full = got.plays.len() + got.unusable >= page_size as usize;
+        let total = match got.total_pages {
+            0 if full => page + 1,
+            n => n,
+        };
+        if got.plays.is_empty() && got.unusable == 0 || page >= total {
             break;
         }
     }

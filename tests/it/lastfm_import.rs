@@ -281,3 +281,35 @@ async fn an_interrupted_collection_is_completed_by_the_next_one() {
     .await
     .expect("within the case's time");
 }
+
+#[tokio::test]
+async fn pages_without_a_page_count_go_on_while_they_are_full() {
+    tokio::time::timeout(CASE, async {
+        let key = Secret::new(API_KEY);
+        let fake = FakeLastfm::start().await;
+        fake.set_scrobbles(Vec::new());
+        let all = scrobbles(60, NEWEST);
+        let body = |tracks: &[Value]| {
+            support::Scripted::json(serde_json::json!({"recenttracks": {"track": tracks}}))
+        };
+        fake.queue_page(1, body(&all[..50]));
+        fake.queue_page(2, body(&all[50..]));
+        let client = LastFmClient::new(&fake.base);
+        let store = MemoryHistory::new();
+        let s = lastfm::import(
+            &store,
+            &client,
+            &key,
+            USER,
+            Timestamp::from_secs(NEWEST),
+            &fast(None),
+            &hidden(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.new, 60);
+        assert_eq!(fake.calls(RECENT), 2);
+    })
+    .await
+    .expect("within the case's time");
+}
