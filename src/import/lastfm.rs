@@ -26,8 +26,8 @@ use tokio::time::Instant;
 
 use super::ImportSummary;
 use crate::clock::Timestamp;
-use crate::history::{HistoryStore, PlaySource};
-use crate::lastfm::{LastFmClient, LastFmError, RecentPage, MAX_PAGE};
+use crate::history::{lastfm_key, HistoryStore, Play, PlayKind, PlaySource};
+use crate::lastfm::{LastFmClient, LastFmError, Scrobble, MAX_PAGE};
 use crate::secret::Secret;
 
 /// The least time between two requests to Last.fm.
@@ -95,6 +95,31 @@ impl Checkpoint {
     }
 }
 
+/// A page of scrobbles as plays of the history.
+struct Plays {
+    plays: Vec<Play>,
+    unusable: usize,
+    total_pages: u32,
+}
+
+/// A scrobble as a play: keyed by [`lastfm_key`], dated by its `uts`.
+pub fn play(s: &Scrobble) -> Play {
+    Play {
+        played_at: s.played_at,
+        key: lastfm_key(&s.artist, &s.name),
+        name: s.name.clone(),
+        artists: s.artist.clone(),
+        album: s.album.clone(),
+        album_image: s.image.clone(),
+        song_url: s.url.clone(),
+        track_id: None,
+        kind: PlayKind::Track,
+        ms_played: None,
+        short: false,
+        source: PlaySource::Lastfm,
+    }
+}
+
 /// Asks Last.fm at the pace of [`Options`], waiting out rate limits.
 struct Pager<'a> {
     client: &'a LastFmClient,
@@ -110,7 +135,7 @@ impl Pager<'_> {
         page: u32,
         from: Option<Timestamp>,
         to: Timestamp,
-    ) -> Result<RecentPage, LastFmError> {
+    ) -> Result<Plays, LastFmError> {
         let mut limited = 0;
         loop {
             if let Some(last) = self.last {
@@ -129,7 +154,13 @@ impl Pager<'_> {
                     tracing::warn!(page, wait_ms = self.options.rate_limit_wait.as_millis() as u64, "Last.fm rate limit (error 29): waiting, then asking for the same page again");
                     tokio::time::sleep(self.options.rate_limit_wait).await;
                 }
-                other => return other,
+                other => {
+                    return other.map(|page| Plays {
+                        plays: page.scrobbles.iter().map(play).collect(),
+                        unusable: page.unusable,
+                        total_pages: page.total_pages,
+                    })
+                }
             }
         }
     }

@@ -9,8 +9,7 @@ use serde_json::Value;
 use crate::clock::Timestamp;
 
 use super::wire::{entries, flag, largest_image, link, number, text};
-use super::RecentPage;
-use crate::history::{lastfm_key, Play, PlayKind, PlaySource};
+use super::{RecentPage, Scrobble};
 use crate::model::{ItemType, ListTrack, NowPlaying, Source, Status, TopArtist};
 
 /// `user.getRecentTracks`' tracks, in Last.fm's order (the now-playing one first, when there is
@@ -31,9 +30,9 @@ pub fn recent(root: &Value, read_at: Timestamp) -> Vec<NowPlaying> {
         .collect()
 }
 
-/// A page of `user.getRecentTracks` as plays of the history: keyed by [`lastfm_key`], dated by
-/// `date.uts`; the track playing now is not a scrobble yet and is left out, and an entry without
-/// a title or a date is counted as unusable.
+/// A page of `user.getRecentTracks` as scrobbles, dated by `date.uts`: the track playing now
+/// is not a scrobble yet and is left out, and an entry without a title or a date is counted as
+/// unusable.
 pub fn recent_page(root: &Value) -> RecentPage {
     let mut page = RecentPage {
         total_pages: number(&root["@attr"]["totalPages"])
@@ -50,20 +49,13 @@ pub fn recent_page(root: &Value) -> RecentPage {
             page.unusable += 1;
             continue;
         };
-        let artists = text(&t["artist"]).unwrap_or_default();
-        page.plays.push(Play {
+        page.scrobbles.push(Scrobble {
             played_at: Timestamp::from_secs(uts),
-            key: lastfm_key(&artists, &name),
             name,
-            artists,
+            artist: text(&t["artist"]).unwrap_or_default(),
             album: text(&t["album"]).unwrap_or_default(),
-            album_image: largest_image(&t["image"]),
-            song_url: link(&t["url"]),
-            track_id: None,
-            kind: PlayKind::Track,
-            ms_played: None,
-            short: false,
-            source: PlaySource::Lastfm,
+            image: largest_image(&t["image"]),
+            url: link(&t["url"]),
         });
     }
     page
@@ -331,12 +323,17 @@ mod tests {
         let page = recent_page(&root);
         assert_eq!(page.total_pages, 7);
         assert_eq!(page.unusable, 2);
-        assert_eq!(page.plays.len(), 1);
-        let p = &page.plays[0];
+        assert_eq!(page.scrobbles.len(), 1);
+        let p = &page.scrobbles[0];
         assert_eq!(p.played_at, Timestamp::from_secs(1_795_000_000));
-        assert_eq!(p.key, "boards of canada|alpha");
-        assert_eq!((p.name.as_str(), p.album.as_str()), ("Alpha", "Geogaddi"));
-        assert_eq!(p.source, PlaySource::Lastfm);
+        assert_eq!(
+            (p.name.as_str(), p.artist.as_str(), p.album.as_str()),
+            ("Alpha", "Boards of Canada", "Geogaddi")
+        );
+        assert_eq!(
+            p.image.as_deref(),
+            Some("https://lastfm.freetls.fastly.net/i/u/300x300/abc.png")
+        );
         assert_eq!(recent_page(&json!({"track": []})).total_pages, 0);
     }
 

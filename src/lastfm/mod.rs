@@ -29,11 +29,27 @@ pub const MAX_LIMIT: u8 = 50;
 /// The most scrobbles Last.fm gives in one page of `user.getRecentTracks`.
 pub const MAX_PAGE: u32 = 200;
 
-/// One page of scrobbles as plays of the history (see [`LastFmClient::recent_tracks_page`]).
+/// One scrobble of a page of [`LastFmClient::recent_tracks_page`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scrobble {
+    /// When it was scrobbled (`date.uts`, whole seconds).
+    pub played_at: Timestamp,
+    pub name: String,
+    /// The artist's name; empty when Last.fm gives none.
+    pub artist: String,
+    /// The album's name; empty when Last.fm gives none.
+    pub album: String,
+    /// The largest cover that is not the placeholder star.
+    pub image: Option<String>,
+    /// The track's Last.fm page.
+    pub url: Option<String>,
+}
+
+/// One page of scrobbles (see [`LastFmClient::recent_tracks_page`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecentPage {
     /// The scrobbles of the page, newest first, without the track playing now.
-    pub plays: Vec<crate::history::Play>,
+    pub scrobbles: Vec<Scrobble>,
     /// Entries left out because they had no title or no date (the track playing now excluded).
     pub unusable: usize,
     /// How many pages the range has (`@attr.totalPages`; 0 when it is empty).
@@ -175,8 +191,8 @@ impl LastFmClient {
 
     /// One page of `user.getRecentTracks` for the history: the scrobbles with `from <= uts <=
     /// to` (Last.fm's bounds, in whole seconds), `limit` a page (at most [`MAX_PAGE`]), newest
-    /// first, as plays (the track playing now left out), with the number of pages Last.fm says
-    /// the range has.
+    /// first (the track playing now left out), with the number of pages Last.fm says the range
+    /// has.
     pub async fn recent_tracks_page(
         &self,
         key: &Secret,
