@@ -10,6 +10,7 @@ pub mod assets;
 pub mod cache;
 pub mod cli;
 pub mod clock;
+pub mod collect;
 pub mod color;
 pub mod config;
 pub mod console;

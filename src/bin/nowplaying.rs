@@ -188,7 +188,7 @@ async fn main() -> ExitCode {
     };
     let history_command = matches!(
         cli.command,
-        Command::Import { .. } | Command::Export { .. } | Command::Forget { .. }
+        Command::Collect | Command::Import { .. } | Command::Export { .. } | Command::Forget { .. }
     );
     if history_command && !config.profile_endpoints.history {
         eprintln!("nowplaying: {}", nowplaying::cli::history::HISTORY_OFF);

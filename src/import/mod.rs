@@ -7,10 +7,80 @@
 pub mod lastfm;
 pub mod spotify_export;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::num::NonZeroUsize;
+use std::time::Duration;
 
-use crate::history::{HistoryStore, Play};
+use crate::clock::Timestamp;
+use crate::history::{HistoryStore, Play, PlaySource};
+
+/// How far apart the export's time of a play (`ts`, to the second) and the collected one
+/// (recently-played's `played_at`, to the millisecond) may be for the two to be one play.
+/// Two real plays of one item end at least 30 s apart (a collected play lasted that long).
+pub const SAME_PLAY: Duration = Duration::from_secs(10);
+
+/// Leaves out of `plays` (from the export) each one that a collected play of the same item,
+/// within [`SAME_PLAY`], stands for already: the two sources date a play differently, so the
+/// store's identity alone would keep both. Reads the stored history over the plays' span once.
+/// Returns the plays left and how many were left out.
+pub async fn without_collected(
+    store: &dyn HistoryStore,
+    plays: Vec<Play>,
+) -> Result<(Vec<Play>, usize), String> {
+    let (Some(first), Some(last)) = (
+        plays.iter().map(|p| p.played_at).min(),
+        plays.iter().map(|p| p.played_at).max(),
+    ) else {
+        return Ok((plays, 0));
+    };
+    let from = Timestamp::from_millis(
+        first
+            .as_millis()
+            .saturating_sub(SAME_PLAY.as_millis() as u64),
+    );
+    let to = last + SAME_PLAY + Duration::from_millis(1);
+    let mut collected: HashMap<String, Vec<Timestamp>> = HashMap::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .range(
+                from,
+                to,
+                NonZeroUsize::new(500).expect("500 is not 0"),
+                cursor.as_ref(),
+            )
+            .await
+            .map_err(|e| format!("could not read {}: {e}", store.describe()))?;
+        for p in page
+            .plays
+            .into_iter()
+            .filter(|p| p.source != PlaySource::Export)
+        {
+            collected.entry(p.key).or_default().push(p.played_at);
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    if collected.is_empty() {
+        return Ok((plays, 0));
+    }
+    let before = plays.len();
+    let kept: Vec<Play> = plays
+        .into_iter()
+        .filter(|p| {
+            !collected.get(&p.key).is_some_and(|times| {
+                times
+                    .iter()
+                    .any(|t| t.since(p.played_at).max(p.played_at.since(*t)) <= SAME_PLAY)
+            })
+        })
+        .collect();
+    let dropped = before - kept.len();
+    Ok((kept, dropped))
+}
 
 /// How many plays one [`HistoryStore::add`] call writes.
 pub const BATCH: usize = 500;

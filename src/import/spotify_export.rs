@@ -124,7 +124,10 @@ pub async fn import(
             summary.skip(reason);
         }
         summary.malformed.extend(read.malformed);
-        summary.add(store, &read.plays).await?;
+        // A play collected from recently-played is the same play, dated to the millisecond.
+        let (plays, collected) = super::without_collected(store, read.plays).await?;
+        summary.already += collected;
+        summary.add(store, &plays).await?;
     }
     progress.finish_and_clear();
     Ok(summary)

@@ -389,3 +389,57 @@ async fn an_export_imports_into_the_dynamodb_history_the_same() {
     .await
     .expect("within two minutes");
 }
+
+#[tokio::test]
+async fn an_export_of_plays_collection_stored_already_adds_only_the_others() {
+    tokio::time::timeout(CASE, async {
+        let store = MemoryHistory::new();
+        // Collected from recently-played: to the millisecond, a moment after the export's `ts`.
+        let collected = Play {
+            played_at: ts("2024-03-01T10:00:00.734Z"),
+            key: "spotify:track:t1".into(),
+            name: "Song".into(),
+            artists: "Pip, Scroobius".into(),
+            album: "Distraction Pieces".into(),
+            album_image: None,
+            song_url: None,
+            track_id: Some("t1".into()),
+            kind: PlayKind::Track,
+            ms_played: None,
+            short: false,
+            source: PlaySource::Spotify,
+        };
+        store.add(std::slice::from_ref(&collected)).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let entries = json!([
+            track_entry("2024-03-01T10:00:00Z", "owner", "t1", "Song", 200_000),
+            // The same item 4 minutes later: another play.
+            track_entry("2024-03-01T10:04:00Z", "owner", "t1", "Song", 200_000),
+            // Another item at the collected play's second: another play.
+            track_entry("2024-03-01T10:00:00Z", "owner", "t2", "Other", 200_000),
+        ]);
+        std::fs::write(
+            dir.path().join("Streaming_History_Audio_2024.json"),
+            entries.to_string(),
+        )
+        .unwrap();
+        let paths = vec![dir.path().to_path_buf()];
+        let options = spotify_export::Options::default();
+        let s = spotify_export::import(&store, &paths, &options, &hidden())
+            .await
+            .unwrap();
+        assert_eq!((s.new, s.already), (2, 1), "{s}");
+        let plays = all_plays(&store).await;
+        assert_eq!(plays.len(), 3, "{plays:?}");
+        assert!(
+            plays.contains(&collected),
+            "the collected play stays as it was"
+        );
+        let again = spotify_export::import(&store, &paths, &options, &hidden())
+            .await
+            .unwrap();
+        assert_eq!((again.new, again.already), (0, 3), "{again}");
+    })
+    .await
+    .expect("within the case's time");
+}
