@@ -319,7 +319,7 @@ pub fn build(
         collector: stores
             .history
             .clone()
-            .map(|store| crate::history::collect::Collector {
+            .map(|store| crate::collect::Collector {
                 store,
                 leases: deployment.table().state(),
                 instance: instance_id(),

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use nowplaying::clock::Timestamp;
 use nowplaying::config::Config;
 
 /// The exit codes, for `--help`.
@@ -95,6 +96,66 @@ enum Command {
     /// Collect the plays Spotify lists into the history once (PROFILE_ENDPOINTS=history).
     #[command(after_help = EXIT_CODES)]
     Collect,
+    /// Fill the listening history from Spotify's data export or Last.fm (PROFILE_ENDPOINTS=history).
+    #[command(after_help = EXIT_CODES)]
+    Import {
+        #[command(subcommand)]
+        from: ImportSource,
+    },
+    /// Write the listening history (newest first) to standard output.
+    #[command(after_help = EXIT_CODES)]
+    Export {
+        /// Only plays from this time on: YYYY-MM-DD (midnight UTC) or RFC 3339.
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        from: Option<Timestamp>,
+        /// Only plays before this time: YYYY-MM-DD (midnight UTC) or RFC 3339.
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        to: Option<Timestamp>,
+        /// The output format.
+        #[arg(long, value_enum)]
+        format: nowplaying::cli::history::Format,
+    },
+    /// Delete plays from the listening history: those before a date, or all of them.
+    #[command(after_help = EXIT_CODES)]
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["before", "all"])))]
+    Forget {
+        /// Delete the plays played before this time: YYYY-MM-DD (midnight UTC) or RFC 3339.
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        before: Option<Timestamp>,
+        /// Delete every play (asks for confirmation unless --yes).
+        #[arg(long)]
+        all: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportSource {
+    /// Spotify's "Extended streaming history" export: its JSON files or its folder.
+    #[command(after_help = EXIT_CODES)]
+    SpotifyExport {
+        /// The export's Streaming_History_Audio_*.json / Streaming_History_Video_*.json files
+        /// (or the older StreamingHistory*.json), or the folder holding them.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<std::path::PathBuf>,
+        /// Import files whose username is not the owner's (OWNER_SPOTIFY_ID, else the first file's).
+        #[arg(long)]
+        force: bool,
+    },
+    /// The whole scrobble history of LASTFM_USER (resumable: run it again after an interruption).
+    #[command(after_help = EXIT_CODES)]
+    Lastfm {
+        /// Only scrobbles from this time on: YYYY-MM-DD (midnight UTC) or RFC 3339.
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        from: Option<Timestamp>,
+    },
+}
+
+/// `--from`, `--to`, `--before`: a day or an RFC 3339 time.
+fn parse_date(value: &str) -> Result<Timestamp, String> {
+    nowplaying::cli::history::parse_date(value)
 }
 
 /// `--source`: as `SOURCE`.
@@ -125,6 +186,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let history_command = matches!(
+        cli.command,
+        Command::Collect | Command::Import { .. } | Command::Export { .. } | Command::Forget { .. }
+    );
+    if history_command && !config.profile_endpoints.history {
+        eprintln!("nowplaying: {}", nowplaying::cli::history::HISTORY_OFF);
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Serve { addr, demo, source } => {
             let mut config = config;
@@ -159,6 +228,18 @@ async fn main() -> ExitCode {
         Command::Hide => nowplaying::cli::privacy::run(config, true).await,
         Command::Show => nowplaying::cli::privacy::run(config, false).await,
         Command::Collect => nowplaying::cli::collect::run(config).await,
+        Command::Import {
+            from: ImportSource::SpotifyExport { paths, force },
+        } => nowplaying::cli::history::import_export(config, paths, force).await,
+        Command::Import {
+            from: ImportSource::Lastfm { from },
+        } => nowplaying::cli::history::import_lastfm(config, from).await,
+        Command::Export { from, to, format } => {
+            nowplaying::cli::history::export(config, from, to, format).await
+        }
+        Command::Forget { before, all, yes } => {
+            nowplaying::cli::history::forget(config, before.filter(|_| !all), yes).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,7 @@ use crate::config::Config;
 /// Runs one collection and prints what it stored.
 pub async fn run(config: Config) -> Result<(), String> {
     if !config.profile_endpoints.history {
-        return Err("the history is off: set PROFILE_ENDPOINTS=history (and, with CACHE_TABLE, HISTORY_TABLE) to collect plays".into());
+        return Err(super::history::HISTORY_OFF.into());
     }
     // Without the shared table only one process may refresh: not next to a running `serve`
     // (which collects by itself).

@@ -55,6 +55,12 @@ pub async fn run(config: Config) -> Result<(), String> {
     } else {
         println!("Without CACHE_TABLE a running process keeps its access token until it expires (within the hour): restart it to stop at once.");
     }
+    if let Some(history) = &stores.history {
+        println!(
+            "The listening history in {} is left as it is: `nowplaying forget --all` deletes it.",
+            history.describe()
+        );
+    }
     println!("To revoke the app's access at Spotify as well, remove it at {SPOTIFY_APPS_URL}");
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod collect;
 pub mod connections;
 pub mod disconnect;
+pub mod history;
 pub mod lone;
 pub mod privacy;
 pub mod serve;

@@ -75,12 +75,12 @@ pub async fn run(mut config: Config, addr: SocketAddr, demo: bool) -> Result<(),
 }
 
 /// With the history on, `serve` collects by itself: now, then every
-/// [`crate::history::collect::SCHEDULE`] (every minute in the demo), so no cron is needed.
+/// [`crate::collect::SCHEDULE`] (every minute in the demo), so no cron is needed.
 fn collect_on_a_timer(app: SharedApp, demo: bool) {
     let every = if demo {
         std::time::Duration::from_secs(60)
     } else {
-        crate::history::collect::SCHEDULE
+        crate::collect::SCHEDULE
     };
     say(&format!(
         "collecting plays into the history every {} s ({})",

@@ -3,8 +3,8 @@
 //! DynamoDB on Lambda). The keys, the queries and their cost are in docs/architecture.md,
 //! "History store".
 
-pub mod collect;
 pub mod dynamo;
+pub mod export;
 pub mod memory;
 pub mod sqlite;
 

@@ -58,7 +58,7 @@ pub struct AppState {
     /// The listening history (`PROFILE_ENDPOINTS=history`), read by `/api/spotify/history*`.
     pub history: Option<Arc<dyn crate::history::HistoryStore>>,
     /// Collection into the history (the schedule, `nowplaying collect`, `serve`'s timer).
-    pub collector: Option<crate::history::collect::Collector>,
+    pub collector: Option<crate::collect::Collector>,
 }
 
 pub type SharedApp = Arc<AppState>;
@@ -85,10 +85,15 @@ impl AppState {
     /// off.
     pub async fn collect(
         &self,
-    ) -> Option<Result<crate::history::collect::Collected, crate::history::collect::CollectError>>
-    {
+    ) -> Option<Result<crate::collect::Collected, crate::collect::CollectError>> {
         let collector = self.collector.as_ref()?;
-        Some(collector.spotify(&self.upstream).await)
+        Some(match &self.sources {
+            // Last.fm alone: its scrobbles; with Spotify first, Spotify's plays.
+            crate::source::Sources::Lastfm(lastfm) => {
+                collector.lastfm(lastfm, self.upstream.now()).await
+            }
+            _ => collector.spotify(&self.upstream).await,
+        })
     }
 }
 

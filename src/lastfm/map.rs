@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::clock::Timestamp;
 
 use super::wire::{entries, flag, largest_image, link, number, text};
+use super::{RecentPage, Scrobble};
 use crate::model::{ItemType, ListTrack, NowPlaying, Source, Status, TopArtist};
 
 /// `user.getRecentTracks`' tracks, in Last.fm's order (the now-playing one first, when there is
@@ -27,6 +28,37 @@ pub fn recent(root: &Value, read_at: Timestamp) -> Vec<NowPlaying> {
             Some(np)
         })
         .collect()
+}
+
+/// A page of `user.getRecentTracks` as scrobbles, dated by `date.uts`: the track playing now
+/// is not a scrobble yet and is left out, and an entry without a title or a date is counted as
+/// unusable.
+pub fn recent_page(root: &Value) -> RecentPage {
+    let mut page = RecentPage {
+        total_pages: number(&root["@attr"]["totalPages"])
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
+        ..RecentPage::default()
+    };
+    for t in entries(root, "track") {
+        if flag(&t["@attr"]["nowplaying"]) {
+            continue;
+        }
+        let uts = number(&t["date"]["uts"]).and_then(|s| u64::try_from(s).ok());
+        let (Some(name), Some(uts)) = (text(&t["name"]), uts) else {
+            page.unusable += 1;
+            continue;
+        };
+        page.scrobbles.push(Scrobble {
+            played_at: Timestamp::from_secs(uts),
+            name,
+            artist: text(&t["artist"]).unwrap_or_default(),
+            album: text(&t["album"]).unwrap_or_default(),
+            image: largest_image(&t["image"]),
+            url: link(&t["url"]),
+        });
+    }
+    page
 }
 
 /// The answer of `/api/spotify` from recent tracks: the one playing now, else (when the recent
@@ -285,6 +317,29 @@ mod tests {
         let got: Vec<_> = h.iter().map(|t| (t.item.name.as_str(), t.count)).collect();
         assert_eq!(got, vec![("A", Some(2)), ("B", Some(1)), ("A", Some(1))]);
         assert_eq!(h[0].item.played_at.as_deref(), Some("1970-01-01T00:00:06Z"));
+    }
+
+    #[test]
+    fn a_recent_page_as_plays_skips_the_playing_track_and_undated_entries() {
+        let mut playing = scrobble("Now", "");
+        playing["@attr"] = json!({"nowplaying": "true"});
+        let root = json!({"track": [playing, scrobble("Alpha", "1795000000"), {"name": "Undated"}, scrobble("", "5")],
+            "@attr": {"totalPages": "7", "page": "1"}});
+        let page = recent_page(&root);
+        assert_eq!(page.total_pages, 7);
+        assert_eq!(page.unusable, 2);
+        assert_eq!(page.scrobbles.len(), 1);
+        let p = &page.scrobbles[0];
+        assert_eq!(p.played_at, Timestamp::from_secs(1_795_000_000));
+        assert_eq!(
+            (p.name.as_str(), p.artist.as_str(), p.album.as_str()),
+            ("Alpha", "Boards of Canada", "Geogaddi")
+        );
+        assert_eq!(
+            p.image.as_deref(),
+            Some("https://lastfm.freetls.fastly.net/i/u/300x300/abc.png")
+        );
+        assert_eq!(recent_page(&json!({"track": []})).total_pages, 0);
     }
 
     #[test]

@@ -26,6 +26,35 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(60);
 /// The most entries Last.fm is asked for in a list (the profile lists keep 50, like Spotify's).
 pub const MAX_LIMIT: u8 = 50;
+/// The most scrobbles Last.fm gives in one page of `user.getRecentTracks`.
+pub const MAX_PAGE: u32 = 200;
+
+/// One scrobble of a page of [`LastFmClient::recent_tracks_page`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scrobble {
+    /// When it was scrobbled (`date.uts`, whole seconds).
+    pub played_at: Timestamp,
+    pub name: String,
+    /// The artist's name; empty when Last.fm gives none.
+    pub artist: String,
+    /// The album's name; empty when Last.fm gives none.
+    pub album: String,
+    /// The largest cover that is not the placeholder star.
+    pub image: Option<String>,
+    /// The track's Last.fm page.
+    pub url: Option<String>,
+}
+
+/// One page of scrobbles (see [`LastFmClient::recent_tracks_page`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecentPage {
+    /// The scrobbles of the page, newest first, without the track playing now.
+    pub scrobbles: Vec<Scrobble>,
+    /// Entries left out because they had no title or no date (the track playing now excluded).
+    pub unusable: usize,
+    /// How many pages the range has (`@attr.totalPages`; 0 when it is empty).
+    pub total_pages: u32,
+}
 
 /// What only the owner can fix; each has its `reason` for the `owner_must_act` alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +187,39 @@ impl LastFmClient {
             .await?;
         let root = wire::root(&v, "recenttracks")?;
         Ok(map::recent(root, read_at))
+    }
+
+    /// One page of `user.getRecentTracks` for the history: the scrobbles with `from <= uts <=
+    /// to` (Last.fm's bounds, in whole seconds), `limit` a page (at most [`MAX_PAGE`]), newest
+    /// first (the track playing now left out), with the number of pages Last.fm says the range
+    /// has.
+    pub async fn recent_tracks_page(
+        &self,
+        key: &Secret,
+        user: &str,
+        page: u32,
+        limit: u32,
+        from: Option<Timestamp>,
+        to: Timestamp,
+    ) -> Result<RecentPage, LastFmError> {
+        let page = page.max(1).to_string();
+        let limit = limit.clamp(1, MAX_PAGE).to_string();
+        let to = to.as_secs().to_string();
+        let from = from.map(|f| f.as_secs().to_string());
+        let mut params = vec![
+            ("method", "user.getrecenttracks"),
+            ("user", user),
+            ("limit", limit.as_str()),
+            ("page", page.as_str()),
+            ("to", to.as_str()),
+            ("extended", "1"),
+        ];
+        if let Some(from) = &from {
+            params.push(("from", from.as_str()));
+        }
+        let v = self.call(key, &params).await?;
+        let root = wire::root(&v, "recenttracks")?;
+        Ok(map::recent_page(root))
     }
 
     /// `user.getTopTracks` over `period`, ranked from 1.

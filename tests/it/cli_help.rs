@@ -43,6 +43,11 @@ fn help_lists_the_exit_codes_on_every_command() {
         &["disconnect", "--help"],
         &["hide", "--help"],
         &["show", "--help"],
+        &["import", "--help"],
+        &["import", "spotify-export", "--help"],
+        &["import", "lastfm", "--help"],
+        &["export", "--help"],
+        &["forget", "--help"],
     ] {
         let out = run(args, &[]);
         let (stdout, _) = text(&out);

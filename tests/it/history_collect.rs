@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nowplaying::clock::Timestamp;
-use nowplaying::history::collect::SCHEDULE;
+use nowplaying::collect::SCHEDULE;
 use nowplaying::history::memory::MemoryHistory;
 use nowplaying::history::HistoryStore;
 use nowplaying::store::memory::MemoryState;
@@ -154,7 +154,7 @@ async fn overlapping_collections_from_two_processes_on_one_history_store_nothing
         a.clock.set(now);
         fake.set_timeline_now(now.as_millis());
         // The second collector: the same store, its own lease, the same Spotify session.
-        let other = nowplaying::history::collect::Collector {
+        let other = nowplaying::collect::Collector {
             store: history.clone(),
             leases: Arc::new(MemoryState::new()),
             instance: "other".into(),
@@ -342,7 +342,7 @@ async fn nowplaying_collect_fills_the_sqlite_history_once_and_never_runs_beside_
     ];
     // Off: one line saying how to turn it on, nothing written.
     let (code, _, err) = run_command(&["collect"], &vars).await;
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(err.contains("PROFILE_ENDPOINTS=history"), "{err}");
     vars.push(("PROFILE_ENDPOINTS", "history".into()));
     let (code, out, err) = run_command(&["collect"], &vars).await;
@@ -376,4 +376,41 @@ async fn nowplaying_collect_fills_the_sqlite_history_once_and_never_runs_beside_
         doc["refresh_token"].as_str(),
         stats.valid_refresh_token.as_deref()
     );
+}
+
+#[tokio::test]
+async fn with_lastfm_alone_a_collection_stores_the_scrobbles_and_asks_spotify_nothing() {
+    use crate::support::fake_lastfm::{self, FakeLastfm};
+    let lf = FakeLastfm::start().await;
+    let fake = FakeSpotify::start().await;
+    let history = Arc::new(MemoryHistory::new());
+    let app = TestApp::start_with_history(
+        fake.clone(),
+        &[
+            ("SOURCE", "lastfm"),
+            ("LASTFM_USER", fake_lastfm::USER),
+            ("LASTFM_API_KEY", fake_lastfm::API_KEY),
+            ("LASTFM_API_BASE_URL", lf.base.as_str()),
+        ],
+        Arc::new(MemoryState::new()),
+        history.clone(),
+    )
+    .await;
+    // Scrobbles every 4 minutes over the last two hours before the app's clock.
+    let now = T0.as_secs();
+    let scrobbles: Vec<serde_json::Value> = (1..=30u64)
+        .map(|i| fake_lastfm::bodies::scrobble(&format!("Song {i}"), now - i * 240))
+        .collect();
+    lf.set_scrobbles(scrobbles);
+    let run = app.app.collect().await.unwrap().unwrap();
+    assert_eq!((run.new, run.busy), (30, false), "{run:?}");
+    let again = app.app.collect().await.unwrap().unwrap();
+    assert_eq!(again.new, 0, "{again:?}");
+    let plays = stored(history.as_ref()).await;
+    assert_eq!(plays.len(), 30);
+    assert!(plays
+        .iter()
+        .all(|(_, key)| key.starts_with("scroobius|song ")));
+    assert_eq!(fake.stats().recently_played, 0);
+    assert_eq!(fake.stats().token_calls, 0);
 }

@@ -31,6 +31,10 @@ struct Inner {
     queries: Vec<HashMap<String, String>>,
     /// Whether a request ever came without `format=json` or with another key.
     bad_requests: u64,
+    /// A scrobble history served page by page (see [`FakeLastfm::set_scrobbles`]).
+    scrobbles: Option<Vec<serde_json::Value>>,
+    /// Answers served once each, in order, for a page of the scrobble history.
+    page_once: HashMap<u32, VecDeque<Scripted>>,
 }
 
 #[derive(Clone)]
@@ -62,6 +66,8 @@ impl FakeLastfm {
                 calls: HashMap::new(),
                 queries: Vec::new(),
                 bad_requests: 0,
+                scrobbles: None,
+                page_once: HashMap::new(),
             })),
         };
         let app = Router::new()
@@ -95,6 +101,25 @@ impl FakeLastfm {
     /// An error body as Last.fm sends it, with `status`.
     pub fn set_error(&self, method: &str, status: u16, code: u32) {
         self.set(method, error(status, code));
+    }
+
+    /// Serves `user.getRecentTracks` from `scrobbles` (entries of [`bodies::scrobble`], any
+    /// order) as Last.fm does: those with `from <= uts <= to` (both optional, inclusive), newest
+    /// first, `limit` a page (default 50, at most 200), `page` from 1, with `@attr.totalPages`.
+    pub fn set_scrobbles(&self, scrobbles: Vec<serde_json::Value>) {
+        self.inner.lock().unwrap().scrobbles = Some(scrobbles);
+    }
+
+    /// An answer served once for `page` of the scrobble history, before the computed one
+    /// (queued answers of one page are served in order).
+    pub fn queue_page(&self, page: u32, s: Scripted) {
+        self.inner
+            .lock()
+            .unwrap()
+            .page_once
+            .entry(page)
+            .or_default()
+            .push_back(s);
     }
 
     pub fn calls(&self, method: &str) -> u64 {
@@ -155,6 +180,15 @@ async fn api(
             Some(error(403, 10))
         } else if q.get("user").map(String::as_str) != Some(USER) {
             Some(error(200, 6))
+        } else if method == RECENT && i.scrobbles.is_some() {
+            let page = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1u32);
+            match i.page_once.get_mut(&page).and_then(VecDeque::pop_front) {
+                Some(s) => Some(s),
+                None => Some(Scripted::json(history_page(
+                    i.scrobbles.as_deref().unwrap_or_default(),
+                    &q,
+                ))),
+            }
         } else {
             match i.once.get_mut(&method).and_then(VecDeque::pop_front) {
                 Some(s) => Some(s),
@@ -164,6 +198,35 @@ async fn api(
     };
     let s = scripted.unwrap_or_else(|| error(400, 3));
     super::fake_spotify::respond_scripted(s).await
+}
+
+/// One page of a scrobble history, as `user.getRecentTracks` answers it.
+fn history_page(all: &[serde_json::Value], q: &HashMap<String, String>) -> serde_json::Value {
+    let num = |k: &str| q.get(k).and_then(|v| v.parse::<u64>().ok());
+    let uts = |t: &serde_json::Value| {
+        t["date"]["uts"]
+            .as_str()
+            .and_then(|u| u.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (from, to) = (num("from").unwrap_or(0), num("to").unwrap_or(u64::MAX));
+    let limit = num("limit").unwrap_or(50).clamp(1, 200) as usize;
+    let page = num("page").unwrap_or(1).max(1) as usize;
+    let mut hits: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|t| (from..=to).contains(&uts(t)))
+        .collect();
+    hits.sort_by_key(|t| std::cmp::Reverse(uts(t)));
+    let total = hits.len();
+    let pages = total.div_ceil(limit);
+    let tracks: Vec<&serde_json::Value> = hits
+        .into_iter()
+        .skip((page - 1) * limit)
+        .take(limit)
+        .collect();
+    json!({"recenttracks": {"track": tracks, "@attr": {
+        "user": USER, "page": page.to_string(), "perPage": limit.to_string(),
+        "totalPages": pages.to_string(), "total": total.to_string()}}})
 }
 
 /// Last.fm's bodies, with its quirks.

@@ -32,7 +32,7 @@ pub const LEASE_KEY: &str = "lease:history-collect";
 /// What one run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Collected {
-    /// Pages of recently-played asked for.
+    /// Pages of recently-played asked for (0 for Last.fm, whose pages the summary leaves out).
     pub pages: usize,
     /// Plays stored by this run.
     pub new: usize,
@@ -51,7 +51,14 @@ pub enum CollectError {
     /// The history or the lease could not be read or written.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// Last.fm (or its key) failed; what was stored stays.
+    #[error("{0}")]
+    Lastfm(String),
 }
+
+/// With no scrobble stored yet, a collection from Last.fm goes back this far (the whole history
+/// is `nowplaying import lastfm`'s, which may take many minutes).
+pub const LASTFM_FIRST_REACH: Duration = Duration::from_secs(24 * 3600);
 
 /// What a process collects with: the history, where the collection lease lives, and this
 /// process's id for the lease.
@@ -74,6 +81,53 @@ impl Collector {
             &self.instance,
         )
         .await
+    }
+    /// One run from Last.fm (`SOURCE=lastfm`): the scrobbles after the newest stored one (the
+    /// last day's with none stored), under the same lease, at Last.fm's pace and without
+    /// waiting out a rate limit (the next run catches up).
+    pub async fn lastfm(
+        &self,
+        lastfm: &crate::source::LastFm,
+        now: Timestamp,
+    ) -> Result<Collected, CollectError> {
+        let Some(lease) =
+            Lease::acquire(self.leases.as_ref(), LEASE_KEY, &self.instance, LEASE, now).await?
+        else {
+            return Ok(Collected {
+                busy: true,
+                ..Collected::default()
+            });
+        };
+        let result = async {
+            let key = lastfm
+                .key()
+                .await
+                .map_err(|e| CollectError::Lastfm(e.to_string()))?;
+            let options = crate::import::lastfm::Options {
+                from: Some(now - LASTFM_FIRST_REACH),
+                rate_limit_retries: 0,
+                ..Default::default()
+            };
+            let summary = crate::import::lastfm::collect_lastfm(
+                self.store.as_ref(),
+                lastfm.client(),
+                &key,
+                lastfm.user(),
+                now,
+                &options,
+            )
+            .await
+            .map_err(CollectError::Lastfm)?;
+            Ok(Collected {
+                pages: 0,
+                new: summary.new,
+                already: summary.already,
+                busy: false,
+            })
+        }
+        .await;
+        lease.release().await;
+        result
     }
 }
 
