@@ -316,6 +316,7 @@ pub fn build(
         cdn_origin_secret: config.cdn_origin_secret.clone(),
         open_fallback_url: config.open_fallback_url.clone(),
         history: stores.history.clone(),
+        privacy: Arc::new(crate::rules::Privacy::new(config.rules.clone())),
         collector: stores
             .history
             .clone()
@@ -323,6 +324,7 @@ pub fn build(
                 store,
                 leases: deployment.table().state(),
                 instance: instance_id(),
+                rules: config.rules.clone(),
             }),
     })
 }

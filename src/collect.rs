@@ -69,6 +69,8 @@ pub struct Collector {
     /// this process's memory for `serve`.
     pub leases: std::sync::Arc<dyn SharedState>,
     pub instance: String,
+    /// The privacy rules: a play they hide is never stored.
+    pub rules: crate::rules::Rules,
 }
 
 impl Collector {
@@ -79,9 +81,11 @@ impl Collector {
             self.store.as_ref(),
             self.leases.as_ref(),
             &self.instance,
+            &self.rules,
         )
         .await
     }
+
     /// One run from Last.fm (`SOURCE=lastfm`): the scrobbles after the newest stored one (the
     /// last day's with none stored), under the same lease, at Last.fm's pace and without
     /// waiting out a rate limit (the next run catches up).
@@ -106,6 +110,7 @@ impl Collector {
             let options = crate::import::lastfm::Options {
                 from: Some(now - LASTFM_FIRST_REACH),
                 rate_limit_retries: 0,
+                rules: self.rules.clone(),
                 ..Default::default()
             };
             let summary = crate::import::lastfm::collect_lastfm(
@@ -138,6 +143,7 @@ pub async fn collect_spotify(
     store: &dyn HistoryStore,
     leases: &dyn SharedState,
     instance: &str,
+    rules: &crate::rules::Rules,
 ) -> Result<Collected, CollectError> {
     let Some(lease) = Lease::acquire(leases, LEASE_KEY, instance, LEASE, upstream.now()).await?
     else {
@@ -146,14 +152,18 @@ pub async fn collect_spotify(
             ..Collected::default()
         });
     };
-    let result = pages(upstream, store).await;
+    let result = pages(upstream, store, rules).await;
     // Given back at once: the next run need not wait out the lease.
     lease.release().await;
     result
 }
 
 /// Pages forward from the newest stored play until a page is not full.
-async fn pages(upstream: &Upstream, store: &dyn HistoryStore) -> Result<Collected, CollectError> {
+async fn pages(
+    upstream: &Upstream,
+    store: &dyn HistoryStore,
+    rules: &crate::rules::Rules,
+) -> Result<Collected, CollectError> {
     let mut after = store.newest(PlaySource::Spotify).await?;
     let mut done = Collected::default();
     while done.pages < MAX_PAGES {
@@ -165,13 +175,15 @@ async fn pages(upstream: &Upstream, store: &dyn HistoryStore) -> Result<Collecte
             .await?;
         done.pages += 1;
         let listed = page.items.len();
-        let plays: Vec<Play> = plays(page)
+        let (plays, hidden): (Vec<(Play, bool)>, Vec<(Play, bool)>) = plays(page, rules)
             .into_iter()
-            .filter(|p| after.is_none_or(|a| p.played_at > a))
-            .collect();
-        let Some(newest) = plays.iter().map(|p| p.played_at).max() else {
+            .filter(|(p, _)| after.is_none_or(|a| p.played_at > a))
+            .partition(|(_, hidden)| !hidden);
+        // Paging goes by every listed play; a hidden one is only never stored.
+        let Some(newest) = plays.iter().chain(&hidden).map(|(p, _)| p.played_at).max() else {
             break;
         };
+        let plays: Vec<Play> = plays.into_iter().map(|(p, _)| p).collect();
         let added = store.add(&plays).await?;
         done.new += added.new;
         done.already += added.already;
@@ -183,17 +195,22 @@ async fn pages(upstream: &Upstream, store: &dyn HistoryStore) -> Result<Collecte
     Ok(done)
 }
 
-/// The plays of one recently-played page; items without a time or an item are left out.
-pub fn plays(page: wire::RecentlyPlayed) -> Vec<Play> {
-    page.items.into_iter().filter_map(play).collect()
+/// The plays of one recently-played page, each with whether the privacy rules hide it (then it
+/// is never stored); items without a time or an item are left out.
+pub fn plays(page: wire::RecentlyPlayed, rules: &crate::rules::Rules) -> Vec<(Play, bool)> {
+    page.items
+        .into_iter()
+        .filter_map(|entry| play(entry, rules))
+        .collect()
 }
 
-fn play(entry: wire::PlayHistory) -> Option<Play> {
+fn play(entry: wire::PlayHistory, rules: &crate::rules::Rules) -> Option<(Play, bool)> {
     let played_at = Timestamp::parse_rfc3339(entry.played_at.as_deref()?)?;
     let item = entry.track?;
     let uri = item.uri.clone().filter(|u| !u.trim().is_empty());
     let id = item.id.clone().filter(|i| !i.trim().is_empty());
     let np = crate::spotify::map::item_to_model(item, false, played_at)?;
+    let hidden = rules.hides_play(&np, Some(played_at), played_at).is_some();
     let kind = match np.kind {
         crate::model::ItemType::Episode => PlayKind::Episode,
         _ => PlayKind::Track,
@@ -209,7 +226,7 @@ fn play(entry: wire::PlayHistory) -> Option<Play> {
             np.name
         ),
     };
-    Some(Play {
+    let play = Play {
         played_at,
         key,
         name: np.name,
@@ -222,7 +239,9 @@ fn play(entry: wire::PlayHistory) -> Option<Play> {
         ms_played: None,
         short: false,
         source: PlaySource::Spotify,
-    })
+    };
+    let hidden = hidden || rules.hides_stored(&play);
+    Some((play, hidden))
 }
 
 #[cfg(test)]
@@ -243,7 +262,10 @@ mod tests {
             {"played_at": "2026-12-01T09:00:00Z"}
         ]}))
         .unwrap();
-        let plays = plays(page);
+        let plays: Vec<Play> = plays(page, &Default::default())
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
         assert_eq!(plays.len(), 2);
         assert_eq!(plays[0].key, "spotify:track:t1");
         assert_eq!(

@@ -155,6 +155,9 @@ pub struct Config {
     /// `OPEN_FALLBACK_URL`: where `GET /api/spotify/open` sends a visitor when there is no song
     /// to open (nothing played, a local file, hidden); unset, that is a `404`.
     pub open_fallback_url: Option<String>,
+    /// The privacy rules (`HIDE_*`, `QUIET_HOURS`, `TIMEZONE`, `RESPECT_PRIVATE_SESSION`,
+    /// `PUBLISH_DELAY_SECONDS`).
+    pub rules: crate::rules::Rules,
 }
 
 /// The header CloudFront adds to every request it sends the function (`CDN_ORIGIN_SECRET`).
@@ -228,6 +231,7 @@ impl Config {
             },
             token_secret_id,
             console_key_secret_id: env.get("CONSOLE_KEY_SECRET_ID"),
+            rules: crate::rules::Rules::from_lookup(|name| env.get(name))?,
             source,
         };
         config.history_needs_table()?;

@@ -61,6 +61,8 @@ pub async fn start_with_step(step: Duration) -> std::io::Result<String> {
     let app = Router::new()
         .route("/api/token", post(token))
         .route("/v1/me/player/currently-playing", get(currently_playing))
+        // The player's state is currently-playing's answer with the device (never private here).
+        .route("/v1/me/player", get(currently_playing))
         .route("/v1/me/player/recently-played", get(recently_played))
         .route("/v1/me/top/{kind}", get(top))
         .route("/v1/me/tracks", get(saved))

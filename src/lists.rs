@@ -9,10 +9,13 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::cache::{Answer, AnswerCache};
+use crate::clock::Timestamp;
 use crate::config::{Config, ProfileEndpoints};
 use crate::error::Error;
 use crate::keys;
 use crate::lastfm::Period;
+use crate::model::{ListTrack, TopArtist};
+use crate::rules::Rules;
 use crate::source::{both_failed, falls_back, LastFm, Sources};
 use crate::spotify::SpotifyError;
 use crate::upstream::Upstream;
@@ -200,18 +203,19 @@ pub async fn fetch_list(
     sources: &Sources,
     settings: &ProfileSettings,
     list: ProfileList,
+    rules: &Rules,
 ) -> Answer {
     let key = list.key();
     let ttl = settings.ttl(list);
     match sources {
         Sources::Spotify => {
             cache
-                .get_or_fetch(&key, ttl, || from_spotify(upstream, list, &key))
+                .get_or_fetch(&key, ttl, || from_spotify(upstream, list, &key, rules))
                 .await
         }
         Sources::Lastfm(lastfm) => {
             cache
-                .get_or_fetch(&key, ttl, || ask_lastfm(lastfm, list))
+                .get_or_fetch(&key, ttl, || ask_lastfm(lastfm, list, rules))
                 .await
         }
         Sources::SpotifyThenLastfm(lastfm) => {
@@ -219,8 +223,8 @@ pub async fn fetch_list(
                 .get_or_fetch_with_fallback(
                     &key,
                     ttl,
-                    || spotify_then_lastfm(upstream, lastfm, list, &key),
-                    || ask_lastfm(lastfm, list),
+                    || spotify_then_lastfm(upstream, lastfm, list, &key, rules),
+                    || ask_lastfm(lastfm, list, rules),
                 )
                 .await
         }
@@ -228,8 +232,13 @@ pub async fn fetch_list(
 }
 
 /// The list from Spotify; a missing scope is `null`.
-async fn from_spotify(upstream: &Upstream, list: ProfileList, key: &str) -> Result<Value, Error> {
-    match ask_spotify(upstream, list).await {
+async fn from_spotify(
+    upstream: &Upstream,
+    list: ProfileList,
+    key: &str,
+    rules: &Rules,
+) -> Result<Value, Error> {
+    match ask_spotify(upstream, list, rules).await {
         Err(e) => missing_scope_is_null(e, key, list),
         ok => ok,
     }
@@ -241,9 +250,10 @@ async fn spotify_then_lastfm(
     lastfm: &LastFm,
     list: ProfileList,
     key: &str,
+    rules: &Rules,
 ) -> Result<Value, Error> {
-    match ask_spotify(upstream, list).await {
-        Err(e) if falls_back(&e) => match ask_lastfm(lastfm, list).await {
+    match ask_spotify(upstream, list, rules).await {
+        Err(e) if falls_back(&e) => match ask_lastfm(lastfm, list, rules).await {
             Ok(v) => Ok(v),
             Err(e2) => missing_scope_is_null(both_failed(e, e2), key, list),
         },
@@ -276,31 +286,47 @@ fn missing_scope_is_null(err: Error, key: &str, list: ProfileList) -> Result<Val
 /// The list from Last.fm: the history from `user.getRecentTracks`, the top lists from
 /// `user.getTopTracks` / `user.getTopArtists` over the range's period, the saved tracks from
 /// `user.getLovedTracks`.
-async fn ask_lastfm(lastfm: &LastFm, list: ProfileList) -> Result<Value, Error> {
+async fn ask_lastfm(lastfm: &LastFm, list: ProfileList, rules: &Rules) -> Result<Value, Error> {
+    let now = lastfm.now();
     let items = match list {
-        ProfileList::Recent => serde_json::to_value(lastfm.history(FETCH_LIMIT).await?),
-        ProfileList::Top(TopKind::Tracks, range) => {
-            serde_json::to_value(lastfm.top_tracks(range.lastfm_period()).await?)
+        ProfileList::Recent => serde_json::to_value(visible(
+            lastfm.history(FETCH_LIMIT).await?,
+            rules,
+            Some(now),
+        )),
+        ProfileList::Top(TopKind::Tracks, range) => serde_json::to_value(visible(
+            lastfm.top_tracks(range.lastfm_period()).await?,
+            rules,
+            None,
+        )),
+        ProfileList::Top(TopKind::Artists, range) => serde_json::to_value(visible_artists(
+            lastfm.top_artists(range.lastfm_period()).await?,
+            rules,
+        )),
+        ProfileList::Saved => {
+            serde_json::to_value(visible(lastfm.loved_tracks().await?, rules, None))
         }
-        ProfileList::Top(TopKind::Artists, range) => {
-            serde_json::to_value(lastfm.top_artists(range.lastfm_period()).await?)
-        }
-        ProfileList::Saved => serde_json::to_value(lastfm.loved_tracks().await?),
     }
     .expect("list items serialise");
     Ok(json!({ "items": items }))
 }
 
-async fn ask_spotify(upstream: &Upstream, list: ProfileList) -> Result<Value, Error> {
+async fn ask_spotify(
+    upstream: &Upstream,
+    list: ProfileList,
+    rules: &Rules,
+) -> Result<Value, Error> {
     let spotify = upstream.spotify();
     let now = || upstream.now();
     let items = match list {
-        ProfileList::Recent => serde_json::to_value(
+        ProfileList::Recent => serde_json::to_value(visible(
             upstream
                 .with_token(|t| async move { spotify.history(&t, FETCH_LIMIT, now()).await })
                 .await?,
-        ),
-        ProfileList::Top(TopKind::Tracks, range) => serde_json::to_value(
+            rules,
+            Some(now()),
+        )),
+        ProfileList::Top(TopKind::Tracks, range) => serde_json::to_value(visible(
             upstream
                 .with_token(|t| async move {
                     spotify
@@ -308,22 +334,58 @@ async fn ask_spotify(upstream: &Upstream, list: ProfileList) -> Result<Value, Er
                         .await
                 })
                 .await?,
-        ),
-        ProfileList::Top(TopKind::Artists, range) => serde_json::to_value(
+            rules,
+            None,
+        )),
+        ProfileList::Top(TopKind::Artists, range) => serde_json::to_value(visible_artists(
             upstream
                 .with_token(|t| async move {
                     spotify.top_artists(&t, range.as_str(), FETCH_LIMIT).await
                 })
                 .await?,
-        ),
-        ProfileList::Saved => serde_json::to_value(
+            rules,
+        )),
+        ProfileList::Saved => serde_json::to_value(visible(
             upstream
                 .with_token(|t| async move { spotify.saved_tracks(&t, FETCH_LIMIT, now()).await })
                 .await?,
-        ),
+            rules,
+            None,
+        )),
     }
     .expect("list items serialise");
     Ok(json!({ "items": items }))
+}
+
+/// The entries the rules let through: by what they are, and for the history (`played` given:
+/// now) by when they were played too. Ranks are counted again from 1, so no gap shows where an
+/// entry was left out.
+fn visible(items: Vec<ListTrack>, rules: &Rules, played: Option<Timestamp>) -> Vec<ListTrack> {
+    let mut out: Vec<ListTrack> = items
+        .into_iter()
+        .filter(|t| match played {
+            Some(now) => rules.shows_recent(&t.item, now),
+            None => rules.hides_item(&t.item).is_none(),
+        })
+        .collect();
+    if out.iter().any(|t| t.rank.is_some()) {
+        for (i, t) in out.iter_mut().enumerate() {
+            t.rank = Some(i as u32 + 1);
+        }
+    }
+    out
+}
+
+/// The top artists the artist rule lets through, ranked again from 1.
+fn visible_artists(items: Vec<TopArtist>, rules: &Rules) -> Vec<TopArtist> {
+    let mut out: Vec<TopArtist> = items
+        .into_iter()
+        .filter(|a| !rules.hides_artist(&a.name, a.url.as_deref()))
+        .collect();
+    for (i, a) in out.iter_mut().enumerate() {
+        a.rank = i as u32 + 1;
+    }
+    out
 }
 
 /// The answer for one request: the cached list cut to `limit`, with `stale` on the list and on

@@ -4,10 +4,13 @@
 use serde_json::Value;
 
 use crate::cache::{Answer, AnswerCache};
+use crate::clock::Timestamp;
 use crate::error::Error;
 use crate::keys::ANSWER_KEY;
 use crate::model::NowPlaying;
+use crate::rules::Privacy;
 use crate::source::{both_failed, falls_back, LastFm, Sources};
+use crate::spotify::SpotifyError;
 use crate::upstream::Upstream;
 
 /// Returns the answer, through the cache; a stale object carries `"stale": true`.
@@ -16,17 +19,22 @@ pub async fn answer(
     upstream: &Upstream,
     sources: &Sources,
     show_recent: bool,
+    privacy: &Privacy,
 ) -> Answer {
     let ttl = cache.ttl();
     let mut answer = match sources {
         Sources::Spotify => {
             cache
-                .get_or_fetch(ANSWER_KEY, ttl, || from_spotify(upstream, show_recent))
+                .get_or_fetch(ANSWER_KEY, ttl, || {
+                    from_spotify(upstream, show_recent, privacy)
+                })
                 .await
         }
         Sources::Lastfm(lastfm) => {
             cache
-                .get_or_fetch(ANSWER_KEY, ttl, || from_lastfm(lastfm, show_recent))
+                .get_or_fetch(ANSWER_KEY, ttl, || {
+                    from_lastfm(lastfm, show_recent, privacy)
+                })
                 .await
         }
         // Spotify first; Last.fm when Spotify can't be asked, and (through the cache) during
@@ -36,8 +44,8 @@ pub async fn answer(
                 .get_or_fetch_with_fallback(
                     ANSWER_KEY,
                     ttl,
-                    || spotify_then_lastfm(upstream, lastfm, show_recent),
-                    || from_lastfm(lastfm, show_recent),
+                    || spotify_then_lastfm(upstream, lastfm, show_recent, privacy),
+                    || from_lastfm(lastfm, show_recent, privacy),
                 )
                 .await
         }
@@ -55,11 +63,12 @@ async fn spotify_then_lastfm(
     upstream: &Upstream,
     lastfm: &LastFm,
     show_recent: bool,
+    privacy: &Privacy,
 ) -> Result<Value, Error> {
-    match from_spotify(upstream, show_recent).await {
+    match from_spotify(upstream, show_recent, privacy).await {
         Err(e) if falls_back(&e) => {
             tracing::info!(error = %e, "Spotify can't be asked: answering from Last.fm");
-            match from_lastfm(lastfm, show_recent).await {
+            match from_lastfm(lastfm, show_recent, privacy).await {
                 Ok(v) => Ok(v),
                 Err(e2) => Err(both_failed(e, e2)),
             }
@@ -68,27 +77,70 @@ async fn spotify_then_lastfm(
     }
 }
 
-async fn from_spotify(upstream: &Upstream, show_recent: bool) -> Result<Value, Error> {
-    let np = fetch(upstream, show_recent).await?;
+async fn from_spotify(
+    upstream: &Upstream,
+    show_recent: bool,
+    privacy: &Privacy,
+) -> Result<Value, Error> {
+    let np = fetch(upstream, show_recent, privacy).await?;
     Ok(serde_json::to_value(np).expect("NowPlaying serialises"))
 }
 
-async fn from_lastfm(lastfm: &LastFm, show_recent: bool) -> Result<Value, Error> {
-    let np = lastfm.now_playing(show_recent).await?;
+async fn from_lastfm(
+    lastfm: &LastFm,
+    show_recent: bool,
+    privacy: &Privacy,
+) -> Result<Value, Error> {
+    let np = lastfm.now_playing(show_recent, &privacy.rules).await?;
     Ok(serde_json::to_value(np).expect("NowPlaying serialises"))
 }
 
-/// Reads Spotify: currently-playing, and recently-played when nothing plays.
-async fn fetch(upstream: &Upstream, show_recent: bool) -> Result<Option<NowPlaying>, Error> {
+/// Reads Spotify: the player (currently-playing when the private-session rule is off or its
+/// scope missing), and recently-played when nothing visible plays; the rules decide what is
+/// visible (`rules::Rules::choose`).
+async fn fetch(
+    upstream: &Upstream,
+    show_recent: bool,
+    privacy: &Privacy,
+) -> Result<Option<NowPlaying>, Error> {
     let spotify = upstream.spotify();
-    let current = upstream
-        .with_token(|token| async move { spotify.currently_playing(&token, upstream.now()).await })
-        .await?;
-    if current.is_some() || !show_recent {
-        return Ok(current);
+    let now = upstream.now();
+    let current = if privacy.asks_player() {
+        match upstream
+            .with_token(|token| async move { spotify.player(&token, now).await })
+            .await
+        {
+            Err(Error::Spotify(SpotifyError::Forbidden(_))) => {
+                privacy.player_refused();
+                currently_playing(upstream, now).await?
+            }
+            other => other?,
+        }
+    } else {
+        currently_playing(upstream, now).await?
+    };
+    let rules = &privacy.rules;
+    if let Some(np) = &current {
+        if rules.hides_play(np, None, now).is_none() {
+            return Ok(current);
+        }
     }
+    if !show_recent {
+        return Ok(None);
+    }
+    let limit = rules.recent_to_ask(1);
     let recent = upstream
-        .with_token(|token| async move { spotify.recently_played(&token, 1, upstream.now()).await })
+        .with_token(|token| async move { spotify.recently_played(&token, limit, now).await })
         .await?;
-    Ok(recent.into_iter().next())
+    Ok(rules.choose(current, recent, show_recent, now))
+}
+
+async fn currently_playing(
+    upstream: &Upstream,
+    now: Timestamp,
+) -> Result<Option<NowPlaying>, Error> {
+    let spotify = upstream.spotify();
+    Ok(upstream
+        .with_token(|token| async move { spotify.currently_playing(&token, now).await })
+        .await?)
 }

@@ -11,6 +11,10 @@ use crate::clock::Timestamp;
 use crate::config::ConfigError;
 use crate::model::{ItemType, NowPlaying};
 
+/// The scope `GET /v1/me/player` needs: only the player's state says whether the owner's Spotify
+/// is in a private session.
+pub const PLAYBACK_STATE_SCOPE: &str = "user-read-playback-state";
+
 /// What a rule needs to know of an item beyond the public JSON: kept on [`NowPlaying`] (never
 /// serialised) by the source's mapping.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -223,7 +227,10 @@ impl Rules {
                 return Some(Hidden::Show);
             }
         } else {
-            let by_id = facts.artist_ids.iter().any(|id| self.artists.has_id(Some(id)));
+            let by_id = facts
+                .artist_ids
+                .iter()
+                .any(|id| self.artists.has_id(Some(id)));
             let by_name = facts.artist_names.iter().any(|n| self.artists.has_name(n))
                 || self.artists.has_name(&np.artists);
             if by_id || by_name {
@@ -236,6 +243,40 @@ impl Rules {
             return Some(Hidden::Track);
         }
         None
+    }
+
+    /// Whether the artist rule hides a top artist, by its name or the id in its
+    /// `open.spotify.com/artist/ID` link.
+    pub fn hides_artist(&self, name: &str, url: Option<&str>) -> bool {
+        let id = url
+            .and_then(|u| u.strip_prefix("https://open.spotify.com/artist/"))
+            .map(|rest| rest.split(['?', '/', '#']).next().unwrap_or(""));
+        self.artists.has_id(id) || self.artists.has_name(name)
+    }
+
+    /// Whether a play kept in the history is hidden: what the history knows of it (the item's
+    /// id, its kind, the names) and when it was played. An import (the export, Last.fm) knows no
+    /// more: explicit tracks and artist ids are judged at collection, where Spotify says them.
+    pub fn hides_stored(&self, play: &crate::history::Play) -> bool {
+        use crate::history::PlayKind;
+        let episode = play.kind == PlayKind::Episode;
+        if self.hide_podcasts && episode {
+            return true;
+        }
+        let id = play.track_id.as_deref();
+        let hidden = if episode {
+            self.shows.has_name(&play.album) || self.tracks.has_id(id)
+        } else {
+            self.tracks.has_id(id)
+                || self.tracks.has_name(&play.name)
+                || self.artists.has_name(&play.artists)
+                || play.artists.split(", ").any(|a| self.artists.has_name(a))
+        };
+        hidden
+            || self
+                .quiet_hours
+                .as_ref()
+                .is_some_and(|q| q.contains(play.played_at))
     }
 
     /// Why a play is hidden, if it is: the item's rules, then those of the moment. `now` is
@@ -265,6 +306,93 @@ impl Rules {
             }
         }
         None
+    }
+}
+
+impl Rules {
+    /// How many recent plays to ask for when what plays is hidden: as many as the source gives
+    /// when a rule may hide plays (the newest visible one may be far back), else `few`.
+    pub fn recent_to_ask(&self, few: u8) -> u8 {
+        // A private session hides only what plays: recently-played leaves its plays out itself.
+        if self.any() {
+            50
+        } else {
+            few
+        }
+    }
+
+    /// The now-playing answer under the rules: `current` when it is visible, else (with
+    /// `show_recent`) the newest visible of `recent` (newest first), else nothing, exactly as
+    /// when nothing plays.
+    pub fn choose(
+        &self,
+        current: Option<NowPlaying>,
+        recent: impl IntoIterator<Item = NowPlaying>,
+        show_recent: bool,
+        now: Timestamp,
+    ) -> Option<NowPlaying> {
+        if let Some(np) = current {
+            match self.hides_play(&np, None, now) {
+                None => return Some(np),
+                Some(why) => tracing::debug!(?why, "what plays is hidden by a rule"),
+            }
+        }
+        if !show_recent {
+            return None;
+        }
+        recent.into_iter().find(|np| self.shows_recent(np, now))
+    }
+
+    /// Whether a recent play (dated by its `played_at`) is visible.
+    pub fn shows_recent(&self, np: &NowPlaying, now: Timestamp) -> bool {
+        let at = np
+            .played_at
+            .as_deref()
+            .and_then(Timestamp::parse_rfc3339)
+            .unwrap_or(now);
+        self.hides_play(np, Some(at), now).is_none()
+    }
+}
+
+/// The rules as a process applies them, with what it learnt: whether the sign-in lacks the
+/// player's scope (then now playing is read from currently-playing, which cannot see a private
+/// session, and `status` says so).
+#[derive(Debug, Default)]
+pub struct Privacy {
+    pub rules: Rules,
+    player_refused: std::sync::atomic::AtomicBool,
+}
+
+impl Privacy {
+    pub fn new(rules: Rules) -> Privacy {
+        Privacy {
+            rules,
+            player_refused: Default::default(),
+        }
+    }
+
+    /// Whether to read now playing from `GET /v1/me/player` (the private session rule is on and
+    /// Spotify has not refused the player's scope to this process).
+    pub fn asks_player(&self) -> bool {
+        self.rules.respect_private_session
+            && !self
+                .player_refused
+                .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Spotify refused the player (`403`, the scope missing): from now on this process reads
+    /// currently-playing, and says why once.
+    pub fn player_refused(&self) {
+        if !self
+            .player_refused
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                owner_action = "grant_scope",
+                scope = PLAYBACK_STATE_SCOPE,
+                "RESPECT_PRIVATE_SESSION: Spotify refused the player (403): the sign-in lacks {PLAYBACK_STATE_SCOPE}, so a private session cannot be seen and what plays is shown; run `nowplaying authorize` to grant it"
+            );
+        }
     }
 }
 
@@ -341,7 +469,9 @@ fn names(
         } else if let Some(path) = link {
             let path = path.split(['?', '#']).next().unwrap_or("");
             let (k, id) = path.split_once('/').ok_or_else(bad)?;
-            (k == kind).then_some(id.trim_end_matches('/')).ok_or_else(bad)?
+            (k == kind)
+                .then_some(id.trim_end_matches('/'))
+                .ok_or_else(bad)?
         } else if is_spotify_id(entry) {
             entry
         } else {
@@ -389,7 +519,10 @@ mod tests {
         for (var, val) in [
             ("HIDE_ARTISTS", "spotify:track:4Z8W4fKeB5YxbusRsdQVPb"),
             ("HIDE_TRACKS", "spotify:track:short"),
-            ("HIDE_SHOWS", "https://open.spotify.com/episode/4Z8W4fKeB5YxbusRsdQVPb"),
+            (
+                "HIDE_SHOWS",
+                "https://open.spotify.com/episode/4Z8W4fKeB5YxbusRsdQVPb",
+            ),
             ("HIDE_EXPLICIT", "maybe"),
             ("QUIET_HOURS", "23:00"),
             ("QUIET_HOURS", "25:00-07:00"),
@@ -404,8 +537,13 @@ mod tests {
         let err = rules(&[("QUIET_HOURS", "23:00-07:00"), ("TIMEZONE", "Mars/Base")])
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("TIMEZONE") && err.contains("Mars/Base"), "{err}");
-        let err = rules(&[("TIMEZONE", "Nowhere/City")]).unwrap_err().to_string();
+        assert!(
+            err.starts_with("TIMEZONE") && err.contains("Mars/Base"),
+            "{err}"
+        );
+        let err = rules(&[("TIMEZONE", "Nowhere/City")])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("TIMEZONE"), "{err}");
     }
 
@@ -415,7 +553,11 @@ mod tests {
 
     #[test]
     fn quiet_hours_run_across_midnight_in_local_time() {
-        let r = rules(&[("QUIET_HOURS", "23:00-07:00"), ("TIMEZONE", "Europe/Berlin")]).unwrap();
+        let r = rules(&[
+            ("QUIET_HOURS", "23:00-07:00"),
+            ("TIMEZONE", "Europe/Berlin"),
+        ])
+        .unwrap();
         let q = r.quiet_hours.unwrap();
         // Winter: Berlin is UTC+1.
         assert!(!q.contains(at("2026-01-15T21:59:59Z")));
@@ -436,8 +578,11 @@ mod tests {
     fn quiet_hours_follow_a_daylight_saving_change() {
         // New York springs forward on 2026-03-08 at 02:00 local (07:00 UTC) and falls back on
         // 2026-11-01 at 02:00 local (06:00 UTC). Quiet 01:00-03:00 local.
-        let r = rules(&[("QUIET_HOURS", "01:00-03:00"), ("TIMEZONE", "America/New_York")])
-            .unwrap();
+        let r = rules(&[
+            ("QUIET_HOURS", "01:00-03:00"),
+            ("TIMEZONE", "America/New_York"),
+        ])
+        .unwrap();
         let q = r.quiet_hours.unwrap();
         // Spring: 01:00 EST is 06:00 UTC; 02:00 EST does not exist, 03:00 EDT is 07:00 UTC.
         assert!(!q.contains(at("2026-03-08T05:59:00Z")));
@@ -446,7 +591,10 @@ mod tests {
         assert!(!q.contains(at("2026-03-08T07:00:00Z")), "03:00 EDT ends it");
         // Autumn: 01:00 EDT is 05:00 UTC; 01:00-02:00 happens twice; 03:00 EST is 08:00 UTC.
         assert!(q.contains(at("2026-11-01T05:00:00Z")));
-        assert!(q.contains(at("2026-11-01T06:30:00Z")), "the repeated 01:30 EST");
+        assert!(
+            q.contains(at("2026-11-01T06:30:00Z")),
+            "the repeated 01:30 EST"
+        );
         assert!(q.contains(at("2026-11-01T07:59:00Z")));
         assert!(!q.contains(at("2026-11-01T08:00:00Z")));
     }

@@ -14,6 +14,10 @@ pub const BASE_SCOPES: [&str; 2] = ["user-read-currently-playing", "user-read-re
 pub fn scopes(config: &Config) -> Vec<&'static str> {
     let mut scopes = BASE_SCOPES.to_vec();
     scopes.extend(config.profile_endpoints.extra_scopes());
+    if config.rules.respect_private_session && config.source.uses_spotify() {
+        // The player's device says whether a private session runs.
+        scopes.push(crate::rules::PLAYBACK_STATE_SCOPE);
+    }
     scopes
 }
 

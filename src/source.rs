@@ -165,6 +165,11 @@ impl LastFm {
         }
     }
 
+    /// This process's moment now (the clock the answers are read by).
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     pub fn user(&self) -> &str {
         &self.user
     }
@@ -175,14 +180,24 @@ impl LastFm {
 
     /// The answer of `/api/spotify`: the track Last.fm marks as playing, else the newest
     /// scrobble (when `show_recent`).
-    pub async fn now_playing(&self, show_recent: bool) -> Result<Option<NowPlaying>, Error> {
+    pub async fn now_playing(
+        &self,
+        show_recent: bool,
+        rules: &crate::rules::Rules,
+    ) -> Result<Option<NowPlaying>, Error> {
         let now = self.clock.now();
         // Two: the newest scrobble besides a now-playing track (which Last.fm may or may not
-        // count in `limit`).
+        // count in `limit`); with rules that may hide plays, as many as a page holds.
+        let limit = rules.recent_to_ask(2);
         let tracks = self
-            .ask(|key| async move { self.client.recent_tracks(&key, &self.user, 2, now).await })
+            .ask(|key| async move {
+                self.client
+                    .recent_tracks(&key, &self.user, limit, now)
+                    .await
+            })
             .await?;
-        Ok(crate::lastfm::map::now_playing(tracks, show_recent))
+        let (current, recent) = crate::lastfm::map::split_playing(tracks);
+        Ok(rules.choose(current, recent, show_recent, now))
     }
 
     /// The history (`/api/spotify/recent`), repeats folded.
@@ -485,14 +500,14 @@ mod tests {
             state,
             &clock,
         );
-        let err = l.now_playing(true).await.unwrap_err();
+        let err = l.now_playing(true, &Default::default()).await.unwrap_err();
         assert!(
             matches!(err, Error::RateLimited { origin: "Last.fm", retry_after } if retry_after == Duration::from_secs(31)),
             "{err}"
         );
         // After it, the call goes out (and fails: nothing listens there).
         clock.set(until);
-        let err = l.now_playing(true).await.unwrap_err();
+        let err = l.now_playing(true, &Default::default()).await.unwrap_err();
         assert_eq!(Failure::from(&err), Failure::Transient, "{err}");
     }
 
@@ -512,7 +527,9 @@ mod tests {
                 Error::LastFm(LastFmError::OwnerMustAct(OwnerAction::NoKey))
             )
         };
-        assert!(no_key(l.now_playing(true).await.unwrap_err()));
+        assert!(no_key(
+            l.now_playing(true, &Default::default()).await.unwrap_err()
+        ));
         // The owner stores a key; within the minute the service does not look.
         let mut with_key = Credentials::default();
         with_key
@@ -520,7 +537,9 @@ mod tests {
             .insert(LASTFM_KEY_FIELD.into(), " key ".into());
         credentials.save(&with_key).await.unwrap();
         clock.advance(KEY_RECHECK - Duration::from_millis(1));
-        assert!(no_key(l.now_playing(true).await.unwrap_err()));
+        assert!(no_key(
+            l.now_playing(true, &Default::default()).await.unwrap_err()
+        ));
         clock.advance(Duration::from_millis(1));
         assert_eq!(l.key().await.unwrap().expose(), "key");
     }

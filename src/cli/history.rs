@@ -95,6 +95,7 @@ pub async fn import_export(config: Config, paths: Vec<PathBuf>, force: bool) -> 
     let options = spotify_export::Options {
         force,
         owner: config.owner_spotify_id.clone(),
+        rules: config.rules.clone(),
     };
     let bar = progress("{msg:28} {bar:40} {percent:>3}% ({eta} left)");
     let summary = spotify_export::import(history.as_ref(), &paths, &options, &bar).await?;
@@ -126,6 +127,7 @@ pub async fn import_lastfm(config: Config, from: Option<Timestamp>) -> Result<()
     let options = lastfm::Options {
         from,
         checkpoint: Some(config.history_path().with_file_name(LASTFM_CHECKPOINT)),
+        rules: config.rules.clone(),
         ..lastfm::Options::default()
     };
     let bar = progress("{bar:40} page {pos}/{len} ({eta} left)");

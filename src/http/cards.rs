@@ -78,8 +78,15 @@ pub async fn top(
     let limit = params::limit(&p, 10, 5, TOP_SVG_LIMIT_ACCEPTED).map_err(ApiError::CardParam)?;
 
     let list = ProfileList::Top(kind, range);
-    let mut answer =
-        lists::fetch_list(&app.cache, &app.upstream, &app.sources, &app.profile, list).await;
+    let mut answer = lists::fetch_list(
+        &app.cache,
+        &app.upstream,
+        &app.sources,
+        &app.profile,
+        list,
+        &app.privacy.rules,
+    )
+    .await;
     app.urls.scrub(&mut answer.value);
     let rows = answer
         .value

@@ -117,8 +117,15 @@ async fn list_answer(
     list: ProfileList,
     limit: u8,
 ) -> Response {
-    let answer =
-        lists::fetch_list(&app.cache, &app.upstream, &app.sources, &app.profile, list).await;
+    let answer = lists::fetch_list(
+        &app.cache,
+        &app.upstream,
+        &app.sources,
+        &app.profile,
+        list,
+        &app.privacy.rules,
+    )
+    .await;
     let mut body = lists::cut(&answer, limit);
     app.urls.scrub(&mut body);
     json_answer(headers, &answer.with_value(body))

@@ -57,6 +57,8 @@ pub struct AppState {
     pub cdn_origin_secret: Option<crate::secret::Secret>,
     /// The listening history (`PROFILE_ENDPOINTS=history`), read by `/api/spotify/history*`.
     pub history: Option<Arc<dyn crate::history::HistoryStore>>,
+    /// The privacy rules, as this process applies them.
+    pub privacy: Arc<crate::rules::Privacy>,
     /// Collection into the history (the schedule, `nowplaying collect`, `serve`'s timer).
     pub collector: Option<crate::collect::Collector>,
 }
@@ -72,9 +74,14 @@ impl AppState {
     /// The now-playing answer as every front door shows it: from the cache (and its sources),
     /// with only the URLs that may leave the service.
     pub async fn shown_answer(&self) -> crate::cache::Answer {
-        let mut answer =
-            crate::nowplaying::answer(&self.cache, &self.upstream, &self.sources, self.show_recent)
-                .await;
+        let mut answer = crate::nowplaying::answer(
+            &self.cache,
+            &self.upstream,
+            &self.sources,
+            self.show_recent,
+            &self.privacy,
+        )
+        .await;
         self.urls.scrub(&mut answer.value);
         answer
     }

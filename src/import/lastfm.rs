@@ -51,6 +51,8 @@ pub struct Options {
     pub page_size: u32,
     /// The import's checkpoint file; `None`: the import starts from the first page every time.
     pub checkpoint: Option<PathBuf>,
+    /// The privacy rules: a scrobble they hide is not stored.
+    pub rules: crate::rules::Rules,
 }
 
 impl Default for Options {
@@ -62,6 +64,7 @@ impl Default for Options {
             rate_limit_retries: RATE_LIMIT_RETRIES,
             page_size: MAX_PAGE,
             checkpoint: None,
+            rules: crate::rules::Rules::default(),
         }
     }
 }
@@ -228,7 +231,7 @@ pub async fn import(
         for _ in 0..got.unusable {
             summary.skip(SKIP_UNUSABLE);
         }
-        summary.add(store, &got.plays).await?;
+        summary.add(store, &got.plays, &options.rules).await?;
         checkpoint.pages_done = page;
         if let Some(path) = &options.checkpoint {
             checkpoint.save(path)?;
@@ -290,12 +293,12 @@ pub async fn collect_lastfm(
         for _ in 0..got.unusable {
             summary.skip(SKIP_UNUSABLE);
         }
-        summary.add(store, &got.plays).await?;
+        summary.add(store, &got.plays, &options.rules).await?;
     }
     for _ in 0..first.unusable {
         summary.skip(SKIP_UNUSABLE);
     }
-    summary.add(store, &first.plays).await?;
+    summary.add(store, &first.plays, &options.rules).await?;
     Ok(summary)
 }
 

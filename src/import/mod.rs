@@ -82,6 +82,9 @@ pub async fn without_collected(
     Ok((kept, dropped))
 }
 
+/// Why a play was not stored: a privacy rule hides it (`HIDE_*`, `QUIET_HOURS`).
+pub const SKIP_HIDDEN: &str = "hidden by a privacy rule";
+
 /// How many plays one [`HistoryStore::add`] call writes.
 pub const BATCH: usize = 500;
 
@@ -114,8 +117,19 @@ impl ImportSummary {
         self.skipped.values().sum()
     }
 
-    /// Stores `plays` in batches of [`BATCH`], counting what was new.
-    pub async fn add(&mut self, store: &dyn HistoryStore, plays: &[Play]) -> Result<(), String> {
+    /// Stores `plays` in batches of [`BATCH`], counting what was new; a play the privacy rules
+    /// hide is not stored at all (counted as skipped).
+    pub async fn add(
+        &mut self,
+        store: &dyn HistoryStore,
+        plays: &[Play],
+        rules: &crate::rules::Rules,
+    ) -> Result<(), String> {
+        let (plays, hidden): (Vec<Play>, Vec<Play>) =
+            plays.iter().cloned().partition(|p| !rules.hides_stored(p));
+        for _ in &hidden {
+            self.skip(SKIP_HIDDEN);
+        }
         for batch in plays.chunks(BATCH) {
             let outcome = store
                 .add(batch)

@@ -39,6 +39,8 @@ pub struct Options {
     /// The owner's Spotify user id (`OWNER_SPOTIFY_ID`), when configured; else the username of
     /// the first file is taken as the owner's.
     pub owner: Option<String>,
+    /// The privacy rules: a play they hide is not stored.
+    pub rules: crate::rules::Rules,
 }
 
 /// Whether a file name is one of the export's listening-history files.
@@ -127,7 +129,7 @@ pub async fn import(
         // A play collected from recently-played is the same play, dated to the millisecond.
         let (plays, collected) = super::without_collected(store, read.plays).await?;
         summary.already += collected;
-        summary.add(store, &plays).await?;
+        summary.add(store, &plays, &options.rules).await?;
     }
     progress.finish_and_clear();
     Ok(summary)

@@ -61,6 +61,20 @@ pub fn recent_page(root: &Value) -> RecentPage {
     page
 }
 
+/// The track playing now (when Last.fm marks one) and the scrobbles, newest first.
+pub fn split_playing(tracks: Vec<NowPlaying>) -> (Option<NowPlaying>, Vec<NowPlaying>) {
+    let mut current = None;
+    let mut rest = Vec::new();
+    for np in tracks {
+        if np.status == Status::Playing && current.is_none() {
+            current = Some(np);
+        } else if np.status != Status::Playing {
+            rest.push(np);
+        }
+    }
+    (current, rest)
+}
+
 /// The answer of `/api/spotify` from recent tracks: the one playing now, else (when the recent
 /// fallback is on) the newest scrobble.
 pub fn now_playing(tracks: Vec<NowPlaying>, show_recent: bool) -> Option<NowPlaying> {

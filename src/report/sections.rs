@@ -318,6 +318,22 @@ pub(super) fn scopes(config: &Config, c: &Credentials, report: &mut Report) {
         }
         None => item!(report, "scopes", "not recorded"),
     }
+    // A private session can be seen only with the player's scope: without it the service shows
+    // what plays as before, which may be what the owner plays privately.
+    let private = crate::rules::PLAYBACK_STATE_SCOPE;
+    if config.rules.respect_private_session
+        && config.source.uses_spotify()
+        && c.scope
+            .as_deref()
+            .is_some_and(|s| !s.split_whitespace().any(|g| g == private))
+    {
+        item!(
+            report,
+            "scopes",
+            "WARNING: no {private}: private sessions cannot be seen and are shown (RESPECT_PRIVATE_SESSION)"
+        );
+        report.warnings += 1;
+    }
 }
 
 pub(super) fn cached_answer(

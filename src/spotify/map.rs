@@ -12,6 +12,7 @@ pub fn current(cp: wire::CurrentlyPlaying, read_at: Timestamp) -> Option<NowPlay
     let item = cp.item?;
     let episode_hint = cp.currently_playing_type.as_deref() == Some("episode");
     let mut np = item_to_model(item, episode_hint, read_at)?;
+    np.facts.private_session = cp.device.is_some_and(|d| d.is_private_session);
     np.is_playing = cp.is_playing;
     np.status = if cp.is_playing {
         Status::Playing
@@ -156,8 +157,16 @@ pub fn item_to_model(
     let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
     let mut facts = crate::rules::Facts {
         explicit: item.explicit,
-        artist_ids: item.artists.iter().filter_map(|a| non_empty(a.id.clone())).collect(),
-        artist_names: item.artists.iter().filter_map(|a| non_empty(a.name.clone())).collect(),
+        artist_ids: item
+            .artists
+            .iter()
+            .filter_map(|a| non_empty(a.id.clone()))
+            .collect(),
+        artist_names: item
+            .artists
+            .iter()
+            .filter_map(|a| non_empty(a.name.clone()))
+            .collect(),
         ..Default::default()
     };
     let (artists, album, images) = match kind {

@@ -141,6 +141,21 @@ impl SpotifyClient {
         Ok(cp.and_then(|cp| map::current(cp, now)))
     }
 
+    /// `GET /v1/me/player` (scope `user-read-playback-state`): what currently-playing says, and
+    /// whether the device is in a private session. `Ok(None)` on `204` or with no item to show.
+    pub async fn player(
+        &self,
+        token: &Secret,
+        now: Timestamp,
+    ) -> Result<Option<NowPlaying>, SpotifyError> {
+        let url = format!(
+            "{}/v1/me/player?additional_types=track,episode",
+            self.api_base
+        );
+        let cp: Option<wire::CurrentlyPlaying> = self.get_object(&url, token).await?;
+        Ok(cp.and_then(|cp| map::current(cp, now)))
+    }
+
     /// `GET /v1/me/player/recently-played?limit=N`, newest first.
     pub async fn recently_played(
         &self,

@@ -24,6 +24,17 @@ pub struct CurrentlyPlaying {
     pub currently_playing_type: Option<String>,
     #[serde(deserialize_with = "lenient")]
     pub item: Option<Item>,
+    /// Only `GET /v1/me/player` sends it.
+    #[serde(deserialize_with = "lenient")]
+    pub device: Option<Device>,
+}
+
+/// The player's device (`GET /v1/me/player`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Device {
+    #[serde(deserialize_with = "lenient")]
+    pub is_private_session: bool,
 }
 
 /// A track or an episode: both shapes in one lenient struct.

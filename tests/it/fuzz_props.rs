@@ -272,7 +272,10 @@ fn check_common(np: &NowPlaying) -> Result<(), TestCaseError> {
         }
     }
     let back: NowPlaying = serde_json::from_value(v).unwrap();
-    prop_assert_eq!(&back, np);
+    // What the rules look at (`facts`) never goes on the wire.
+    let mut wire = np.clone();
+    wire.facts = Default::default();
+    prop_assert_eq!(&back, &wire);
     Ok(())
 }
 

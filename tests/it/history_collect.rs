@@ -158,6 +158,7 @@ async fn overlapping_collections_from_two_processes_on_one_history_store_nothing
             store: history.clone(),
             leases: Arc::new(MemoryState::new()),
             instance: "other".into(),
+            rules: Default::default(),
         };
         let (x, y) = tokio::join!(a.app.collect(), other.spotify(&a.app.upstream));
         let (x, y) = (x.unwrap().unwrap(), y.unwrap());

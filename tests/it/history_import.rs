@@ -329,6 +329,7 @@ async fn another_persons_export_is_refused_unless_forced() {
         let owner_is_other = spotify_export::Options {
             force: false,
             owner: Some("someone-else".into()),
+            ..Default::default()
         };
         let only_theirs = vec![theirs.path().to_path_buf()];
         let s = spotify_export::import(&store, &only_theirs, &owner_is_other, &hidden())
@@ -343,6 +344,7 @@ async fn another_persons_export_is_refused_unless_forced() {
         let forced = spotify_export::Options {
             force: true,
             owner: None,
+            ..Default::default()
         };
         let s = spotify_export::import(&store, &paths, &forced, &hidden())
             .await

@@ -32,6 +32,7 @@ mod owner_commands;
 mod owner_console;
 mod parallel_processes;
 mod premium;
+mod privacy_rules;
 mod profile;
 mod serve_limits;
 mod table_faults;

@@ -394,7 +394,7 @@ async fn authorize_stores_the_credentials_in_the_file() {
     );
     assert_eq!(
         q["scope"],
-        "user-read-currently-playing user-read-recently-played user-top-read"
+        "user-read-currently-playing user-read-recently-played user-top-read user-read-playback-state"
     );
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["client_id"], CLIENT_ID);

@@ -266,7 +266,7 @@ async fn first_setup_through_the_form_signs_in_and_shows_the_status() {
     assert_eq!(q["redirect_uri"], c.path("/owner/callback"));
     assert_eq!(
         q["scope"],
-        "user-read-currently-playing user-read-recently-played"
+        "user-read-currently-playing user-read-recently-played user-read-playback-state"
     );
 
     let cb = c.approve(&mut b, &to).await;

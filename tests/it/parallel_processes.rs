@@ -218,6 +218,10 @@ async fn four_processes_share_one_answer_and_one_token() {
 
     let env = EmulatorEnv::create().await;
     let fake = FakeSpotify::start().await;
+    // Signed in by this version: with the player's scope (RESPECT_PRIVATE_SESSION).
+    fake.grant_scopes(
+        "user-read-currently-playing user-read-recently-played user-read-playback-state",
+    );
     fake.set_current(song());
     let fleet = Fleet::start(PROCESSES, &fake, &env, &TTL_S.to_string());
 
@@ -300,6 +304,10 @@ async fn a_lease_holder_killed_mid_refresh_is_taken_over() {
     const PROCESSES: usize = 4;
     let env = EmulatorEnv::create().await;
     let fake = FakeSpotify::start().await;
+    // Signed in by this version: with the player's scope (RESPECT_PRIVATE_SESSION).
+    fake.grant_scopes(
+        "user-read-currently-playing user-read-recently-played user-read-playback-state",
+    );
     fake.set_current(song());
     let mut fleet = Fleet::start(PROCESSES, &fake, &env, "1");
 
@@ -429,6 +437,10 @@ async fn one_process_without_dynamodb_never_refreshes_with_an_old_token() {
     const RUN: Duration = Duration::from_secs(14);
     let env = EmulatorEnv::create().await;
     let fake = FakeSpotify::start().await;
+    // Signed in by this version: with the player's scope (RESPECT_PRIVATE_SESSION).
+    fake.grant_scopes(
+        "user-read-currently-playing user-read-recently-played user-read-playback-state",
+    );
     fake.set_current(song());
     let proxy = aws::FaultProxy::start(&aws_endpoint()).await;
     let broken_url = proxy.url.clone();

@@ -147,6 +147,9 @@ pub struct TokenBehavior {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Stats {
     pub currently_playing: u64,
+    /// `GET /v1/me/player` calls (those answered are in `currently_playing` too).
+    #[serde(default)]
+    pub player: u64,
     pub recently_played: u64,
     pub top: u64,
     pub saved: u64,
@@ -185,6 +188,8 @@ pub struct Timeline {
 }
 
 struct Inner {
+    /// The device is in a private session (`/v1/me/player`).
+    private_session: bool,
     timeline: Option<Timeline>,
     current: Scripted,
     current_once: VecDeque<Scripted>,
@@ -228,6 +233,7 @@ impl FakeSpotify {
             .expect("bind fake spotify");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let inner = Arc::new(Mutex::new(Inner {
+            private_session: false,
             timeline: None,
             current: Scripted::status(204),
             current_once: VecDeque::new(),
@@ -255,6 +261,7 @@ impl FakeSpotify {
             .route("/v1/me", get(me))
             .route("/v1/me/player/currently-playing", get(currently_playing))
             .route("/v1/me/player/recently-played", get(recently_played))
+            .route("/v1/me/player", get(player))
             .route("/v1/me/top/{kind}", get(top))
             .route("/v1/me/tracks", get(saved))
             .route("/img/{name}", get(image))
@@ -285,6 +292,17 @@ impl FakeSpotify {
     pub fn queue_current(&self, s: Scripted) {
         self.inner.lock().unwrap().current_once.push_back(s);
     }
+    /// The player's device is in a private session, or not.
+    pub fn set_private_session(&self, on: bool) {
+        self.inner.lock().unwrap().private_session = on;
+    }
+
+    /// Grants these scopes (space-separated) to the current sign-in, as a sign-in asking for
+    /// them would.
+    pub fn grant_scopes(&self, scopes: &str) {
+        self.inner.lock().unwrap().stats.scopes_granted = Some(scopes.to_string());
+    }
+
     /// Recently-played answers from `plays` (see [`Timeline`]) as of `now_ms`.
     pub fn set_timeline(&self, plays: Vec<(u64, String)>, now_ms: u64) {
         self.inner.lock().unwrap().timeline = Some(Timeline { plays, now_ms });
@@ -414,6 +432,45 @@ async fn currently_playing(State(f): State<FakeSpotify>, headers: HeaderMap) -> 
             .pop_front()
             .unwrap_or_else(|| i.current.clone())
     };
+    respond(s).await
+}
+
+/// `GET /v1/me/player`: `403` without the scope `user-read-playback-state` (as Spotify), else the
+/// currently-playing script with the device's private session added. Counted in
+/// `currently_playing` too (both are a read of what plays) and in `player`.
+async fn player(State(f): State<FakeSpotify>, headers: HeaderMap) -> Response {
+    if !f.check_bearer(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let (s, private) = {
+        let mut i = f.inner.lock().unwrap();
+        i.stats.player += 1;
+        let granted = i.stats.scopes_granted.clone().unwrap_or_default();
+        if !granted
+            .split_whitespace()
+            .any(|g| g == "user-read-playback-state")
+        {
+            return (
+                StatusCode::FORBIDDEN,
+                Json(json!({"error": {"status": 403, "message": "Insufficient client scope"}})),
+            )
+                .into_response();
+        }
+        i.stats.currently_playing += 1;
+        let s = i
+            .current_once
+            .pop_front()
+            .unwrap_or_else(|| i.current.clone());
+        (s, i.private_session)
+    };
+    let mut s = s;
+    if let Some(obj) = s.body.as_object_mut() {
+        obj.insert(
+            "device".into(),
+            json!({"id": "d1", "is_active": true, "is_private_session": private,
+                   "name": "Phone", "type": "Smartphone"}),
+        );
+    }
     respond(s).await
 }
 
