@@ -32,7 +32,7 @@ pub const PAGE_DEFAULT: u8 = 50;
 pub const PAGE_WINDOW: Duration = Duration::from_secs(60);
 /// The cache window of the default statistics and the calendar (and the `max-age` of every
 /// statistics answer).
-pub const STATS_WINDOW: Duration = Duration::from_secs(600);
+pub const STATS_WINDOW: Duration = Duration::from_secs(300);
 /// The most plays the cached default statistics read (about 10 MB, 2,500 read units on
 /// DynamoDB, once a window for the whole deployment).
 pub const STATS_MAX_PLAYS_CACHED: usize = 20_000;
@@ -41,7 +41,8 @@ pub const STATS_MAX_PLAYS_CACHED: usize = 20_000;
 pub const STATS_MAX_PLAYS_ASKED: usize = 5_000;
 /// Plays read per store call while counting.
 const READ_BATCH: usize = 1_000;
-/// The `max-age` of a `null` answered because the store failed.
+/// The `max-age` of a `null` (hidden, or the store failed with no good answer left), so that
+/// browsers and the CDN ask again soon.
 const FAILURE_WINDOW: Duration = Duration::from_secs(5);
 
 /// The store, or the `404` of a list turned off.
@@ -95,6 +96,7 @@ fn made(app: &AppState, value: Value, window: Duration) -> Answer {
 
 /// `null` for a store that failed: logged, and kept briefly.
 fn failed(app: &AppState, what: &str, e: &dyn std::fmt::Display) -> Answer {
+    // Not a cached answer: the next request asks the store again.
     tracing::warn!(error = %e, view = what, "the listening history could not be read: answering null");
     made(app, Value::Null, FAILURE_WINDOW)
 }
@@ -147,7 +149,7 @@ pub async fn page(
     };
     let mut answer = answer;
     app.urls.scrub(&mut answer.value);
-    Ok(json_answer(&headers, &answer))
+    Ok(json_answer(&headers, &briefly_if_null(answer)))
 }
 
 /// One page from the store, with each play's cursor (for cutting the page shorter).
@@ -223,7 +225,22 @@ pub async fn stats(
         o.insert("stale".into(), Value::Bool(answer.stale));
     }
     app.urls.scrub(&mut answer.value);
-    Ok(json_answer(&headers, &answer))
+    Ok(json_answer(&headers, &briefly_if_null(answer)))
+}
+
+/// A `null` is kept by browsers and the CDN for [`FAILURE_WINDOW`] at most, whatever the
+/// cache's window: it may stand for a store that failed (the cache then serves it for its own
+/// window, and a stale good answer before that).
+fn briefly_if_null(answer: Answer) -> Answer {
+    if !answer.value.is_null() {
+        return answer;
+    }
+    let fresh_until = answer.fresh_until.min(answer.served_at + FAILURE_WINDOW);
+    Answer {
+        fresh_until,
+        window: answer.window.min(FAILURE_WINDOW),
+        ..answer
+    }
 }
 
 /// The statistics of the default range (the last 365 days), cached.
@@ -289,7 +306,7 @@ pub async fn calendar(
         )));
     }
     let style = params::card_style(&p).map_err(ApiError::CardParam)?;
-    let answer = default_stats(&app, store).await;
+    let answer = briefly_if_null(default_stats(&app, store).await);
     let range = DayRange::ending(today(&app));
     let stats = (!answer.value.is_null()).then_some(&answer.value);
     let svg = crate::svg::calendar::render(stats, range.days(), &style);
