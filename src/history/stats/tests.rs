@@ -75,7 +75,7 @@ fn brute_top(plays: &[Play], key: impl Fn(&Play) -> String) -> Vec<(String, u64,
     counted
 }
 
-fn newest_of<'a>(plays: &'a [Play], pred: impl Fn(&Play) -> bool) -> &'a Play {
+fn newest_of(plays: &[Play], pred: impl Fn(&Play) -> bool) -> &Play {
     plays
         .iter()
         .filter(|p| pred(p))
