@@ -486,3 +486,92 @@ async fn the_calendar_is_well_formed_with_nothing_external_in_both_themes() {
     let d = app.get("/api/spotify/history?limit=3").await;
     assert_eq!(c.headers()[header::ETAG], d.headers()[header::ETAG]);
 }
+
+#[tokio::test]
+async fn the_other_methods_and_the_preflight_are_answered_like_the_other_endpoints() {
+    let (app, _) = app_with(&[], ON).await;
+    for path in [
+        "/api/spotify/history",
+        "/api/spotify/history/stats",
+        "/api/spotify/history.svg",
+    ] {
+        let url = format!("{}{path}", app.url);
+        let r = app.http.post(&url).send().await.unwrap();
+        assert_eq!(r.status(), 405, "{path}");
+        assert_eq!(r.headers()[header::ALLOW], "GET, HEAD, OPTIONS");
+        let r = app
+            .http
+            .request(reqwest::Method::OPTIONS, &url)
+            .header(header::ORIGIN, "https://example.com")
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "{path}");
+        let r = app.http.head(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(r.headers().contains_key(header::ETAG));
+    }
+}
+
+/// On DynamoDB (the emulator, every operation counted by a proxy): a default view is one store
+/// read a window, whatever the number of requests; a range with parameters queries the month
+/// index and only the months that hold plays; nothing scans.
+#[tokio::test]
+async fn on_dynamodb_a_default_view_reads_once_a_window_and_a_range_names_its_months() {
+    use crate::support::aws;
+    let sdk = aws::sdk_config().await;
+    let table = aws::create_history_table(&aws::dynamo(&sdk, None)).await;
+    let proxy = aws::FaultProxy::start(&crate::support::aws_endpoint()).await;
+    let store = Arc::new(nowplaying::history::dynamo::DynamoHistory::new(
+        aws::dynamo(&sdk, Some(&proxy.url)),
+        table,
+    ));
+    // Plays in September, October and November 2026.
+    let plays: Vec<Play> = (0..9)
+        .map(|i| play(today() - (i as u64 * 8 + 1) * DAY, i, Some(60_000)))
+        .collect();
+    store.add(&plays).await.unwrap();
+    proxy.take_ops();
+    let app = TestApp::start_with_history(ON, store).await;
+    let queries = |ops: Vec<String>| {
+        assert!(ops.iter().all(|o| o == "Query"), "{ops:?}");
+        ops.len()
+    };
+
+    let (_, s) = json(&app, "/api/spotify/history/stats").await;
+    assert_eq!(s["totals"]["plays"], 9);
+    assert_eq!(
+        queries(proxy.take_ops()),
+        1 + 3,
+        "the month index, then each month"
+    );
+    for _ in 0..5 {
+        json(&app, "/api/spotify/history/stats").await;
+        app.get("/api/spotify/history.svg?theme=dark").await;
+    }
+    assert_eq!(
+        queries(proxy.take_ops()),
+        0,
+        "the window's answer serves them all"
+    );
+
+    let (_, s) = json(
+        &app,
+        "/api/spotify/history/stats?from=2026-10-01&to=2026-10-31",
+    )
+    .await;
+    let october = plays
+        .iter()
+        .filter(|p| {
+            nowplaying::history::stats::day_key(nowplaying::history::stats::day_of(p.played_at))
+                .starts_with("2026-10")
+        })
+        .count();
+    assert_eq!(s["totals"]["plays"], october);
+    assert_eq!(queries(proxy.take_ops()), 2, "the month index and October");
+
+    let (_, page) = json(&app, "/api/spotify/history?from=2026-11-01&limit=2").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(queries(proxy.take_ops()), 2, "the month index and November");
+}
