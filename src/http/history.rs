@@ -50,10 +50,7 @@ fn store(app: &AppState) -> Result<Arc<dyn HistoryStore>, ApiError> {
     app.profile.history_enabled().map_err(ApiError::NotFound)?;
     app.history.clone().ok_or_else(|| {
         ApiError::NotFound(
-            app.profile
-                .history_enabled()
-                .err()
-                .unwrap_or_else(|| "the listening history has no store in this process".into()),
+            "the listening history is turned off: this process has no history store".into(),
         )
     })
 }
