@@ -533,7 +533,7 @@ async fn on_dynamodb_a_default_view_reads_once_a_window_and_a_range_names_its_mo
         .collect();
     store.add(&plays).await.unwrap();
     proxy.take_ops();
-    let app = TestApp::start_with_history(ON, store).await;
+    let app = start_app(ON, store).await;
     let queries = |ops: Vec<String>| {
         assert!(ops.iter().all(|o| o == "Query"), "{ops:?}");
         ops.len()
