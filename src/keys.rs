@@ -6,6 +6,11 @@ pub const ANSWER_KEY: &str = "answer:now";
 pub const RECENT_KEY: &str = "answer:recent";
 /// The saved tracks (`/api/spotify/saved`).
 pub const SAVED_KEY: &str = "answer:saved";
+/// The listening history's first page over the default range (`/api/spotify/history`).
+pub const HISTORY_KEY: &str = "answer:history";
+/// The listening history's statistics over the default range (`/api/spotify/history/stats`
+/// and the calendar card).
+pub const HISTORY_STATS_KEY: &str = "answer:history:stats";
 /// The top lists' kinds and time ranges, as Spotify names them.
 pub const TOP_KINDS: [&str; 2] = ["tracks", "artists"];
 pub const TOP_RANGES: [&str; 3] = ["short_term", "medium_term", "long_term"];
@@ -52,6 +57,8 @@ pub fn all_answer_keys() -> Vec<String> {
         ANSWER_KEY.to_string(),
         RECENT_KEY.to_string(),
         SAVED_KEY.to_string(),
+        HISTORY_KEY.to_string(),
+        HISTORY_STATS_KEY.to_string(),
     ];
     for kind in TOP_KINDS {
         for range in TOP_RANGES {

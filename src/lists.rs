@@ -183,6 +183,15 @@ impl ProfileSettings {
         }
     }
 
+    /// `Err(reason)` while the owner has not turned the listening history on (`/api/spotify/history*`).
+    pub fn history_enabled(&self) -> Result<(), String> {
+        if self.endpoints.history {
+            Ok(())
+        } else {
+            Err("the listening history is turned off: the owner can turn it on with PROFILE_ENDPOINTS=history (it needs no Spotify scope beyond the base one)".into())
+        }
+    }
+
     /// Returns the list's cache window.
     pub fn ttl(&self, list: ProfileList) -> Duration {
         match list {

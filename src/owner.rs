@@ -39,6 +39,23 @@ impl PrivacySwitch {
         }
     }
 
+    /// Whether the page is hidden, for an answer that does not go through the answer cache:
+    /// a switch that cannot be read counts as on (hidden), so a failing table never shows what
+    /// `hide` meant to hide.
+    pub async fn is_hidden_or_unreadable(&self) -> bool {
+        match self {
+            PrivacySwitch::Shared(state) => match state.get(HIDDEN_KEY).await {
+                Ok(Some(r)) => r.value == "true",
+                Ok(None) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the privacy switch cannot be read: answering as if hidden");
+                    true
+                }
+            },
+            PrivacySwitch::File(path) => path.exists(),
+        }
+    }
+
     /// The local switch, checked on every request: `hide` cannot drop the answers held in a
     /// running process's memory, and a `stat` is cheap. The shared switch is read on misses.
     pub fn hidden_locally(&self) -> bool {

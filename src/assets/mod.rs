@@ -7,13 +7,14 @@
 //! synchronously) is declared in an earlier part. The browser tests' static server joins the same
 //! files the same way (tests/browser/harness.mjs).
 
-/// `GET /widget.js`: the custom elements `<spotify-now-playing>`, `<spotify-recent-tracks>` and
-/// `<spotify-top-artists>`.
+/// `GET /widget.js`: the custom elements `<spotify-now-playing>`, `<spotify-recent-tracks>`,
+/// `<spotify-top-artists>` and `<spotify-history>`.
 pub const WIDGET_JS: &str = concat!(
     include_str!("widget/10-base.js"),
     include_str!("widget/20-styles.js"),
     include_str!("widget/30-now-playing.js"),
     include_str!("widget/40-lists.js"),
+    include_str!("widget/50-history.js"),
 );
 
 /// `GET /`: the preview page.
@@ -50,6 +51,7 @@ mod tests {
             "spotify-now-playing",
             "spotify-recent-tracks",
             "spotify-top-artists",
+            "spotify-history",
         ] {
             let define = format!("customElements.define('{tag}'");
             assert_eq!(WIDGET_JS.matches(&define).count(), 1, "{tag}");

@@ -200,6 +200,13 @@ impl AnswerCache {
         self
     }
 
+    /// Whether the page is hidden now, read from the switch itself (an unreadable switch counts
+    /// as hidden), for the answers that are read from a store without the cache (the history's
+    /// parameterised views).
+    pub async fn hidden_now(&self) -> bool {
+        self.privacy.is_hidden_or_unreadable().await
+    }
+
     /// Returns the `/api/spotify` window.
     pub fn ttl(&self) -> Duration {
         self.settings.ttl

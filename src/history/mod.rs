@@ -7,6 +7,7 @@ pub mod dynamo;
 pub mod export;
 pub mod memory;
 pub mod sqlite;
+pub mod stats;
 
 use std::fmt;
 use std::num::NonZeroUsize;

@@ -114,7 +114,7 @@ pub async fn top(
 }
 
 /// Adds [`CARD_POLICY`] to a card's answer (a `304` too, so a cache updates it).
-fn with_card_policy(mut resp: Response) -> Response {
+pub(super) fn with_card_policy(mut resp: Response) -> Response {
     resp.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CARD_POLICY),

@@ -3,6 +3,8 @@
 
 mod assets;
 mod cards;
+mod history;
+mod history_params;
 mod json;
 mod middleware;
 pub mod params;
@@ -143,6 +145,24 @@ pub fn router(app: SharedApp) -> Router {
         .route(
             "/api/spotify/top.svg",
             get(cards::top)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/spotify/history",
+            get(history::page)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/spotify/history/stats",
+            get(history::stats)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/spotify/history.svg",
+            get(history::calendar)
                 .options(preflight)
                 .fallback(method_not_allowed),
         )

@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 pub use crate::color::{ArtColors, Rgb};
 
+pub mod calendar;
 mod now_playing;
 mod top;
 

@@ -72,6 +72,11 @@ describe('preview page images', { skip: cases.length ? false : 'NOWPLAYING_URL i
       const top = imgs.find((img) => img.testid === 'top-card');
       assert.ok(top, 'the page has its top list card');
       assert.equal(top.rendered && top.loaded, topOn, JSON.stringify(top));
+      // The listening calendar card: likewise with the history.
+      const historyOn = (await fetch(`${base}/api/spotify/history/stats`)).status !== 404;
+      const calendar = imgs.find((img) => img.testid === 'history-card');
+      assert.ok(calendar, 'the page has its calendar card');
+      assert.equal(calendar.rendered && calendar.loaded, historyOn, JSON.stringify(calendar));
     });
   }
 });

@@ -351,6 +351,7 @@ describe('preview page', { skip: BASE ? false : 'NOWPLAYING_URL is not set' }, (
     const status = async (p) => (await fetch(`${BASE}${p}`)).status;
     const recentOn = (await status('/api/spotify/recent?limit=5')) !== 404;
     const topOn = (await status('/api/spotify/top/artists?limit=6')) !== 404;
+    const historyOn = (await status('/api/spotify/history/stats')) !== 404;
     const page = await browser.context.newPage();
     t.after(() => page.close());
     const requests = [];
@@ -360,17 +361,19 @@ describe('preview page', { skip: BASE ? false : 'NOWPLAYING_URL is not set' }, (
     await sleep(800); // the page's endpoint probes
     const shown = await page.evaluate(() =>
       Object.fromEntries(
-        ['profile-section', 'recent-variant', 'top-artists-variant', 'top-card-variant'].map((id) => [
+        ['profile-section', 'recent-variant', 'top-artists-variant', 'top-card-variant', 'history-variant', 'history-card-variant'].map((id) => [
           id,
           !document.querySelector(`[data-testid="${id}"]`).hidden,
         ]),
       ),
     );
     assert.deepEqual(shown, {
-      'profile-section': recentOn || topOn,
+      'profile-section': recentOn || topOn || historyOn,
       'recent-variant': recentOn,
       'top-artists-variant': topOn,
       'top-card-variant': topOn,
+      'history-variant': historyOn,
+      'history-card-variant': historyOn,
     });
     if (!topOn) {
       // An element that is off never polls: the page's one probe is the only request.

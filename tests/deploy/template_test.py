@@ -390,8 +390,12 @@ def check_combination(template, params):
               f"the cards read other parameters now ({sorted(cards)}): a whitelist may hold 10")
         dist = resources["CdnDistribution"]["Properties"]["DistributionConfig"]
         behaviours = {b["PathPattern"]: b for b in dist.get("CacheBehaviors", [])}
+        history = query_parameters(("history.rs",))
+        check({"from", "to", "limit", "cursor"} <= history,
+              f"the history reads other parameters now ({sorted(history)})")
         for path, policy in (("/api/spotify.svg", "CdnCardCachePolicy"),
-                             ("/api/spotify/top.svg", "CdnListCardCachePolicy")):
+                             ("/api/spotify/top.svg", "CdnListCardCachePolicy"),
+                             ("/api/spotify/history*", "CdnListCardCachePolicy")):
             check(behaviours.get(path, {}).get("CachePolicyId") == {"Ref": policy},
                   f"[{label}] {path} does not use its cache policy {policy}")
             cp = resources[policy]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
@@ -599,6 +603,8 @@ def self_test(template):
             "QueryStringsConfig", {"QueryStringBehavior": "whitelist", "QueryStrings": ["theme"]}),
         "top card on the default policy": lambda t: t["Resources"]["CdnDistribution"]["Properties"][
             "DistributionConfig"]["CacheBehaviors"].pop(1),
+        "history on the default policy": lambda t: t["Resources"]["CdnDistribution"]["Properties"][
+            "DistributionConfig"]["CacheBehaviors"].pop(2),
         "top card kept one window": lambda t: t["Resources"]["CdnListCardCachePolicy"]["Properties"][
             "CachePolicyConfig"].__setitem__("MinTTL", 5),
         "card without its behaviour": lambda t: t["Resources"]["CdnDistribution"]["Properties"][

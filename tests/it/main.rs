@@ -14,6 +14,7 @@ mod emulator_service;
 mod emulator_stores;
 mod fault_matrix;
 mod fuzz_props;
+mod history_api;
 mod history_collect;
 mod history_commands;
 mod history_import;

@@ -146,7 +146,9 @@ impl TestApp {
         TestApp::start_full(fake, &extra, state, Some(history)).await
     }
 
-    async fn start_full(
+    /// Starts the service with these stores and exactly the configuration `extra` gives (the
+    /// history store, when given, without turning the endpoints on).
+    pub async fn start_full(
         fake: FakeSpotify,
         extra: &[(&str, &str)],
         state: Arc<MemoryState>,
