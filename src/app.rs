@@ -315,7 +315,11 @@ pub fn build(
         sources,
         cdn_origin_secret: config.cdn_origin_secret.clone(),
         open_fallback_url: config.open_fallback_url.clone(),
-        history: stores.history.clone(),
+        // Visitors read the history through the rules (a rule set later hides older plays too).
+        history: stores.history.clone().map(|h| {
+            Arc::new(crate::rules::RuledHistory::new(h, config.rules.clone()))
+                as Arc<dyn HistoryStore>
+        }),
         privacy: Arc::new(crate::rules::Privacy::new(config.rules.clone())),
         collector: stores
             .history

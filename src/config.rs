@@ -231,7 +231,7 @@ impl Config {
             },
             token_secret_id,
             console_key_secret_id: env.get("CONSOLE_KEY_SECRET_ID"),
-            rules: crate::rules::Rules::from_lookup(|name| env.get(name))?,
+            rules: rules::from_lookup(|name| env.get(name))?,
             source,
         };
         config.history_needs_table()?;
@@ -516,5 +516,6 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+pub mod rules;
 #[cfg(test)]
 mod tests;

@@ -97,7 +97,7 @@ pub struct NowPlaying {
     pub source: Source,
     /// What the privacy rules look at beyond these fields; never on the wire.
     #[serde(skip)]
-    pub facts: crate::rules::Facts,
+    pub facts: Facts,
 }
 
 /// One size of an item's art: its URL and, when the source says, its size in pixels.
@@ -143,4 +143,20 @@ pub struct TopArtist {
     /// Where the list came from.
     #[serde(default)]
     pub source: Source,
+}
+
+/// What a rule needs to know of an item beyond the public JSON: kept on [`NowPlaying`] (never
+/// serialised) by the source's mapping.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Spotify marks it explicit.
+    pub explicit: bool,
+    /// The artists' Spotify ids (a track from Spotify).
+    pub artist_ids: Vec<String>,
+    /// The artists' names, one each (Spotify), or the one artist line (Last.fm).
+    pub artist_names: Vec<String>,
+    /// The show's Spotify id (an episode).
+    pub show_id: Option<String>,
+    /// The owner's Spotify is in a private session (read from the player's device).
+    pub private_session: bool,
 }

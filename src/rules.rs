@@ -8,28 +8,13 @@
 use std::time::Duration;
 
 use crate::clock::Timestamp;
-use crate::config::ConfigError;
 use crate::model::{ItemType, NowPlaying};
 
 /// The scope `GET /v1/me/player` needs: only the player's state says whether the owner's Spotify
 /// is in a private session.
 pub const PLAYBACK_STATE_SCOPE: &str = "user-read-playback-state";
 
-/// What a rule needs to know of an item beyond the public JSON: kept on [`NowPlaying`] (never
-/// serialised) by the source's mapping.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Facts {
-    /// Spotify marks it explicit.
-    pub explicit: bool,
-    /// The artists' Spotify ids (a track from Spotify).
-    pub artist_ids: Vec<String>,
-    /// The artists' names, one each (Spotify), or the one artist line (Last.fm).
-    pub artist_names: Vec<String>,
-    /// The show's Spotify id (an episode).
-    pub show_id: Option<String>,
-    /// The owner's Spotify is in a private session (read from the player's device).
-    pub private_session: bool,
-}
+pub use crate::model::Facts;
 
 /// One `HIDE_*` list: Spotify ids (from ids, URIs or open.spotify.com links) and names (lower
 /// case, for every source; Last.fm answers carry no ids).
@@ -55,7 +40,7 @@ impl Names {
 }
 
 /// A name as the rules compare it: trimmed, inner white space one space, lower case.
-fn fold(name: &str) -> String {
+pub fn fold(name: &str) -> String {
     name.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -141,62 +126,53 @@ pub enum Hidden {
 }
 
 impl Rules {
-    /// Reads the rules through `get` (the environment); an error names the variable.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Rules, ConfigError> {
-        let get = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let quiet_hours = match get("QUIET_HOURS") {
-            None => {
-                if let Some(zone) = get("TIMEZONE") {
-                    zone_of(&zone)?;
-                }
-                None
+    /// The rules in one line for `status` and the console (never an id or a name: the report
+    /// may be shown where visitors see it).
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.hide_explicit {
+            parts.push("explicit tracks hidden".to_string());
+        }
+        if self.hide_podcasts {
+            parts.push("podcasts hidden".to_string());
+        }
+        for (names, what) in [
+            (&self.artists, "artist"),
+            (&self.tracks, "track"),
+            (&self.shows, "show"),
+        ] {
+            let n = names.ids.len() + names.names.len();
+            if n > 0 {
+                parts.push(format!(
+                    "{n} {what}{} hidden",
+                    if n == 1 { "" } else { "s" }
+                ));
             }
-            Some(range) => {
-                let zone_name = get("TIMEZONE").unwrap_or_else(|| "UTC".into());
-                let zone = zone_of(&zone_name)?;
-                let (start, end) = parse_range(&range).ok_or(ConfigError {
-                    variable: "QUIET_HOURS",
-                    value: range.clone(),
-                    expected: "a local time range HH:MM-HH:MM such as 23:00-07:00 (two different times; it may run across midnight)",
-                })?;
-                Some(QuietHours {
-                    start,
-                    end,
-                    zone,
-                    zone_name,
-                })
+        }
+        if let Some(q) = &self.quiet_hours {
+            let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+            parts.push(format!(
+                "quiet {}-{} {}",
+                hm(q.start),
+                hm(q.end),
+                q.zone_name
+            ));
+        }
+        if !self.publish_delay.is_zero() {
+            parts.push(format!(
+                "shown after {} s of a play",
+                self.publish_delay.as_secs()
+            ));
+        }
+        parts.push(
+            if self.respect_private_session {
+                "private sessions hidden"
+            } else {
+                "private sessions shown (RESPECT_PRIVATE_SESSION=false)"
             }
-        };
-        Ok(Rules {
-            hide_explicit: flag(get("HIDE_EXPLICIT"), "HIDE_EXPLICIT", false)?,
-            hide_podcasts: flag(get("HIDE_PODCASTS"), "HIDE_PODCASTS", false)?,
-            artists: names(get("HIDE_ARTISTS"), "HIDE_ARTISTS", "artist")?,
-            tracks: names(get("HIDE_TRACKS"), "HIDE_TRACKS", "track")?,
-            shows: names(get("HIDE_SHOWS"), "HIDE_SHOWS", "show")?,
-            quiet_hours,
-            respect_private_session: flag(
-                get("RESPECT_PRIVATE_SESSION"),
-                "RESPECT_PRIVATE_SESSION",
-                true,
-            )?,
-            publish_delay: match get("PUBLISH_DELAY_SECONDS") {
-                None => Duration::ZERO,
-                Some(v) => match v.parse::<u64>() {
-                    Ok(n) if n <= 3600 => Duration::from_secs(n),
-                    _ => {
-                        return Err(ConfigError {
-                            variable: "PUBLISH_DELAY_SECONDS",
-                            value: v,
-                            expected: "a whole number of seconds from 0 to 3600",
-                        })
-                    }
-                },
-            },
-        })
+            .to_string(),
+        );
+        parts.join("; ")
     }
 
     /// Whether any rule beyond the private session is set (for `status`).
@@ -396,155 +372,26 @@ impl Privacy {
     }
 }
 
-fn flag(value: Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None => Ok(default),
-        Some("true" | "1" | "yes") => Ok(true),
-        Some("false" | "0" | "no") => Ok(false),
-        Some(_) => Err(ConfigError {
-            variable: name,
-            value: value.unwrap_or_default(),
-            expected: "true or false",
-        }),
-    }
-}
-
-fn zone_of(name: &str) -> Result<jiff::tz::TimeZone, ConfigError> {
-    jiff::tz::TimeZone::get(name).map_err(|_| ConfigError {
-        variable: "TIMEZONE",
-        value: name.to_string(),
-        expected: "an IANA time zone name such as Europe/Berlin or America/New_York",
-    })
-}
-
-/// `HH:MM-HH:MM` as minutes after midnight; `None` when malformed or empty (equal ends).
-fn parse_range(text: &str) -> Option<(u16, u16)> {
-    let (a, b) = text.split_once('-')?;
-    let minute = |t: &str| -> Option<u16> {
-        let (h, m) = t.trim().split_once(':')?;
-        if h.is_empty() || h.len() > 2 || m.len() != 2 {
-            return None;
-        }
-        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-        (h < 24 && m < 60).then_some(h * 60 + m)
-    };
-    let (start, end) = (minute(a)?, minute(b)?);
-    (start != end).then_some((start, end))
-}
-
 /// Whether `s` is a Spotify id: 22 characters of base 62.
 pub fn is_spotify_id(s: &str) -> bool {
     s.len() == 22 && s.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-/// One `HIDE_*` list. An entry is a Spotify id, a `spotify:<kind>:<id>` URI or an
-/// `https://open.spotify.com/<kind>/<id>` link (of this list's kind), or else a name. An entry
-/// that is a URI or link of another kind, or whose id is not a Spotify id, is refused.
-fn names(
-    value: Option<String>,
-    variable: &'static str,
-    kind: &'static str,
-) -> Result<Names, ConfigError> {
-    let mut out = Names::default();
-    let Some(value) = value else {
-        return Ok(out);
-    };
-    let expected = match kind {
-        "artist" => "comma-separated Spotify artist ids, spotify:artist:ID URIs or open.spotify.com/artist/ID links, or artist names",
-        "track" => "comma-separated Spotify track ids, spotify:track:ID URIs or open.spotify.com/track/ID links, or track titles",
-        _ => "comma-separated Spotify show ids, spotify:show:ID URIs or open.spotify.com/show/ID links, or show names",
-    };
-    let bad = || ConfigError {
-        variable,
-        value: value.clone(),
-        expected,
-    };
-    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let link = entry
-            .strip_prefix("https://open.spotify.com/")
-            .or_else(|| entry.strip_prefix("http://open.spotify.com/"));
-        let id = if let Some(rest) = entry.strip_prefix("spotify:") {
-            let (k, id) = rest.split_once(':').ok_or_else(bad)?;
-            (k == kind).then_some(id).ok_or_else(bad)?
-        } else if let Some(path) = link {
-            let path = path.split(['?', '#']).next().unwrap_or("");
-            let (k, id) = path.split_once('/').ok_or_else(bad)?;
-            (k == kind)
-                .then_some(id.trim_end_matches('/'))
-                .ok_or_else(bad)?
-        } else if is_spotify_id(entry) {
-            entry
-        } else {
-            out.names.push(fold(entry));
-            continue;
-        };
-        if !is_spotify_id(id) {
-            return Err(bad());
-        }
-        out.ids.push(id.to_string());
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rules(vars: &[(&str, &str)]) -> Result<Rules, ConfigError> {
-        Rules::from_lookup(|k| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        })
-    }
-
-    const ID: &str = "4Z8W4fKeB5YxbusRsdQVPb";
-
-    #[test]
-    fn lists_take_ids_uris_links_and_names() {
-        let r = rules(&[(
-            "HIDE_ARTISTS",
-            &format!(
-                "{ID}, spotify:artist:{ID}, https://open.spotify.com/artist/{ID}?si=x,  The  Band "
-            ),
-        )])
-        .unwrap();
-        assert_eq!(r.artists.ids, vec![ID; 3]);
-        assert_eq!(r.artists.names, vec!["the band".to_string()]);
-        assert!(!r.hide_explicit && r.respect_private_session);
-    }
-
-    #[test]
-    fn bad_values_name_their_variable() {
-        for (var, val) in [
-            ("HIDE_ARTISTS", "spotify:track:4Z8W4fKeB5YxbusRsdQVPb"),
-            ("HIDE_TRACKS", "spotify:track:short"),
-            (
-                "HIDE_SHOWS",
-                "https://open.spotify.com/episode/4Z8W4fKeB5YxbusRsdQVPb",
-            ),
-            ("HIDE_EXPLICIT", "maybe"),
-            ("QUIET_HOURS", "23:00"),
-            ("QUIET_HOURS", "25:00-07:00"),
-            ("QUIET_HOURS", "07:00-07:00"),
-            ("PUBLISH_DELAY_SECONDS", "soon"),
-            ("RESPECT_PRIVATE_SESSION", "sometimes"),
-        ] {
-            let err = rules(&[(var, val)]).unwrap_err().to_string();
-            assert!(err.starts_with(var), "{err}");
-            assert!(err.contains(val), "{err}");
+    fn quiet(start: &str, end: &str, zone: &str) -> QuietHours {
+        let minute = |t: &str| {
+            let (h, m) = t.split_once(':').unwrap();
+            h.parse::<u16>().unwrap() * 60 + m.parse::<u16>().unwrap()
+        };
+        QuietHours {
+            start: minute(start),
+            end: minute(end),
+            zone: jiff::tz::TimeZone::get(zone).unwrap(),
+            zone_name: zone.to_string(),
         }
-        let err = rules(&[("QUIET_HOURS", "23:00-07:00"), ("TIMEZONE", "Mars/Base")])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("TIMEZONE") && err.contains("Mars/Base"),
-            "{err}"
-        );
-        let err = rules(&[("TIMEZONE", "Nowhere/City")])
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("TIMEZONE"), "{err}");
     }
 
     fn at(text: &str) -> Timestamp {
@@ -553,12 +400,7 @@ mod tests {
 
     #[test]
     fn quiet_hours_run_across_midnight_in_local_time() {
-        let r = rules(&[
-            ("QUIET_HOURS", "23:00-07:00"),
-            ("TIMEZONE", "Europe/Berlin"),
-        ])
-        .unwrap();
-        let q = r.quiet_hours.unwrap();
+        let q = quiet("23:00", "07:00", "Europe/Berlin");
         // Winter: Berlin is UTC+1.
         assert!(!q.contains(at("2026-01-15T21:59:59Z")));
         assert!(q.contains(at("2026-01-15T22:00:00Z")));
@@ -568,9 +410,7 @@ mod tests {
         assert!(q.contains(at("2026-07-15T21:00:00Z")));
         assert!(!q.contains(at("2026-07-15T20:59:59Z")));
         assert!(!q.contains(at("2026-07-16T05:00:00Z")));
-        let day = rules(&[("QUIET_HOURS", "09:00-17:30")]).unwrap();
-        let q = day.quiet_hours.unwrap();
-        assert_eq!(q.zone_name, "UTC");
+        let q = quiet("09:00", "17:30", "UTC");
         assert!(q.contains(at("2026-03-02T17:29:00Z")) && !q.contains(at("2026-03-02T17:30:00Z")));
     }
 
@@ -578,12 +418,7 @@ mod tests {
     fn quiet_hours_follow_a_daylight_saving_change() {
         // New York springs forward on 2026-03-08 at 02:00 local (07:00 UTC) and falls back on
         // 2026-11-01 at 02:00 local (06:00 UTC). Quiet 01:00-03:00 local.
-        let r = rules(&[
-            ("QUIET_HOURS", "01:00-03:00"),
-            ("TIMEZONE", "America/New_York"),
-        ])
-        .unwrap();
-        let q = r.quiet_hours.unwrap();
+        let q = quiet("01:00", "03:00", "America/New_York");
         // Spring: 01:00 EST is 06:00 UTC; 02:00 EST does not exist, 03:00 EDT is 07:00 UTC.
         assert!(!q.contains(at("2026-03-08T05:59:00Z")));
         assert!(q.contains(at("2026-03-08T06:00:00Z")));
@@ -597,5 +432,57 @@ mod tests {
         );
         assert!(q.contains(at("2026-11-01T07:59:00Z")));
         assert!(!q.contains(at("2026-11-01T08:00:00Z")));
+    }
+}
+
+/// The history as visitors read it: every read leaves out the plays the rules hide now, so a rule
+/// set after a play was stored hides it too (what the history knows of a play: see
+/// [`Rules::hides_stored`]). Writes, `newest` and `forget` go to the store as they are.
+pub struct RuledHistory {
+    inner: std::sync::Arc<dyn crate::history::HistoryStore>,
+    rules: Rules,
+}
+
+impl RuledHistory {
+    pub fn new(inner: std::sync::Arc<dyn crate::history::HistoryStore>, rules: Rules) -> Self {
+        RuledHistory { inner, rules }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::history::HistoryStore for RuledHistory {
+    async fn add(
+        &self,
+        plays: &[crate::history::Play],
+    ) -> Result<crate::history::AddOutcome, crate::store::StoreError> {
+        self.inner.add(plays).await
+    }
+
+    async fn range(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: std::num::NonZeroUsize,
+        cursor: Option<&crate::history::Cursor>,
+    ) -> Result<crate::history::Page, crate::store::StoreError> {
+        let mut page = self.inner.range(from, to, limit, cursor).await?;
+        // The cursor stays the store's: the next page starts after the last play read.
+        page.plays.retain(|p| !self.rules.hides_stored(p));
+        Ok(page)
+    }
+
+    async fn newest(
+        &self,
+        source: crate::history::PlaySource,
+    ) -> Result<Option<Timestamp>, crate::store::StoreError> {
+        self.inner.newest(source).await
+    }
+
+    async fn forget(&self, before: Option<Timestamp>) -> Result<u64, crate::store::StoreError> {
+        self.inner.forget(before).await
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
     }
 }

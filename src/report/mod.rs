@@ -231,6 +231,7 @@ pub async fn build(inputs: &Inputs) -> Report {
             "off"
         }
     );
+    top!(report, "Privacy rules", "{}", config.rules.describe());
     cached_answer(inputs, answer, now, &mut report);
     let cooling = inputs.shared.is_some() && cooldown(inputs, now, &mut report).await;
     if complete && cooling && matches!(inputs.live, Live::Service(_)) {

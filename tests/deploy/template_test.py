@@ -278,6 +278,12 @@ def check_combination(template, params):
                        ("SAVED_TTL_SECONDS", "SavedTtlSeconds")]:
         check(str(env.get(var)) == ev.params[param], f"[{label}] {var}={env.get(var)!r}, not {param}")
 
+    for var, param in [("HIDE_EXPLICIT", "HideExplicit"), ("HIDE_PODCASTS", "HidePodcasts"),
+                       ("HIDE_ARTISTS", "HideArtists"), ("HIDE_TRACKS", "HideTracks"),
+                       ("HIDE_SHOWS", "HideShows"), ("QUIET_HOURS", "QuietHours"),
+                       ("TIMEZONE", "Timezone"), ("RESPECT_PRIVATE_SESSION", "RespectPrivateSession"),
+                       ("PUBLISH_DELAY_SECONDS", "PublishDelaySeconds")]:
+        check(str(env.get(var)) == ev.params[param], f"[{label}] {var}={env.get(var)!r}, not {param}")
     fallback = ev.params["OpenFallbackUrl"]
     if fallback:
         check(env.get("OPEN_FALLBACK_URL") == fallback, f"[{label}] OPEN_FALLBACK_URL={env.get('OPEN_FALLBACK_URL')!r}")
@@ -621,6 +627,8 @@ def self_test(template):
             "ScheduleExpression", "rate(1 hour)"),
         "commands without HISTORY_TABLE": lambda t: t["Outputs"]["AuthorizeCommand"].__setitem__(
             "Value", t["Outputs"]["AuthorizeCommand"]["Value"]["Fn::If"][2]),
+        "a privacy rule not passed on": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"][
+            "Environment"]["Variables"].pop("QUIET_HOURS"),
         "a runtime cfn-lint refuses": lambda t: t["Resources"]["CdnOriginFilter"]["Properties"][
             "FunctionConfig"].__setitem__("Runtime", "cloudfront-js-9.9"),
     }

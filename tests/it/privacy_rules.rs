@@ -425,3 +425,55 @@ proptest! {
         });
     }
 }
+
+#[tokio::test]
+async fn the_history_endpoints_leave_out_plays_a_later_rule_hides() {
+    use nowplaying::history::{HistoryStore, Play, PlayKind, PlaySource};
+    let history = Arc::new(MemoryHistory::new());
+    let play = |minutes: u64, name: &str, artist: &str| Play {
+        played_at: T0 - std::time::Duration::from_secs(60 * minutes),
+        key: format!("spotify:track:{}", id(&format!("t{name}").replace(' ', ""))),
+        name: name.into(),
+        artists: artist.into(),
+        album: "An Album".into(),
+        album_image: None,
+        song_url: None,
+        track_id: None,
+        kind: PlayKind::Track,
+        ms_played: Some(std::time::Duration::from_secs(200)),
+        short: false,
+        source: PlaySource::Spotify,
+    };
+    // Stored before the owner set the rule.
+    history
+        .add(&[
+            play(10, "Kept Song", "Band"),
+            play(20, "Their Song", "Secret Band"),
+        ])
+        .await
+        .unwrap();
+    let app = TestApp::start_with_history(
+        FakeSpotify::start().await,
+        &[("HIDE_ARTISTS", "Secret Band")],
+        Arc::new(MemoryState::new()),
+        history,
+    )
+    .await;
+    for path in [
+        "/api/spotify/history",
+        "/api/spotify/history?from=2026-11-01",
+        "/api/spotify/history/stats",
+        "/api/spotify/history.svg",
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(
+            !body.contains("Secret Band") && !body.contains("Their Song"),
+            "{path}: {body}"
+        );
+        if path.ends_with("history") {
+            assert!(body.contains("Kept Song"), "{path}: {body}");
+        }
+    }
+}
