@@ -175,15 +175,19 @@ async fn pages(
             .await?;
         done.pages += 1;
         let listed = page.items.len();
-        let (plays, hidden): (Vec<(Play, bool)>, Vec<(Play, bool)>) = plays(page, rules)
+        let listed_plays: Vec<(Play, bool)> = plays(page, rules)
             .into_iter()
             .filter(|(p, _)| after.is_none_or(|a| p.played_at > a))
-            .partition(|(_, hidden)| !hidden);
+            .collect();
         // Paging goes by every listed play; a hidden one is only never stored.
-        let Some(newest) = plays.iter().chain(&hidden).map(|(p, _)| p.played_at).max() else {
+        let Some(newest) = listed_plays.iter().map(|(p, _)| p.played_at).max() else {
             break;
         };
-        let plays: Vec<Play> = plays.into_iter().map(|(p, _)| p).collect();
+        let plays: Vec<Play> = listed_plays
+            .into_iter()
+            .filter(|(_, hidden)| !hidden)
+            .map(|(p, _)| p)
+            .collect();
         let added = store.add(&plays).await?;
         done.new += added.new;
         done.already += added.already;

@@ -140,7 +140,7 @@ async fn currently_playing(
     now: Timestamp,
 ) -> Result<Option<NowPlaying>, Error> {
     let spotify = upstream.spotify();
-    Ok(upstream
+    upstream
         .with_token(|token| async move { spotify.currently_playing(&token, now).await })
-        .await?)
+        .await
 }

@@ -377,6 +377,58 @@ pub fn is_spotify_id(s: &str) -> bool {
     s.len() == 22 && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// The history as visitors read it: every read leaves out the plays the rules hide now, so a rule
+/// set after a play was stored hides it too (what the history knows of a play: see
+/// [`Rules::hides_stored`]). Writes, `newest` and `forget` go to the store as they are.
+pub struct RuledHistory {
+    inner: std::sync::Arc<dyn crate::history::HistoryStore>,
+    rules: Rules,
+}
+
+impl RuledHistory {
+    pub fn new(inner: std::sync::Arc<dyn crate::history::HistoryStore>, rules: Rules) -> Self {
+        RuledHistory { inner, rules }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::history::HistoryStore for RuledHistory {
+    async fn add(
+        &self,
+        plays: &[crate::history::Play],
+    ) -> Result<crate::history::AddOutcome, crate::store::StoreError> {
+        self.inner.add(plays).await
+    }
+
+    async fn range(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: std::num::NonZeroUsize,
+        cursor: Option<&crate::history::Cursor>,
+    ) -> Result<crate::history::Page, crate::store::StoreError> {
+        let mut page = self.inner.range(from, to, limit, cursor).await?;
+        // The cursor stays the store's: the next page starts after the last play read.
+        page.plays.retain(|p| !self.rules.hides_stored(p));
+        Ok(page)
+    }
+
+    async fn newest(
+        &self,
+        source: crate::history::PlaySource,
+    ) -> Result<Option<Timestamp>, crate::store::StoreError> {
+        self.inner.newest(source).await
+    }
+
+    async fn forget(&self, before: Option<Timestamp>) -> Result<u64, crate::store::StoreError> {
+        self.inner.forget(before).await
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,57 +484,5 @@ mod tests {
         );
         assert!(q.contains(at("2026-11-01T07:59:00Z")));
         assert!(!q.contains(at("2026-11-01T08:00:00Z")));
-    }
-}
-
-/// The history as visitors read it: every read leaves out the plays the rules hide now, so a rule
-/// set after a play was stored hides it too (what the history knows of a play: see
-/// [`Rules::hides_stored`]). Writes, `newest` and `forget` go to the store as they are.
-pub struct RuledHistory {
-    inner: std::sync::Arc<dyn crate::history::HistoryStore>,
-    rules: Rules,
-}
-
-impl RuledHistory {
-    pub fn new(inner: std::sync::Arc<dyn crate::history::HistoryStore>, rules: Rules) -> Self {
-        RuledHistory { inner, rules }
-    }
-}
-
-#[async_trait::async_trait]
-impl crate::history::HistoryStore for RuledHistory {
-    async fn add(
-        &self,
-        plays: &[crate::history::Play],
-    ) -> Result<crate::history::AddOutcome, crate::store::StoreError> {
-        self.inner.add(plays).await
-    }
-
-    async fn range(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-        limit: std::num::NonZeroUsize,
-        cursor: Option<&crate::history::Cursor>,
-    ) -> Result<crate::history::Page, crate::store::StoreError> {
-        let mut page = self.inner.range(from, to, limit, cursor).await?;
-        // The cursor stays the store's: the next page starts after the last play read.
-        page.plays.retain(|p| !self.rules.hides_stored(p));
-        Ok(page)
-    }
-
-    async fn newest(
-        &self,
-        source: crate::history::PlaySource,
-    ) -> Result<Option<Timestamp>, crate::store::StoreError> {
-        self.inner.newest(source).await
-    }
-
-    async fn forget(&self, before: Option<Timestamp>) -> Result<u64, crate::store::StoreError> {
-        self.inner.forget(before).await
-    }
-
-    fn describe(&self) -> String {
-        self.inner.describe()
     }
 }

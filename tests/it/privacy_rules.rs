@@ -259,7 +259,12 @@ async fn a_private_session_shows_nothing_new_and_needs_the_players_scope() {
     );
     let secret = track("Private Song", "Band", false);
     let before = track("Public Song", "Band", false);
-    script(&app, Some(secret.clone()), 90_000, &[before.clone()]);
+    script(
+        &app,
+        Some(secret.clone()),
+        90_000,
+        std::slice::from_ref(&before),
+    );
     app.fake.set_private_session(true);
     assert_eq!(now_name(&app).await, "Public Song");
     assert!(!everything(&app).await.contains("Private Song"));
@@ -270,7 +275,12 @@ async fn a_private_session_shows_nothing_new_and_needs_the_players_scope() {
     // A sign-in without the scope: Spotify refuses the player once, then currently-playing is
     // read (a private session cannot be seen) and the service says so.
     let old = TestApp::start(&[]).await;
-    script(&old, Some(secret.clone()), 90_000, &[before.clone()]);
+    script(
+        &old,
+        Some(secret.clone()),
+        90_000,
+        std::slice::from_ref(&before),
+    );
     assert_eq!(now_name(&old).await, "Private Song");
     assert_eq!(now_name(&old).await, "Private Song");
     assert_eq!(old.fake.stats().player, 1, "asked once, then no more");
@@ -289,7 +299,7 @@ async fn a_publishing_delay_holds_a_play_back_until_it_played_that_long() {
     let app = TestApp::start(&[("PUBLISH_DELAY_SECONDS", "60")]).await;
     let new = track("Just Started", "Band", false);
     let old = track("Earlier Song", "Band", false);
-    script(&app, Some(new.clone()), 10_000, &[old.clone()]);
+    script(&app, Some(new.clone()), 10_000, std::slice::from_ref(&old));
     assert_eq!(now_name(&app).await, "Earlier Song");
     script(&app, Some(new), 61_000, &[old]);
     assert_eq!(now_name(&app).await, "Just Started");
