@@ -487,3 +487,32 @@ async fn the_history_endpoints_leave_out_plays_a_later_rule_hides() {
         }
     }
 }
+
+#[tokio::test]
+async fn quiet_hours_follow_the_clock_across_a_daylight_saving_change() {
+    // New York falls back on 2026-11-01 at 02:00 EDT (06:00 UTC): 01:00-02:00 local happens twice.
+    let app = TestApp::start(&[
+        ("QUIET_HOURS", "01:00-03:00"),
+        ("TIMEZONE", "America/New_York"),
+        ("SHOW_RECENT", "false"),
+    ])
+    .await;
+    let song = track("Night Song", "Band", false);
+    script(&app, Some(song), 90_000, &[]);
+    for (utc, quiet) in [
+        ("2026-11-01T04:59:00Z", false), // 00:59 EDT
+        ("2026-11-01T05:30:00Z", true),  // 01:30 EDT
+        ("2026-11-01T06:30:00Z", true),  // 01:30 EST, the second time
+        ("2026-11-01T07:59:00Z", true),  // 02:59 EST
+        ("2026-11-01T08:00:00Z", false), // 03:00 EST
+    ] {
+        app.clock
+            .set(nowplaying::clock::Timestamp::parse_rfc3339(utc).unwrap());
+        let name = now_name(&app).await;
+        if quiet {
+            assert!(name.is_null(), "{utc}: {name}");
+        } else {
+            assert_eq!(name, "Night Song", "{utc}");
+        }
+    }
+}
