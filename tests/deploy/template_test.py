@@ -492,6 +492,16 @@ def check_security_headers(resources, cdn, label):
 
 def check_static(template):
     resources = template["Resources"]
+    sar = template.get("Metadata", {}).get("AWS::ServerlessRepo::Application", {})
+    cargo = (ROOT / "Cargo.toml").read_text()
+    version = re.search(r'^version = "([^"]+)"', cargo, re.M).group(1)
+    license_id = re.search(r'^license = "([^"]+)"', cargo, re.M).group(1)
+    check(str(sar.get("SemanticVersion")) == version,
+          f"the template's SemanticVersion {sar.get('SemanticVersion')!r} is not Cargo.toml's {version}")
+    check(sar.get("SpdxLicenseId") == license_id, f"SpdxLicenseId {sar.get('SpdxLicenseId')!r}, Cargo.toml {license_id}")
+    for key in ("LicenseUrl", "ReadmeUrl"):
+        check(sar.get(key) and (ROOT / sar[key]).is_file(), f"{key} {sar.get(key)!r} is not a file of the repository")
+    check(sar.get("Name") and sar.get("Description") and sar.get("Author"), "the SAR metadata lacks a name, description or author")
     fn = resources["NowPlayingFunction"]["Properties"]
     check(fn["LoggingConfig"]["LogGroup"] == {"Ref": "FunctionLogGroup"},
           "the function does not log to FunctionLogGroup (the metric filter's log group)")
@@ -629,6 +639,8 @@ def self_test(template):
             "Value", t["Outputs"]["AuthorizeCommand"]["Value"]["Fn::If"][2]),
         "a privacy rule not passed on": lambda t: t["Resources"]["NowPlayingFunction"]["Properties"][
             "Environment"]["Variables"].pop("QUIET_HOURS"),
+        "a version other than Cargo.toml's": lambda t: t["Metadata"]["AWS::ServerlessRepo::Application"].__setitem__(
+            "SemanticVersion", "9.9.9"),
         "a runtime cfn-lint refuses": lambda t: t["Resources"]["CdnOriginFilter"]["Properties"][
             "FunctionConfig"].__setitem__("Runtime", "cloudfront-js-9.9"),
     }
