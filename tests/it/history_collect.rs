@@ -21,6 +21,20 @@ fn continuous_day(start: Timestamp) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// The service with a fresh fake Spotify and a history in memory.
+async fn with_history() -> (FakeSpotify, Arc<MemoryHistory>, TestApp) {
+    let fake = FakeSpotify::start().await;
+    let history = Arc::new(MemoryHistory::new());
+    let app = TestApp::start_with_history(
+        fake.clone(),
+        &[],
+        Arc::new(MemoryState::new()),
+        history.clone(),
+    )
+    .await;
+    (fake, history, app)
+}
+
 /// Every stored play's identity, read back page by page.
 async fn stored(history: &dyn HistoryStore) -> BTreeSet<(u64, String)> {
     let mut out = BTreeSet::new();
@@ -57,15 +71,7 @@ fn expected(plays: &[(u64, String)]) -> BTreeSet<(u64, String)> {
 
 #[tokio::test]
 async fn a_day_of_thirty_second_tracks_collected_on_the_schedule_stores_every_play_once() {
-    let fake = FakeSpotify::start().await;
-    let history = Arc::new(MemoryHistory::new());
-    let app = TestApp::start_with_history(
-        fake.clone(),
-        &[],
-        Arc::new(MemoryState::new()),
-        history.clone(),
-    )
-    .await;
+    let (fake, history, app) = with_history().await;
     let plays = continuous_day(T0);
     fake.set_timeline(plays.clone(), T0.as_millis());
     let ticks = (24 * 3600) / SCHEDULE.as_secs() + 1;
@@ -112,15 +118,7 @@ async fn a_day_of_thirty_second_tracks_collected_on_the_schedule_stores_every_pl
 #[tokio::test]
 async fn a_collection_too_rare_loses_plays_so_the_schedule_test_can_fail() {
     // The same day collected every 30 minutes: 60 plays between runs, more than Spotify keeps.
-    let fake = FakeSpotify::start().await;
-    let history = Arc::new(MemoryHistory::new());
-    let app = TestApp::start_with_history(
-        fake.clone(),
-        &[],
-        Arc::new(MemoryState::new()),
-        history.clone(),
-    )
-    .await;
+    let (fake, history, app) = with_history().await;
     let plays = continuous_day(T0);
     fake.set_timeline(plays.clone(), T0.as_millis());
     for tick in 1..=6u32 {
@@ -137,15 +135,7 @@ async fn a_collection_too_rare_loses_plays_so_the_schedule_test_can_fail() {
 async fn overlapping_collections_from_two_processes_on_one_history_store_nothing_twice() {
     // Two processes with leases of their own (a laptop's `serve` and a cron run on another
     // credentials copy) write the same history: the store keeps each play once.
-    let history = Arc::new(MemoryHistory::new());
-    let fake = FakeSpotify::start().await;
-    let a = TestApp::start_with_history(
-        fake.clone(),
-        &[],
-        Arc::new(MemoryState::new()),
-        history.clone(),
-    )
-    .await;
+    let (fake, history, a) = with_history().await;
     let plays = continuous_day(T0);
     let hours = 3u32;
     fake.set_timeline(plays.clone(), T0.as_millis());
@@ -241,15 +231,7 @@ fn clock_now(emu: &support::aws::EmulatorApp) -> Timestamp {
 #[tokio::test]
 async fn the_lambda_schedule_event_collects_and_an_http_event_still_answers() {
     use lambda_http::lambda_runtime::{Context, LambdaEvent};
-    let fake = FakeSpotify::start().await;
-    let history = Arc::new(MemoryHistory::new());
-    let app = TestApp::start_with_history(
-        fake.clone(),
-        &[],
-        Arc::new(MemoryState::new()),
-        history.clone(),
-    )
-    .await;
+    let (fake, history, app) = with_history().await;
     let plays = continuous_day(T0);
     fake.set_timeline(plays.clone(), (T0 + Duration::from_secs(300)).as_millis());
     let router = nowplaying::http::router(app.app.clone());
