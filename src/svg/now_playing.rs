@@ -6,10 +6,14 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{
-    background, escape, truncate, ArtColors, CardStyle, Palette, Theme, A11Y_BUDGET, FONT,
+    background, char_width, escape, truncate, ArtColors, CardStyle, Palette, Theme, A11Y_BUDGET,
+    FONT,
 };
 use crate::clock::Timestamp;
 use crate::model::{Image, ItemType, NowPlaying, Status};
+
+mod motion;
+use motion::Motion;
 
 /// Card height in pixels.
 pub const HEIGHT: u32 = 120;
@@ -30,6 +34,8 @@ const MARK_BUDGET: usize = 12;
 const TITLE_BUDGET: usize = 28;
 const ARTIST_BUDGET: usize = 36;
 const ALBUM_BUDGET: usize = 40;
+/// The room the equalizer takes before a playing or paused track's status, in pixels.
+const EQ_WIDTH: u32 = 16;
 
 /// Where the text column sits on a card of a given width, with or without art.
 struct Layout {
@@ -87,8 +93,12 @@ pub fn render_card_with(
         .filter(|_| answer.is_some() && !style.hide_art);
     let p = style.palette(art.and(art_colors));
     let l = Layout::new(style, !style.hide_art);
+    let motion = answer
+        .map(|np| motion_of(&l, style, np, now))
+        .unwrap_or_default();
     let mut out = String::with_capacity(4096 + art.map_or(0, str::len));
     frame(&mut out, style, &p, &a11y_title(answer, now));
+    motion.write_style(&mut out);
     if !style.hide_art {
         match art {
             Some(uri) => album_art(&mut out, uri),
@@ -98,7 +108,7 @@ pub fn render_card_with(
     let _ = write!(out, r##"<g font-family="{}">"##, escape(FONT));
     match answer {
         None => idle_lines(&mut out, &l, &p, style.idle_text.as_deref()),
-        Some(np) => item_lines(&mut out, &l, style, &p, np, now),
+        Some(np) => item_lines(&mut out, &l, style, &p, np, now, &motion),
     }
     out.push_str("</g></svg>");
     out
@@ -180,8 +190,37 @@ fn idle_lines(out: &mut String, l: &Layout, p: &Palette, idle_text: Option<&str>
     );
 }
 
-/// Writes the status line with the source mark, the title, who it is by, and the progress bar
-/// (or the album, for a track without a position, or with `hide_progress`).
+/// What moves on the card for `np` (see [`motion`]): the bar and the equalizer while a track
+/// plays with a known position and duration, a too-long title while it plays or is paused;
+/// nothing with `hide_progress`.
+fn motion_of(l: &Layout, style: &CardStyle, np: &NowPlaying, now: Timestamp) -> Motion {
+    let live = matches!(np.status, Status::Playing | Status::Paused);
+    if style.hide_progress || !live {
+        return Motion::default();
+    }
+    let bar = progress(np, now)
+        .filter(|_| np.is_playing && np.status == Status::Playing && np.duration.is_some())
+        .and_then(|(pos, dur)| {
+            let (full, filled) = bar_geometry(l, pos, dur);
+            motion::bar(pos, dur, filled, full)
+        });
+    let title_units = scrolled_title(np).chars().map(char_width).sum();
+    Motion {
+        equalizer: bar.is_some(),
+        bar,
+        marquee: motion::marquee(title_units, l.budget(TITLE_BUDGET)),
+    }
+}
+
+/// The title as it scrolls: whitespace collapsed, bounded like the accessible name.
+fn scrolled_title(np: &NowPlaying) -> String {
+    truncate(&np.name, A11Y_BUDGET)
+}
+
+/// Writes the status line with the source mark, the title (scrolling when `motion` says so,
+/// else cut to the column), who it is by, and the progress bar (or the album, for a track
+/// without a position, or with `hide_progress`). A playing or paused track has the equalizer
+/// before its status, moving while the bar does.
 fn item_lines(
     out: &mut String,
     l: &Layout,
@@ -189,26 +228,44 @@ fn item_lines(
     p: &Palette,
     np: &NowPlaying,
     now: Timestamp,
+    motion: &Motion,
 ) {
-    let label_budget = if style.hide_source {
+    let mut label_budget = if style.hide_source {
         LABEL_BUDGET + MARK_BUDGET
     } else {
         LABEL_BUDGET
     };
+    let mut label_x = l.text_x;
+    if matches!(np.status, Status::Playing | Status::Paused) {
+        motion::equalizer(out, l.text_x, 30, p.accent, motion.equalizer);
+        label_x += EQ_WIDTH;
+        label_budget -= 2;
+    }
     let status = truncate(&label(np, now), l.budget(label_budget));
-    text(out, l, 30, 12, "600", p.accent, &status);
+    text_at(out, label_x, 30, 12, "600", p.accent, &status);
     if !style.hide_source {
         source_mark(out, l, p, np);
     }
-    text(
-        out,
-        l,
-        54,
-        16,
-        "700",
-        p.fg,
-        &truncate(&np.name, l.budget(TITLE_BUDGET)),
-    );
+    match &motion.marquee {
+        Some(m) => motion::scrolling_title(
+            out,
+            l.text_x,
+            l.text_right,
+            54,
+            p.fg,
+            &scrolled_title(np),
+            m,
+        ),
+        None => text(
+            out,
+            l,
+            54,
+            16,
+            "700",
+            p.fg,
+            &truncate(&np.name, l.budget(TITLE_BUDGET)),
+        ),
+    }
     if let Some(by) = byline(np) {
         text(
             out,
@@ -221,7 +278,7 @@ fn item_lines(
         );
     }
     match progress(np, now).filter(|_| !style.hide_progress) {
-        Some((pos, dur)) => progress_bar(out, l, p, pos, dur),
+        Some((pos, dur)) => progress_bar(out, l, p, pos, dur, motion.bar.is_some()),
         // No position for a recent track (or no bar wanted): show the album instead.
         None => {
             let album = np.album.as_deref().unwrap_or_default();
@@ -320,7 +377,8 @@ fn relative_time(rfc3339: &str, now: Timestamp) -> Option<String> {
 }
 
 /// Returns the position and duration for the bar; the position is advanced to `now` while
-/// playing and clamped.
+/// playing (in whole seconds, so every request within one second draws the same card and gets
+/// the same `ETag`) and clamped.
 fn progress(np: &NowPlaying, now: Timestamp) -> Option<(Duration, Duration)> {
     let pos = np.progress?;
     if np.status == Status::Recent {
@@ -328,26 +386,42 @@ fn progress(np: &NowPlaying, now: Timestamp) -> Option<(Duration, Duration)> {
     }
     let dur = np.duration.unwrap_or_default();
     let pos = if np.is_playing {
-        pos.saturating_add(now.since(np.timestamp))
+        Duration::from_secs(pos.saturating_add(now.since(np.timestamp)).as_secs())
     } else {
         pos
     };
     Some((pos.min(dur), dur))
 }
 
-fn progress_bar(out: &mut String, l: &Layout, p: &Palette, pos: Duration, dur: Duration) {
+/// The bar's full width and the width drawn for `pos` of `dur`, in pixels.
+fn bar_geometry(l: &Layout, pos: Duration, dur: Duration) -> (u32, f64) {
     let full = l.bar_right - l.text_x;
     let filled = if dur.is_zero() {
         0.0
     } else {
         full as f64 * pos.as_millis() as f64 / dur.as_millis() as f64
     };
+    (full, filled)
+}
+
+/// Writes the bar at `pos` of `dur` and the time; `live` gives the filled part the class its
+/// animation is keyed on.
+fn progress_bar(
+    out: &mut String,
+    l: &Layout,
+    p: &Palette,
+    pos: Duration,
+    dur: Duration,
+    live: bool,
+) {
+    let (full, filled) = bar_geometry(l, pos, dur);
     let _ = write!(
         out,
-        r##"<rect x="{x}" y="92" width="{full}" height="4" rx="2" ry="2" fill="{track}"/><rect class="np-progress" x="{x}" y="92" width="{filled:.1}" height="4" rx="2" ry="2" fill="{bar}"/>"##,
+        r##"<rect x="{x}" y="92" width="{full}" height="4" rx="2" ry="2" fill="{track}"/><rect class="np-progress{live}" x="{x}" y="92" width="{filled:.1}" height="4" rx="2" ry="2" fill="{bar}"/>"##,
         x = l.text_x,
         track = p.track,
         bar = p.bar,
+        live = if live { " np-live" } else { "" },
     );
     let _ = write!(
         out,
@@ -377,11 +451,22 @@ fn text(
     fill: super::Rgb,
     content: &str,
 ) {
+    text_at(out, l.text_x, y, size, weight, fill, content);
+}
+
+fn text_at(
+    out: &mut String,
+    x: u32,
+    y: u32,
+    size: u32,
+    weight: &str,
+    fill: super::Rgb,
+    content: &str,
+) {
     let _ = write!(
         out,
         r##"<text x="{x}" y="{y}" font-size="{size}" font-weight="{weight}" fill="{fill}">{}</text>"##,
         escape(content),
-        x = l.text_x,
     );
 }
 

@@ -335,7 +335,8 @@ async fn every_parameter_alone_does_what_it_says() {
     }
 }
 
-/// A long title is cut by the real width: a wider card shows more of it.
+/// A long title that does not scroll (`hide_progress`) is cut by the real width: a wider card
+/// shows more of it. While it plays, the whole title scrolls instead.
 #[tokio::test]
 async fn truncation_follows_the_width() {
     let app = TestApp::start(&[]).await;
@@ -345,41 +346,35 @@ async fn truncation_follows_the_width() {
         true,
         1000,
     )));
-    let title_len = |svg: &str| {
+    let titles = |svg: &str| -> Vec<String> {
         let doc = roxmltree::Document::parse(svg).unwrap();
         doc.descendants()
             .filter(|n| n.has_tag_name("text") && n.attribute("font-size") == Some("16"))
             .filter_map(|n| n.text())
-            .map(|t| t.chars().count())
-            .next()
-            .unwrap()
+            .map(str::to_string)
+            .collect()
     };
-    let narrow = title_len(
-        &app.get("/api/spotify.svg?width=300")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
-    let normal = title_len(&app.get("/api/spotify.svg").await.text().await.unwrap());
-    let wide = title_len(
-        &app.get("/api/spotify.svg?width=600")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
-    let no_art = title_len(
-        &app.get("/api/spotify.svg?hide_art=1")
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let card = |query: &'static str| {
+        let app = &app;
+        async move {
+            let path = format!("/api/spotify.svg?hide_progress=1{query}");
+            app.get(&path).await.text().await.unwrap()
+        }
+    };
+    let title_len = |svg: &str| titles(svg)[0].chars().count();
+    let narrow = title_len(&card("&width=300").await);
+    let normal = title_len(&card("").await);
+    let wide = title_len(&card("&width=600").await);
+    let no_art = title_len(&card("&hide_art=1").await);
     assert!(narrow < normal && normal < wide, "{narrow} {normal} {wide}");
     assert!(no_art > normal, "{no_art} {normal}");
     // 16 px text at about 0.55 em a character: the 600 px card's title still fits its column.
     assert!(wide as f64 * 16.0 * 0.55 <= 600.0 - 14.0 - 124.0, "{wide}");
+
+    // Playing, with the bar: the whole title, twice (the scrolling loop), nothing cut.
+    let svg = app.get("/api/spotify.svg").await.text().await.unwrap();
+    assert!(svg.contains(r#"class="np-marquee""#), "{svg}");
+    assert_eq!(titles(&svg), vec![name.trim().to_string(); 2], "{svg}");
 }
 
 /// Bad and unknown parameters: a `400` SVG error card naming the parameter and what it accepts,
