@@ -5,7 +5,8 @@
 //! `/2.0/` (`--demo --source lastfm`): a scrobble playing now, or only recent ones (paused and
 //! nothing playing look alike there).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
@@ -32,6 +33,8 @@ struct Demo {
     base: String,
     /// The demo stays this long in each state (at least a millisecond).
     step: Duration,
+    /// The art drawn so far, by `NAME-SIDE`.
+    art: Mutex<HashMap<String, axum::body::Bytes>>,
 }
 
 impl Demo {
@@ -57,6 +60,7 @@ pub async fn start_with_step(step: Duration) -> std::io::Result<String> {
         started: Instant::now(),
         base: base.clone(),
         step: step.max(Duration::from_millis(1)),
+        art: Mutex::default(),
     });
     let app = Router::new()
         .route("/api/token", post(token))
@@ -106,9 +110,7 @@ fn track(
         "preview_url": null,
         "external_urls": {"spotify": format!("https://open.spotify.com/track/{id}")},
         "artists": artists.iter().map(|a| json!({"name": a})).collect::<Vec<_>>(),
-        "album": {"name": album, "images": [
-            {"url": format!("{base}/art/{art}.svg"), "width": 640, "height": 640}
-        ]}
+        "album": {"name": album, "images": art_images(base, art)}
     })
 }
 
@@ -135,7 +137,7 @@ async fn currently_playing(State(demo): State<Arc<Demo>>, headers: HeaderMap) ->
                 "type": "episode", "id": "512ojhOuo1ktJprKbVcKyQ", "name": "Caching, Leases and Other Stories",
                 "duration_ms": 2_400_000,
                 "external_urls": {"spotify": "https://open.spotify.com/episode/512ojhOuo1ktJprKbVcKyQ"},
-                "images": [{"url": format!("{base}/art/podcast.svg"), "width": 640, "height": 640}],
+                "images": art_images(base, "podcast"),
                 "show": {"name": "The Serverless Hour", "images": []}
             }
         }),
@@ -254,7 +256,9 @@ async fn top(
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let items: Vec<Value> = match kind.as_str() {
-        "tracks" => (0..CATALOGUE.len()).map(|i| catalogue_track(&demo.base, i)).collect(),
+        "tracks" => (0..CATALOGUE.len())
+            .map(|i| catalogue_track(&demo.base, i))
+            .collect(),
         "artists" => [
             ("The Rollbacks", "dusk"),
             ("The Loopbacks", "sunrise"),
@@ -266,7 +270,7 @@ async fn top(
             json!({
                 "type": "artist", "name": name, "genres": ["demo pop"],
                 "external_urls": {"spotify": "https://open.spotify.com/"},
-                "images": [{"url": format!("{}/art/{art}.svg", demo.base), "width": 640, "height": 640}]
+                "images": art_images(&demo.base, art)
             })
         })
         .collect(),
@@ -339,8 +343,8 @@ fn lastfm_scrobble(base: &str, i: usize, minutes: i64) -> Value {
         "name": name, "mbid": "", "streamable": "0",
         "url": format!("https://www.last.fm/music/{}/_/{}", artists[0].replace(' ', "+"), name.replace(' ', "+")),
         "image": [
-            {"size": "small", "#text": format!("{base}/art/{art}.svg")},
-            {"size": "extralarge", "#text": format!("{base}/art/{art}.svg")}
+            {"size": "small", "#text": format!("{base}/art/{art}-64.jpg")},
+            {"size": "extralarge", "#text": format!("{base}/art/{art}-300.jpg")}
         ],
         "date": {"uts": uts.to_string(), "#text": ""}
     })
@@ -391,7 +395,7 @@ fn lastfm_top_artists(base: &str) -> Value {
         json!({
             "name": name, "playcount": (40 - 5 * i).to_string(), "@attr": {"rank": (i + 1).to_string()},
             "url": format!("https://www.last.fm/music/{}", name.replace(' ', "+")),
-            "image": [{"size": "extralarge", "#text": format!("{base}/art/{art}.svg")}]
+            "image": [{"size": "extralarge", "#text": format!("{base}/art/{art}-300.jpg")}]
         })
     })
     .collect();
@@ -407,23 +411,93 @@ fn lastfm_loved_tracks(base: &str) -> Value {
     }).collect::<Vec<_>>()}})
 }
 
-/// Album art drawn on the fly, so the demo needs no network.
-async fn art(Path(name): Path<String>) -> Response {
-    let (a, b) = match name.trim_end_matches(".svg") {
-        "sunrise" => ("#ff7e5f", "#feb47b"),
-        "podcast" => ("#4568dc", "#b06ab3"),
-        "dusk" => ("#0f2027", "#2c5364"),
-        _ => return StatusCode::NOT_FOUND.into_response(),
+/// The sides Spotify lists its art in, largest first.
+const ART_SIDES: [u32; 3] = [640, 300, 64];
+
+/// An item's `images` as Spotify lists them: the demo's art `art` in 640, 300 and 64 px.
+fn art_images(base: &str, art: &str) -> Value {
+    ART_SIDES
+        .iter()
+        .map(|side| json!({"url": format!("{base}/art/{art}-{side}.jpg"), "width": side, "height": side}))
+        .collect()
+}
+
+/// The two colours of the demo's art `art` (the gradient's ends), or `None` for no such art.
+fn art_colors(art: &str) -> Option<([u8; 3], [u8; 3])> {
+    Some(match art {
+        "sunrise" => ([0xff, 0x7e, 0x5f], [0xfe, 0xb4, 0x7b]),
+        "podcast" => ([0x45, 0x68, 0xdc], [0xb0, 0x6a, 0xb3]),
+        "dusk" => ([0x0f, 0x20, 0x27], [0x2c, 0x53, 0x64]),
+        _ => return None,
+    })
+}
+
+/// Draws the art `art` at `side` px as a JPEG: a diagonal gradient with a pale ring, like a
+/// record, so the art filter (JPEG and PNG only) accepts it and `theme=art` has colours to pick.
+fn draw_art(art: &str, side: u32) -> Option<Vec<u8>> {
+    let (a, b) = art_colors(art)?;
+    let c = side as f32 / 2.0;
+    let img = image::RgbImage::from_fn(side, side, |x, y| {
+        let t = (x + y) as f32 / (2 * side.max(1)) as f32;
+        let mut px = [0u8; 3];
+        for i in 0..3 {
+            px[i] = (f32::from(a[i]) * (1.0 - t) + f32::from(b[i]) * t) as u8;
+        }
+        let r = ((x as f32 - c).powi(2) + (y as f32 - c).powi(2)).sqrt() / side as f32;
+        let light = if (0.215..0.25).contains(&r) {
+            0.5
+        } else if r < 0.05 {
+            0.7
+        } else {
+            0.0
+        };
+        image::Rgb(px.map(|v| (f32::from(v) + (255.0 - f32::from(v)) * light) as u8))
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&img)
+        .ok()?;
+    Some(jpeg)
+}
+
+/// Album art drawn on the fly (`/art/NAME-SIDE.jpg`, SIDE one of [`ART_SIDES`]), so the demo
+/// needs no network; each is drawn once and kept.
+async fn art(State(demo): State<Arc<Demo>>, Path(name): Path<String>) -> Response {
+    let Some((art, side)) = name
+        .strip_suffix(".jpg")
+        .and_then(|stem| stem.rsplit_once('-'))
+        .and_then(|(art, side)| Some((art, side.parse::<u32>().ok()?)))
+        .filter(|(_, side)| ART_SIDES.contains(side))
+    else {
+        return StatusCode::NOT_FOUND.into_response();
     };
-    let svg = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="640" viewBox="0 0 640 640"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="{a}"/><stop offset="1" stop-color="{b}"/></linearGradient></defs><rect width="640" height="640" fill="url(#g)"/><circle cx="320" cy="320" r="150" fill="none" stroke="#ffffff" stroke-opacity="0.5" stroke-width="24"/><circle cx="320" cy="320" r="30" fill="#ffffff" fill-opacity="0.7"/></svg>"##
-    );
+    let key = format!("{art}-{side}");
+    let cached = demo
+        .art
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        .cloned();
+    let jpeg = match cached {
+        Some(jpeg) => jpeg,
+        None => {
+            let Some(jpeg) = draw_art(art, side) else {
+                return StatusCode::NOT_FOUND.into_response();
+            };
+            let jpeg = axum::body::Bytes::from(jpeg);
+            demo.art
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, jpeg.clone());
+            jpeg
+        }
+    };
     (
         [
-            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CONTENT_TYPE, "image/jpeg"),
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
-        svg,
+        jpeg,
     )
         .into_response()
 }
