@@ -86,15 +86,42 @@ export NOWPLAYING_CONSOLE_URL="http://127.0.0.1:$port_console" CONSOLE_FAKE_URL=
 export CONSOLE_CREDENTIALS="$work/credentials-console.json"
 wait_http "$NOWPLAYING_CONSOLE_URL/api/spotify" 30
 
+# theme=art on two album arts (the fake's red and blue covers, in Spotify's three sizes), each on
+# its own fake Spotify and server.
+for colour in red blue; do
+  start_fake_spotify "$work/fake-$colour.log"
+  fake_admin current "{\"body\": {\"is_playing\": true, \"progress_ms\": 30000, \"currently_playing_type\": \"track\",
+    \"item\": {\"type\": \"track\", \"id\": \"t-$colour\", \"name\": \"A ${colour^} Record\", \"duration_ms\": 200000,
+      \"external_urls\": {\"spotify\": \"https://open.spotify.com/track/t-$colour\"},
+      \"artists\": [{\"name\": \"The Colours\"}],
+      \"album\": {\"name\": \"${colour^}\", \"images\": [
+        {\"url\": \"$FAKE_URL/img/$colour-640.jpg\", \"width\": 640, \"height\": 640},
+        {\"url\": \"$FAKE_URL/img/$colour-300.jpg\", \"width\": 300, \"height\": 300},
+        {\"url\": \"$FAKE_URL/img/$colour-64.jpg\", \"width\": 64, \"height\": 64}]}}}}"
+  colour_fake=$FAKE_URL
+  FAKE_URL=$main_fake
+  write_credentials "$work/credentials-$colour.json"
+  port_colour=$(free_port)
+  env -u CACHE_TABLE -u TOKEN_SECRET_ID \
+    NOWPLAYING_CREDENTIALS="$work/credentials-$colour.json" \
+    SPOTIFY_API_BASE_URL="$colour_fake" SPOTIFY_ACCOUNTS_BASE_URL="$colour_fake" \
+    target/debug/nowplaying serve --addr "127.0.0.1:$port_colour" >"$work/serve-$colour.log" 2>&1 &
+  LIB_PIDS+=($!)
+  export "NOWPLAYING_URL_ART_${colour^^}=http://127.0.0.1:$port_colour"
+  wait_http "http://127.0.0.1:$port_colour/api/spotify" 30
+done
+
 if ! bash tests/browser/run.sh; then
   echo "--- serve log"; tail -50 "$work/serve.log"
   echo "--- serve log (lists on)"; tail -20 "$work/serve-on.log"
   echo "--- serve log (lists off)"; tail -20 "$work/serve-off.log"
   echo "--- serve log (episode)"; tail -20 "$work/serve-episode.log"
   echo "--- serve log (console)"; tail -30 "$work/serve-console.log"
+  echo "--- serve log (red art)"; tail -20 "$work/serve-red.log"
   exit 1
 fi
-if grep -q 'test-client-secret-do-not-log\|refresh-token-\|access-[0-9]' "$work/serve.log" "$work/serve-off.log" "$work/serve-episode.log" "$work/serve-console.log"; then
+if grep -q 'test-client-secret-do-not-log\|refresh-token-\|access-[0-9]' "$work/serve.log" "$work/serve-off.log" "$work/serve-episode.log" "$work/serve-console.log" \
+  "$work/serve-red.log" "$work/serve-blue.log"; then
   echo "a secret reached the server's log" >&2
   exit 1
 fi
