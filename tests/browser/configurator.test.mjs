@@ -218,6 +218,14 @@ describe('theme=art', () => {
       found.push({ name, bg: card.bg, shot: await page.screenshot({ clip: { x: 300, y: 100, width: 80, height: 12 } }) });
       await page.screenshot({ path: screenshotPath(`card-art-${name}.png`) });
     }
+    // The README's configured card.
+    const readme = await browser.context.newPage();
+    t.after(() => readme.close());
+    await readme.setViewportSize({ width: 480, height: 120 });
+    await readme.emulateMedia({ reducedMotion: 'reduce' });
+    const shown = await readme.goto(`${RED}/api/spotify.svg?theme=art&width=480&radius=6&hide_source=true`);
+    assert.equal(shown.status(), 200);
+    await readme.screenshot({ path: screenshotPath('card-configured.png'), omitBackground: true });
     assert.notEqual(found[0].bg, found[1].bg, 'the two backgrounds differ');
     assert.ok(!found[0].shot.equals(found[1].shot), 'the two rendered backgrounds differ');
     // The red cover's background is reddish, the blue one's bluish.
