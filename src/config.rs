@@ -45,6 +45,8 @@ pub struct ProfileEndpoints {
     /// The listening history: collected plays, `/api/spotify/history*` (no scope beyond
     /// user-read-recently-played, which every sign-in asks for).
     pub history: bool,
+    /// The owner's own public playlists (`/api/spotify/playlists`; scope playlist-read-private).
+    pub playlists: bool,
 }
 
 impl ProfileEndpoints {
@@ -56,6 +58,9 @@ impl ProfileEndpoints {
         }
         if self.saved {
             scopes.push("user-library-read");
+        }
+        if self.playlists {
+            scopes.push(crate::lists::PLAYLISTS_SCOPE);
         }
         scopes
     }
@@ -131,6 +136,8 @@ pub struct Config {
     pub top_ttl: Duration,
     /// Cache window of `/api/spotify/saved` (`SAVED_TTL_SECONDS`).
     pub saved_ttl: Duration,
+    /// Cache window of `/api/spotify/playlists` (`PLAYLISTS_TTL_SECONDS`).
+    pub playlists_ttl: Duration,
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
     pub api_base_url: String,
@@ -192,6 +199,7 @@ impl Config {
             recent_ttl: env.window("RECENT_TTL_SECONDS", 30)?,
             top_ttl: env.window("TOP_TTL_SECONDS", 3600)?,
             saved_ttl: env.window("SAVED_TTL_SECONDS", 300)?,
+            playlists_ttl: env.window("PLAYLISTS_TTL_SECONDS", 300)?,
             client_id: env.get("SPOTIFY_CLIENT_ID"),
             client_secret: env.get("SPOTIFY_CLIENT_SECRET").map(Secret::new),
             api_base_url: env.url(
@@ -353,11 +361,12 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 "top" => endpoints.top = true,
                 "saved" => endpoints.saved = true,
                 "history" => endpoints.history = true,
+                "playlists" => endpoints.playlists = true,
                 _ => {
                     return Err(ConfigError {
                         variable: "PROFILE_ENDPOINTS",
                         value: v,
-                        expected: "a comma-separated list of: top, saved, history",
+                        expected: "a comma-separated list of: top, saved, history, playlists",
                     })
                 }
             }

@@ -6,6 +6,8 @@ pub const ANSWER_KEY: &str = "answer:now";
 pub const RECENT_KEY: &str = "answer:recent";
 /// The saved tracks (`/api/spotify/saved`).
 pub const SAVED_KEY: &str = "answer:saved";
+/// The owner's public playlists (`/api/spotify/playlists`).
+pub const PLAYLISTS_KEY: &str = "answer:playlists";
 /// The listening history's first page over the default range (`/api/spotify/history`).
 pub const HISTORY_KEY: &str = "answer:history";
 /// The listening history's statistics over the default range (`/api/spotify/history/stats`
@@ -57,6 +59,7 @@ pub fn all_answer_keys() -> Vec<String> {
         ANSWER_KEY.to_string(),
         RECENT_KEY.to_string(),
         SAVED_KEY.to_string(),
+        PLAYLISTS_KEY.to_string(),
         HISTORY_KEY.to_string(),
         HISTORY_STATS_KEY.to_string(),
     ];

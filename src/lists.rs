@@ -22,6 +22,11 @@ use crate::upstream::Upstream;
 
 /// How many entries Spotify is asked for (its maximum for every list).
 pub const FETCH_LIMIT: u8 = 50;
+/// The scope `/v1/me/playlists` needs (it lists private playlists too; only public ones are kept).
+pub const PLAYLISTS_SCOPE: &str = "playlist-read-private";
+/// How many pages of 50 playlists are read at most (200 playlists).
+pub const PLAYLIST_PAGES: usize = 4;
+
 /// The default `limit` of every list.
 pub const DEFAULT_LIMIT: u8 = 10;
 
@@ -113,6 +118,8 @@ pub enum ProfileList {
     Recent,
     Top(TopKind, TimeRange),
     Saved,
+    /// The owner's own public playlists.
+    Playlists,
 }
 
 impl ProfileList {
@@ -122,6 +129,7 @@ impl ProfileList {
             ProfileList::Recent => keys::RECENT_KEY.to_string(),
             ProfileList::Top(kind, range) => keys::top_key(kind.as_str(), range.as_str()),
             ProfileList::Saved => keys::SAVED_KEY.to_string(),
+            ProfileList::Playlists => keys::PLAYLISTS_KEY.to_string(),
         }
     }
 
@@ -131,6 +139,7 @@ impl ProfileList {
             ProfileList::Recent => "user-read-recently-played",
             ProfileList::Top(..) => "user-top-read",
             ProfileList::Saved => "user-library-read",
+            ProfileList::Playlists => PLAYLISTS_SCOPE,
         }
     }
 
@@ -139,6 +148,7 @@ impl ProfileList {
             ProfileList::Recent => "/v1/me/player/recently-played".into(),
             ProfileList::Top(kind, _) => format!("/v1/me/top/{}", kind.as_str()),
             ProfileList::Saved => "/v1/me/tracks".into(),
+            ProfileList::Playlists => "/v1/me/playlists".into(),
         }
     }
 }
@@ -151,6 +161,7 @@ pub struct ProfileSettings {
     pub recent_ttl: Duration,
     pub top_ttl: Duration,
     pub saved_ttl: Duration,
+    pub playlists_ttl: Duration,
 }
 
 impl ProfileSettings {
@@ -161,6 +172,7 @@ impl ProfileSettings {
             recent_ttl: config.recent_ttl,
             top_ttl: config.top_ttl,
             saved_ttl: config.saved_ttl,
+            playlists_ttl: config.playlists_ttl,
         }
     }
 
@@ -177,6 +189,10 @@ impl ProfileSettings {
             ),
             ProfileList::Saved if !self.endpoints.saved => Err(
                 "the saved tracks are turned off: the owner can turn them on with PROFILE_ENDPOINTS=saved (they need the Spotify scope user-library-read)"
+                    .into(),
+            ),
+            ProfileList::Playlists if !self.endpoints.playlists => Err(
+                "the playlists are turned off: the owner can turn them on with PROFILE_ENDPOINTS=playlists (they need the Spotify scope playlist-read-private)"
                     .into(),
             ),
             _ => Ok(()),
@@ -198,6 +214,7 @@ impl ProfileSettings {
             ProfileList::Recent => self.recent_ttl,
             ProfileList::Top(..) => self.top_ttl,
             ProfileList::Saved => self.saved_ttl,
+            ProfileList::Playlists => self.playlists_ttl,
         }
     }
 }
@@ -315,6 +332,8 @@ async fn ask_lastfm(lastfm: &LastFm, list: ProfileList, rules: &Rules) -> Result
         ProfileList::Saved => {
             serde_json::to_value(visible(lastfm.loved_tracks().await?, rules, None))
         }
+        // Last.fm keeps no playlists.
+        ProfileList::Playlists => return Ok(Value::Null),
     }
     .expect("list items serialise");
     Ok(json!({ "items": items }))
@@ -361,6 +380,14 @@ async fn ask_spotify(
             rules,
             None,
         )),
+        // The privacy rules name tracks, artists and shows: a playlist is none of them.
+        ProfileList::Playlists => serde_json::to_value(
+            upstream
+                .with_token(
+                    |t| async move { spotify.own_public_playlists(&t, PLAYLIST_PAGES).await },
+                )
+                .await?,
+        ),
     }
     .expect("list items serialise");
     Ok(json!({ "items": items }))

@@ -160,3 +160,29 @@ pub struct Facts {
     /// The owner's Spotify is in a private session (read from the player's device).
     pub private_session: bool,
 }
+
+/// An entry of `/api/spotify/playlists`: one of the owner's own public playlists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Playlist {
+    /// Spotify's playlist id.
+    pub id: String,
+    pub name: String,
+    /// The owner's description as plain text (Spotify's HTML entities decoded, tags dropped);
+    /// null when empty.
+    pub description: Option<String>,
+    /// The largest image; null when the playlist has none.
+    pub image: Option<String>,
+    /// Every size of the image Spotify lists (a mosaic is 640, 300 and 60 px; an upload one).
+    #[serde(default)]
+    pub images: Vec<Image>,
+    /// The `open.spotify.com` link.
+    pub url: Option<String>,
+    /// The player Spotify serves for embedding: `https://open.spotify.com/embed/playlist/ID`.
+    pub embed_url: String,
+    /// How many tracks and episodes it holds; null when Spotify does not say.
+    pub tracks: Option<u32>,
+    /// Where the list came from (always Spotify: Last.fm keeps no playlists).
+    #[serde(default)]
+    pub source: Source,
+}

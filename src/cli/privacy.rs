@@ -43,6 +43,7 @@ fn copies_already_sent(config: &Config) -> String {
         (config.show_recent, config.recent_ttl),
         (config.profile_endpoints.top, config.top_ttl),
         (config.profile_endpoints.saved, config.saved_ttl),
+        (config.profile_endpoints.playlists, config.playlists_ttl),
     ];
     let longest_list = lists
         .iter()

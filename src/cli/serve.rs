@@ -123,6 +123,7 @@ async fn demo_app(config: &mut Config) -> Result<SharedApp, String> {
     config.profile_endpoints.top = true;
     config.profile_endpoints.saved = true;
     config.profile_endpoints.history = true;
+    config.profile_endpoints.playlists = true;
     config.history_table = None;
     let credentials = Credentials {
         client_id: crate::demo::DEMO_CLIENT_ID.into(),

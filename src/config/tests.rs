@@ -88,6 +88,19 @@ fn profile_endpoints_and_bools() {
         c.profile_endpoints.extra_scopes(),
         vec!["user-top-read", "user-library-read"]
     );
+    let c = cfg(&[
+        ("PROFILE_ENDPOINTS", "playlists"),
+        ("PLAYLISTS_TTL_SECONDS", "60"),
+    ])
+    .unwrap();
+    assert!(c.profile_endpoints.playlists && !c.profile_endpoints.top);
+    assert_eq!(c.playlists_ttl, Duration::from_secs(60));
+    assert_eq!(
+        c.profile_endpoints.extra_scopes(),
+        vec!["playlist-read-private"]
+    );
+    assert!(crate::signin::scopes(&c).contains(&"playlist-read-private"));
+    assert!(!crate::signin::scopes(&cfg(&[]).unwrap()).contains(&"playlist-read-private"));
 }
 
 #[test]

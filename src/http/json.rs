@@ -72,6 +72,15 @@ pub async fn saved(
     limit_only_list(&app, &headers, query.as_deref(), ProfileList::Saved).await
 }
 
+/// `GET /api/spotify/playlists?limit=N`: the owner's own public playlists.
+pub async fn playlists(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    limit_only_list(&app, &headers, query.as_deref(), ProfileList::Playlists).await
+}
+
 /// `GET /api/spotify/top/{tracks,artists}?range=R&limit=N`.
 pub async fn top(
     State(app): State<SharedApp>,

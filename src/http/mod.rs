@@ -167,6 +167,12 @@ pub fn router(app: SharedApp) -> Router {
                 .fallback(method_not_allowed),
         )
         .route(
+            "/api/spotify/playlists",
+            get(json::playlists)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
             "/api/spotify/saved",
             get(json::saved)
                 .options(preflight)

@@ -49,6 +49,9 @@ pub(super) fn configuration(config: &Config, stores: &Inputs, report: &mut Repor
     if config.profile_endpoints.saved {
         endpoints.push("saved");
     }
+    if config.profile_endpoints.playlists {
+        endpoints.push("playlists");
+    }
     item!(
         report,
         "profile endpoints",

@@ -231,7 +231,7 @@ pub fn item_to_model(
 
 /// The images with a URL, in Spotify's order, with their sizes (a size that does not fit a
 /// `u32` counts as unknown).
-fn sized(images: Vec<wire::Image>) -> Vec<Image> {
+pub(super) fn sized(images: Vec<wire::Image>) -> Vec<Image> {
     images
         .into_iter()
         .filter_map(|i| {
@@ -246,7 +246,7 @@ fn sized(images: Vec<wire::Image>) -> Vec<Image> {
 }
 
 /// The URL of the largest image (by area; images without sizes count as smallest).
-fn largest_image(images: &[wire::Image]) -> Option<String> {
+pub(super) fn largest_image(images: &[wire::Image]) -> Option<String> {
     images
         .iter()
         .filter_map(|i| {

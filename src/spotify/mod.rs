@@ -3,6 +3,7 @@
 //! [`TopArtist`]), [`TokenGrant`] and [`SpotifyError`].
 
 pub mod map;
+pub mod playlists;
 pub mod wire;
 
 use std::time::Duration;
@@ -250,6 +251,35 @@ impl SpotifyClient {
         );
         let saved = self.get_object(&url, token).await?;
         Ok(saved.map(|s| map::saved(s, now)).unwrap_or_default())
+    }
+
+    /// The owner's own public playlists, in Spotify's order: `GET /v1/me` for the owner's id,
+    /// then `GET /v1/me/playlists` 50 at a time while Spotify says there is a next page, at most
+    /// `pages` pages (scope `playlist-read-private`). The pages are asked by offset here rather
+    /// than by following Spotify's `next` URL, so the token only ever goes to the API base.
+    pub async fn own_public_playlists(
+        &self,
+        token: &Secret,
+        pages: usize,
+    ) -> Result<Vec<crate::model::Playlist>, SpotifyError> {
+        let owner = self.me(token).await?;
+        let mut out = Vec::new();
+        for n in 0..pages {
+            let url = format!(
+                "{}/v1/me/playlists?limit=50&offset={}",
+                self.api_base,
+                n * 50
+            );
+            let Some(page) = self.get_object::<playlists::Page>(&url, token).await? else {
+                break;
+            };
+            let more = page.next.is_some() && !page.items.is_empty();
+            out.extend(playlists::own_public(page, &owner));
+            if !more {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// `GET /v1/me`: the signed-in user's Spotify id (no scope needed), as the console checks who

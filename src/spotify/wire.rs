@@ -4,7 +4,7 @@
 use serde::{Deserialize, Deserializer};
 
 /// Deserialises any JSON value and keeps it only when it has the expected shape.
-fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub(super) fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: serde::de::DeserializeOwned + Default,

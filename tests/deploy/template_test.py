@@ -275,7 +275,8 @@ def check_combination(template, params):
     else:
         check("PROFILE_ENDPOINTS" not in env, f"[{label}] PROFILE_ENDPOINTS set while empty")
     for var, param in [("RECENT_TTL_SECONDS", "RecentTtlSeconds"), ("TOP_TTL_SECONDS", "TopTtlSeconds"),
-                       ("SAVED_TTL_SECONDS", "SavedTtlSeconds")]:
+                       ("SAVED_TTL_SECONDS", "SavedTtlSeconds"),
+                       ("PLAYLISTS_TTL_SECONDS", "PlaylistsTtlSeconds")]:
         check(str(env.get(var)) == ev.params[param], f"[{label}] {var}={env.get(var)!r}, not {param}")
 
     for var, param in [("HIDE_EXPLICIT", "HideExplicit"), ("HIDE_PODCASTS", "HidePodcasts"),
@@ -552,7 +553,8 @@ def check_documented_worst_case(template):
 
 def combinations():
     for alert, cdn, profile, origins, owner in itertools.product(
-        ["", "owner@example.com"], ["false", "true"], ["", "top", "saved", "top,saved", "history", "top,saved,history"],
+        ["", "owner@example.com"], ["false", "true"], ["", "top", "saved", "top,saved", "history", "top,saved,history", "playlists",
+         "history,playlists", "top,saved,history,playlists"],
         ["*", "https://me.example,https://www.me.example"], ["", "the.owner-1"],
     ):
         yield {"AlertEmail": alert, "EnableCdn": cdn, "ProfileEndpoints": profile, "AllowedOrigins": origins,

@@ -32,6 +32,7 @@ mod open_link;
 mod owner_commands;
 mod owner_console;
 mod parallel_processes;
+mod playlists;
 mod premium;
 mod privacy_rules;
 mod profile;

@@ -173,6 +173,9 @@ pub struct Stats {
     /// `GET /v1/me` calls.
     #[serde(default)]
     pub me: u64,
+    /// `GET /v1/me/playlists` calls (each page counts).
+    #[serde(default)]
+    pub playlists: u64,
     /// `GET /authorize` requests (the consent page or its redirect).
     #[serde(default)]
     pub authorize_pages: u64,
@@ -264,6 +267,7 @@ impl FakeSpotify {
             .route("/v1/me/player", get(player))
             .route("/v1/me/top/{kind}", get(top))
             .route("/v1/me/tracks", get(saved))
+            .route("/v1/me/playlists", get(playlists))
             .route("/img/{name}", get(image))
             .route("/_admin/current", post(admin_current))
             .route("/_admin/recent", post(admin_recent))
@@ -580,6 +584,53 @@ async fn saved(State(f): State<FakeSpotify>, uri: axum::http::Uri, headers: Head
             .get("/v1/me/tracks")
             .cloned()
             .unwrap_or_else(|| Scripted::json(json!({"items": []})))
+    };
+    respond(s).await
+}
+
+/// `GET /v1/me/playlists?limit=50&offset=N`: `403` without the scope `playlist-read-private`
+/// (as Spotify), else the page scripted for `/v1/me/playlists?offset=N`, else the one for
+/// `/v1/me/playlists` at offset 0 and an empty last page after it (`set_path`).
+async fn playlists(
+    State(f): State<FakeSpotify>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    if !f.check_bearer(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let offset = uri
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "offset")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_else(|| "0".into());
+    let s = {
+        let mut i = f.inner.lock().unwrap();
+        i.stats.playlists += 1;
+        i.stats.list_calls.push(uri.to_string());
+        let granted = i.stats.scopes_granted.clone().unwrap_or_default();
+        if !granted
+            .split_whitespace()
+            .any(|g| g == "playlist-read-private")
+        {
+            return (
+                StatusCode::FORBIDDEN,
+                Json(json!({"error": {"status": 403, "message": "Insufficient client scope"}})),
+            )
+                .into_response();
+        }
+        i.other
+            .get(&format!("/v1/me/playlists?offset={offset}"))
+            .or_else(|| {
+                (offset == "0")
+                    .then(|| i.other.get("/v1/me/playlists"))
+                    .flatten()
+            })
+            .cloned()
+            .unwrap_or_else(|| Scripted::json(json!({"items": [], "next": null})))
     };
     respond(s).await
 }
