@@ -70,6 +70,8 @@ pub async fn start_with_step(step: Duration) -> std::io::Result<String> {
         .route("/v1/me/player/recently-played", get(recently_played))
         .route("/v1/me/top/{kind}", get(top))
         .route("/v1/me/tracks", get(saved))
+        .route("/v1/me", get(me))
+        .route("/v1/me/playlists", get(playlists))
         .route("/art/{name}", get(art))
         .route("/2.0", get(lastfm))
         .route("/2.0/", get(lastfm))
@@ -287,6 +289,80 @@ async fn saved(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
         .map(|i| json!({"added_at": ago(60 * 24 * (i as i64 + 1)), "track": catalogue_track(&demo.base, i + 2)}))
         .collect();
     Json(json!({ "items": items })).into_response()
+}
+
+/// The demo owner's Spotify user id (`GET /v1/me`).
+const DEMO_USER_ID: &str = "demo-owner";
+
+/// `GET /v1/me`: who signed in.
+async fn me(headers: HeaderMap) -> Response {
+    if !authorized(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    Json(json!({"id": DEMO_USER_ID, "display_name": "Demo Owner", "type": "user"})).into_response()
+}
+
+/// `GET /v1/me/playlists`: three public playlists of the owner's, one private and one followed
+/// (which the service leaves out), on one page.
+async fn playlists(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
+    if !authorized(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let lists = [
+        (
+            "37i9dQZF1DXdemo0000001",
+            "Morning Commit",
+            "sunrise",
+            true,
+            DEMO_USER_ID,
+            24,
+        ),
+        (
+            "37i9dQZF1DXdemo0000002",
+            "Late Deploys",
+            "dusk",
+            true,
+            DEMO_USER_ID,
+            17,
+        ),
+        (
+            "37i9dQZF1DXdemo0000003",
+            "Talks & Tapes",
+            "podcast",
+            true,
+            DEMO_USER_ID,
+            9,
+        ),
+        (
+            "37i9dQZF1DXdemo0000004",
+            "Drafts",
+            "dusk",
+            false,
+            DEMO_USER_ID,
+            3,
+        ),
+        (
+            "37i9dQZF1DXdemo0000005",
+            "Someone Else's Mix",
+            "sunrise",
+            true,
+            "someone-else",
+            50,
+        ),
+    ];
+    let items: Vec<Value> = lists
+        .iter()
+        .map(|(id, name, art, public, owner, total)| {
+            json!({
+                "id": id, "name": name, "public": public, "collaborative": false,
+                "description": format!("A demo playlist: {name}"),
+                "owner": {"id": owner}, "images": art_images(&demo.base, art),
+                "external_urls": {"spotify": format!("https://open.spotify.com/playlist/{id}")},
+                "items": {"href": "", "total": total}, "type": "playlist"
+            })
+        })
+        .collect();
+    Json(json!({"items": items, "next": null, "total": items.len()})).into_response()
 }
 
 /// The simulated Last.fm: `user.getRecentTracks` (a track playing now while the Spotify demo

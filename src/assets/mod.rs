@@ -8,12 +8,13 @@
 //! files the same way (tests/browser/harness.mjs).
 
 /// `GET /widget.js`: the custom elements `<spotify-now-playing>`, `<spotify-recent-tracks>`,
-/// `<spotify-top-artists>` and `<spotify-history>`.
+/// `<spotify-top-artists>`, `<spotify-playlists>` and `<spotify-history>`.
 pub const WIDGET_JS: &str = concat!(
     include_str!("widget/10-base.js"),
     include_str!("widget/20-styles.js"),
     include_str!("widget/30-now-playing.js"),
     include_str!("widget/40-lists.js"),
+    include_str!("widget/45-playlists.js"),
     include_str!("widget/50-history.js"),
 );
 

@@ -151,7 +151,7 @@ export async function startStaticServer() {
     if (url.pathname === '/page') {
       const bg = url.searchParams.get('bg') || '#f1f2f4';
       // `tag=` picks another element of widget.js (the profile lists); default the now-playing card.
-      const tags = ['spotify-now-playing', 'spotify-recent-tracks', 'spotify-top-artists', 'spotify-history'];
+      const tags = ['spotify-now-playing', 'spotify-recent-tracks', 'spotify-top-artists', 'spotify-playlists', 'spotify-history'];
       const tag = tags.includes(url.searchParams.get('tag')) ? url.searchParams.get('tag') : tags[0];
       const attrs = [...url.searchParams]
         .filter(([k]) => k !== 'bg' && k !== 'tag')

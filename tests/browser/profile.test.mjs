@@ -342,6 +342,75 @@ describe('<spotify-top-artists>', () => {
   });
 });
 
+// --- <spotify-playlists> ----------------------------------------------------------------------
+
+const PL = 'spotify-playlists';
+const playlists = () => ({
+  stale: false,
+  items: [
+    { id: 'p1', name: 'Morning Commit', description: 'Songs & more', image: `${server.base}/art.png`, images: [], url: 'https://open.spotify.com/playlist/p1', embedUrl: 'https://open.spotify.com/embed/playlist/p1', tracks: 24, source: 'spotify' },
+    { id: 'p2', name: '<img src=x onerror=alert(1)>', description: null, image: null, images: [], url: 'javascript:alert(1)', embedUrl: 'https://evil.example/embed', tracks: 1, source: 'spotify' },
+  ],
+});
+
+describe('<spotify-playlists>', () => {
+  test('rows with cover, name, track count and link; limit sent; no player unless asked', async (t) => {
+    const { page, api } = await open(t, PL, { path: '/api/spotify/playlists', attrs: { limit: 6, interval: 60 }, answer: () => json(playlists()) });
+    await waitState(page, PL, 'ready');
+    assert.equal(new URL(api.urls[0]).searchParams.get('limit'), '6');
+    const s = await read(page, PL);
+    assert.equal(s.label, 'Playlists');
+    assert.equal(s.count, '2');
+    assert.deepEqual(s.rows.map((r) => [r.tag, r.href, r.title]), [
+      ['a', 'https://open.spotify.com/playlist/p1', 'Morning Commit'],
+      ['div', null, '<img src=x onerror=alert(1)>'],
+    ]);
+    assert.equal(s.rows[0].img, `${server.base}/art.png`);
+    assert.equal(s.rows[1].placeholder, true);
+    assert.equal(s.injected, 0, 'names are text, never markup');
+    const tracks = await page.evaluate((t) => [...document.querySelector(t).shadowRoot.querySelectorAll('[data-testid="tracks"]')].map((e) => e.textContent), PL);
+    assert.deepEqual(tracks, ['24 tracks', '1 track']);
+    assert.equal(await page.evaluate((t) => document.querySelector(t).shadowRoot.querySelectorAll('iframe').length, PL), 0);
+    await shot(page, PL, 'playlists.png');
+  });
+
+  test('embed shows Spotify\'s player for the first playlist only, and only its embed URL', async (t) => {
+    const { page } = await open(t, PL, { path: '/api/spotify/playlists', attrs: { interval: 60, embed: '' }, answer: () => json(playlists()) });
+    await waitState(page, PL, 'ready');
+    const frames = await page.evaluate((t) => [...document.querySelector(t).shadowRoot.querySelectorAll('iframe')].map((f) => f.getAttribute('src')), PL);
+    assert.deepEqual(frames, ['https://open.spotify.com/embed/playlist/p1']);
+    const reversed = { stale: false, items: [...playlists().items].reverse() };
+    const { page: other } = await open(t, PL, { path: '/api/spotify/playlists', attrs: { interval: 60, embed: '' }, answer: () => json(reversed) });
+    await waitState(other, PL, 'ready');
+    const none = await other.evaluate((t) => document.querySelector(t).shadowRoot.querySelectorAll('iframe').length, PL);
+    assert.equal(none, 0, 'an embed URL that is not Spotify\'s player is never framed');
+  });
+
+  test('null: "Nothing to show yet"', async (t) => {
+    const { page } = await open(t, PL, { path: '/api/spotify/playlists', attrs: { interval: 60 }, answer: () => json(null) });
+    await waitState(page, PL, 'idle');
+    assert.equal((await read(page, PL)).empty, 'Nothing to show yet');
+  });
+});
+
+const LISTS_ON = (process.env.NOWPLAYING_URL_LISTS_ON ?? '').replace(/\/+$/, '');
+
+describe('preview page with every list on', { skip: LISTS_ON ? false : 'NOWPLAYING_URL_LISTS_ON is not set' }, () => {
+  test('shows the demo owner\'s public playlists from the server', async (t) => {
+    const page = await browser.context.newPage();
+    t.after(() => page.close());
+    await page.goto(`${LISTS_ON}/`);
+    await page.waitForFunction(() => !document.querySelector('[data-testid="playlists-variant"]').hidden, null, { timeout: 10_000 });
+    await waitState(page, PL, 'ready', 10_000);
+    const s = await read(page, PL);
+    // The demo lists five: three public of the owner's, one private, one someone else's.
+    assert.deepEqual(s.rows.map((r) => r.title), ['Morning Commit', 'Late Deploys', 'Talks & Tapes']);
+    assert.ok(s.rows.every((r) => r.href && r.href.startsWith('https://open.spotify.com/playlist/')));
+    await imagesLoaded(page, PL);
+    assert.ok(s.rows.every((r) => r.img && r.img.startsWith('http://127.0.0.1')), 'the demo\'s covers');
+  });
+});
+
 // --- The preview page of a running server ---------------------------------------------------
 
 const BASE = (process.env.NOWPLAYING_URL ?? '').replace(/\/+$/, '');
