@@ -25,7 +25,8 @@ Where the credentials go (the same variables the service reads):
                           else ~/.config/nowplaying/credentials.json; written with mode 0600)
   CACHE_TABLE             DynamoDB table whose cached tokens and answer are cleared
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL and the AWS credentials: how AWS is reached
-  PROFILE_ENDPOINTS       top, saved, history: top and saved also ask for user-top-read / user-library-read
+  PROFILE_ENDPOINTS       top, saved, history, playlists: top, saved and playlists also ask for
+                          user-top-read / user-library-read / playlist-read-private
   SPOTIFY_CLIENT_SECRET   the app's client secret (else --client-secret-stdin, the stored one, or a prompt)
 The stack's AuthorizeCommand output sets them for a deployed stack.";
 
