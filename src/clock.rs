@@ -59,6 +59,19 @@ impl Timestamp {
         later.since(self)
     }
 
+    /// This moment as RFC 3339 in UTC to the millisecond, always in the same width
+    /// (`2026-12-01T10:00:00.123Z`), so texts sort as the moments do (the history's sort keys and
+    /// its export). Moments after the year 9999 are the year 9999's last millisecond.
+    pub fn to_rfc3339_millis(self) -> String {
+        let nanos = i128::from(self.0.min(MAX_RFC3339_MILLIS)) * 1_000_000;
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .expect("a moment before the year 10000")
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            ))
+            .expect("a UTC moment formats")
+    }
+
     /// The moment an RFC 3339 date-time names (`2026-12-01T10:00:00.123Z`, any offset), to the
     /// millisecond; `None` when it is not one or is before the epoch.
     pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
@@ -72,6 +85,9 @@ impl Timestamp {
             .map(Timestamp)
     }
 }
+
+/// 9999-12-31T23:59:59.999Z, the last moment RFC 3339 can write.
+const MAX_RFC3339_MILLIS: u64 = 253_402_300_799_999;
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)

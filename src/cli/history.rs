@@ -264,7 +264,7 @@ pub async fn forget(config: Config, before: Option<Timestamp>, yes: bool) -> Res
     match before {
         Some(t) => println!(
             "Removed {removed} plays played before {} from {}.",
-            crate::history::export::rfc3339_millis(t),
+            t.to_rfc3339_millis(),
             history.describe()
         ),
         None => println!(

@@ -52,12 +52,7 @@ type Item = HashMap<String, AttributeValue>;
 /// A moment as the sort key writes it: `2026-11-30T23:59:59.123Z` (fixed width, so that text
 /// order is time order).
 pub fn time_text(t: Timestamp) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(t.as_millis() as i128 * 1_000_000)
-        .expect("a validated play's time is before the year 10000");
-    at.format(time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    ))
-    .expect("a date formats")
+    t.to_rfc3339_millis()
 }
 
 /// The month partition of a moment: `2026-11`.

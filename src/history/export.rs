@@ -32,21 +32,10 @@ pub struct ExportRow {
     pub source: PlaySource,
 }
 
-/// Epoch milliseconds as RFC 3339 with milliseconds, UTC (`2026-11-01T10:00:00.250Z`).
-pub fn rfc3339_millis(t: Timestamp) -> String {
-    let nanos = i128::from(t.as_millis()) * 1_000_000;
-    let time = time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .expect("a stored play's time is within the year 9999");
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time.format(&format).expect("formats a UTC time")
-}
-
 impl From<&Play> for ExportRow {
     fn from(p: &Play) -> ExportRow {
         ExportRow {
-            played_at: rfc3339_millis(p.played_at),
+            played_at: p.played_at.to_rfc3339_millis(),
             key: p.key.clone(),
             name: p.name.clone(),
             artists: p.artists.clone(),

@@ -277,7 +277,8 @@ fn extended(e: &Value) -> Result<Result<Play, &'static str>, String> {
         return Ok(Err(SKIP_PRIVATE));
     }
     let ts = text(&e["ts"]).ok_or("no ts (the time of the play)")?;
-    let played_at = rfc3339(&ts).ok_or_else(|| format!("ts {ts:?} is not an RFC 3339 time"))?;
+    let played_at = Timestamp::parse_rfc3339(&ts)
+        .ok_or_else(|| format!("ts {ts:?} is not an RFC 3339 time"))?;
     let ms_played = millis(&e["ms_played"])?;
     let track_uri = text(&e["spotify_track_uri"]);
     let track_name = text(&e["master_metadata_track_name"]);
@@ -409,12 +410,6 @@ fn millis(v: &Value) -> Result<Option<Duration>, String> {
     }
 }
 
-/// An RFC 3339 time, from the epoch on.
-pub fn rfc3339(s: &str) -> Option<Timestamp> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-    timestamp(t)
-}
-
 fn timestamp(t: time::OffsetDateTime) -> Option<Timestamp> {
     let ms = t.unix_timestamp_nanos() / 1_000_000;
     u64::try_from(ms).ok().map(Timestamp::from_millis)
@@ -463,9 +458,9 @@ mod tests {
         assert!(entry_play(&e).unwrap_err().contains("ts"));
         assert!(entry_play(&json!([1])).is_err());
         assert_eq!(
-            rfc3339("2026-11-01T10:00:00.250+01:00"),
+            Timestamp::parse_rfc3339("2026-11-01T10:00:00.250+01:00"),
             Some(Timestamp::from_millis(1_793_523_600_250))
         );
-        assert_eq!(rfc3339("1969-12-31T23:59:59Z"), None);
+        assert_eq!(Timestamp::parse_rfc3339("1969-12-31T23:59:59Z"), None);
     }
 }
