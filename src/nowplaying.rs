@@ -120,9 +120,12 @@ async fn fetch(
         currently_playing(upstream, now).await?
     };
     let rules = &privacy.rules;
+    // What plays is judged once, here: recently-played is asked only when it is hidden or
+    // nothing plays, and `choose` then picks among the recent plays alone.
     if let Some(np) = &current {
-        if rules.hides_play(np, None, now).is_none() {
-            return Ok(current);
+        match rules.hides_play(np, None, now) {
+            None => return Ok(current),
+            Some(why) => tracing::debug!(?why, "what plays is hidden by a rule"),
         }
     }
     if !show_recent {
@@ -132,7 +135,7 @@ async fn fetch(
     let recent = upstream
         .with_token(|token| async move { spotify.recently_played(&token, limit, now).await })
         .await?;
-    Ok(rules.choose(current, recent, show_recent, now))
+    Ok(rules.choose(None, recent, show_recent, now))
 }
 
 async fn currently_playing(
