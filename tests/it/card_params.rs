@@ -187,6 +187,15 @@ fn check_card(svg: &str) -> Result<(), TestCaseError> {
             prop_assert!(!a.name().starts_with("on"), "event handler {}", a.name());
         }
     }
+    // Nor in a style sheet: every url( is a fragment, nothing is imported.
+    for (i, _) in svg.match_indices("url(") {
+        prop_assert!(
+            svg[i..].starts_with("url(#"),
+            "{}",
+            &svg[i..(i + 40).min(svg.len())]
+        );
+    }
+    prop_assert!(!svg.contains("@import"), "{}", svg);
     prop_assert!(svg.len() < 40_000, "{} bytes", svg.len());
     Ok(())
 }
