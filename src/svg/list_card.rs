@@ -60,7 +60,8 @@ pub struct ListCard<'a> {
     pub rows: Option<&'a [ListRow]>,
     /// The service the list was read from, for the mark and the accessible name.
     pub source: Source,
-    /// The colours of the first row's art, for `theme=art` (light without them).
+    /// The colours of the first row's art that has them (the caller's pick), for `theme=art`;
+    /// light without them.
     pub colors: Option<ArtColors>,
 }
 
