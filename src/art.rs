@@ -24,8 +24,10 @@ use tokio::sync::OnceCell;
 use crate::clock::{SharedClock, Timestamp};
 use crate::color::ArtColors;
 
-/// How many URLs are remembered.
-pub const CAPACITY: usize = 16;
+/// How many URLs are remembered: the now-playing card's art plus ten rows each of the recent
+/// card and both top cards (31), with room to spare. With the byte limit per image this bounds
+/// the cache at `CAPACITY` × the base64 of `max_bytes` (48 × 64 KB, about 3 MB).
+pub const CAPACITY: usize = 48;
 /// The whole fetch (connect, headers, body) must finish within this.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a fetched image is kept before it is fetched again. Spotify's image URLs are

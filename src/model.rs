@@ -74,7 +74,7 @@ pub struct NowPlaying {
     pub album_image: Option<String>,
     /// Every size of the art the source lists (Spotify: 640, 300 and 64 px), so a client that
     /// draws it small (the SVG card) can take the smallest that is sharp enough instead of the
-    /// largest. Omitted when the source lists none (Last.fm, local files) and in the lists.
+    /// largest. Omitted when the source lists none (local files, a scrobble without art).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub album_images: Vec<Image>,
     pub song_url: Option<String>,
@@ -133,6 +133,10 @@ pub struct TopArtist {
     pub name: String,
     /// The largest image; null when there is none (Last.fm's grey star counts as none).
     pub image: Option<String>,
+    /// Every size of the artist's image the source lists (Spotify: 640, 320 and 160 px), so a
+    /// card can take a small one; omitted when there is none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<Image>,
     /// The `open.spotify.com` link, or the artist's Last.fm page.
     pub url: Option<String>,
     /// 1 for the most played.

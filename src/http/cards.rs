@@ -1,4 +1,5 @@
-//! The SVG cards: now playing (`/api/spotify.svg`) and a top list (`/api/spotify/top.svg`).
+//! The SVG cards: now playing (`/api/spotify.svg`), a top list (`/api/spotify/top.svg`) and the
+//! last plays (`/api/spotify/recent.svg`).
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -8,6 +9,7 @@ use serde_json::Value;
 use super::params::{self, RANGE_ACCEPTED};
 use super::respond::{cache_control, cacheable_keyed, ApiError};
 use super::SharedApp;
+use crate::clock::Timestamp;
 use crate::lists::{self, ProfileList, TopKind};
 use crate::model::{NowPlaying, Source};
 use crate::source::Sources;
@@ -17,6 +19,9 @@ const SVG: &str = "image/svg+xml; charset=utf-8";
 /// inlined as `data:`, and inline styles.
 pub const CARD_POLICY: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
 const TOP_SVG_LIMIT_ACCEPTED: &str = "a whole number from 1 to 10 (default 5)";
+const RECENT_SVG_LIMIT_ACCEPTED: &str = "a whole number from 1 to 10 (default 5)";
+/// How many art fetches one list card runs at once.
+const ART_FETCHES_AT_ONCE: usize = 5;
 
 /// `GET /api/spotify.svg` with the card parameters ([`params::CARD_PARAMETERS`]): the README
 /// card, from the same cached answer. A bad or unknown parameter is a `400` error card.
@@ -88,22 +93,27 @@ pub async fn top(
     )
     .await;
     app.urls.scrub(&mut answer.value);
-    let rows = answer
-        .value
-        .get("items")
-        .and_then(Value::as_array)
-        .map(|items| crate::svg::rows_from_items(items, kind == TopKind::Artists, limit as usize));
+    let items = answer.value.get("items").and_then(Value::as_array);
+    let artists = kind == TopKind::Artists;
+    let rows = match items {
+        Some(items) => {
+            let mut rows = crate::svg::rows_from_items(items, artists, limit as usize);
+            let urls = crate::svg::art_urls(items, artists, limit as usize);
+            let colors = fill_art(&app, &style, &mut rows, urls).await;
+            Some((colors, rows))
+        }
+        None => None,
+    };
     let heading = format!("Top {} · {}", kind.as_str(), range.describe());
-    let source = answer
-        .value
-        .pointer("/items/0/source")
-        .cloned()
-        .and_then(|s| serde_json::from_value::<Source>(s).ok())
-        .unwrap_or(match app.sources {
-            Sources::Lastfm(_) => Source::Lastfm,
-            Sources::Spotify | Sources::SpotifyThenLastfm(_) => Source::Spotify,
-        });
-    let svg = crate::svg::render_top_card_with(&heading, rows.as_deref(), &style, source);
+    let svg = crate::svg::render_list_card(
+        &crate::svg::ListCard {
+            heading: &heading,
+            rows: rows.as_ref().map(|(_, r)| r.as_slice()),
+            source: list_source(&app, &answer.value),
+            colors: rows.as_ref().and_then(|(c, _)| *c),
+        },
+        &style,
+    );
     Ok(with_card_policy(cacheable_keyed(
         &headers,
         svg.into_bytes(),
@@ -111,6 +121,132 @@ pub async fn top(
         &cache_control(&answer),
         &params::canonical(&p),
     )))
+}
+
+/// `GET /api/spotify/recent.svg?limit=N` with the card parameters: the last plays, each with
+/// its art, title, artists and how long ago it was played (seen at the moment the list was
+/// read, so one cached answer draws one card). It reads the same cached list as
+/// `/api/spotify/recent`, so the same switches and privacy rules apply; `404` when it is off.
+pub async fn recent(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    app.profile
+        .enabled(ProfileList::Recent)
+        .map_err(ApiError::NotFound)?;
+    let p = params::parse_query(
+        query.as_deref(),
+        &params::with_card(&[("limit", RECENT_SVG_LIMIT_ACCEPTED)]),
+    )
+    .map_err(ApiError::CardParam)?;
+    let style = params::card_style(&p).map_err(ApiError::CardParam)?;
+    let limit = params::limit(&p, 10, 5, RECENT_SVG_LIMIT_ACCEPTED).map_err(ApiError::CardParam)?;
+    let mut answer = lists::fetch_list(
+        &app.cache,
+        &app.upstream,
+        &app.sources,
+        &app.profile,
+        ProfileList::Recent,
+        &app.privacy.rules,
+    )
+    .await;
+    app.urls.scrub(&mut answer.value);
+    let items = answer.value.get("items").and_then(Value::as_array);
+    let rows = match items {
+        Some(items) => {
+            let mut rows = recent_rows(items, limit as usize, answer.served_at);
+            let urls = crate::svg::art_urls(items, false, limit as usize);
+            let colors = fill_art(&app, &style, &mut rows, urls).await;
+            Some((colors, rows))
+        }
+        None => None,
+    };
+    let svg = crate::svg::render_list_card(
+        &crate::svg::ListCard {
+            heading: "Recently played",
+            rows: rows.as_ref().map(|(_, r)| r.as_slice()),
+            source: list_source(&app, &answer.value),
+            colors: rows.as_ref().and_then(|(c, _)| *c),
+        },
+        &style,
+    );
+    Ok(with_card_policy(cacheable_keyed(
+        &headers,
+        svg.into_bytes(),
+        SVG,
+        &cache_control(&answer),
+        &params::canonical(&p),
+    )))
+}
+
+/// The recent card's rows: title, artists and "N min ago", seen at the moment each entry was
+/// read from the source (its `timestamp`; `served_at` for an entry without one).
+fn recent_rows(items: &[Value], limit: usize, served_at: Timestamp) -> Vec<crate::svg::ListRow> {
+    items
+        .iter()
+        .take(limit)
+        .map(|i| {
+            let read_at = i["timestamp"]
+                .as_u64()
+                .map(Timestamp::from_millis)
+                .unwrap_or(served_at);
+            crate::svg::ListRow {
+                title: i["name"].as_str().unwrap_or_default().to_string(),
+                detail: i["artists"].as_str().unwrap_or_default().to_string(),
+                note: i["playedAt"]
+                    .as_str()
+                    .and_then(Timestamp::parse_rfc3339)
+                    .map(|at| crate::svg::ago(at, read_at))
+                    .unwrap_or_default(),
+                art: None,
+            }
+        })
+        .collect()
+}
+
+/// Fetches each row's art (`urls`, one per row) through the art cache, a few at a time, and
+/// sets it on the rows; returns the first art's colours (for `theme=art`). Nothing is fetched
+/// with `hide_art`, nor from a host outside [`art_allowed`]; an art that fails leaves its row
+/// without one.
+async fn fill_art(
+    app: &SharedApp,
+    style: &crate::svg::CardStyle,
+    rows: &mut [crate::svg::ListRow],
+    urls: Vec<Option<String>>,
+) -> Option<crate::svg::ArtColors> {
+    use futures_util::StreamExt as _;
+    if style.hide_art {
+        return None;
+    }
+    let fetched: Vec<_> = futures_util::stream::iter(urls)
+        .map(|url| async move {
+            match url {
+                Some(u) if art_allowed(&app.art_hosts, &u) => app.art.data_uri(&u).await,
+                _ => None,
+            }
+        })
+        .buffered(ART_FETCHES_AT_ONCE)
+        .collect()
+        .await;
+    let colors = fetched.iter().flatten().find_map(|a| a.colors);
+    for (row, art) in rows.iter_mut().zip(fetched) {
+        row.art = art.map(|a| a.data_uri.to_string());
+    }
+    colors
+}
+
+/// The service a cached list was read from: its first entry's `source`, else the configured
+/// first source.
+fn list_source(app: &SharedApp, value: &Value) -> Source {
+    value
+        .pointer("/items/0/source")
+        .cloned()
+        .and_then(|s| serde_json::from_value::<Source>(s).ok())
+        .unwrap_or(match app.sources {
+            Sources::Lastfm(_) => Source::Lastfm,
+            Sources::Spotify | Sources::SpotifyThenLastfm(_) => Source::Spotify,
+        })
 }
 
 /// Adds [`CARD_POLICY`] to a card's answer (a `304` too, so a cache updates it).

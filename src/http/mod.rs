@@ -137,6 +137,12 @@ pub fn router(app: SharedApp) -> Router {
                 .fallback(method_not_allowed),
         )
         .route(
+            "/api/spotify/recent.svg",
+            get(cards::recent)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
             "/api/spotify/top/{kind}",
             get(json::top)
                 .options(preflight)

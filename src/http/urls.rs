@@ -58,11 +58,12 @@ impl UrlPolicy {
                     match v {
                         // The sized covers: one whose URL may not leave is left out (the list
                         // holds no nulls; a card takes the next size, or `albumImage`).
-                        Value::Array(images) if key == "albumImages" => images.retain(|i| {
-                            i.get("url")
-                                .and_then(Value::as_str)
-                                .is_some_and(|u| self.allows(u))
-                        }),
+                        Value::Array(images) if key == "albumImages" || key == "images" => images
+                            .retain(|i| {
+                                i.get("url")
+                                    .and_then(Value::as_str)
+                                    .is_some_and(|u| self.allows(u))
+                            }),
                         Value::String(s) if URL_FIELDS.contains(&key.as_str()) => {
                             if !self.allows(s) {
                                 *v = Value::Null;

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::clock::Timestamp;
 
-use super::wire::{entries, flag, largest_image, link, number, text};
+use super::wire::{entries, flag, largest_image, link, number, sized_images, text};
 use super::{RecentPage, Scrobble};
 use crate::model::{ItemType, ListTrack, NowPlaying, Source, Status, TopArtist};
 
@@ -151,6 +151,7 @@ pub fn top_artists(root: &Value) -> Vec<TopArtist> {
             Some(TopArtist {
                 name: text(&a["name"])?,
                 image: largest_image(&a["image"]),
+                images: sized_images(&a["image"]),
                 url: link(&a["url"]),
                 rank: 0,
                 genres: Vec::new(),
@@ -197,7 +198,7 @@ fn track(t: &Value, read_at: Timestamp) -> Option<NowPlaying> {
         artists: artist,
         album: text(&t["album"]),
         album_image: largest_image(&t["image"]),
-        album_images: Vec::new(),
+        album_images: sized_images(&t["image"]),
         song_url: link(&t["url"]),
         track_id: None,
         preview_url: None,

@@ -99,6 +99,40 @@ pub fn largest_image(v: &Value) -> Option<String> {
         .map(|(_, url)| url)
 }
 
+/// Every image Last.fm lists with a usable URL, in its order, with the nominal size of its
+/// `size` name (`small` 34, `medium` 64, `large` 174, `extralarge` 300 px; others unknown).
+/// The grey-star placeholder counts as no image.
+pub fn sized_images(v: &Value) -> Vec<crate::model::Image> {
+    let images: Vec<&Value> = match v {
+        Value::Array(items) => items.iter().collect(),
+        one @ Value::Object(_) => vec![one],
+        _ => Vec::new(),
+    };
+    images
+        .into_iter()
+        .filter_map(|img| {
+            let url = text(img)?;
+            if url.contains(PLACEHOLDER_IMAGE_ID)
+                || !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return None;
+            }
+            let px = match img.get("size").and_then(Value::as_str).unwrap_or_default() {
+                "small" => Some(34),
+                "medium" => Some(64),
+                "large" => Some(174),
+                "extralarge" => Some(300),
+                _ => None,
+            };
+            Some(crate::model::Image {
+                url,
+                width: px,
+                height: px,
+            })
+        })
+        .collect()
+}
+
 /// An http(s) link, else `None`.
 pub fn link(v: &Value) -> Option<String> {
     text(v).filter(|u| u.starts_with("https://") || u.starts_with("http://"))
@@ -131,6 +165,40 @@ mod tests {
         assert_eq!(entries(&json!({"track": {"name": "a"}}), "track").len(), 1);
         assert!(entries(&json!({"track": ""}), "track").is_empty());
         assert!(entries(&json!({}), "track").is_empty());
+    }
+
+    #[test]
+    fn sized_images_carry_the_nominal_sizes_and_skip_the_placeholder() {
+        let star =
+            format!("https://lastfm.freetls.fastly.net/i/u/300x300/{PLACEHOLDER_IMAGE_ID}.png");
+        let imgs = json!([
+            {"size": "small", "#text": "https://x/34s/a.png"},
+            {"size": "medium", "#text": "https://x/64s/a.png"},
+            {"size": "large", "#text": "https://x/174s/a.png"},
+            {"size": "extralarge", "#text": "https://x/300x300/a.png"},
+            {"size": "mega", "#text": ""},
+            {"size": "huge", "#text": "https://x/other.png"},
+            {"size": "large", "#text": star},
+            {"size": "small", "#text": "javascript:alert(1)"}
+        ]);
+        let got: Vec<(String, Option<u32>)> = sized_images(&imgs)
+            .into_iter()
+            .map(|i| {
+                assert_eq!(i.width, i.height);
+                (i.url, i.width)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("https://x/34s/a.png".into(), Some(34)),
+                ("https://x/64s/a.png".into(), Some(64)),
+                ("https://x/174s/a.png".into(), Some(174)),
+                ("https://x/300x300/a.png".into(), Some(300)),
+                ("https://x/other.png".into(), None),
+            ]
+        );
+        assert!(sized_images(&json!(null)).is_empty());
     }
 
     #[test]

@@ -96,6 +96,7 @@ pub fn top_artists(t: wire::TopArtists) -> Vec<TopArtist> {
             Some(TopArtist {
                 name,
                 image: largest_image(&a.images),
+                images: sized(a.images),
                 url: a.external_urls.spotify.filter(|u| !u.trim().is_empty()),
                 rank: 0,
                 genres: a
@@ -129,9 +130,6 @@ pub fn saved(s: wire::SavedTracks, read_at: Timestamp) -> Vec<ListTrack> {
 fn list_track(item: wire::Item, status: Status, read_at: Timestamp) -> Option<ListTrack> {
     let mut np = item_to_model(item, false, read_at)?;
     np.status = status;
-    // A list shows `albumImage` only: fifty entries with three sizes each would weigh more than
-    // the list itself.
-    np.album_images = Vec::new();
     Some(ListTrack {
         item: np,
         count: None,

@@ -1,5 +1,6 @@
 //! SVG cards for a README: [`render_card`] (what is playing, `GET /api/spotify.svg`) and
-//! [`render_top_card`] (a top list, `GET /api/spotify/top.svg`), one file each.
+//! [`render_list_card`] (every list: `top.svg`, `recent.svg`), one file each, and the history
+//! calendar.
 //!
 //! What both share lives here: the [`Theme`], XML escaping and width-aware truncation. The cards
 //! are pure (no I/O, no clock): the caller passes the data, the theme and the time.
@@ -13,13 +14,15 @@ use std::str::FromStr;
 pub use crate::color::{ArtColors, Rgb};
 
 pub mod calendar;
+pub mod list_card;
 mod now_playing;
 mod top;
 
-pub use now_playing::{card_art_url, render_card, render_card_with, ART_DEVICE_PX, HEIGHT};
-pub use top::{
-    render_top_card, render_top_card_from, render_top_card_with, rows_from_items, TopRow,
+pub use list_card::{ago, render_list_card, ListCard, ListRow};
+pub use now_playing::{
+    card_art_url, pick_image, render_card, render_card_with, ART_DEVICE_PX, HEIGHT,
 };
+pub use top::{art_urls, render_top_card, render_top_card_from, rows_from_items};
 
 /// Card width in pixels (both cards), when `width` is not given.
 pub const WIDTH: u32 = 400;

@@ -124,7 +124,7 @@ pub fn card_art_url(np: &NowPlaying) -> Option<&str> {
 
 /// The smallest image whose shorter side is at least `px`, else the largest; `None` when no
 /// image has both sizes.
-fn pick_image(images: &[Image], px: u32) -> Option<&str> {
+pub fn pick_image(images: &[Image], px: u32) -> Option<&str> {
     let sized = || {
         images.iter().filter_map(|i| match (i.width, i.height) {
             (Some(w), Some(h)) if w > 0 && h > 0 && !i.url.trim().is_empty() => {
@@ -477,7 +477,7 @@ fn clock(d: Duration) -> String {
 }
 
 /// Only `data:image/<type>;base64,<payload>` with a plain base64 payload is embedded.
-fn is_safe_data_uri(uri: &str) -> bool {
+pub(super) fn is_safe_data_uri(uri: &str) -> bool {
     let Some(rest) = uri.strip_prefix("data:image/") else {
         return false;
     };

@@ -1,34 +1,28 @@
 //! The top-list card (`GET /api/spotify/top.svg`): a heading such as "Top artists · last 4
-//! weeks" and one numbered row per entry, text only. [`rows_from_items`] turns the cached list's
-//! JSON items into its rows.
-
-use std::fmt::Write as _;
+//! weeks" and one row per entry with its rank, drawn by the [list card](super::list_card).
+//! [`rows_from_items`] turns the cached list's JSON items into its rows and [`art_urls`] picks
+//! each row's art.
 
 use serde_json::Value;
 
-use super::{background, escape, truncate, CardStyle, Theme, A11Y_BUDGET, FONT, WIDTH};
-use crate::model::Source;
-
-/// One row of the top list card: the name and a line under it (artists of a track, genres of
-/// an artist; empty for none).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopRow {
-    pub name: String,
-    pub detail: String,
-}
+use super::list_card::{pick_closest, render_list_card, ListCard, ListRow, LIST_ART_DEVICE_PX};
+use super::{CardStyle, Theme};
+use crate::model::{Image, Source};
 
 /// How many genres an artist's row lists.
 const GENRES_SHOWN: usize = 3;
 
 /// The rows for the first `limit` items of a cached top list (`{"items": [...]}` in the public
-/// JSON): the name, and under it the artists of a track or, with `artists`, the first genres of
-/// an artist. A missing or mistyped field reads as empty.
-pub fn rows_from_items(items: &[Value], artists: bool, limit: usize) -> Vec<TopRow> {
+/// JSON): the name, under it the artists of a track or, with `artists`, the first genres of an
+/// artist, and the rank ("#1") as the note. A missing or mistyped field reads as empty. The
+/// rows have no art yet: the caller fetches what [`art_urls`] names.
+pub fn rows_from_items(items: &[Value], artists: bool, limit: usize) -> Vec<ListRow> {
     items
         .iter()
         .take(limit)
-        .map(|i| TopRow {
-            name: i["name"].as_str().unwrap_or_default().to_string(),
+        .enumerate()
+        .map(|(n, i)| ListRow {
+            title: i["name"].as_str().unwrap_or_default().to_string(),
             detail: if artists {
                 i["genres"]
                     .as_array()
@@ -43,24 +37,38 @@ pub fn rows_from_items(items: &[Value], artists: bool, limit: usize) -> Vec<TopR
             } else {
                 i["artists"].as_str().unwrap_or_default().to_string()
             },
+            note: format!("#{}", i["rank"].as_u64().unwrap_or(n as u64 + 1)),
+            art: None,
         })
         .collect()
 }
 
-// Top list card layout (pixels).
-const TOP_HEAD: u32 = 50;
-const TOP_ROW: u32 = 40;
-const TOP_NAME_BUDGET: usize = 40;
-const TOP_DETAIL_BUDGET: usize = 50;
-/// The heading's budget: the now-playing card's label line (44) less room for "Spotify".
-const TOP_HEADING_BUDGET: usize = 36;
+/// The art to fetch for each of the first `limit` items of a list (tracks, or with `artists`
+/// top artists): of the sizes listed (`albumImages`, `images`), the one closest to the list
+/// card's [`LIST_ART_DEVICE_PX`]; else the single `albumImage` / `image`; else none.
+pub fn art_urls(items: &[Value], artists: bool, limit: usize) -> Vec<Option<String>> {
+    let (sizes, single) = if artists {
+        ("images", "image")
+    } else {
+        ("albumImages", "albumImage")
+    };
+    items
+        .iter()
+        .take(limit)
+        .map(|i| {
+            let images: Vec<Image> = serde_json::from_value(i[sizes].clone()).unwrap_or_default();
+            pick_closest(&images, LIST_ART_DEVICE_PX)
+                .map(str::to_string)
+                .or_else(|| i[single].as_str().map(str::to_string))
+                .filter(|u| !u.trim().is_empty())
+        })
+        .collect()
+}
 
-/// Renders the top list card (`GET /api/spotify/top.svg`): a heading such as
-/// "Top artists · last 4 weeks" and one numbered row per entry. `rows: None` (nothing to show:
-/// hidden, not authorized, a scope missing) and an empty list draw a "Nothing to show yet" row.
-/// Text only: nothing is fetched or referred to, and every string is escaped and truncated like
-/// the now-playing card's.
-pub fn render_top_card(heading: &str, rows: Option<&[TopRow]>, theme: Theme) -> String {
+/// Renders the top list card with the default style and `theme`, read from Spotify.
+/// `rows: None` (nothing to show: hidden, not authorized, a scope missing) and an empty list
+/// draw the empty state.
+pub fn render_top_card(heading: &str, rows: Option<&[ListRow]>, theme: Theme) -> String {
     render_top_card_from(heading, rows, theme, Source::Spotify)
 }
 
@@ -68,99 +76,19 @@ pub fn render_top_card(heading: &str, rows: Option<&[TopRow]>, theme: Theme) -> 
 /// ("Spotify", "Last.fm") and the accessible title name it.
 pub fn render_top_card_from(
     heading: &str,
-    rows: Option<&[TopRow]>,
+    rows: Option<&[ListRow]>,
     theme: Theme,
     source: Source,
 ) -> String {
-    render_top_card_with(heading, rows, &CardStyle::from(theme), source)
-}
-
-/// [`render_top_card_from`] in `style`. The card has no art, so `hide_art` and `hide_progress`
-/// change nothing and `theme=art` is light; `hide_source` drops the mark; the text budgets scale
-/// with `width`.
-pub fn render_top_card_with(
-    heading: &str,
-    rows: Option<&[TopRow]>,
-    style: &CardStyle,
-    source: Source,
-) -> String {
-    let p = style.palette(None);
-    let width = style.width;
-    let scale = |base: usize| (base as u64 * u64::from(width) / u64::from(WIDTH)) as usize;
-    let service = source.display_name();
-    let rows = rows.unwrap_or_default();
-    let shown = rows.len().max(1) as u32;
-    let height = TOP_HEAD + shown * TOP_ROW + 6;
-    let a11y = if rows.is_empty() {
-        format!("{heading} on {service}: nothing to show yet")
-    } else {
-        let list: Vec<String> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| format!("{}. {}", i + 1, r.name))
-            .collect();
-        format!("{heading} on {service}: {}", list.join(", "))
-    };
-    let mut out = String::with_capacity(2048 + rows.len() * 300);
-    let _ = write!(
-        out,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-labelledby="np-top-title"><title id="np-top-title">{title}</title>"##,
-        title = escape(&truncate(&a11y, A11Y_BUDGET)),
-    );
-    background(&mut out, style, &p, height);
-    let _ = write!(out, r##"<g font-family="{}">"##, escape(FONT));
-    let _ = write!(
-        out,
-        r##"<text x="16" y="30" font-size="15" font-weight="700" fill="{fg}">{}</text>"##,
-        escape(&truncate(
+    render_list_card(
+        &ListCard {
             heading,
-            scale(TOP_HEADING_BUDGET + if style.hide_source { 8 } else { 0 })
-        )),
-        fg = p.fg,
-    );
-    if !style.hide_source {
-        let _ = write!(
-            out,
-            r##"<text x="{right}" y="30" font-size="12" font-weight="600" fill="{accent}" text-anchor="end" class="np-source" data-source="{source}">{service}</text>"##,
-            source = source.as_str(),
-            accent = p.accent,
-            right = width - 16,
-        );
-    }
-    if rows.is_empty() {
-        let _ = write!(
-            out,
-            r##"<text x="16" y="{y}" font-size="13" fill="{muted}">Nothing to show yet</text>"##,
-            y = TOP_HEAD + 20,
-            muted = p.muted,
-        );
-    }
-    for (i, row) in rows.iter().enumerate() {
-        let top = TOP_HEAD + i as u32 * TOP_ROW;
-        let (name_y, detail_y) = if row.detail.trim().is_empty() {
-            (top + 22, 0)
-        } else {
-            (top + 14, top + 31)
-        };
-        let _ = write!(
-            out,
-            r##"<text x="30" y="{name_y}" font-size="13" font-weight="700" fill="{accent}" text-anchor="end">{n}</text><text x="42" y="{name_y}" font-size="14" font-weight="600" fill="{fg}">{name}</text>"##,
-            n = i + 1,
-            name = escape(&truncate(&row.name, scale(TOP_NAME_BUDGET))),
-            accent = p.accent,
-            fg = p.fg,
-        );
-        if detail_y > 0 {
-            let _ = write!(
-                out,
-                r##"<text x="42" y="{detail_y}" font-size="12" fill="{muted}">{}</text>"##,
-                escape(&truncate(&row.detail, scale(TOP_DETAIL_BUDGET))),
-                muted = p.muted,
-            );
-        }
-    }
-    out.push_str("</g></svg>");
-    out
+            rows,
+            source,
+            colors: None,
+        },
+        &CardStyle::from(theme),
+    )
 }
 
 #[cfg(test)]
@@ -171,13 +99,16 @@ mod tests {
     #[test]
     fn top_card_escapes_truncates_and_sizes_to_the_rows() {
         let rows = vec![
-            TopRow {
-                name: "<script>alert(1)</script> & \"co\"".into(),
+            ListRow {
+                title: "<script>alert(1)</script> & \"co\"".into(),
                 detail: "x".repeat(300),
+                note: "#1".into(),
+                art: None,
             },
-            TopRow {
-                name: "أغنية 🎶".into(),
-                detail: String::new(),
+            ListRow {
+                title: "أغنية 🎶".into(),
+                note: "#2".into(),
+                ..ListRow::default()
             },
         ];
         for theme in [Theme::Light, Theme::Dark] {
@@ -188,12 +119,10 @@ mod tests {
                 "{svg}"
             );
             assert!(!svg.contains("<script"));
-            assert!(
-                !svg.contains(&"x".repeat(TOP_DETAIL_BUDGET)),
-                "detail truncated"
-            );
+            assert!(!svg.contains(&"x".repeat(60)), "detail truncated");
             assert!(svg.contains("أغنية 🎶"));
-            assert!(svg.contains(&format!(r#"height="{}""#, TOP_HEAD + 2 * TOP_ROW + 6)));
+            assert!(svg.contains(r#"height="136""#), "{svg}");
+            assert!(svg.contains(">#1<") && svg.contains(">#2<"));
             assert!(svg.contains(">Top tracks · last 4 weeks<"));
         }
         let lastfm = render_top_card_from(
@@ -225,12 +154,12 @@ mod tests {
             {"name": "Four", "artists": "D"},
         ]);
         let tracks = tracks.as_array().unwrap();
-        let row = |name: &str, detail: &str| TopRow {
-            name: name.into(),
-            detail: detail.into(),
+        let row = |name: &str, detail: &str| (name.to_string(), detail.to_string());
+        let strip = |rows: Vec<ListRow>| -> Vec<(String, String)> {
+            rows.into_iter().map(|r| (r.title, r.detail)).collect()
         };
         assert_eq!(
-            rows_from_items(tracks, false, 3),
+            strip(rows_from_items(tracks, false, 3)),
             vec![row("One", "A, B"), row("Two", ""), row("", "C")]
         );
         assert_eq!(rows_from_items(tracks, false, 10).len(), 4);
@@ -242,7 +171,7 @@ mod tests {
             {"name": "Nobody", "artists": "ignored for artists"},
         ]);
         assert_eq!(
-            rows_from_items(artists.as_array().unwrap(), true, 5),
+            strip(rows_from_items(artists.as_array().unwrap(), true, 5)),
             vec![
                 row("Band", "rock, pop, jazz"),
                 row("Solo", ""),

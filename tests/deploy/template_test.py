@@ -402,6 +402,7 @@ def check_combination(template, params):
               f"the history reads other parameters now ({sorted(history)})")
         for path, policy in (("/api/spotify.svg", "CdnCardCachePolicy"),
                              ("/api/spotify/top.svg", "CdnListCardCachePolicy"),
+                             ("/api/spotify/recent.svg", "CdnListCardCachePolicy"),
                              ("/api/spotify/history*", "CdnListCardCachePolicy")):
             check(behaviours.get(path, {}).get("CachePolicyId") == {"Ref": policy},
                   f"[{label}] {path} does not use its cache policy {policy}")

@@ -1,5 +1,7 @@
 //! The card parameters (`bg`, `text`, `accent`, `radius`, `width`, `hide_art`, `hide_progress`,
-//! `hide_source`, `transparent`, `idle_text`, `theme`) on both cards, through the HTTP surface:
+//! `hide_source`, `transparent`, `idle_text`, `theme`) on every card (now playing, idle, the
+//! recent plays, top tracks and top artists, each list with art of Spotify's real weight),
+//! through the HTTP surface:
 //! every parameter alone and random combinations keep the card well-formed, self-contained,
 //! escaped and small, with an `ETag` that follows the parameters; a bad one is a `400` SVG error
 //! card; `theme=art` draws with the cover's own colours and keeps the text readable.
@@ -9,7 +11,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use serde_json::json;
+use serde_json::{json, Value};
 use support::*;
 
 /// The three cards the parameters are tried on.
@@ -19,11 +21,34 @@ enum Card {
     Playing,
     /// `/api/spotify.svg` with nothing to show.
     Idle,
-    /// `/api/spotify/top.svg`.
+    /// `/api/spotify/top.svg` (tracks, with covers).
     Top,
+    /// `/api/spotify/top.svg?kind=artists` (with images).
+    TopArtists,
+    /// `/api/spotify/recent.svg` (with covers).
+    Recent,
 }
 
-const CARDS: [Card; 3] = [Card::Playing, Card::Idle, Card::Top];
+const CARDS: [Card; 5] = [
+    Card::Playing,
+    Card::Idle,
+    Card::Top,
+    Card::TopArtists,
+    Card::Recent,
+];
+
+/// The list cards, which draw a row per entry with its art.
+const LISTS: [Card; 3] = [Card::Top, Card::TopArtists, Card::Recent];
+
+/// Names that must come through as text: markup characters, and a long unicode one.
+fn hostile_name(i: usize) -> String {
+    match i {
+        0 => "<script>alert(1)</script> & \"co\" 'x'".to_string(),
+        1 => "long title ".repeat(30),
+        2 => "أغنية طويلة جدا 🎶 日本語のとても長い曲名 ".repeat(6),
+        n => format!("Song {n} <b>&amp;</b>"),
+    }
+}
 
 /// One app playing a track with covers (and the top list on), one with nothing to show.
 struct Apps {
@@ -38,13 +63,56 @@ impl Apps {
         playing
             .fake
             .set_current(Scripted::json(bodies::playing(track, true, 60_000)));
+        let base = playing.fake.base.clone();
+        let covered = |i: usize| {
+            bodies::track_with_covers(&base, &format!("c{i}"), &format!("t{i}"), &hostile_name(i))
+        };
         playing.fake.set_path(
             "/v1/me/top/tracks",
-            Scripted::json(bodies::page(vec![
-                bodies::track("t1", "<script>alert(1)</script> & \"co\" 'x'"),
-                bodies::track("t2", &"long title ".repeat(30)),
-            ])),
+            Scripted::json(bodies::page((0..10).map(covered).collect())),
         );
+        let artists = (0..10)
+            .map(|i| {
+                let mut a = bodies::artist(&format!("a{i}"), &hostile_name(i));
+                a["genres"] = json!(["<i>trip hop</i>", "électronique"]);
+                a["images"] = json!([640, 300, 64].map(|side| json!({
+                    "url": format!("{base}/img/a{i}-{side}.jpg"), "width": side, "height": side
+                })));
+                a
+            })
+            .collect();
+        playing
+            .fake
+            .set_path("/v1/me/top/artists", Scripted::json(bodies::page(artists)));
+        // Played 30 s, 5 min, 3 h, 2 d, ... before the test clock's start.
+        let ago_secs = [
+            30,
+            300,
+            3 * 3600,
+            2 * 86_400,
+            3 * 86_400,
+            4 * 86_400,
+            5 * 86_400,
+        ];
+        let plays: Vec<(Value, String)> = (0..10)
+            .map(|i| {
+                let secs = ago_secs.get(i).copied().unwrap_or(6 * 86_400 + i as u64);
+                let at = time::OffsetDateTime::from_unix_timestamp(
+                    (T0.as_millis() / 1000 - secs) as i64,
+                )
+                .unwrap()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap();
+                (covered(i), at)
+            })
+            .collect();
+        let plays: Vec<(Value, &str)> = plays
+            .iter()
+            .map(|(t, at)| (t.clone(), at.as_str()))
+            .collect();
+        playing
+            .fake
+            .set_recent(Scripted::json(bodies::history(&plays)));
         let idle = TestApp::start(&[("SHOW_RECENT", "false")]).await;
         idle.fake.set_current(Scripted::status(204));
         Apps { playing, idle }
@@ -53,7 +121,7 @@ impl Apps {
     fn app(&self, card: Card) -> &TestApp {
         match card {
             Card::Idle => &self.idle,
-            Card::Playing | Card::Top => &self.playing,
+            Card::Playing | Card::Top | Card::TopArtists | Card::Recent => &self.playing,
         }
     }
 }
@@ -62,7 +130,15 @@ fn path(card: Card) -> &'static str {
     match card {
         Card::Playing | Card::Idle => "/api/spotify.svg",
         Card::Top => "/api/spotify/top.svg",
+        Card::TopArtists => "/api/spotify/top.svg?kind=artists",
+        Card::Recent => "/api/spotify/recent.svg",
     }
+}
+
+/// The card's path with `query` (the card parameters) after its own.
+fn with_query(card: Card, query: &str) -> String {
+    let sep = if path(card).contains('?') { '&' } else { '?' };
+    format!("{}{sep}{query}", path(card))
 }
 
 fn query(pairs: &[(String, String)]) -> String {
@@ -73,10 +149,7 @@ fn query(pairs: &[(String, String)]) -> String {
 
 /// A card's answer: status, ETag and body.
 async fn fetch(apps: &Apps, card: Card, pairs: &[(String, String)]) -> (u16, String, String) {
-    let r = apps
-        .app(card)
-        .get(&format!("{}?{}", path(card), query(pairs)))
-        .await;
+    let r = apps.app(card).get(&with_query(card, &query(pairs))).await;
     let status = r.status().as_u16();
     let etag = r
         .headers()
@@ -114,7 +187,39 @@ fn check_card(svg: &str) -> Result<(), TestCaseError> {
             prop_assert!(!a.name().starts_with("on"), "event handler {}", a.name());
         }
     }
+    // Nor in a style sheet: every url( is a fragment, nothing is imported.
+    for (i, _) in svg.match_indices("url(") {
+        prop_assert!(
+            svg[i..].starts_with("url(#"),
+            "{}",
+            &svg[i..(i + 40).min(svg.len())]
+        );
+    }
+    prop_assert!(!svg.contains("@import"), "{}", svg);
     prop_assert!(svg.len() < 40_000, "{} bytes", svg.len());
+    Ok(())
+}
+
+/// The list's names arrive as text, never as markup: the first row's (markup characters) in
+/// the accessible title, whole, and every drawn line a single text node.
+fn check_names_are_text(svg: &str) -> Result<(), TestCaseError> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let title = doc
+        .descendants()
+        .find(|n| n.has_tag_name("title"))
+        .and_then(|n| n.text())
+        .unwrap_or_default();
+    prop_assert!(title.contains(&hostile_name(0)), "{}", title);
+    for t in doc.descendants().filter(|n| n.has_tag_name("text")) {
+        prop_assert!(
+            t.children().all(|c| c.is_text()),
+            "markup inside a text: {}",
+            svg
+        );
+    }
+    prop_assert!(!doc
+        .descendants()
+        .any(|n| n.has_tag_name("b") || n.has_tag_name("i")));
     Ok(())
 }
 
@@ -188,8 +293,11 @@ async fn one_case(
             params.get("hide_art").map(String::as_str),
             Some("true" | "1")
         );
-        if card == Card::Playing {
+        if card == Card::Playing || LISTS.contains(&card) {
             prop_assert_eq!(svg.contains("<image"), !hide_art, "art embedded: {}", svg);
+        }
+        if LISTS.contains(&card) {
+            check_names_are_text(&svg)?;
         }
         prop_assert!(!etag.is_empty());
         let (_, again, svg_again) = fetch(apps, card, &reversed).await;
@@ -203,10 +311,9 @@ async fn one_case(
             .app(card)
             .http
             .get(format!(
-                "{}{}?{}",
+                "{}{}",
                 apps.app(card).url,
-                path(card),
-                query(&pairs)
+                with_query(card, &query(&pairs))
             ))
             .header("if-none-match", &etag)
             .send()
@@ -305,6 +412,10 @@ async fn every_parameter_alone_does_what_it_says() {
                         assert_eq!(!svg.contains("<image"), on, "{svg}");
                         assert_eq!(!svg.contains("np-art-clip"), on, "{svg}");
                     }
+                    "hide_art" if LISTS.contains(&card) => {
+                        assert_eq!(svg.matches("<image").count(), if on { 0 } else { 5 });
+                        assert_eq!(!svg.contains("np-list-art"), on, "{svg}");
+                    }
                     "hide_progress" if card == Card::Playing => {
                         assert_eq!(!svg.contains("np-progress"), on, "{svg}");
                         assert_eq!(svg.contains(">The Album<"), on, "album instead: {svg}");
@@ -383,7 +494,7 @@ async fn truncation_follows_the_width() {
 async fn a_bad_parameter_is_a_400_svg_error_card() {
     let apps = Apps::start().await;
     let long = format!("<script>{}", "z".repeat(5_000));
-    for card in [Card::Playing, Card::Top] {
+    for card in [Card::Playing, Card::Top, Card::TopArtists, Card::Recent] {
         for (q, param, accepted) in [
             ("bg=red".to_string(), "bg", "hex colour"),
             ("text=%23ffff".to_string(), "text", "hex colour"),
@@ -419,7 +530,7 @@ async fn a_bad_parameter_is_a_400_svg_error_card() {
                 "1 to 60",
             ),
         ] {
-            let r = apps.app(card).get(&format!("{}?{q}", path(card))).await;
+            let r = apps.app(card).get(&with_query(card, &q)).await;
             assert_eq!(r.status(), 400, "{card:?} {q}");
             assert_eq!(r.headers()["content-type"], "image/svg+xml; charset=utf-8");
             assert_eq!(r.headers()["cache-control"], "no-store");
@@ -569,4 +680,94 @@ async fn theme_art_draws_with_each_covers_colours_and_keeps_text_readable() {
         .unwrap();
     assert!(!svg.contains("<image"));
     assert_eq!(fills(&svg).0, "#ffffff", "the placeholder: light");
+}
+
+/// The list cards' `limit`: 1 to 10 rows, each with its art, still under 40 KB at the widest;
+/// a bad `limit` is a `400` error card. Prints each card's size at limits 5 and 10.
+#[tokio::test]
+async fn list_cards_draw_limit_rows_with_art_under_40_kb() {
+    let apps = Apps::start().await;
+    for card in LISTS {
+        for limit in [1usize, 5, 10] {
+            let q = format!("limit={limit}&width=600");
+            let r = apps.app(card).get(&with_query(card, &q)).await;
+            assert_eq!(r.status(), 200, "{card:?} {q}");
+            assert_eq!(
+                r.headers()["content-security-policy"],
+                nowplaying::http::CARD_POLICY
+            );
+            let svg = r.text().await.unwrap();
+            check_card(&svg).unwrap();
+            let rows = svg.matches(r#"font-size="14" font-weight="600""#).count();
+            assert_eq!(rows, limit, "{card:?} {q}: {svg}");
+            let art = svg.matches("<image ").count();
+            // The 64 px covers (about 3 KB, 4 KB as base64) fit the card's art budget for the
+            // first seven rows; the rest are drawn without art so the card stays small.
+            assert_eq!(art, limit.min(7), "{card:?} {q}");
+            if limit > 1 {
+                println!("{card:?} limit={limit} width=600: {} bytes", svg.len());
+            }
+        }
+        for bad in ["limit=0", "limit=11", "limit=x"] {
+            let r = apps.app(card).get(&with_query(card, bad)).await;
+            assert_eq!(r.status(), 400, "{card:?} {bad}");
+            let svg = r.text().await.unwrap();
+            check_card(&svg).unwrap();
+            assert!(svg.contains("limit") && svg.contains("1 to 10"), "{svg}");
+        }
+    }
+    // The 64 px size is the one embedded, not the 300 or 640 px one.
+    assert!(apps.playing.fake.image_calls_to("/img/c0-64.jpg") >= 1);
+    assert_eq!(apps.playing.fake.image_calls_to("/img/c0-300.jpg"), 0);
+    assert_eq!(apps.playing.fake.image_calls_to("/img/c0-640.jpg"), 0);
+    assert_eq!(apps.playing.fake.image_calls_to("/img/a0-640.jpg"), 0);
+}
+
+/// The recent card: the last plays newest first, with artists and how long ago, read from the
+/// same cached list as `/api/spotify/recent`; `404` (JSON) when the recent list is off.
+#[tokio::test]
+async fn the_recent_card_shows_the_last_plays_and_how_long_ago() {
+    let apps = Apps::start().await;
+    let json: Value = apps
+        .playing
+        .get("/api/spotify/recent?limit=3")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = json["items"].as_array().unwrap();
+    assert_eq!(items[0]["albumImages"].as_array().map(Vec::len), Some(3));
+    let svg = apps
+        .playing
+        .get("/api/spotify/recent.svg?limit=3&hide_art=1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert_eq!(texts[0], "Recently played", "{texts:?}");
+    assert!(texts.contains(&"Artist One, Artist Two"), "{texts:?}");
+    let notes: Vec<&str> = texts
+        .iter()
+        .copied()
+        .filter(|t| t.ends_with(" ago") || *t == "just now")
+        .collect();
+    assert_eq!(notes, ["just now", "5 min ago", "3 h ago"], "{texts:?}");
+    let svg = apps
+        .playing
+        .get("/api/spotify/recent.svg?limit=4")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(svg.contains(">2 d ago</text>"), "{svg}");
+
+    let r = apps.idle.get("/api/spotify/recent.svg").await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/json");
 }

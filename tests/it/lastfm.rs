@@ -81,7 +81,27 @@ async fn now_playing_from_lastfm() {
         assert_eq!(v[k], Value::Null, "{k}: {v}");
     }
     assert_eq!(v["stale"], false);
-    assert_eq!(v.as_object().unwrap().len(), 16, "{v}");
+    // Every size Last.fm lists, at its nominal size, so the card can take a small one.
+    let sizes: Vec<(String, u64)> = v["albumImages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i["width"], i["height"], "{i}");
+            (
+                i["url"].as_str().unwrap().to_string(),
+                i["width"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        [("34s", 34), ("64s", 64), ("174s", 174), ("300x300", 300)]
+            .map(|(part, px)| (bodies::COVER.replace("300x300", part), px))
+            .to_vec(),
+        "{v}"
+    );
+    assert_eq!(v.as_object().unwrap().len(), 17, "{v}");
     assert_spotify_untouched(&app);
     // The call Last.fm saw: JSON, the user, extended artists; the key never elsewhere.
     let q = &lf.queries()[0];
@@ -381,7 +401,8 @@ async fn the_profile_lists_from_lastfm() {
     assert_eq!(items[1]["genres"], json!([]));
     assert_eq!(lf.queries().last().unwrap()["period"], "12month");
     let svg = app
-        .get("/api/spotify/top.svg?kind=artists&range=long_term")
+        // No art: the fake lists Last.fm CDN URLs, which a test never fetches.
+        .get("/api/spotify/top.svg?kind=artists&range=long_term&hide_art=1")
         .await
         .text()
         .await

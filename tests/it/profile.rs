@@ -447,6 +447,10 @@ async fn top_artists_have_name_image_url_rank_genres() {
         json!({
             "name": "Artist 1",
             "image": "https://i.scdn.co/image/ar1-640",
+            "images": [
+                {"url": "https://i.scdn.co/image/ar1-160", "width": 160, "height": 160},
+                {"url": "https://i.scdn.co/image/ar1-640", "width": 640, "height": 640}
+            ],
             "url": "https://open.spotify.com/artist/ar1",
             "rank": 1,
             "genres": ["trip hop", "electronica"],
@@ -455,6 +459,7 @@ async fn top_artists_have_name_image_url_rank_genres() {
     );
     assert_eq!(items[1]["rank"], 2);
     assert_eq!(items[2]["image"], Value::Null);
+    assert_eq!(items[2].get("images"), None, "no sizes, no field: {v}");
     assert_eq!(items[2]["genres"], json!([]));
 }
 
