@@ -372,13 +372,21 @@ fn console(
     )))
 }
 
-/// Where album art may come from: Spotify's image CDNs, Last.fm's (when it is a source), and the
-/// configured API hosts (emulators, the demo).
+/// Where album art may come from: the configured API hosts, and the image CDNs of the real
+/// services: Spotify's while the API is Spotify's, Last.fm's while Last.fm is a source and its API
+/// is Last.fm's. An emulator (the demo, the tests' fakes) serves its own art, so nothing is
+/// fetched from a real CDN for an emulated answer.
 fn art_hosts(config: &Config) -> Vec<String> {
-    let mut hosts = vec![".scdn.co".to_string(), ".spotifycdn.com".to_string()];
+    let host = |base: &str| url::Url::parse(base).ok()?.host_str().map(str::to_string);
+    let mut hosts = Vec::new();
+    if host(&config.api_base_url) == host(crate::config::DEFAULT_API_BASE_URL) {
+        hosts.extend([".scdn.co".to_string(), ".spotifycdn.com".to_string()]);
+    }
     let mut bases = vec![&config.api_base_url];
     if config.source.uses_lastfm() {
-        hosts.push("lastfm.freetls.fastly.net".to_string());
+        if host(&config.lastfm_api_base_url) == host(crate::config::DEFAULT_LASTFM_API_BASE_URL) {
+            hosts.push("lastfm.freetls.fastly.net".to_string());
+        }
         bases.push(&config.lastfm_api_base_url);
     }
     for base in bases {
@@ -455,4 +463,32 @@ where
         .with_span_list(false)
         .without_time()
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let map: std::collections::HashMap<&str, &str> = pairs.iter().copied().collect();
+        Config::from_lookup(|k| map.get(k).map(|v| v.to_string())).unwrap()
+    }
+
+    #[test]
+    fn art_comes_from_the_real_cdns_only_for_the_real_services() {
+        let real = art_hosts(&config(&[
+            ("SOURCE", "spotify,lastfm"),
+            ("LASTFM_USER", "u"),
+        ]));
+        for h in [".scdn.co", ".spotifycdn.com", "lastfm.freetls.fastly.net"] {
+            assert!(real.iter().any(|x| x == h), "{h} in {real:?}");
+        }
+        let emulated = art_hosts(&config(&[
+            ("SOURCE", "spotify,lastfm"),
+            ("LASTFM_USER", "u"),
+            ("SPOTIFY_API_BASE_URL", "http://127.0.0.1:4000"),
+            ("LASTFM_API_BASE_URL", "http://127.0.0.1:4001/2.0"),
+        ]));
+        assert_eq!(emulated, ["127.0.0.1:4000", "127.0.0.1:4001"]);
+    }
 }
