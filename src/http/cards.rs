@@ -20,6 +20,7 @@ const SVG: &str = "image/svg+xml; charset=utf-8";
 pub const CARD_POLICY: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
 const TOP_SVG_LIMIT_ACCEPTED: &str = "a whole number from 1 to 10 (default 5)";
 const RECENT_SVG_LIMIT_ACCEPTED: &str = "a whole number from 1 to 10 (default 5)";
+const PLAYLISTS_SVG_LIMIT_ACCEPTED: &str = "a whole number from 1 to 10 (default 5)";
 /// How many art fetches one list card runs at once.
 const ART_FETCHES_AT_ONCE: usize = 5;
 
@@ -82,45 +83,18 @@ pub async fn top(
     let range = params::range(&p).map_err(ApiError::CardParam)?;
     let limit = params::limit(&p, 10, 5, TOP_SVG_LIMIT_ACCEPTED).map_err(ApiError::CardParam)?;
 
-    let list = ProfileList::Top(kind, range);
-    let mut answer = lists::fetch_list(
-        &app.cache,
-        &app.upstream,
-        &app.sources,
-        &app.profile,
-        list,
-        &app.privacy.rules,
-    )
-    .await;
-    app.urls.scrub(&mut answer.value);
-    let items = answer.value.get("items").and_then(Value::as_array);
     let artists = kind == TopKind::Artists;
-    let rows = match items {
-        Some(items) => {
-            let mut rows = crate::svg::rows_from_items(items, artists, limit as usize);
-            let urls = crate::svg::art_urls(items, artists, limit as usize);
-            let colors = fill_art(&app, &style, &mut rows, urls).await;
-            Some((colors, rows))
-        }
-        None => None,
-    };
     let heading = format!("Top {} · {}", kind.as_str(), range.describe());
-    let svg = crate::svg::render_list_card(
-        &crate::svg::ListCard {
-            heading: &heading,
-            rows: rows.as_ref().map(|(_, r)| r.as_slice()),
-            source: list_source(&app, &answer.value),
-            colors: rows.as_ref().and_then(|(c, _)| *c),
-        },
-        &style,
-    );
-    Ok(with_card_policy(cacheable_keyed(
-        &headers,
-        svg.into_bytes(),
-        SVG,
-        &cache_control(&answer),
-        &params::canonical(&p),
-    )))
+    let card = ListCardRequest {
+        list: ProfileList::Top(kind, range),
+        heading: &heading,
+        limit: limit as usize,
+        art_of_artists: artists,
+    };
+    Ok(list_card(&app, &headers, &p, &style, card, |items, _| {
+        crate::svg::rows_from_items(items, artists, limit as usize)
+    })
+    .await)
 }
 
 /// `GET /api/spotify/recent.svg?limit=N` with the card parameters: the last plays, each with
@@ -142,42 +116,124 @@ pub async fn recent(
     .map_err(ApiError::CardParam)?;
     let style = params::card_style(&p).map_err(ApiError::CardParam)?;
     let limit = params::limit(&p, 10, 5, RECENT_SVG_LIMIT_ACCEPTED).map_err(ApiError::CardParam)?;
+    let card = ListCardRequest {
+        list: ProfileList::Recent,
+        heading: "Recently played",
+        limit: limit as usize,
+        art_of_artists: false,
+    };
+    Ok(
+        list_card(&app, &headers, &p, &style, card, |items, served_at| {
+            recent_rows(items, limit as usize, served_at)
+        })
+        .await,
+    )
+}
+
+/// `GET /api/spotify/playlists.svg?limit=N` with the card parameters: the owner's own public
+/// playlists, each with its cover, name and track count. It reads the same cached list as
+/// `/api/spotify/playlists`; `404` when it is off.
+pub async fn playlists(
+    State(app): State<SharedApp>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    app.profile
+        .enabled(ProfileList::Playlists)
+        .map_err(ApiError::NotFound)?;
+    let p = params::parse_query(
+        query.as_deref(),
+        &params::with_card(&[("limit", PLAYLISTS_SVG_LIMIT_ACCEPTED)]),
+    )
+    .map_err(ApiError::CardParam)?;
+    let style = params::card_style(&p).map_err(ApiError::CardParam)?;
+    let limit =
+        params::limit(&p, 10, 5, PLAYLISTS_SVG_LIMIT_ACCEPTED).map_err(ApiError::CardParam)?;
+    let card = ListCardRequest {
+        list: ProfileList::Playlists,
+        heading: "Playlists",
+        limit: limit as usize,
+        art_of_artists: true,
+    };
+    Ok(list_card(&app, &headers, &p, &style, card, |items, _| {
+        playlist_rows(items, limit as usize)
+    })
+    .await)
+}
+
+/// The playlists card's rows: the name and "N tracks".
+fn playlist_rows(items: &[Value], limit: usize) -> Vec<crate::svg::ListRow> {
+    items
+        .iter()
+        .take(limit)
+        .map(|i| crate::svg::ListRow {
+            title: i["name"].as_str().unwrap_or_default().to_string(),
+            detail: match i["tracks"].as_u64() {
+                Some(1) => "1 track".to_string(),
+                Some(n) => format!("{n} tracks"),
+                None => String::new(),
+            },
+            note: String::new(),
+            art: None,
+        })
+        .collect()
+}
+
+/// What a list card shows: which cached list, its heading, how many rows, and whether its
+/// entries' art is listed as `images`/`image` (artists, playlists) rather than `albumImages`.
+struct ListCardRequest<'a> {
+    list: ProfileList,
+    heading: &'a str,
+    limit: usize,
+    art_of_artists: bool,
+}
+
+/// A list card from the cached list (the same as the JSON's, so the same switches and privacy
+/// rules apply): the rows `rows_of` makes from its items (and the moment it was served), their
+/// art, the list's `Cache-Control`, and an `ETag` keyed on the parameters.
+async fn list_card(
+    app: &SharedApp,
+    headers: &HeaderMap,
+    p: &std::collections::HashMap<String, String>,
+    style: &crate::svg::CardStyle,
+    card: ListCardRequest<'_>,
+    rows_of: impl FnOnce(&[Value], Timestamp) -> Vec<crate::svg::ListRow>,
+) -> Response {
     let mut answer = lists::fetch_list(
         &app.cache,
         &app.upstream,
         &app.sources,
         &app.profile,
-        ProfileList::Recent,
+        card.list,
         &app.privacy.rules,
     )
     .await;
     app.urls.scrub(&mut answer.value);
-    let items = answer.value.get("items").and_then(Value::as_array);
-    let rows = match items {
+    let rows = match answer.value.get("items").and_then(Value::as_array) {
         Some(items) => {
-            let mut rows = recent_rows(items, limit as usize, answer.served_at);
-            let urls = crate::svg::art_urls(items, false, limit as usize);
-            let colors = fill_art(&app, &style, &mut rows, urls).await;
+            let mut rows = rows_of(items, answer.served_at);
+            let urls = crate::svg::art_urls(items, card.art_of_artists, card.limit);
+            let colors = fill_art(app, style, &mut rows, urls).await;
             Some((colors, rows))
         }
         None => None,
     };
     let svg = crate::svg::render_list_card(
         &crate::svg::ListCard {
-            heading: "Recently played",
+            heading: card.heading,
             rows: rows.as_ref().map(|(_, r)| r.as_slice()),
-            source: list_source(&app, &answer.value),
+            source: list_source(app, &answer.value),
             colors: rows.as_ref().and_then(|(c, _)| *c),
         },
-        &style,
+        style,
     );
-    Ok(with_card_policy(cacheable_keyed(
-        &headers,
+    with_card_policy(cacheable_keyed(
+        headers,
         svg.into_bytes(),
         SVG,
         &cache_control(&answer),
-        &params::canonical(&p),
-    )))
+        &params::canonical(p),
+    ))
 }
 
 /// The recent card's rows: title, artists and "N min ago", seen at the moment each entry was

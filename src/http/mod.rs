@@ -143,6 +143,12 @@ pub fn router(app: SharedApp) -> Router {
                 .fallback(method_not_allowed),
         )
         .route(
+            "/api/spotify/playlists.svg",
+            get(cards::playlists)
+                .options(preflight)
+                .fallback(method_not_allowed),
+        )
+        .route(
             "/api/spotify/top/{kind}",
             get(json::top)
                 .options(preflight)

@@ -403,6 +403,7 @@ def check_combination(template, params):
         for path, policy in (("/api/spotify.svg", "CdnCardCachePolicy"),
                              ("/api/spotify/top.svg", "CdnListCardCachePolicy"),
                              ("/api/spotify/recent.svg", "CdnListCardCachePolicy"),
+                             ("/api/spotify/playlists.svg", "CdnListCardCachePolicy"),
                              ("/api/spotify/history*", "CdnListCardCachePolicy")):
             check(behaviours.get(path, {}).get("CachePolicyId") == {"Ref": policy},
                   f"[{label}] {path} does not use its cache policy {policy}")

@@ -27,18 +27,21 @@ enum Card {
     TopArtists,
     /// `/api/spotify/recent.svg` (with covers).
     Recent,
+    /// `/api/spotify/playlists.svg` (with covers).
+    Playlists,
 }
 
-const CARDS: [Card; 5] = [
+const CARDS: [Card; 6] = [
     Card::Playing,
     Card::Idle,
     Card::Top,
     Card::TopArtists,
     Card::Recent,
+    Card::Playlists,
 ];
 
 /// The list cards, which draw a row per entry with its art.
-const LISTS: [Card; 3] = [Card::Top, Card::TopArtists, Card::Recent];
+const LISTS: [Card; 4] = [Card::Top, Card::TopArtists, Card::Recent, Card::Playlists];
 
 /// Names that must come through as text: markup characters, and a long unicode one.
 fn hostile_name(i: usize) -> String {
@@ -58,7 +61,10 @@ struct Apps {
 
 impl Apps {
     async fn start() -> Apps {
-        let playing = TestApp::start(&[("PROFILE_ENDPOINTS", "top")]).await;
+        let playing = TestApp::start(&[("PROFILE_ENDPOINTS", "top,playlists")]).await;
+        playing.fake.grant_scopes(
+            "user-read-currently-playing user-read-recently-played playlist-read-private",
+        );
         let track = bodies::track_with_covers(&playing.fake.base, "prop", "t1", "Card Song");
         playing
             .fake
@@ -113,6 +119,27 @@ impl Apps {
         playing
             .fake
             .set_recent(Scripted::json(bodies::history(&plays)));
+        let covers = |art: &str| {
+            [640, 300, 64].map(|side| {
+                json!({"url": format!("{base}/img/{art}-{side}.jpg"), "width": side, "height": side})
+            })
+        };
+        let lists: Vec<Value> = (0..10)
+            .map(|i| {
+                json!({
+                    "id": format!("pl{i}"), "name": hostile_name(i), "public": true,
+                    "collaborative": false, "owner": {"id": support::fake_spotify::OWNER_ID},
+                    "description": "<b>bold</b> &amp; more",
+                    "images": covers(&format!("p{i}")),
+                    "external_urls": {"spotify": format!("https://open.spotify.com/playlist/pl{i}")},
+                    "items": {"href": "", "total": i * 7 + 1}
+                })
+            })
+            .collect();
+        playing.fake.set_path(
+            "/v1/me/playlists",
+            Scripted::json(json!({"items": lists, "next": null})),
+        );
         let idle = TestApp::start(&[("SHOW_RECENT", "false")]).await;
         idle.fake.set_current(Scripted::status(204));
         Apps { playing, idle }
@@ -121,7 +148,9 @@ impl Apps {
     fn app(&self, card: Card) -> &TestApp {
         match card {
             Card::Idle => &self.idle,
-            Card::Playing | Card::Top | Card::TopArtists | Card::Recent => &self.playing,
+            Card::Playing | Card::Top | Card::TopArtists | Card::Recent | Card::Playlists => {
+                &self.playing
+            }
         }
     }
 }
@@ -132,6 +161,7 @@ fn path(card: Card) -> &'static str {
         Card::Top => "/api/spotify/top.svg",
         Card::TopArtists => "/api/spotify/top.svg?kind=artists",
         Card::Recent => "/api/spotify/recent.svg",
+        Card::Playlists => "/api/spotify/playlists.svg",
     }
 }
 

@@ -260,3 +260,50 @@ async fn with_lastfm_alone_the_playlists_are_null_and_nobody_is_asked() {
     assert_eq!(lf.total_calls(), 0);
     assert_eq!(app.fake.stats().playlists, 0);
 }
+
+#[tokio::test]
+async fn the_playlists_card_draws_each_cover_name_and_count_from_the_cached_list() {
+    let app = start(ON).await;
+    let base = app.fake.base.clone();
+    let mut mine = playlist("Mine1", OWNER_ID, json!(true), 0);
+    mine["images"] = json!([640, 300, 64].map(|side| json!({
+        "url": format!("{base}/img/mine-{side}.jpg"), "width": side, "height": side
+    })));
+    let mut one = playlist("One", OWNER_ID, json!(true), 0);
+    one["items"]["total"] = json!(1);
+    app.fake.set_path(
+        "/v1/me/playlists",
+        page(
+            vec![mine, one, playlist("Private1", OWNER_ID, json!(false), 0)],
+            false,
+        ),
+    );
+    let r = app.get("/api/spotify/playlists.svg").await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("image/svg+xml"));
+    let svg = r.text().await.unwrap();
+    assert!(svg.contains(">Playlists<"), "{svg}");
+    assert!(
+        svg.contains("Playlist Mine1") && svg.contains("5 tracks"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("Playlist One") && svg.contains("1 track<"),
+        "{svg}"
+    );
+    assert!(!svg.contains("Private1"), "{svg}");
+    assert_eq!(svg.matches("<image ").count(), 1, "the one cover: {svg}");
+    assert_eq!(app.fake.image_calls_to("/img/mine-64.jpg"), 1);
+    // The JSON and the card share one cached list.
+    json_of(&app, "/api/spotify/playlists").await;
+    assert_eq!(app.fake.stats().playlists, 1);
+
+    let off = start(&[]).await;
+    assert_eq!(off.get("/api/spotify/playlists.svg").await.status(), 404);
+    let r = app.get("/api/spotify/playlists.svg?limit=11").await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("limit"));
+}
