@@ -90,7 +90,7 @@ describe('card configurator', () => {
     const page = await openConfigurator(t);
     const cards = await page.$$eval('[data-testid="config-card"] option:not([disabled])', (os) => os.map((o) => o.value));
     // The demo turns every list on: at least now playing, recent, both top lists and the calendar.
-    for (const c of ['now', 'recent', 'top-tracks', 'top-artists', 'history']) assert.ok(cards.includes(c), `${c} offered (${cards})`);
+    for (const c of ['now', 'recent', 'top-tracks', 'top-artists', 'playlists', 'history']) assert.ok(cards.includes(c), `${c} offered (${cards})`);
     const settings = [
       {},
       { theme: 'dark' },
