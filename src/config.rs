@@ -37,6 +37,9 @@ impl AllowedOrigins {
     }
 }
 
+/// The scope `/v1/me/playlists` needs (it lists private playlists too; only public ones are kept).
+pub const PLAYLISTS_SCOPE: &str = "playlist-read-private";
+
 /// Extra endpoints the owner can turn on (`PROFILE_ENDPOINTS`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProfileEndpoints {
@@ -60,7 +63,7 @@ impl ProfileEndpoints {
             scopes.push("user-library-read");
         }
         if self.playlists {
-            scopes.push(crate::lists::PLAYLISTS_SCOPE);
+            scopes.push(PLAYLISTS_SCOPE);
         }
         scopes
     }

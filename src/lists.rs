@@ -22,8 +22,7 @@ use crate::upstream::Upstream;
 
 /// How many entries Spotify is asked for (its maximum for every list).
 pub const FETCH_LIMIT: u8 = 50;
-/// The scope `/v1/me/playlists` needs (it lists private playlists too; only public ones are kept).
-pub const PLAYLISTS_SCOPE: &str = "playlist-read-private";
+pub use crate::config::PLAYLISTS_SCOPE;
 /// How many pages of 50 playlists are read at most (200 playlists).
 pub const PLAYLIST_PAGES: usize = 4;
 

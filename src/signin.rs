@@ -62,3 +62,21 @@ pub fn authorization_url(
     .expect("the accounts base URL was validated by the configuration")
     .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let map: std::collections::HashMap<&str, &str> = pairs.iter().copied().collect();
+        Config::from_lookup(|k| map.get(k).map(|v| v.to_string())).unwrap()
+    }
+
+    #[test]
+    fn a_sign_in_asks_for_the_playlists_scope_only_with_the_playlists_on() {
+        let on = scopes(&config(&[("PROFILE_ENDPOINTS", "playlists")]));
+        assert!(on.contains(&crate::config::PLAYLISTS_SCOPE), "{on:?}");
+        let off = scopes(&config(&[("PROFILE_ENDPOINTS", "top")]));
+        assert!(!off.contains(&crate::config::PLAYLISTS_SCOPE), "{off:?}");
+    }
+}

@@ -199,13 +199,7 @@ async fn bad_limits_are_400_naming_the_parameter_and_off_is_404() {
 
 #[tokio::test]
 async fn a_missing_scope_answers_null_and_warns_once_to_authorize() {
-    let buffer = LogBuffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("info")
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (buffer, _guard) = LogBuffer::capture_info();
 
     let app = TestApp::start(ON).await;
     app.fake

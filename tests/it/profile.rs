@@ -465,13 +465,7 @@ async fn top_artists_have_name_image_url_rank_genres() {
 
 #[tokio::test]
 async fn a_missing_scope_answers_null_and_warns_to_authorize() {
-    let buffer = LogBuffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("info")
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (buffer, _guard) = LogBuffer::capture_info();
 
     let app = TestApp::start(ON).await;
     let forbidden = Scripted {

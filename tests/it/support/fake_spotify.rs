@@ -439,6 +439,18 @@ async fn currently_playing(State(f): State<FakeSpotify>, headers: HeaderMap) -> 
     respond(s).await
 }
 
+/// Spotify's `403` when the current sign-in was not granted `scope`.
+fn lacks_scope(i: &Inner, scope: &str) -> Option<Response> {
+    let granted = i.stats.scopes_granted.as_deref().unwrap_or_default();
+    (!granted.split_whitespace().any(|g| g == scope)).then(|| {
+        (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": {"status": 403, "message": "Insufficient client scope"}})),
+        )
+            .into_response()
+    })
+}
+
 /// `GET /v1/me/player`: `403` without the scope `user-read-playback-state` (as Spotify), else the
 /// currently-playing script with the device's private session added. Counted in
 /// `currently_playing` too (both are a read of what plays) and in `player`.
@@ -449,16 +461,8 @@ async fn player(State(f): State<FakeSpotify>, headers: HeaderMap) -> Response {
     let (s, private) = {
         let mut i = f.inner.lock().unwrap();
         i.stats.player += 1;
-        let granted = i.stats.scopes_granted.clone().unwrap_or_default();
-        if !granted
-            .split_whitespace()
-            .any(|g| g == "user-read-playback-state")
-        {
-            return (
-                StatusCode::FORBIDDEN,
-                Json(json!({"error": {"status": 403, "message": "Insufficient client scope"}})),
-            )
-                .into_response();
+        if let Some(refused) = lacks_scope(&i, "user-read-playback-state") {
+            return refused;
         }
         i.stats.currently_playing += 1;
         let s = i
@@ -611,16 +615,8 @@ async fn playlists(
         let mut i = f.inner.lock().unwrap();
         i.stats.playlists += 1;
         i.stats.list_calls.push(uri.to_string());
-        let granted = i.stats.scopes_granted.clone().unwrap_or_default();
-        if !granted
-            .split_whitespace()
-            .any(|g| g == "playlist-read-private")
-        {
-            return (
-                StatusCode::FORBIDDEN,
-                Json(json!({"error": {"status": 403, "message": "Insufficient client scope"}})),
-            )
-                .into_response();
+        if let Some(refused) = lacks_scope(&i, "playlist-read-private") {
+            return refused;
         }
         i.other
             .get(&format!("/v1/me/playlists?offset={offset}"))
