@@ -193,6 +193,11 @@ async fn fetch(apps: &Apps, card: Card, pairs: &[(String, String)]) -> (u16, Str
 /// What every card must be: well-formed XML, no script, nothing it refers to outside itself
 /// (every `href` a `data:image/` URI, every `url(` a fragment), and under 40 KB.
 fn check_card(svg: &str) -> Result<(), TestCaseError> {
+    check_card_within(svg, 40_000)
+}
+
+/// [`check_card`] with another size bound.
+fn check_card_within(svg: &str, max_bytes: usize) -> Result<(), TestCaseError> {
     let doc = roxmltree::Document::parse(svg)
         .map_err(|e| TestCaseError::fail(format!("not well-formed XML ({e}): {svg}")))?;
     prop_assert!(!svg.to_ascii_lowercase().contains("<script"), "{}", svg);
@@ -226,7 +231,7 @@ fn check_card(svg: &str) -> Result<(), TestCaseError> {
         );
     }
     prop_assert!(!svg.contains("@import"), "{}", svg);
-    prop_assert!(svg.len() < 40_000, "{} bytes", svg.len());
+    prop_assert!(svg.len() < max_bytes, "{} bytes", svg.len());
     Ok(())
 }
 
@@ -800,4 +805,151 @@ async fn the_recent_card_shows_the_last_plays_and_how_long_ago() {
     let r = apps.idle.get("/api/spotify/recent.svg").await;
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["content-type"], "application/json");
+}
+
+/// The calendar card's parameters (those of the card parameters that apply to it: it has no art,
+/// no progress and no source mark, and its theme is light or dark).
+const CALENDAR_NAMES: [&str; 6] = ["theme", "bg", "text", "accent", "radius", "transparent"];
+
+/// A year of squares is larger than the other cards (no art, one square per day): its bound.
+const CALENDAR_MAX_BYTES: usize = 80_000;
+
+fn arb_calendar_value(name: &'static str) -> BoxedStrategy<String> {
+    match name {
+        "theme" => prop::sample::select(&["light", "dark"][..])
+            .prop_map(str::to_string)
+            .boxed(),
+        other => arb_value(other),
+    }
+}
+
+fn arb_calendar_params() -> impl Strategy<Value = BTreeMap<String, String>> {
+    prop::collection::vec(
+        prop::sample::select(&CALENDAR_NAMES[..])
+            .prop_flat_map(|n| (Just(n.to_string()), arb_calendar_value(n))),
+        0..6,
+    )
+    .prop_map(|pairs| pairs.into_iter().collect())
+}
+
+/// The service with the history on, over a year of plays in memory.
+async fn calendar_app() -> TestApp {
+    use nowplaying::clock::Timestamp;
+    use nowplaying::history::{memory::MemoryHistory, HistoryStore, Play, PlayKind, PlaySource};
+    let history = std::sync::Arc::new(MemoryHistory::new());
+    let day = 86_400_000;
+    let plays: Vec<Play> = (0..400u64)
+        .map(|i| Play {
+            played_at: Timestamp::from_millis(T0.as_millis() - (i * 7 % 360) * day - i * 1_000),
+            key: format!("spotify:track:h{i}"),
+            name: hostile_name(i as usize % 4),
+            artists: hostile_name(0),
+            album: format!("Album {i}"),
+            album_image: None,
+            song_url: None,
+            track_id: Some(format!("h{i}")),
+            kind: PlayKind::Track,
+            ms_played: Some(std::time::Duration::from_secs(180)),
+            short: false,
+            source: PlaySource::Spotify,
+        })
+        .collect();
+    history.add(&plays).await.unwrap();
+    TestApp::start_full(
+        FakeSpotify::start().await,
+        &[("PROFILE_ENDPOINTS", "history")],
+        std::sync::Arc::new(nowplaying::store::memory::MemoryState::new()),
+        Some(history),
+    )
+    .await
+}
+
+/// One calendar request: a checked card, the same bytes and `ETag` with the parameters in the
+/// reverse order, another `ETag` for other parameters, `304` for its own.
+async fn one_calendar_case(
+    app: &TestApp,
+    params: &BTreeMap<String, String>,
+    other: &BTreeMap<String, String>,
+) -> Result<(), TestCaseError> {
+    let get = |pairs: Vec<(String, String)>| async move {
+        let r = app
+            .get(&format!("/api/spotify/history.svg?{}", query(&pairs)))
+            .await;
+        let status = r.status().as_u16();
+        let etag = r.headers()["etag"].to_str().unwrap().to_string();
+        (status, etag, r.text().await.unwrap())
+    };
+    let pairs: Vec<(String, String)> = params.clone().into_iter().collect();
+    let (status, etag, svg) = get(pairs.clone()).await;
+    prop_assert_eq!(status, 200, "{:?}: {}", pairs, svg);
+    check_card_within(&svg, CALENDAR_MAX_BYTES)?;
+    prop_assert!(svg.contains("400 plays"), "the year's plays are drawn");
+    let (_, again, svg_again) = get(pairs.iter().rev().cloned().collect()).await;
+    prop_assert_eq!(&svg_again, &svg);
+    prop_assert_eq!(&again, &etag);
+    if other != params {
+        let (_, other_etag, _) = get(other.clone().into_iter().collect()).await;
+        prop_assert_ne!(&other_etag, &etag, "{:?} vs {:?}", params, other);
+    }
+    let r = app
+        .http
+        .get(format!(
+            "{}/api/spotify/history.svg?{}",
+            app.url,
+            query(&pairs)
+        ))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    prop_assert_eq!(r.status().as_u16(), 304);
+    Ok(())
+}
+
+/// The calendar card, for each of its parameters alone (every value class) and random
+/// combinations, is as safe as the other cards, and a parameter it does not take is a `400` error
+/// card that is itself safe.
+#[test]
+fn the_calendar_card_with_each_of_its_parameters_stays_safe_and_its_etag_right() {
+    let rt = runtime();
+    let app = rt.block_on(calendar_app());
+    let none = BTreeMap::new();
+    for name in CALENDAR_NAMES {
+        let values: &[&str] = match name {
+            "theme" => &["light", "dark"],
+            "bg" | "text" | "accent" => &["fff", "#0a1b2c"],
+            "radius" => &["0", "30"],
+            _ => &["true", "0"],
+        };
+        for v in values {
+            let alone = BTreeMap::from([(name.to_string(), v.to_string())]);
+            rt.block_on(one_calendar_case(&app, &alone, &none))
+                .unwrap_or_else(|e| panic!("{name}={v}: {e}"));
+        }
+    }
+    for (name, v) in [
+        ("theme", "art"),
+        ("width", "400"),
+        ("hide_art", "true"),
+        ("bg", "red"),
+        ("radius", "31"),
+    ] {
+        let r = rt.block_on(app.get(&format!("/api/spotify/history.svg?{name}={v}")));
+        assert_eq!(r.status(), 400, "{name}={v}");
+        let svg = rt.block_on(r.text()).unwrap();
+        check_card(&svg).unwrap();
+        assert!(svg.contains(name), "{svg}");
+    }
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(
+        &(arb_calendar_params(), arb_calendar_params()),
+        |(params, other)| rt.block_on(one_calendar_case(&app, &params, &other)),
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
 }

@@ -370,6 +370,22 @@ async fn null_within(url: &str, within: Duration) -> bool {
 
 // --- authorize ------------------------------------------------------------------------------
 
+/// `PROFILE_ENDPOINTS=playlists` makes the sign-in ask for the playlists scope; without it the
+/// scope is not asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorize_asks_for_the_playlists_scope_only_when_playlists_are_on() {
+    let fake = FakeSpotify::start().await;
+    let on = Owner::new(&fake, &[("PROFILE_ENDPOINTS", "playlists")]);
+    let scope = Authorize::start(&on, &fake, &[]).await.query()["scope"].clone();
+    assert!(
+        scope.split(' ').any(|s| s == "playlist-read-private"),
+        "{scope}"
+    );
+    let off = Owner::new(&fake, &[("PROFILE_ENDPOINTS", "top,saved")]);
+    let scope = Authorize::start(&off, &fake, &[]).await.query()["scope"].clone();
+    assert!(!scope.contains("playlist-read-private"), "{scope}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorize_stores_the_credentials_in_the_file() {
     let fake = FakeSpotify::start().await;
