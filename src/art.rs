@@ -13,6 +13,12 @@
 //! and a redirect would take the fetch to a host nobody checked (a `3xx` is a failed fetch, the
 //! card draws its placeholder). Art is fetched over `https` only, except from the hosts given as
 //! plain-http hosts (the configured emulator or demo API host, `127.0.0.1:port`).
+//!
+//! A list card draws its art at 40 px, and ten rows of Spotify's smallest covers (64 px, 2 to
+//! 4 KB each) or artist images (160 px) would pass the card's art budget. So every PNG or JPEG is
+//! also kept scaled down to [`THUMB_SIDE`] (64 px) and re-encoded as JPEG ([`Art::thumb_uri`]) when that
+//! is smaller; the list rows embed that copy. An image over the embed limit (a playlist's only
+//! cover is often 640 px) is still fetched, up to [`FETCH_MAX_BYTES`], for its small copy alone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,15 +45,44 @@ pub const MISS_TTL: Duration = Duration::from_secs(60);
 /// Connecting must succeed within this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// The largest image fetched at all. One over the cache's embed limit is kept only as its
+/// small copy (and its colours).
+pub const FETCH_MAX_BYTES: usize = 512 * 1024;
+/// The side a list row's art is scaled down to (Spotify's smallest size; the row draws it at
+/// 40 px). With [`THUMB_QUALITY`], a detailed photograph comes to about 1.5 to 2.2 KB (measured
+/// on two photographs; 80 px at quality 75 was 2.3 to 3.3 KB), so ten rows stay within the list
+/// card's art budget ([`crate::svg::list_card::ART_BUDGET_BYTES`]).
+pub const THUMB_SIDE: u32 = 64;
+/// The JPEG quality of the small copy.
+pub const THUMB_QUALITY: u8 = 70;
+
 /// The image types a card may embed.
 pub const ACCEPTED_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp", "image/gif"];
 
-/// A fetched image as every card that embeds it shares it: its `data:` URI and, for a PNG or
-/// JPEG, its colours for `theme=art` (computed once, when it is fetched).
+/// A fetched image as every card that embeds it shares it, each part computed once, when it is
+/// fetched. At least one of the two URIs is there.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Art {
-    pub data_uri: Arc<str>,
+    /// The image as fetched, as a `data:` URI, when it is within the embed limit.
+    pub data_uri: Option<Arc<str>>,
+    /// For a PNG or JPEG without transparency: the image scaled down to at most
+    /// [`THUMB_SIDE`] on its longer side and re-encoded as JPEG, when that is fewer bytes.
+    pub thumb_uri: Option<Arc<str>>,
+    /// For a PNG or JPEG, its colours for `theme=art`.
     pub colors: Option<ArtColors>,
+}
+
+impl Art {
+    /// What the now-playing card embeds: the image itself, else (one over the embed limit) the
+    /// small copy, drawn a little larger than it is rather than not at all.
+    pub fn card_uri(&self) -> Option<&str> {
+        self.data_uri.as_deref().or(self.thumb_uri.as_deref())
+    }
+
+    /// What a list row embeds: the small copy, else the image itself.
+    pub fn row_uri(&self) -> Option<&str> {
+        self.thumb_uri.as_deref().or(self.data_uri.as_deref())
+    }
 }
 
 /// A cached [`Art`], shared.
@@ -113,7 +148,8 @@ impl std::fmt::Debug for ArtCache {
 }
 
 impl ArtCache {
-    /// `max_bytes`: the largest image body accepted (before base64). `http_hosts`: the
+    /// `max_bytes`: the largest image embedded as it is (before base64); a larger one, up to
+    /// [`FETCH_MAX_BYTES`], is kept only as its small copy. `http_hosts`: the
     /// `host:port`s art may be fetched from over plain `http` (see [`plain_http_hosts`]); every
     /// other URL must be `https`. `clock` decides when a copy or a failure has expired.
     pub fn new(max_bytes: usize, http_hosts: Vec<String>, clock: SharedClock) -> Self {
@@ -133,10 +169,11 @@ impl ArtCache {
         }
     }
 
-    /// The image at `url` as `data:image/…;base64,…` with its colours, or `None` when it is not an `https` URL (or
-    /// `http` from a plain-http host), cannot be fetched within [`TIMEOUT`], is not a `2xx` (a
-    /// redirect is not followed), is too large or not an accepted image type, and no earlier
-    /// fetch of it succeeded. Never errors: the card then draws its placeholder.
+    /// The image at `url` as `data:image/…;base64,…` (see [`Art`]), or `None` when it is not an
+    /// `https` URL (or `http` from a plain-http host), cannot be fetched within [`TIMEOUT`], is
+    /// not a `2xx` (a redirect is not followed), is over [`FETCH_MAX_BYTES`] (or over the embed
+    /// limit with no small copy), or not an accepted image type, and no earlier fetch of it
+    /// succeeded. Never errors: the card then draws its placeholder.
     pub async fn data_uri(&self, url: &str) -> Option<DataUri> {
         if !fetchable(url, &self.http_hosts) {
             return None;
@@ -237,16 +274,14 @@ impl ArtCache {
                 .and_then(|v| v.to_str().ok()),
         )
         .ok_or("not an accepted image type")?;
-        if resp
-            .content_length()
-            .is_some_and(|n| n > self.max_bytes as u64)
-        {
+        let fetch_max = self.max_bytes.max(FETCH_MAX_BYTES);
+        if resp.content_length().is_some_and(|n| n > fetch_max as u64) {
             return Err("Content-Length over the limit");
         }
         // Read chunk by chunk so a lying or missing Content-Length cannot make us buffer more.
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|_| "body read failed")? {
-            if body.len() + chunk.len() > self.max_bytes {
+            if body.len() + chunk.len() > fetch_max {
                 return Err("body over the limit");
             }
             body.extend_from_slice(&chunk);
@@ -254,12 +289,24 @@ impl ArtCache {
         if body.is_empty() {
             return Err("empty body");
         }
+        let data_uri = (body.len() <= self.max_bytes).then(|| to_data_uri(mime, &body).into());
         // Decoding is CPU work: off the async threads, once per fetch.
-        let data_uri = to_data_uri(mime, &body).into();
-        let colors = tokio::task::spawn_blocking(move || ArtColors::from_image(&body))
-            .await
-            .unwrap_or(None);
-        Ok(Art { data_uri, colors })
+        let (colors, thumb) = tokio::task::spawn_blocking(move || {
+            crate::color::decode_cover(&body)
+                .map(|img| (ArtColors::from_decoded(&img), thumbnail(&img, body.len())))
+                .unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default();
+        let thumb_uri: Option<Arc<str>> = thumb.map(|t| to_data_uri("image/jpeg", &t).into());
+        if data_uri.is_none() && thumb_uri.is_none() {
+            return Err("over the embed limit and no small copy");
+        }
+        Ok(Art {
+            data_uri,
+            thumb_uri,
+            colors,
+        })
     }
 
     #[cfg(test)]
@@ -328,6 +375,30 @@ pub fn plain_http_hosts(base_url: &str) -> Vec<String> {
 pub fn accepted_image_type(content_type: Option<&str>) -> Option<&'static str> {
     let essence = content_type?.split(';').next()?.trim().to_ascii_lowercase();
     ACCEPTED_TYPES.iter().copied().find(|t| *t == essence)
+}
+
+/// `img` scaled down to fit [`THUMB_SIDE`] (never up) and encoded as a JPEG of
+/// [`THUMB_QUALITY`], when that is fewer bytes than the `original_len` it was decoded from.
+/// `None` for an image with an alpha channel: JPEG has none, and a transparent cover would turn
+/// black where it is clear.
+fn thumbnail(img: &image::DynamicImage, original_len: usize) -> Option<Vec<u8>> {
+    if img.color().has_alpha() {
+        return None;
+    }
+    let small = if img.width() > THUMB_SIDE || img.height() > THUMB_SIDE {
+        img.resize(
+            THUMB_SIDE,
+            THUMB_SIDE,
+            image::imageops::FilterType::Triangle,
+        )
+    } else {
+        img.clone()
+    };
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, THUMB_QUALITY)
+        .encode_image(&small.to_rgb8())
+        .ok()?;
+    (out.len() < original_len).then_some(out)
 }
 
 fn to_data_uri(mime: &str, body: &[u8]) -> String {
@@ -416,7 +487,8 @@ mod tests {
 
     fn art(uri: &str) -> DataUri {
         Arc::new(Art {
-            data_uri: uri.into(),
+            data_uri: Some(uri.into()),
+            thumb_uri: None,
             colors: None,
         })
     }
@@ -507,5 +579,133 @@ mod tests {
             c.join("https://a/1", clock.now()).is_err(),
             "least recently used evicted"
         );
+    }
+
+    /// A deterministic image with a photograph's detail: smooth noise at six scales (each at
+    /// 0.7 of the one before) and a little grain. Its weight is a real cover's: as JPEG at
+    /// quality 90, 20 to 40 KB at 300 px and 2 to 4 KB at 64 px (checked below).
+    fn photo_like(side: u32) -> image::DynamicImage {
+        let mut state: u32 = 0x1234_5678;
+        let mut rnd = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            f64::from(state) / f64::from(u32::MAX)
+        };
+        let octaves: Vec<(u32, Vec<[f64; 3]>)> = [3u32, 6, 12, 24, 48, 96]
+            .iter()
+            .map(|&n| {
+                (
+                    n,
+                    (0..(n + 1) * (n + 1))
+                        .map(|_| [rnd(), rnd(), rnd()])
+                        .collect(),
+                )
+            })
+            .collect();
+        let grain: Vec<f64> = (0..side * side).map(|_| (rnd() - 0.5) * 0.05).collect();
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(side, side, |px, py| {
+            let mut c = [0.0f64; 3];
+            let mut amp = 0.5;
+            for (n, grid) in &octaves {
+                let fx = f64::from(px) / f64::from(side) * f64::from(*n);
+                let fy = f64::from(py) / f64::from(side) * f64::from(*n);
+                let (ix, iy) = (fx.floor() as u32, fy.floor() as u32);
+                let (tx, ty) = (fx.fract(), fy.fract());
+                let at = |i: u32, j: u32| grid[(j.min(*n) * (n + 1) + i.min(*n)) as usize];
+                for (k, ck) in c.iter_mut().enumerate() {
+                    let top = at(ix, iy)[k] * (1.0 - tx) + at(ix + 1, iy)[k] * tx;
+                    let bottom = at(ix, iy + 1)[k] * (1.0 - tx) + at(ix + 1, iy + 1)[k] * tx;
+                    *ck += amp * (top * (1.0 - ty) + bottom * ty);
+                }
+                amp *= 0.7;
+            }
+            let g = grain[(py * side + px) as usize];
+            image::Rgb(c.map(|v| ((v + g) * 255.0).clamp(0.0, 255.0) as u8))
+        }))
+    }
+
+    fn jpeg(img: &image::DynamicImage, quality: u8) -> Vec<u8> {
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+            .encode_image(&img.to_rgb8())
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn the_small_copy_of_a_cover_fits_ten_rows_in_the_list_cards_art_budget() {
+        let big = photo_like(300);
+        let small = big.resize(64, 64, image::imageops::FilterType::Lanczos3);
+        let (big_jpeg, small_jpeg) = (jpeg(&big, 90), jpeg(&small, 90));
+        assert!(
+            (20_000..=40_000).contains(&big_jpeg.len()),
+            "{}",
+            big_jpeg.len()
+        );
+        assert!(
+            (2_000..=4_000).contains(&small_jpeg.len()),
+            "{}",
+            small_jpeg.len()
+        );
+        // Ten rows of base64 (4/3 of the bytes) within the card's art budget.
+        let per_row = crate::svg::list_card::ART_BUDGET_BYTES / 10 * 3 / 4;
+        for (name, original) in [("300 px", &big_jpeg), ("64 px", &small_jpeg)] {
+            let decoded = crate::color::decode_cover(original).unwrap();
+            let thumb = thumbnail(&decoded, original.len()).expect("a smaller copy");
+            assert!(thumb.len() <= per_row, "{name}: {} bytes", thumb.len());
+            let back = crate::color::decode_cover(&thumb).unwrap();
+            assert_eq!((back.width(), back.height()), (64, 64), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_small_copy_keeps_the_shape_is_never_larger_and_never_drops_transparency() {
+        let wide = photo_like(300).crop_imm(0, 0, 300, 150);
+        let thumb = thumbnail(&wide, usize::MAX).unwrap();
+        let back = crate::color::decode_cover(&thumb).unwrap();
+        assert_eq!((back.width(), back.height()), (64, 32));
+        // Not scaled up: a 40 px image stays 40 px.
+        let little = photo_like(40);
+        let back = crate::color::decode_cover(&thumbnail(&little, usize::MAX).unwrap()).unwrap();
+        assert_eq!((back.width(), back.height()), (40, 40));
+        // Kept only when fewer bytes than the original: a 1 px PNG is smaller than any JPEG.
+        let png = base64::engine::general_purpose::STANDARD
+            .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+            .unwrap();
+        let decoded = crate::color::decode_cover(&png).unwrap();
+        assert_eq!(thumbnail(&decoded, png.len()), None);
+        // An image with an alpha channel keeps its own file.
+        let clear = image::DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(
+            200,
+            200,
+            image::Rgba([255, 0, 0, 0]),
+        ));
+        assert_eq!(thumbnail(&clear, usize::MAX), None);
+    }
+
+    #[test]
+    fn a_row_takes_the_small_copy_and_the_card_the_image_itself() {
+        let both = Art {
+            data_uri: Some("data:image/jpeg;base64,BIG".into()),
+            thumb_uri: Some("data:image/jpeg;base64,SMALL".into()),
+            colors: None,
+        };
+        assert_eq!(both.card_uri(), Some("data:image/jpeg;base64,BIG"));
+        assert_eq!(both.row_uri(), Some("data:image/jpeg;base64,SMALL"));
+        let over_the_limit = Art {
+            data_uri: None,
+            ..both
+        };
+        assert_eq!(
+            over_the_limit.card_uri(),
+            Some("data:image/jpeg;base64,SMALL")
+        );
+        let small_already = Art {
+            data_uri: Some("data:image/png;base64,TINY".into()),
+            thumb_uri: None,
+            colors: None,
+        };
+        assert_eq!(small_already.row_uri(), Some("data:image/png;base64,TINY"));
     }
 }

@@ -121,9 +121,26 @@ pub struct ArtColors {
 /// The side the cover is scaled down to before its colours are counted.
 const SAMPLE_SIDE: u32 = 32;
 /// The largest cover decoded (on either side), and the most memory decoding may take: a small
-/// file that claims a huge image is refused before anything is allocated for it.
-const MAX_SIDE: u32 = 4096;
-const MAX_DECODE_BYTES: u64 = 64 * 1024 * 1024;
+/// file that claims a huge image is refused before anything is allocated for it. Covers are
+/// at most 640 px (Spotify) or 300 px (Last.fm); 2048 px RGBA is 16 MiB.
+const MAX_SIDE: u32 = 2048;
+const MAX_DECODE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A PNG or JPEG cover decoded within [`MAX_SIDE`] and [`MAX_DECODE_BYTES`], or `None` (another
+/// type, a broken file, one too large).
+pub fn decode_cover(bytes: &[u8]) -> Option<image::DynamicImage> {
+    let format = image::guess_format(bytes).ok()?;
+    if !matches!(format, image::ImageFormat::Png | image::ImageFormat::Jpeg) {
+        return None;
+    }
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    reader.decode().ok()
+}
 
 impl ArtColors {
     /// The colours of a PNG or JPEG cover, or `None` when it cannot be decoded (another type,
@@ -133,17 +150,11 @@ impl ArtColors {
     /// then moved in lightness until black or white text has 4.5:1 on it (it always does:
     /// see [`Rgb::best_text`]), and the accent until it has 4.5:1 too.
     pub fn from_image(bytes: &[u8]) -> Option<ArtColors> {
-        let format = image::guess_format(bytes).ok()?;
-        if !matches!(format, image::ImageFormat::Png | image::ImageFormat::Jpeg) {
-            return None;
-        }
-        let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
-        let mut limits = image::Limits::default();
-        limits.max_image_width = Some(MAX_SIDE);
-        limits.max_image_height = Some(MAX_SIDE);
-        limits.max_alloc = Some(MAX_DECODE_BYTES);
-        reader.limits(limits);
-        let img = reader.decode().ok()?;
+        ArtColors::from_decoded(&decode_cover(bytes)?)
+    }
+
+    /// [`ArtColors::from_image`] of a cover already decoded (by [`decode_cover`]).
+    pub fn from_decoded(img: &image::DynamicImage) -> Option<ArtColors> {
         let small = img.thumbnail(SAMPLE_SIDE, SAMPLE_SIDE).to_rgb8();
         let mut groups: std::collections::HashMap<(u8, u8, u8), (u64, [u64; 3])> =
             Default::default();
@@ -269,12 +280,12 @@ mod tests {
 
     #[test]
     fn a_huge_image_is_refused_before_it_is_decoded() {
-        // 5000 x 2 px: a few hundred bytes of PNG, over the side limit.
-        let wide = image::RgbImage::from_pixel(5000, 2, image::Rgb([9, 9, 9]));
+        // 2049 x 2 px: a few hundred bytes of PNG, over the side limit.
+        let wide = image::RgbImage::from_pixel(MAX_SIDE + 1, 2, image::Rgb([9, 9, 9]));
         let png = encode(&wide, image::ImageFormat::Png);
         assert!(png.len() < 2_000, "{}", png.len());
         assert_eq!(ArtColors::from_image(&png), None);
-        let ok = image::RgbImage::from_pixel(4096, 2, image::Rgb([9, 9, 9]));
+        let ok = image::RgbImage::from_pixel(MAX_SIDE, 2, image::Rgb([9, 9, 9]));
         assert!(ArtColors::from_image(&encode(&ok, image::ImageFormat::Png)).is_some());
     }
 

@@ -45,7 +45,7 @@ pub async fn now_playing(
     let svg = crate::svg::render_card_with(
         np.as_ref(),
         &style,
-        art.as_ref().map(|a| &*a.data_uri),
+        art.as_ref().and_then(|a| a.card_uri()),
         art.as_ref().and_then(|a| a.colors),
         answer.served_at,
     );
@@ -287,7 +287,7 @@ async fn fill_art(
         .await;
     let colors = fetched.iter().flatten().find_map(|a| a.colors);
     for (row, art) in rows.iter_mut().zip(fetched) {
-        row.art = art.map(|a| a.data_uri.to_string());
+        row.art = art.as_ref().and_then(|a| a.row_uri()).map(str::to_string);
     }
     colors
 }

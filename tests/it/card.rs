@@ -223,8 +223,10 @@ async fn card_embeds_the_cover_closest_to_its_size_and_stays_small() {
 }
 
 #[tokio::test]
-async fn card_with_only_a_640_px_cover_draws_the_placeholder() {
-    // A lone 640 px cover (150 KB here) is over the embedding cap: the card stays small.
+async fn card_with_only_a_640_px_cover_draws_its_small_copy() {
+    // A lone 640 px cover (150 KB here) is over the embedding cap: the card draws the cover's
+    // small copy (a 64 px JPEG, made once when it was fetched) and stays small.
+    use base64::Engine as _;
     let app = TestApp::start(&[]).await;
     let mut track = bodies::track_with_covers(&app.fake.base, "big", "t1", "Big Song");
     track["album"]["images"] = json!([track["album"]["images"][0].clone()]);
@@ -232,8 +234,15 @@ async fn card_with_only_a_640_px_cover_draws_the_placeholder() {
         .set_current(Scripted::json(bodies::playing(track, true, 60_000)));
     let svg = app.get("/api/spotify.svg").await.text().await.unwrap();
     assert!(svg.contains("Big Song"));
-    assert_eq!(embedded_payload(&svg), None, "not embedded");
-    assert!(svg.len() < 10_000, "{} bytes", svg.len());
+    assert!(svg.contains("href=\"data:image/jpeg;base64,"), "{svg}");
+    let payload = embedded_payload(&svg).expect("the small copy");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .unwrap();
+    let img = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 64));
+    assert!(svg.len() < 15_000, "{} bytes", svg.len());
+    app.get("/api/spotify.svg?theme=dark").await;
     assert_eq!(app.fake.image_calls_to("/img/big-640.jpg"), 1);
 }
 

@@ -735,12 +735,19 @@ async fn list_cards_draw_limit_rows_with_art_under_40_kb() {
             check_card(&svg).unwrap();
             let rows = svg.matches(r#"font-size="14" font-weight="600""#).count();
             assert_eq!(rows, limit, "{card:?} {q}: {svg}");
-            let art = svg.matches("<image ").count();
-            // The 64 px covers (about 3 KB, 4 KB as base64) fit the card's art budget for the
-            // first seven rows; the rest are drawn without art so the card stays small.
-            assert_eq!(art, limit.min(7), "{card:?} {q}");
+            // Every row with its art: the 64 px covers (3 KB each, so only seven would fit
+            // the card's art budget as they are) are embedded as their small copies.
+            assert_eq!(row_art(&svg).len(), limit, "{card:?} {q}");
             if limit > 1 {
-                println!("{card:?} limit={limit} width=600: {} bytes", svg.len());
+                let art: usize = svg
+                    .split("href=\"data:")
+                    .skip(1)
+                    .map(|rest| rest.find('"').unwrap_or(0))
+                    .sum();
+                println!(
+                    "{card:?} limit={limit} width=600: {} bytes ({art} of art)",
+                    svg.len()
+                );
             }
         }
         for bad in ["limit=0", "limit=11", "limit=x"] {
@@ -756,6 +763,80 @@ async fn list_cards_draw_limit_rows_with_art_under_40_kb() {
     assert_eq!(apps.playing.fake.image_calls_to("/img/c0-300.jpg"), 0);
     assert_eq!(apps.playing.fake.image_calls_to("/img/c0-640.jpg"), 0);
     assert_eq!(apps.playing.fake.image_calls_to("/img/a0-640.jpg"), 0);
+}
+
+/// The art a card embeds, each decoded: its type and its size in pixels.
+fn row_art(svg: &str) -> Vec<(String, u32, u32)> {
+    use base64::Engine as _;
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("image"))
+        .map(|n| {
+            let href = n.attribute("href").expect("an image with its href");
+            let (head, data) = href.split_once(";base64,").expect("a base64 data: URI");
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap();
+            let img = image::load_from_memory(&bytes).expect("a picture");
+            (head.to_string(), img.width(), img.height())
+        })
+        .collect()
+}
+
+/// Art over the embed limit still reaches the rows: ten playlists whose only cover is 640 px
+/// (150 KB, and no size given, as Spotify lists a custom cover) and ten artists with images of
+/// 640, 320 and 160 px (the 160 px one is picked, 12 KB). Every row is drawn with the small
+/// copy (a JPEG of 64 px) and the card stays under 40 KB.
+#[tokio::test]
+async fn every_row_gets_a_small_copy_of_its_art_even_of_a_large_image() {
+    let app = TestApp::start(&[("PROFILE_ENDPOINTS", "top,playlists")]).await;
+    app.fake.grant_scopes(
+        "user-read-currently-playing user-read-recently-played playlist-read-private",
+    );
+    let base = app.fake.base.clone();
+    let artists: Vec<Value> = (0..10)
+        .map(|i| {
+            let mut a = bodies::artist(&format!("a{i}"), &format!("Artist {i}"));
+            a["images"] = json!([640, 320, 160].map(|side| json!({
+                "url": format!("{base}/img/a{i}-{side}.jpg"), "width": side, "height": side
+            })));
+            a
+        })
+        .collect();
+    app.fake
+        .set_path("/v1/me/top/artists", Scripted::json(bodies::page(artists)));
+    let lists: Vec<Value> = (0..10)
+        .map(|i| {
+            json!({
+                "id": format!("pl{i}"), "name": format!("Playlist {i}"), "public": true,
+                "collaborative": false, "owner": {"id": support::fake_spotify::OWNER_ID},
+                "images": [{"url": format!("{base}/img/p{i}-640.jpg"), "width": null, "height": null}],
+                "external_urls": {"spotify": format!("https://open.spotify.com/playlist/pl{i}")},
+                "items": {"href": "", "total": 3}
+            })
+        })
+        .collect();
+    app.fake.set_path(
+        "/v1/me/playlists",
+        Scripted::json(json!({"items": lists, "next": null})),
+    );
+    for path in [
+        "/api/spotify/top.svg?kind=artists&limit=10",
+        "/api/spotify/playlists.svg?limit=10",
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let svg = r.text().await.unwrap();
+        check_card(&svg).unwrap();
+        let art = row_art(&svg);
+        assert_eq!(art.len(), 10, "{path}: {svg}");
+        for (head, w, h) in art {
+            assert_eq!((head.as_str(), w, h), ("data:image/jpeg", 64, 64), "{path}");
+        }
+        println!("{path}: {} bytes", svg.len());
+    }
+    assert_eq!(app.fake.image_calls_to("/img/a0-160.jpg"), 1);
+    assert_eq!(app.fake.image_calls_to("/img/a0-640.jpg"), 0);
 }
 
 /// The recent card: the last plays newest first, with artists and how long ago, read from the
