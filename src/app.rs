@@ -470,8 +470,7 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        let map: std::collections::HashMap<&str, &str> = pairs.iter().copied().collect();
-        Config::from_lookup(|k| map.get(k).map(|v| v.to_string())).unwrap()
+        Config::from_pairs(pairs)
     }
 
     #[test]

@@ -15,10 +15,11 @@
 //! plain-http hosts (the configured emulator or demo API host, `127.0.0.1:port`).
 //!
 //! A list card draws its art at 40 px, and ten rows of Spotify's smallest covers (64 px, 2 to
-//! 4 KB each) or artist images (160 px) would pass the card's art budget. So every PNG or JPEG is
-//! also kept scaled down to [`THUMB_SIDE`] (64 px) and re-encoded as JPEG ([`Art::thumb_uri`]) when that
-//! is smaller; the list rows embed that copy. An image over the embed limit (a playlist's only
-//! cover is often 640 px) is still fetched, up to [`FETCH_MAX_BYTES`], for its small copy alone.
+//! 4 KB each) or artist images (160 px) would pass the card's art budget. So every PNG or JPEG
+//! is also kept scaled down to [`THUMB_SIDE`] (64 px) and re-encoded as JPEG
+//! ([`Art::thumb_uri`]) when that is smaller; the list rows embed that copy. An image over the
+//! embed limit (a playlist's only cover is often 640 px) is still fetched, up to
+//! [`FETCH_MAX_BYTES`], for its small copy alone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -49,7 +50,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// small copy (and its colours).
 pub const FETCH_MAX_BYTES: usize = 512 * 1024;
 /// The side a list row's art is scaled down to (Spotify's smallest size; the row draws it at
-/// 40 px). With [`THUMB_QUALITY`], a detailed photograph comes to about 1.5 to 2.2 KB (measured
+/// 40 px). With [`THUMB_QUALITY`], a detailed photograph comes to about 1.6 to 2.1 KB (measured
 /// on two photographs; 80 px at quality 75 was 2.3 to 3.3 KB), so ten rows stay within the list
 /// card's art budget ([`crate::svg::list_card::ART_BUDGET_BYTES`]).
 pub const THUMB_SIDE: u32 = 64;

@@ -183,6 +183,13 @@ impl Config {
         Config::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// A configuration from these variables alone, for tests; panics on a bad one.
+    #[cfg(test)]
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Config {
+        let map: std::collections::HashMap<&str, &str> = pairs.iter().copied().collect();
+        Config::from_lookup(|k| map.get(k).map(|v| v.to_string())).unwrap()
+    }
+
     /// Reads configuration through `get` (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let env = Env(get);

@@ -338,7 +338,6 @@ pub fn stored_key(c: &crate::store::Credentials) -> Option<Secret> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use super::*;
     use crate::clock::ManualClock;
@@ -348,11 +347,7 @@ mod tests {
     const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|k| map.get(k).cloned()).unwrap()
+        Config::from_pairs(pairs)
     }
 
     fn sources(pairs: &[(&str, &str)]) -> Sources {
