@@ -13,7 +13,7 @@ pub mod urls;
 
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 
 use crate::art::ArtCache;
@@ -108,88 +108,23 @@ impl AppState {
 
 /// The Router for both front doors.
 pub fn router(app: SharedApp) -> Router {
-    use middleware::{method_not_allowed, page_method_not_allowed, preflight};
+    use middleware::page_method_not_allowed;
     let console = app.console.clone();
     let app_for_guard = app.clone();
     let router = Router::new()
-        .route(
-            "/api/spotify",
-            get(json::now_playing)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/spotify.svg",
-            get(cards::now_playing)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/spotify/open",
-            get(json::open)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/spotify/recent",
-            get(json::recent)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/spotify/recent.svg",
-            get(cards::recent)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/spotify/playlists.svg",
-            get(cards::playlists)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/spotify/top/{kind}",
-            get(json::top)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/spotify/top.svg",
-            get(cards::top)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/spotify/history",
-            get(history::page)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/spotify/history/stats",
-            get(history::stats)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/spotify/history.svg",
-            get(history::calendar)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/spotify/playlists",
-            get(json::playlists)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/api/spotify/saved",
-            get(json::saved)
-                .options(preflight)
-                .fallback(method_not_allowed),
-        )
+        .route("/api/spotify", api(get(json::now_playing)))
+        .route("/api/spotify.svg", api(get(cards::now_playing)))
+        .route("/api/spotify/open", api(get(json::open)))
+        .route("/api/spotify/recent", api(get(json::recent)))
+        .route("/api/spotify/recent.svg", api(get(cards::recent)))
+        .route("/api/spotify/playlists.svg", api(get(cards::playlists)))
+        .route("/api/spotify/top/{kind}", api(get(json::top)))
+        .route("/api/spotify/top.svg", api(get(cards::top)))
+        .route("/api/spotify/history", api(get(history::page)))
+        .route("/api/spotify/history/stats", api(get(history::stats)))
+        .route("/api/spotify/history.svg", api(get(history::calendar)))
+        .route("/api/spotify/playlists", api(get(json::playlists)))
+        .route("/api/spotify/saved", api(get(json::saved)))
         .route(
             "/widget.js",
             get(assets::widget).fallback(page_method_not_allowed),
@@ -215,4 +150,12 @@ pub fn router(app: SharedApp) -> Router {
         app_for_guard,
         middleware::through_cdn_only,
     ))
+}
+
+/// A public API route: `method` (its GET), the CORS preflight, and a 405 with a JSON reason
+/// for every other method.
+fn api(method: MethodRouter<SharedApp>) -> MethodRouter<SharedApp> {
+    method
+        .options(middleware::preflight)
+        .fallback(middleware::method_not_allowed)
 }

@@ -59,42 +59,16 @@ pub fn render(
     style: &CardStyle,
 ) -> String {
     let days: Vec<time::Date> = days.collect();
-    let by_date: HashMap<&str, Day> = stats
-        .and_then(|s| s["days"].as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| {
-                    Some((
-                        d["date"].as_str()?,
-                        Day {
-                            plays: d["plays"].as_u64().unwrap_or(0),
-                            timed_plays: d["timedPlays"].as_u64().unwrap_or(0),
-                            minutes: d["minutesPlayed"].as_f64().unwrap_or(0.0),
-                        },
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let totals = stats.map(|s| &s["totals"]);
-    let plays = totals.and_then(|t| t["plays"].as_u64()).unwrap_or(0);
-    let timed = totals.and_then(|t| t["timedPlays"].as_u64()).unwrap_or(0);
-    let minutes = totals
-        .and_then(|t| t["minutesPlayed"].as_f64())
-        .unwrap_or(0.0);
-    let measure = if plays > 0 && timed == plays {
-        Measure::Minutes
-    } else {
-        Measure::Plays
-    };
-    let value = |d: &Day| match measure {
-        Measure::Minutes => d.minutes,
-        Measure::Plays => d.plays as f64,
-    };
-    let max = by_date.values().map(value).fold(0.0, f64::max);
+    let by_date = days_by_date(stats);
+    let totals = Totals::of(stats);
+    let max = by_date
+        .values()
+        .map(|d| totals.measure.of(d))
+        .fold(0.0, f64::max);
 
-    let first = days.first().copied();
-    let lead = first.map_or(0, |d| u32::from(d.weekday().number_days_from_sunday()));
+    let lead = days
+        .first()
+        .map_or(0, |d| u32::from(d.weekday().number_days_from_sunday()));
     let columns = (lead + days.len() as u32).div_ceil(7).max(1);
     let width = LEFT + columns * STEP + PAD;
     let height = GRID_TOP + 7 * STEP + 34;
@@ -107,15 +81,7 @@ pub fn render(
         p.accent,
     ];
 
-    let heading = match (stats, plays) {
-        (None, _) => "Listening history · nothing to show yet".to_string(),
-        (Some(_), 0) => "Listening history · no plays in the last year".to_string(),
-        (Some(_), n) if measure == Measure::Minutes => format!(
-            "Listening history · {n} plays · {} hours in the last year",
-            (minutes / 60.0).round()
-        ),
-        (Some(_), n) => format!("Listening history · {n} plays in the last year"),
-    };
+    let heading = totals.heading(stats.is_some());
     let mut out = String::with_capacity(40_000);
     let _ = write!(
         out,
@@ -158,7 +124,7 @@ pub fn render(
         }
         let date = day_key(*day);
         let d = by_date.get(date.as_str()).copied().unwrap_or_default();
-        let lvl = level(value(&d), max);
+        let lvl = level(totals.measure.of(&d), max);
         let _ = write!(
             out,
             r##"<rect class="np-day" data-date="{date}" data-level="{lvl}" x="{x}" y="{y}" width="{CELL}" height="{CELL}" rx="2" fill="{fill}"><title>{t}</title></rect>"##,
@@ -167,16 +133,98 @@ pub fn render(
             t = escape(&day_label(&date, &d)),
         );
     }
+    write_legend(&mut out, totals.measure, &shades, p.muted);
+    out.push_str("</g></svg>");
+    out
+}
+
+impl Measure {
+    /// A day's value in this measure.
+    fn of(self, d: &Day) -> f64 {
+        match self {
+            Measure::Minutes => d.minutes,
+            Measure::Plays => d.plays as f64,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Measure::Minutes => "minutes",
+            Measure::Plays => "plays",
+        }
+    }
+}
+
+/// The statistics' days by their date (`YYYY-MM-DD`); a day missing a count counts 0.
+fn days_by_date(stats: Option<&Value>) -> HashMap<&str, Day> {
+    stats
+        .and_then(|s| s["days"].as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| {
+                    Some((
+                        d["date"].as_str()?,
+                        Day {
+                            plays: d["plays"].as_u64().unwrap_or(0),
+                            timed_plays: d["timedPlays"].as_u64().unwrap_or(0),
+                            minutes: d["minutesPlayed"].as_f64().unwrap_or(0.0),
+                        },
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The statistics' totals, and the measure they allow: minutes only when every play is timed.
+struct Totals {
+    plays: u64,
+    minutes: f64,
+    measure: Measure,
+}
+
+impl Totals {
+    fn of(stats: Option<&Value>) -> Totals {
+        let totals = stats.map(|s| &s["totals"]);
+        let plays = totals.and_then(|t| t["plays"].as_u64()).unwrap_or(0);
+        let timed = totals.and_then(|t| t["timedPlays"].as_u64()).unwrap_or(0);
+        let minutes = totals
+            .and_then(|t| t["minutesPlayed"].as_f64())
+            .unwrap_or(0.0);
+        let measure = if plays > 0 && timed == plays {
+            Measure::Minutes
+        } else {
+            Measure::Plays
+        };
+        Totals {
+            plays,
+            minutes,
+            measure,
+        }
+    }
+
+    /// The title line (`shown`: whether there are statistics at all).
+    fn heading(&self, shown: bool) -> String {
+        match (shown, self.plays) {
+            (false, _) => "Listening history · nothing to show yet".to_string(),
+            (true, 0) => "Listening history · no plays in the last year".to_string(),
+            (true, n) if self.measure == Measure::Minutes => format!(
+                "Listening history · {n} plays · {} hours in the last year",
+                (self.minutes / 60.0).round()
+            ),
+            (true, n) => format!("Listening history · {n} plays in the last year"),
+        }
+    }
+}
+
+/// The legend under the grid: what shades the squares, from less to more.
+fn write_legend(out: &mut String, measure: Measure, shades: &[Rgb; 5], muted: Rgb) {
     let legend_y = GRID_TOP + 7 * STEP + 12;
-    let what = match measure {
-        Measure::Minutes => "minutes",
-        Measure::Plays => "plays",
-    };
     let _ = write!(
         out,
         r##"<text x="{LEFT}" y="{ty}" font-size="9" fill="{muted}">Shaded by {what} a day (UTC) · less</text>"##,
         ty = legend_y + 9,
-        muted = p.muted,
+        what = measure.name(),
     );
     for (i, shade) in shades.iter().enumerate() {
         let _ = write!(
@@ -187,12 +235,10 @@ pub fn render(
     }
     let _ = write!(
         out,
-        r##"<text x="{x}" y="{ty}" font-size="9" fill="{muted}">more</text></g></svg>"##,
+        r##"<text x="{x}" y="{ty}" font-size="9" fill="{muted}">more</text>"##,
         x = LEFT + 170 + 5 * STEP + 4,
         ty = legend_y + 9,
-        muted = p.muted,
     );
-    out
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@
 use std::fmt::Write as _;
 
 use super::now_playing::is_safe_data_uri;
-use super::{background, char_width, escape, truncate, ArtColors, CardStyle, A11Y_BUDGET, FONT};
+use super::{
+    background, char_width, escape, truncate, ArtColors, CardStyle, Palette, A11Y_BUDGET, FONT,
+};
 use crate::clock::Timestamp;
 use crate::model::{Image, Source};
 
@@ -71,46 +73,24 @@ pub struct ListCard<'a> {
 /// Art over [`ART_BUDGET_BYTES`] in total is left out row by row.
 pub fn render_list_card(card: &ListCard<'_>, style: &CardStyle) -> String {
     let p = style.palette(card.colors);
-    let width = style.width;
-    let service = card.source.display_name();
     let rows = card.rows.unwrap_or_default();
-    let mut spent = 0usize;
-    let arts: Vec<Option<&str>> = rows
-        .iter()
-        .map(|r| {
-            let uri = r
-                .art
-                .as_deref()
-                .filter(|u| !style.hide_art && is_safe_data_uri(u))?;
-            (spent + uri.len() <= ART_BUDGET_BYTES).then(|| {
-                spent += uri.len();
-                uri
-            })
-        })
-        .collect();
+    let (arts, spent) = art_within_budget(rows, style);
     let art_shown = arts.iter().any(Option::is_some);
-    let row_h = if art_shown { ROW_ART } else { ROW_TEXT };
-    let text_x = if art_shown { PAD + LIST_ART + 12 } else { PAD };
-    let height = HEAD + rows.len().max(1) as u32 * row_h + 6;
-
-    let a11y = if rows.is_empty() {
-        format!("{} on {service}: nothing to show yet", card.heading)
-    } else {
-        let list: Vec<String> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| match r.note.trim() {
-                "" => format!("{}. {}", i + 1, r.title),
-                note => format!("{}. {} ({note})", i + 1, r.title),
-            })
-            .collect();
-        format!("{} on {service}: {}", card.heading, list.join(", "))
+    let layout = RowLayout {
+        row_h: if art_shown { ROW_ART } else { ROW_TEXT },
+        text_x: if art_shown { PAD + LIST_ART + 12 } else { PAD },
+        right: style.width - PAD,
     };
+    let (width, height) = (
+        style.width,
+        HEAD + rows.len().max(1) as u32 * layout.row_h + 6,
+    );
+
     let mut out = String::with_capacity(2048 + rows.len() * 400 + spent);
     let _ = write!(
         out,
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-labelledby="np-list-title"><title id="np-list-title">{title}</title>"##,
-        title = escape(&truncate(&a11y, A11Y_BUDGET)),
+        title = escape(&truncate(&accessible_name(card), A11Y_BUDGET)),
     );
     if art_shown {
         // One clip for every row's art, in the art's own units: the card's radius scaled to
@@ -123,25 +103,7 @@ pub fn render_list_card(card: &ListCard<'_>, style: &CardStyle) -> String {
     }
     background(&mut out, style, &p, height);
     let _ = write!(out, r##"<g font-family="{}">"##, escape(FONT));
-    let scale = |base: usize| (base as u64 * u64::from(width) / u64::from(super::WIDTH)) as usize;
-    let _ = write!(
-        out,
-        r##"<text x="{PAD}" y="30" font-size="15" font-weight="700" fill="{fg}">{}</text>"##,
-        escape(&truncate(
-            card.heading,
-            scale(HEADING_BUDGET + if style.hide_source { 8 } else { 0 })
-        )),
-        fg = p.fg,
-    );
-    if !style.hide_source {
-        let _ = write!(
-            out,
-            r##"<text x="{right}" y="30" font-size="12" font-weight="600" fill="{accent}" text-anchor="end" class="np-source" data-source="{source}">{service}</text>"##,
-            source = card.source.as_str(),
-            accent = p.accent,
-            right = width - PAD,
-        );
-    }
+    write_heading(&mut out, card, style, &p);
     if rows.is_empty() {
         let idle = style
             .idle_text
@@ -151,61 +113,155 @@ pub fn render_list_card(card: &ListCard<'_>, style: &CardStyle) -> String {
         let _ = write!(
             out,
             r##"<text x="{PAD}" y="{y}" font-size="13" fill="{muted}">{}</text>"##,
-            escape(&truncate(idle, scale(50))),
+            escape(&truncate(idle, scaled(50, width))),
             y = HEAD + 20,
             muted = p.muted,
         );
     }
-    let right = width - PAD;
     for (i, (row, art)) in rows.iter().zip(&arts).enumerate() {
-        let top = HEAD + i as u32 * row_h;
-        if let Some(uri) = art {
-            let _ = write!(
-                out,
-                r##"<image x="{PAD}" y="{y}" width="{LIST_ART}" height="{LIST_ART}" preserveAspectRatio="xMidYMid slice" clip-path="url(#np-list-art)" href="{href}"/>"##,
-                y = top + (row_h - LIST_ART) / 2,
-                href = escape(uri),
-            );
-        }
-        let note = truncate(&row.note, NOTE_BUDGET);
-        let note_px = if note.is_empty() {
-            0
-        } else {
-            note.chars().map(char_width).sum::<usize>() as u32 * NOTE_CHAR / 10 + 10
-        };
-        let title_budget = (right.saturating_sub(text_x + note_px) * 10 / TITLE_CHAR) as usize;
-        let detail_budget = (right.saturating_sub(text_x) * 10 / DETAIL_CHAR) as usize;
-        let has_detail = !row.detail.trim().is_empty();
-        let (title_y, detail_y) = if has_detail {
-            (top + row_h / 2 - 4, top + row_h / 2 + 13)
-        } else {
-            (top + row_h / 2 + 5, 0)
-        };
-        let _ = write!(
-            out,
-            r##"<text x="{text_x}" y="{title_y}" font-size="14" font-weight="600" fill="{fg}">{}</text>"##,
-            escape(&truncate(&row.title, title_budget)),
-            fg = p.fg,
+        write_row(
+            &mut out,
+            row,
+            *art,
+            HEAD + i as u32 * layout.row_h,
+            &layout,
+            &p,
         );
-        if !note.is_empty() {
-            let _ = write!(
-                out,
-                r##"<text x="{right}" y="{title_y}" font-size="12" font-weight="600" fill="{accent}" text-anchor="end">{}</text>"##,
-                escape(&note),
-                accent = p.accent,
-            );
-        }
-        if has_detail {
-            let _ = write!(
-                out,
-                r##"<text x="{text_x}" y="{detail_y}" font-size="12" fill="{muted}">{}</text>"##,
-                escape(&truncate(&row.detail, detail_budget)),
-                muted = p.muted,
-            );
-        }
     }
     out.push_str("</g></svg>");
     out
+}
+
+/// Where every row's parts go: its height, the text's left edge and the right edge.
+struct RowLayout {
+    row_h: u32,
+    text_x: u32,
+    right: u32,
+}
+
+/// A text budget given for a 400 px card, scaled to `width`.
+fn scaled(base: usize, width: u32) -> usize {
+    (base as u64 * u64::from(width) / u64::from(super::WIDTH)) as usize
+}
+
+/// Each row's art that is drawn (a checked `data:` URI, none under `hide_art`), in order until
+/// [`ART_BUDGET_BYTES`] is spent, and the bytes spent.
+fn art_within_budget<'r>(rows: &'r [ListRow], style: &CardStyle) -> (Vec<Option<&'r str>>, usize) {
+    let mut spent = 0usize;
+    let arts = rows
+        .iter()
+        .map(|r| {
+            let uri = r
+                .art
+                .as_deref()
+                .filter(|u| !style.hide_art && is_safe_data_uri(u))?;
+            (spent + uri.len() <= ART_BUDGET_BYTES).then(|| {
+                spent += uri.len();
+                uri
+            })
+        })
+        .collect();
+    (arts, spent)
+}
+
+/// The card's accessible name: the heading, the service and every row with its note.
+fn accessible_name(card: &ListCard<'_>) -> String {
+    let service = card.source.display_name();
+    let rows = card.rows.unwrap_or_default();
+    if rows.is_empty() {
+        return format!("{} on {service}: nothing to show yet", card.heading);
+    }
+    let list: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match r.note.trim() {
+            "" => format!("{}. {}", i + 1, r.title),
+            note => format!("{}. {} ({note})", i + 1, r.title),
+        })
+        .collect();
+    format!("{} on {service}: {}", card.heading, list.join(", "))
+}
+
+/// The heading, and the source mark on its right unless `hide_source`.
+fn write_heading(out: &mut String, card: &ListCard<'_>, style: &CardStyle, p: &Palette) {
+    let _ = write!(
+        out,
+        r##"<text x="{PAD}" y="30" font-size="15" font-weight="700" fill="{fg}">{}</text>"##,
+        escape(&truncate(
+            card.heading,
+            scaled(
+                HEADING_BUDGET + if style.hide_source { 8 } else { 0 },
+                style.width
+            )
+        )),
+        fg = p.fg,
+    );
+    if !style.hide_source {
+        let _ = write!(
+            out,
+            r##"<text x="{right}" y="30" font-size="12" font-weight="600" fill="{accent}" text-anchor="end" class="np-source" data-source="{source}">{service}</text>"##,
+            source = card.source.as_str(),
+            service = card.source.display_name(),
+            accent = p.accent,
+            right = style.width - PAD,
+        );
+    }
+}
+
+/// One row at `top`: its art, the title cut to leave room for the note, the note, the detail.
+fn write_row(
+    out: &mut String,
+    row: &ListRow,
+    art: Option<&str>,
+    top: u32,
+    l: &RowLayout,
+    p: &Palette,
+) {
+    let (row_h, text_x, right) = (l.row_h, l.text_x, l.right);
+    if let Some(uri) = art {
+        let _ = write!(
+            out,
+            r##"<image x="{PAD}" y="{y}" width="{LIST_ART}" height="{LIST_ART}" preserveAspectRatio="xMidYMid slice" clip-path="url(#np-list-art)" href="{href}"/>"##,
+            y = top + (row_h - LIST_ART) / 2,
+            href = escape(uri),
+        );
+    }
+    let note = truncate(&row.note, NOTE_BUDGET);
+    let note_px = if note.is_empty() {
+        0
+    } else {
+        note.chars().map(char_width).sum::<usize>() as u32 * NOTE_CHAR / 10 + 10
+    };
+    let title_budget = (right.saturating_sub(text_x + note_px) * 10 / TITLE_CHAR) as usize;
+    let detail_budget = (right.saturating_sub(text_x) * 10 / DETAIL_CHAR) as usize;
+    let has_detail = !row.detail.trim().is_empty();
+    let (title_y, detail_y) = if has_detail {
+        (top + row_h / 2 - 4, top + row_h / 2 + 13)
+    } else {
+        (top + row_h / 2 + 5, 0)
+    };
+    let _ = write!(
+        out,
+        r##"<text x="{text_x}" y="{title_y}" font-size="14" font-weight="600" fill="{fg}">{}</text>"##,
+        escape(&truncate(&row.title, title_budget)),
+        fg = p.fg,
+    );
+    if !note.is_empty() {
+        let _ = write!(
+            out,
+            r##"<text x="{right}" y="{title_y}" font-size="12" font-weight="600" fill="{accent}" text-anchor="end">{}</text>"##,
+            escape(&note),
+            accent = p.accent,
+        );
+    }
+    if has_detail {
+        let _ = write!(
+            out,
+            r##"<text x="{text_x}" y="{detail_y}" font-size="12" fill="{muted}">{}</text>"##,
+            escape(&truncate(&row.detail, detail_budget)),
+            muted = p.muted,
+        );
+    }
 }
 
 /// Of the images with both sizes, the one whose shorter side is closest to `px` (the larger on
